@@ -1,0 +1,50 @@
+"""The typer application and the one place where user errors become a single line and exit code 2."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+import typer
+
+from synth.errors import UserError
+
+app = typer.Typer(
+    name="synth",
+    help="Manufacture versioned, pixel-labeled segmentation datasets from generative models.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+ROOT = Path(".")  # commands run in the project root, next to dvc.yaml, as DVC runs them
+
+
+def load(name: str):
+    """Every command validates its recipe first, the same way ``synth check`` does."""
+    from synth.recipe import load_recipe
+
+    return load_recipe(name, ROOT)
+
+
+def echo(message: str) -> None:
+    typer.echo(message, err=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        app(args=argv, prog_name="synth", standalone_mode=False)
+    except UserError as error:
+        for line in str(error).splitlines() or ["error"]:
+            print(line if ": " in line else f"synth: {line}", file=sys.stderr)
+        sys.exit(error.exit_code)
+    except click.exceptions.Abort:
+        print("synth: aborted", file=sys.stderr)
+        sys.exit(130)
+    except click.ClickException as error:
+        error.show()
+        sys.exit(2 if isinstance(error, click.UsageError) else error.exit_code)
+    except KeyboardInterrupt:
+        print("synth: interrupted; finished shards are kept, rerun to resume", file=sys.stderr)
+        sys.exit(130)

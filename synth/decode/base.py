@@ -1,0 +1,43 @@
+"""What every mask decoder is: raw label evidence in, a mask (and maybe a per-pixel confidence) out."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+if TYPE_CHECKING:
+    from synth.recipe.schema import Recipe
+    from synth.store.records import SampleRecord
+
+
+@dataclass
+class Decoded:
+    mask: np.ndarray  # H x W uint8: 0 background, 1..K classes, 255 ignore
+    confidence: np.ndarray | None = None  # H x W float32 in [0, 1], when the decoder has a notion of it
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+
+class Decoder(ABC):
+    def __init__(self, config: DecoderConfig, recipe: Recipe):
+        self.config = config
+        self.recipe = recipe
+
+    @abstractmethod
+    def decode(self, record: SampleRecord) -> Decoded: ...
+
+
+class DecoderConfig(BaseModel):
+    """Base of every decoder's settings; ``type`` names it in the ``DECODERS`` registry."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def build(self, recipe: Recipe) -> Decoder:
+        raise NotImplementedError
+
+    def problems(self, recipe: Recipe) -> list[tuple[str, str]]:
+        """Problems only this decoder can see, e.g. a generator that does not produce what it reads."""
+        return []

@@ -1,0 +1,14 @@
+"""Generators, by the name a recipe's ``generator.type`` uses.
+
+The registry maps names to config classes; a config builds its generator on demand, so heavy libraries load
+only when a recipe actually uses them.
+"""
+
+from synth.generate.base import Generator, GeneratorConfig, Sample
+from synth.generate.scenes import ScenesConfig
+
+GENERATORS: dict[str, type[GeneratorConfig]] = {
+    "scenes": ScenesConfig,
+}
+
+__all__ = ["GENERATORS", "Generator", "GeneratorConfig", "Sample"]

@@ -1,0 +1,83 @@
+"""Rules that span several fields; each problem names the exact field so the user can go straight to it."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from synth.recipe.schema import Recipe
+
+
+def semantic_problems(recipe: Recipe) -> list[tuple[str, str]]:
+    problems: list[tuple[str, str]] = []
+    classes = recipe.taxonomy.classes
+    seen_ids: dict[int, int] = {}
+    seen_names: dict[str, int] = {}
+    for i, cls in enumerate(classes):
+        where = f"taxonomy.classes[{i}]"
+        if cls.id in seen_ids:
+            problems.append((f"{where}.id", f"duplicate id {cls.id}"))
+        seen_ids.setdefault(cls.id, i)
+        if cls.name in seen_names:
+            problems.append((f"{where}.name", f"duplicate name {cls.name!r}"))
+        seen_names.setdefault(cls.name, i)
+        if cls.name.lower() in ("background", "ignore"):
+            problems.append((f"{where}.name", f"{cls.name!r} is reserved (0 is background, 255 ignore)"))
+    ids = sorted(seen_ids)
+    if ids != list(range(1, len(ids) + 1)):
+        problems.append(("taxonomy.classes", f"ids must be 1..{len(ids)} without gaps, got {ids}"))
+    for i, cls in enumerate(classes):
+        if cls.parent is None:
+            continue
+        if cls.parent not in seen_names:
+            problems.append((f"taxonomy.classes[{i}].parent", f"no class named {cls.parent!r}"))
+        elif cls.parent == cls.name:
+            problems.append((f"taxonomy.classes[{i}].parent", "a class cannot be part of itself"))
+    parents = {c.name: c.parent for c in classes}
+    for i, cls in enumerate(classes):
+        node = parents.get(cls.name)
+        for _ in range(len(classes)):
+            if node is None or node == cls.name:
+                break
+            node = parents.get(node)
+        if node == cls.name and cls.parent != cls.name:
+            problems.append((f"taxonomy.classes[{i}].parent", f"part-of cycle through {cls.name!r}"))
+
+    ranges = sorted(enumerate(recipe.seeds), key=lambda item: item[1].start)
+    for i, r in enumerate(recipe.seeds):
+        if r.stop <= r.start:
+            problems.append((f"seeds[{i}]", f"stop {r.stop} must be greater than start {r.start}"))
+    for (i, a), (j, b) in zip(ranges, ranges[1:]):
+        if b.start < a.stop:
+            problems.append((f"seeds[{j}]", f"overlaps seeds[{i}] ([{a.start}, {a.stop}))"))
+
+    total = recipe.splits.train + recipe.splits.validation + recipe.splits.test
+    if abs(total - 1.0) > 1e-6:
+        problems.append(("splits", f"fractions must add up to 1, got {total:g}"))
+
+    cps = recipe.prompts.classes_per_sample
+    if cps.min > cps.max:
+        problems.append(("prompts.classes_per_sample", f"min {cps.min} is greater than max {cps.max}"))
+    roots = [c for c in classes if c.parent is None]
+    if cps.min > len(roots):
+        problems.append(("prompts.classes_per_sample.min", f"{cps.min} but only {len(roots)} top-level classes"))
+    for i, template in enumerate(recipe.prompts.templates):
+        problems.extend((f"prompts.templates[{i}]", msg) for msg in _template_problems(template))
+
+    problems.extend(recipe.generator.problems(recipe))
+    problems.extend(recipe.decode.problems(recipe))
+    return problems
+
+
+def _template_problems(template: str) -> list[str]:
+    import string
+
+    try:
+        fields = [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
+    except ValueError as error:
+        return [f"malformed template: {error}"]
+    unknown = sorted({f for f in fields if f not in ("classes",)})
+    out = [f"unknown placeholder {{{f}}} (only {{classes}} is known)" for f in unknown]
+    if "classes" not in fields:
+        out.append("must contain {classes}, or no class is ever named in the prompt")
+    return out

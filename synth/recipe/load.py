@@ -1,0 +1,144 @@
+"""Load recipes from YAML and explain every way they can be wrong, one ``file: field: what`` line each."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from synth.errors import RecipeError, UserError
+from synth.recipe.checks import semantic_problems
+from synth.recipe.schema import Recipe
+
+RECIPES_DIR = "recipes"
+
+# Which recipe fields each pipeline stage reads. dvc.yaml declares the same lists as per-stage params (a test
+# keeps the two in step), so an edit reruns exactly the stages that read what changed.
+STAGE_FIELDS: dict[str, tuple[str, ...]] = {
+    "synthesize": ("generator", "taxonomy", "prompts", "seeds", "image_size", "samples_per_shard"),
+    "decode": ("decode", "taxonomy"),
+    "validate": ("validation", "taxonomy", "seeds"),
+    "build": ("name", "version", "description", "license", "hub_repo", "splits", "taxonomy"),
+}
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that refuses duplicate mapping keys: with plain YAML the last one silently wins."""
+
+    def construct_mapping(self, node, deep=False):  # noqa: ANN001 - PyYAML's signature
+        seen: set = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def format_loc(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _pydantic_problems(error: ValidationError, data: dict) -> list[tuple[str, str]]:
+    problems = []
+    for item in error.errors(include_url=False):
+        loc = list(item["loc"])
+        # A tagged union puts the tag in the location (generator.scenes.x); users wrote generator.x.
+        if len(loc) >= 2 and loc[0] in ("generator", "decode") and isinstance(data.get(loc[0]), dict):
+            if loc[1] == data[loc[0]].get("type"):
+                del loc[1]
+        msg = item["msg"]
+        if item["type"] == "extra_forbidden":
+            msg = "unknown field (check the spelling)"
+        elif item["type"] == "missing":
+            msg = "required field is missing"
+        elif item["type"] == "union_tag_invalid":
+            msg = f"unknown type {item['input'].get('type')!r}; known: {', '.join(item['ctx']['expected_tags'].replace(chr(39), '').split(', '))}"
+            loc = loc[:1] + ["type"]
+        elif item["type"] == "union_tag_not_found":
+            msg = "missing 'type' (which registered implementation to use)"
+            loc = loc[:1] + ["type"]
+        elif msg.startswith("Value error, "):
+            msg = msg[len("Value error, ") :]
+        problems.append((format_loc(tuple(loc)), msg))
+    return problems
+
+
+def recipe_path(name_or_path: str | Path, root: Path | None = None) -> Path:
+    """``voc-sd`` means ``recipes/voc-sd.yaml`` under ``root``; anything with a suffix is taken as a path."""
+    root = Path(root or ".")
+    candidate = Path(name_or_path)
+    if candidate.suffix in (".yaml", ".yml"):
+        return candidate if candidate.is_absolute() else root / candidate
+    return root / RECIPES_DIR / f"{name_or_path}.yaml"
+
+
+def parse_recipe(data: Any, path: str) -> Recipe:
+    if not isinstance(data, dict):
+        raise RecipeError(path, [("", "a recipe must be a YAML mapping")])
+    try:
+        recipe = Recipe.model_validate(data)
+    except ValidationError as error:
+        raise RecipeError(path, _pydantic_problems(error, data)) from None
+    problems = semantic_problems(recipe)
+    stem = Path(path).stem
+    if recipe.name != stem:
+        problems.insert(0, ("name", f"{recipe.name!r} must equal the file name {stem!r}"))
+    if problems:
+        raise RecipeError(path, problems)
+    return recipe
+
+
+def load_recipe(name_or_path: str | Path, root: Path | None = None) -> Recipe:
+    path = recipe_path(name_or_path, root)
+    shown = _display(path, root)
+    if not path.is_file():
+        raise UserError(f"{shown}: no such recipe")
+    try:
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)  # noqa: S506 - SafeLoader
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(error, "problem", None) or str(error)
+        raise RecipeError(shown, [("", f"invalid YAML: {where}{problem}")]) from None
+    except UnicodeDecodeError:
+        raise RecipeError(shown, [("", "not UTF-8 text")]) from None
+    return parse_recipe(data, shown)
+
+
+def list_recipe_paths(root: Path | None = None) -> list[Path]:
+    return sorted((Path(root or ".") / RECIPES_DIR).glob("*.yaml"))
+
+
+def _display(path: Path, root: Path | None) -> str:
+    try:
+        return str(path.resolve().relative_to(Path(root or ".").resolve()))
+    except ValueError:
+        return str(path)
+
+
+def canonical_hash(value: Any) -> str:
+    """sha256 of canonical JSON: key order and formatting of the YAML never change a hash."""
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def recipe_hash(recipe: Recipe) -> str:
+    return canonical_hash(recipe.model_dump(mode="json"))
+
+
+def stage_hash(recipe: Recipe, stage: str, **extra: Any) -> str:
+    dump = recipe.model_dump(mode="json")
+    return canonical_hash({"stage": stage, **{f: dump[f] for f in STAGE_FIELDS[stage]}, **extra})

@@ -1,0 +1,166 @@
+"""The recipe: a typed, declarative description of one dataset.
+
+Every model forbids unknown keys, so a typo in a recipe is an error instead of a silently ignored setting.
+Cross-field rules (unique ids, non-overlapping seed ranges, parents that exist) live in ``checks.py`` so they
+can report the exact field that is wrong.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Union
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from synth.decode import DECODERS
+from synth.generate import GENERATORS
+
+SLUG = re.compile(r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$")
+SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?$")
+HEX_COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
+
+BACKGROUND_ID = 0
+IGNORE_ID = 255
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ClassDef(Strict):
+    """One semantic class. ``prompt`` is how prompts say it ("dining table"), which may differ from ``name``."""
+
+    id: int = Field(ge=1, le=254, description="Label value in masks; 0 is background and 255 ignore.")
+    name: str = Field(min_length=1)
+    color: str = Field(description="#rrggbb used in previews and the annotation guide.")
+    prompt: str | None = Field(default=None, min_length=1)
+    parent: str | None = Field(default=None, description="Name of the class this one is a part of (car > wheel).")
+    weight: float = Field(default=1.0, gt=0, description="Target relative frequency; also how often it is drawn.")
+
+    @field_validator("color")
+    @classmethod
+    def _hex(cls, value: str) -> str:
+        if not HEX_COLOR.match(value):
+            raise ValueError(f"{value!r} is not a #rrggbb colour")
+        return value.lower()
+
+    @property
+    def phrase(self) -> str:
+        return self.prompt or self.name
+
+    @property
+    def rgb(self) -> tuple[int, int, int]:
+        return tuple(int(self.color[i : i + 2], 16) for i in (1, 3, 5))  # type: ignore[return-value]
+
+
+class Taxonomy(Strict):
+    classes: list[ClassDef] = Field(min_length=1)
+
+    def by_id(self) -> dict[int, ClassDef]:
+        return {c.id: c for c in self.classes}
+
+    def by_name(self) -> dict[str, ClassDef]:
+        return {c.name: c for c in self.classes}
+
+    @property
+    def ids(self) -> list[int]:
+        return [c.id for c in self.classes]
+
+    def id2label(self) -> dict[int, str]:
+        return {BACKGROUND_ID: "background", **{c.id: c.name for c in self.classes}}
+
+
+class ClassesPerSample(Strict):
+    min: int = Field(default=1, ge=1)
+    max: int = Field(default=3, ge=1)
+
+
+class Prompts(Strict):
+    """Caption templates. ``{classes}`` becomes the phrases of the classes drawn for a seed ("a car and a tree")."""
+
+    templates: list[str] = Field(default_factory=lambda: ["a photo of {classes}"], min_length=1)
+    negative: str = ""
+    classes_per_sample: ClassesPerSample = Field(default_factory=ClassesPerSample)
+
+
+class SeedRange(Strict):
+    """Half-open ``[start, stop)``."""
+
+    start: int = Field(ge=0)
+    stop: int = Field(gt=0)
+
+    def __len__(self) -> int:
+        return max(0, self.stop - self.start)
+
+
+class Splits(Strict):
+    train: float = Field(default=0.8, ge=0, le=1)
+    validation: float = Field(default=0.1, ge=0, le=1)
+    test: float = Field(default=0.1, ge=0, le=1)
+
+
+class Validation(Strict):
+    """Thresholds the Great Expectations suites read. ``error`` rules block a build; ``warn`` rules report."""
+
+    min_class_presence: float = Field(
+        default=0.05, ge=0, le=1, description="Every class must appear in at least this share of samples."
+    )
+    max_class_kl: float = Field(
+        default=0.5, ge=0, description="KL(observed class pixel frequencies || target weights), in nats."
+    )
+    max_ignore_fraction: float = Field(default=0.3, ge=0, le=1, description="Per-sample share of 255 pixels.")
+    max_components: int = Field(default=50, ge=1, description="Connected components per class per sample.")
+    min_component_pixels: int = Field(default=4, ge=0, description="Smallest component (warning only).")
+    max_empty_fraction: float = Field(default=0.0, ge=0, le=1, description="Share of masks with no class at all.")
+    max_duplicate_fraction: float = Field(default=0.01, ge=0, le=1, description="Share of near-duplicate images.")
+    min_mean_confidence: float = Field(default=0.0, ge=0, le=1, description="Per-sample mean decoder confidence.")
+
+
+def _tagged_union(registry: dict) -> object:
+    configs = tuple(registry.values())
+    if len(configs) == 1:
+        return configs[0]
+    return Annotated[Union[configs], Field(discriminator="type")]  # noqa: UP007 - built at run time
+
+
+GeneratorSettings = _tagged_union(GENERATORS)
+DecoderSettings = _tagged_union(DECODERS)
+
+
+class Recipe(Strict):
+    name: str
+    version: str
+    description: str = ""
+    license: str = "cc-by-4.0"
+    hub_repo: str | None = Field(default=None, description="org/name of the Hub dataset repo to publish to.")
+    generator: GeneratorSettings  # type: ignore[valid-type]
+    taxonomy: Taxonomy
+    prompts: Prompts = Field(default_factory=Prompts)
+    seeds: list[SeedRange] = Field(min_length=1)
+    image_size: int = Field(default=256, ge=16, le=4096, description="Square image side in pixels.")
+    samples_per_shard: int = Field(default=256, ge=1, le=100_000)
+    splits: Splits = Field(default_factory=Splits)
+    decode: DecoderSettings  # type: ignore[valid-type]
+    validation: Validation = Field(default_factory=Validation)
+
+    @field_validator("name")
+    @classmethod
+    def _slug(cls, value: str) -> str:
+        if not SLUG.match(value):
+            raise ValueError(f"{value!r} is not a slug (lower-case letters, digits, '-' or '_')")
+        return value
+
+    @field_validator("version")
+    @classmethod
+    def _semver(cls, value: str) -> str:
+        if not SEMVER.match(value):
+            raise ValueError(f"{value!r} is not a semantic version like 1.2.0")
+        return value
+
+    def all_seeds(self) -> list[int]:
+        return [s for r in sorted(self.seeds, key=lambda r: r.start) for s in range(r.start, r.stop)]
+
+    @property
+    def num_samples(self) -> int:
+        return sum(len(r) for r in self.seeds)
+

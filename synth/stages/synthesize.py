@@ -1,0 +1,86 @@
+"""The synthesize stage: recipe -> ``data/NAME/samples/shard-*.parquet`` (images and raw label evidence)."""
+
+from __future__ import annotations
+
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+
+import pyarrow as pa
+
+from synth.generate.base import Generator
+from synth.generate.prompts import plan_sample
+from synth.paths import DatasetPaths
+from synth.progress import progress_bar
+from synth.recipe import Recipe, canonical_hash
+from synth.stages import StageReport
+from synth.store.records import SAMPLES_SCHEMA, rows_to_table, sample_row
+from synth.store.shards import ShardPlan, group_seeds, is_complete, prune, write_atomic
+
+SAMPLES_FORMAT = 1  # bump when the bytes a shard holds change for the same recipe
+
+
+def shard_plans(recipe: Recipe, limit: int | None = None) -> list[ShardPlan]:
+    """The shards this recipe consists of, each keyed by what determines its bytes and nothing else.
+
+    The key leaves out the recipe's other seed ranges, so extending a range leaves finished shards' keys alone.
+    """
+    seeds = recipe.all_seeds()
+    if limit is not None:
+        seeds = seeds[:limit]
+    dump = recipe.model_dump(mode="json")
+    basis = {k: dump[k] for k in ("generator", "taxonomy", "prompts", "image_size")} | {"format": SAMPLES_FORMAT}
+    return [
+        ShardPlan(index, members, canonical_hash(basis | {"seeds": list(members)})[:16])
+        for index, members in group_seeds(seeds, recipe.samples_per_shard).items()
+    ]
+
+
+def make_shard(generator: Generator, recipe: Recipe, plan: ShardPlan, advance=lambda n=1: None) -> pa.Table:
+    """Generate one shard's samples in seed order.
+
+    PNG encoding and statistics run on a worker thread while the generator makes the next batch (both release
+    the GIL in their C loops), so storage costs little on top of generation.
+    """
+    plans = [plan_sample(recipe, seed) for seed in plan.seeds]
+    step = max(1, generator.batch_size)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="encode") as pool:
+        pending: list[Future] = []
+        for start in range(0, len(plans), step):
+            batch = plans[start : start + step]
+            pending.extend(pool.submit(sample_row, sample) for sample in generator.generate(batch))
+            advance(len(batch))
+        rows = [future.result() for future in pending]
+    return rows_to_table(rows, SAMPLES_SCHEMA)
+
+
+def synthesize(
+    recipe: Recipe,
+    root: Path = Path("."),
+    limit: int | None = None,
+    show_progress: bool = True,
+    generator: Generator | None = None,
+) -> StageReport:
+    out_dir = DatasetPaths(Path(root), recipe.name).samples
+    out_dir.mkdir(parents=True, exist_ok=True)
+    plans = shard_plans(recipe, limit)
+    report = StageReport(removed=[p.name for p in prune(out_dir, [p.filename for p in plans])])
+    todo = []
+    for plan in plans:
+        if is_complete(out_dir / plan.filename, len(plan.seeds)):
+            report.skipped.append(plan.filename)
+        else:
+            todo.append(plan)
+    report.samples = sum(len(p.seeds) for p in plans)
+    if not todo:
+        return report
+    own = generator is None
+    generator = generator or recipe.generator.build(recipe)
+    try:
+        with progress_bar(f"synthesize {recipe.name}", sum(len(p.seeds) for p in todo), show_progress) as advance:
+            for plan in todo:
+                write_atomic(make_shard(generator, recipe, plan, advance), out_dir / plan.filename)
+                report.written.append(plan.filename)
+    finally:
+        if own:
+            generator.close()
+    return report

@@ -1,0 +1,114 @@
+"""The columns of the two shard kinds and the conversion between rows and in-memory samples.
+
+``samples`` shards (written by synthesize) hold what the generator made; ``masks`` shards (written by decode)
+hold the decoded mask, its confidence and the mask statistics. Images are stored once, in ``samples``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from synth.generate.base import Sample
+from synth.stats import image_stats
+from synth.store.codec import decode_array, decode_png, encode_array, encode_png
+
+SAMPLES_SCHEMA = pa.schema(
+    [
+        ("seed", pa.int64()),
+        ("prompt", pa.string()),
+        ("image", pa.binary()),
+        ("mask", pa.binary()),
+        ("arrays", pa.map_(pa.string(), pa.binary())),
+        ("height", pa.int32()),
+        ("width", pa.int32()),
+        ("phash", pa.string()),
+        ("provenance", pa.string()),
+    ]
+)
+
+MASKS_SCHEMA = pa.schema(
+    [
+        ("seed", pa.int64()),
+        ("mask", pa.binary()),
+        ("confidence", pa.binary()),
+        ("provenance", pa.string()),
+        ("mask_height", pa.int32()),
+        ("mask_width", pa.int32()),
+        ("background_fraction", pa.float32()),
+        ("ignore_fraction", pa.float32()),
+        ("unknown_id_pixels", pa.int32()),
+        ("empty", pa.bool_()),
+        ("class_fraction", pa.list_(pa.float32())),
+        ("class_components", pa.list_(pa.int32())),
+        ("class_min_component", pa.list_(pa.int32())),
+        ("mean_confidence", pa.float32()),
+    ]
+)
+
+
+def _json(value: dict) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def sample_row(sample: Sample) -> dict:
+    return {
+        "seed": sample.seed,
+        "prompt": sample.prompt,
+        "image": encode_png(sample.image),
+        "mask": None if sample.mask is None else encode_png(sample.mask),
+        "arrays": [(k, encode_array(v)) for k, v in sorted(sample.arrays.items())],
+        **image_stats(sample.image),
+        "provenance": _json({"seed": sample.seed, "prompt": sample.prompt, **sample.provenance}),
+    }
+
+
+def rows_to_table(rows: list[dict], schema: pa.Schema) -> pa.Table:
+    return pa.Table.from_pylist(rows, schema=schema)
+
+
+@dataclass
+class SampleRecord:
+    """One row of a samples shard, decoded lazily: most stages need only some of the columns."""
+
+    seed: int
+    prompt: str
+    image_png: bytes
+    mask_png: bytes | None
+    array_bytes: dict[str, bytes]
+    provenance: dict
+    source: str = ""
+    extra: dict = field(default_factory=dict)
+
+    @cached_property
+    def image(self) -> np.ndarray:
+        return decode_png(self.image_png)
+
+    @cached_property
+    def mask(self) -> np.ndarray | None:
+        return None if self.mask_png is None else decode_png(self.mask_png)
+
+    def array(self, name: str) -> np.ndarray:
+        return decode_array(self.array_bytes[name])
+
+
+def records_from_table(table: pa.Table, source: Path | str) -> list[SampleRecord]:
+    out = []
+    for row in table.to_pylist():
+        out.append(
+            SampleRecord(
+                seed=row["seed"],
+                prompt=row["prompt"],
+                image_png=row["image"],
+                mask_png=row["mask"],
+                array_bytes=dict(row["arrays"] or []),
+                provenance=json.loads(row["provenance"]),
+                source=str(source),
+            )
+        )
+    return out

@@ -1,0 +1,90 @@
+"""Parquet shards: the unit of storage, of work and of resumption.
+
+Each seed belongs to one fixed shard (``seed // samples_per_shard``), so extending a seed range only adds
+shards. A shard's file name carries a hash of everything that made it, so a finished shard is skipped, a stale
+one is replaced, and nothing else needs bookkeeping. A shard appears only by an atomic rename of a complete
+temporary file: a run killed at any point leaves nothing half-written, and the next run picks up where it stopped.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from synth.errors import UserError
+
+SHARD_GLOB = "shard-*.parquet"
+_SHARD_NAME = re.compile(r"^shard-(\d{5})-([0-9a-f]{16})\.parquet$")
+_WRITE_OPTIONS = {"compression": "zstd", "compression_level": 3, "write_statistics": False, "store_schema": False}
+
+
+@dataclass(frozen=True)
+class ShardPlan:
+    index: int
+    seeds: tuple[int, ...]
+    key: str  # 16 hex digits of the hash of what makes this shard
+
+    @property
+    def filename(self) -> str:
+        return f"shard-{self.index:05d}-{self.key}.parquet"
+
+
+def group_seeds(seeds: Iterable[int], samples_per_shard: int) -> dict[int, tuple[int, ...]]:
+    groups: dict[int, list[int]] = {}
+    for seed in sorted(seeds):
+        groups.setdefault(seed // samples_per_shard, []).append(seed)
+    return {index: tuple(members) for index, members in groups.items()}
+
+
+def parse_name(path: Path) -> tuple[int, str] | None:
+    match = _SHARD_NAME.match(path.name)
+    return (int(match.group(1)), match.group(2)) if match else None
+
+
+def write_atomic(table: pa.Table, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        pq.write_table(table, tmp, **_WRITE_OPTIONS)
+        with open(tmp, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def prune(directory: Path, keep: Iterable[str]) -> list[Path]:
+    """Remove stale shards and leftovers of killed runs; everything else in the folder stays."""
+    keep = set(keep)
+    removed = []
+    for path in sorted(directory.glob(".shard-*.tmp")) + sorted(directory.glob(SHARD_GLOB)):
+        if path.name not in keep:
+            path.unlink()
+            removed.append(path)
+    return removed
+
+
+def is_complete(path: Path, expected_rows: int) -> bool:
+    """A shard that exists is complete unless something outside this program damaged it; check the footer."""
+    try:
+        return pq.read_metadata(path).num_rows == expected_rows
+    except (OSError, pa.ArrowException):
+        return False
+
+
+def read_shard(path: Path, columns: list[str] | None = None) -> pa.Table:
+    try:
+        return pq.read_table(path, columns=columns)
+    except (OSError, pa.ArrowException) as error:
+        raise UserError(f"{path}: corrupt shard ({error.__class__.__name__}: {error}); delete it and rerun the stage") from None
+
+
+def list_shards(directory: Path) -> list[Path]:
+    if not directory.is_dir():
+        return []
+    return sorted(p for p in directory.glob(SHARD_GLOB) if parse_name(p) is not None)

@@ -1,0 +1,120 @@
+"""Fixtures that build a throw-away copy of the project, as a user's checkout would look, and drive it through
+the real CLI and DVC. Tiny recipes (64 px, a few dozen seeds) keep every end-to-end test to seconds."""
+
+from __future__ import annotations
+
+import copy
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+PROJECT_FILES = ["dvc.yaml", "params.yaml", "recipes", "synth", "validation", ".dvc/config", ".dvcignore", "pyproject.toml"]
+
+TINY_RECIPE = {
+    "name": "tiny",
+    "version": "1.0.0",
+    "description": "A tiny recipe for tests.",
+    "license": "cc-by-4.0",
+    "generator": {"type": "scenes", "instances": {"min": 1, "max": 2}, "min_scale": 0.15, "max_scale": 0.3},
+    "taxonomy": {
+        "classes": [
+            {"id": 1, "name": "car", "color": "#e6194b"},
+            {"id": 2, "name": "wheel", "color": "#3cb44b", "parent": "car", "weight": 0.5},
+            {"id": 3, "name": "tree", "color": "#4363d8", "prompt": "big tree"},
+        ]
+    },
+    "prompts": {"templates": ["a photo of {classes}"], "negative": "blurry"},
+    "seeds": [{"start": 0, "stop": 40}],
+    "image_size": 64,
+    "samples_per_shard": 10,
+    "decode": {"type": "exact"},
+    "validation": {"min_class_presence": 0.05, "max_class_kl": 2.0, "max_ignore_fraction": 0.0},
+}
+
+
+def tiny_recipe(**changes) -> dict:
+    recipe = copy.deepcopy(TINY_RECIPE)
+    recipe.update(changes)
+    return recipe
+
+
+def cli_env(root: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(root)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env["DVC_NO_ANALYTICS"] = "1"
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+@dataclass
+class Project:
+    root: Path
+
+    @property
+    def env(self) -> dict[str, str]:
+        return cli_env(self.root)
+
+    def synth(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        return self._run([sys.executable, "-m", "synth", *args], check)
+
+    def dvc(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        return self._run([sys.executable, "-m", "dvc", *args], check)
+
+    def git(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        return self._run(["git", *args], check)
+
+    def _run(self, argv: list[str], check: bool) -> subprocess.CompletedProcess:
+        result = subprocess.run(argv, cwd=self.root, env=self.env, capture_output=True, text=True)
+        if check and result.returncode != 0:
+            raise AssertionError(f"{' '.join(argv[1:])} exited {result.returncode}\n{result.stdout}\n{result.stderr}")
+        return result
+
+    def write_recipe(self, recipe: dict, name: str | None = None) -> Path:
+        path = self.root / "recipes" / f"{name or recipe['name']}.yaml"
+        path.write_text(yaml.safe_dump(recipe, sort_keys=False))
+        return path
+
+    def read_recipe(self, name: str) -> dict:
+        return yaml.safe_load((self.root / "recipes" / f"{name}.yaml").read_text())
+
+    def use_recipes(self, *names: str) -> None:
+        (self.root / "params.yaml").write_text(yaml.safe_dump({"recipes": list(names)}))
+
+    def commit(self, message: str = "update") -> None:
+        self.git("add", "-A")
+        self.git("commit", "-q", "-m", message)
+
+
+def copy_project(dest: Path) -> Project:
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in PROJECT_FILES:
+        source = REPO / name
+        if source.is_dir():
+            shutil.copytree(source, dest / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        elif source.exists():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, dest / name)
+    (dest / ".gitignore").write_text("/data/\n/build/\n/reports/\n__pycache__/\n")
+    project = Project(dest)
+    project.git("init", "-q")
+    project.git("config", "user.email", "tests@example.invalid")
+    project.git("config", "user.name", "tests")
+    return project
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Project:
+    """A copy of this repository with only the tiny recipe in params.yaml, committed to a fresh git repo."""
+    proj = copy_project(tmp_path / "project")
+    proj.write_recipe(tiny_recipe())
+    proj.use_recipes("tiny")
+    proj.commit("initial")
+    return proj
