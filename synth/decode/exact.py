@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 
 class ExactConfig(DecoderConfig):
-    type: Literal["exact"] = "exact"
+    type: Literal["exact"]
 
     def build(self, recipe: Recipe) -> Decoder:
         return ExactDecoder(self, recipe)

@@ -74,7 +74,7 @@ class InstanceCount(BaseModel):
 class ScenesConfig(GeneratorConfig):
     """Settings of the procedural generator. ``style`` changes the look without changing the geometry."""
 
-    type: Literal["scenes"] = "scenes"
+    type: Literal["scenes"]
     instances: InstanceCount = Field(default_factory=InstanceCount, description="Instances per drawn class.")
     min_scale: float = Field(default=0.10, gt=0, le=1, description="Smallest instance radius / image side.")
     max_scale: float = Field(default=0.28, gt=0, le=1, description="Largest instance radius / image side.")
