@@ -5,8 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import click
 import typer
+from typer._click.exceptions import ClickException, UsageError
 
 from synth.errors import UserError
 
@@ -34,17 +34,25 @@ def echo(message: str) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     try:
-        app(args=argv, prog_name="synth", standalone_mode=False)
+        code = app(args=argv, prog_name="synth", standalone_mode=False)
     except UserError as error:
         for line in str(error).splitlines() or ["error"]:
             print(line if ": " in line else f"synth: {line}", file=sys.stderr)
         sys.exit(error.exit_code)
-    except click.exceptions.Abort:
+    except typer.Abort:
         print("synth: aborted", file=sys.stderr)
         sys.exit(130)
-    except click.ClickException as error:
-        error.show()
-        sys.exit(2 if isinstance(error, click.UsageError) else error.exit_code)
+    except UsageError as error:
+        if not error.format_message():  # no arguments: the help was already shown
+            sys.exit(2)
+        where = error.ctx.command_path if error.ctx is not None else "synth"
+        print(f"{where}: {error.format_message()} (see --help)", file=sys.stderr)
+        sys.exit(2)
+    except ClickException as error:
+        print(f"synth: {error.format_message()}", file=sys.stderr)
+        sys.exit(error.exit_code)
     except KeyboardInterrupt:
         print("synth: interrupted; finished shards are kept, rerun to resume", file=sys.stderr)
         sys.exit(130)
+    if isinstance(code, int) and code:
+        sys.exit(code)

@@ -34,14 +34,22 @@ def semantic_problems(recipe: Recipe) -> list[tuple[str, str]]:
         elif cls.parent == cls.name:
             problems.append((f"taxonomy.classes[{i}].parent", "a class cannot be part of itself"))
     parents = {c.name: c.parent for c in classes}
+    in_reported_cycle: set[str] = set()
     for i, cls in enumerate(classes):
+        if cls.name in in_reported_cycle:
+            continue
         node = parents.get(cls.name)
         for _ in range(len(classes)):
             if node is None or node == cls.name:
                 break
             node = parents.get(node)
         if node == cls.name and cls.parent != cls.name:
-            problems.append((f"taxonomy.classes[{i}].parent", f"part-of cycle through {cls.name!r}"))
+            cycle, member = [cls.name], parents[cls.name]
+            while member != cls.name:
+                cycle.append(member)
+                member = parents[member]
+            in_reported_cycle.update(cycle)
+            problems.append((f"taxonomy.classes[{i}].parent", f"part-of cycle {' > '.join([*cycle, cls.name])}"))
 
     ranges = sorted(enumerate(recipe.seeds), key=lambda item: item[1].start)
     for i, r in enumerate(recipe.seeds):
