@@ -8,7 +8,7 @@ can report the exact field that is wrong.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Union
+from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -139,6 +139,10 @@ class Recipe(Strict):
     seeds: list[SeedRange] = Field(min_length=1)
     image_size: int = Field(default=256, ge=16, le=4096, description="Square image side in pixels.")
     samples_per_shard: int = Field(default=256, ge=1, le=100_000)
+    image_format: Literal["png", "jpeg", "webp"] = Field(
+        default="png", description="How images are stored (masks are always PNG): png is lossless, jpeg is fast."
+    )
+    image_quality: int = Field(default=95, ge=1, le=100, description="jpeg/webp quality; ignored for png.")
     splits: Splits = Field(default_factory=Splits)
     decode: DecoderSettings  # type: ignore[valid-type]
     validation: Validation = Field(default_factory=Validation)

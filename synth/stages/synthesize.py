@@ -28,7 +28,8 @@ def shard_plans(recipe: Recipe, limit: int | None = None) -> list[ShardPlan]:
     if limit is not None:
         seeds = seeds[:limit]
     dump = recipe.model_dump(mode="json")
-    basis = {k: dump[k] for k in ("generator", "taxonomy", "prompts", "image_size")} | {"format": SAMPLES_FORMAT}
+    keys = ("generator", "taxonomy", "prompts", "image_size", "image_format", "image_quality")
+    basis = {k: dump[k] for k in keys} | {"format": SAMPLES_FORMAT}
     return [
         ShardPlan(index, members, canonical_hash(basis | {"seeds": list(members)})[:16])
         for index, members in group_seeds(seeds, recipe.samples_per_shard).items()
@@ -47,7 +48,10 @@ def make_shard(generator: Generator, recipe: Recipe, plan: ShardPlan, advance=la
         pending: list[Future] = []
         for start in range(0, len(plans), step):
             batch = plans[start : start + step]
-            pending.extend(pool.submit(sample_row, sample) for sample in generator.generate(batch))
+            pending.extend(
+                pool.submit(sample_row, sample, recipe.image_format, recipe.image_quality)
+                for sample in generator.generate(batch)
+            )
             advance(len(batch))
         rows = [future.result() for future in pending]
     return rows_to_table(rows, SAMPLES_SCHEMA)

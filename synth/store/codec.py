@@ -19,6 +19,20 @@ def encode_png(array: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
+def encode_image(array: np.ndarray, image_format: str = "png", quality: int = 95) -> bytes:
+    """Images may be stored lossy (JPEG is ~20x faster to encode than PNG); masks never are."""
+    if image_format == "png":
+        return encode_png(array)
+    buffer = io.BytesIO()
+    if image_format == "jpeg":
+        Image.fromarray(array).save(buffer, format="JPEG", quality=quality, subsampling=0)
+    elif image_format == "webp":
+        Image.fromarray(array).save(buffer, format="WEBP", quality=quality, method=0)
+    else:
+        raise ValueError(f"unknown image format {image_format!r}")
+    return buffer.getvalue()
+
+
 def decode_png(data: bytes) -> np.ndarray:
     with Image.open(io.BytesIO(data)) as image:
         return np.asarray(image)

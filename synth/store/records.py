@@ -16,7 +16,7 @@ import pyarrow as pa
 
 from synth.generate.base import Sample
 from synth.stats import image_stats
-from synth.store.codec import decode_array, decode_png, encode_array, encode_png
+from synth.store.codec import decode_array, decode_png, encode_array, encode_image, encode_png
 
 SAMPLES_SCHEMA = pa.schema(
     [
@@ -56,11 +56,11 @@ def _json(value: dict) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
-def sample_row(sample: Sample) -> dict:
+def sample_row(sample: Sample, image_format: str = "png", image_quality: int = 95) -> dict:
     return {
         "seed": sample.seed,
         "prompt": sample.prompt,
-        "image": encode_png(sample.image),
+        "image": encode_image(sample.image, image_format, image_quality),
         "mask": None if sample.mask is None else encode_png(sample.mask),
         "arrays": [(k, encode_array(v)) for k, v in sorted(sample.arrays.items())],
         **image_stats(sample.image),

@@ -1,0 +1,170 @@
+"""Pipeline overheads, measured side by side in one run on the default recipe.
+
+Prints, one per line:
+- synthesize samples/s end to end (CLI: recipe loading, storage, statistics, progress bar) and of a bare loop
+  calling the generator alone on the same seeds; last line ``throughput_ratio=<end-to-end / bare>`` (target >= 0.85)
+- the time of a no-op ``dvc repro``
+- the cost of extending the seeds by 10% relative to a full build (target <= 0.15)
+- peak memory (max RSS) of each stage at 1x and 5x the sample count (target: no more than 1.2x growth)
+
+Usage: python bench/pipeline.py [--recipe street-scenes] [--samples 300]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+PROJECT_FILES = ["dvc.yaml", "params.yaml", "recipes", "synth", "validation", ".dvc/config", ".dvcignore", "pyproject.toml"]
+STAGES = ["synthesize", "decode", "validate", "build"]
+
+
+def make_project(dest: Path, recipe: dict) -> Path:
+    for name in PROJECT_FILES:
+        source = REPO / name
+        if source.is_dir():
+            shutil.copytree(source, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
+        elif source.exists():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, dest / name)
+    (dest / "recipes").mkdir(exist_ok=True)
+    for stale in (dest / "recipes").glob("*.yaml"):
+        stale.unlink()
+    write_recipe(dest, recipe)
+    (dest / "params.yaml").write_text(yaml.safe_dump({"recipes": [recipe["name"]]}))
+    run(["git", "init", "-q"], dest)
+    return dest
+
+
+def write_recipe(root: Path, recipe: dict) -> None:
+    (root / "recipes" / f"{recipe['name']}.yaml").write_text(yaml.safe_dump(recipe, sort_keys=False))
+
+
+def env(root: Path) -> dict:
+    return os.environ | {"PYTHONPATH": str(root), "DVC_NO_ANALYTICS": "1",
+                         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+
+
+def run(argv: list[str], root: Path) -> float:
+    start = time.perf_counter()
+    subprocess.run(argv, cwd=root, env=env(root), check=True, capture_output=True, text=True)
+    return time.perf_counter() - start
+
+
+def with_seeds(recipe: dict, count: int) -> dict:
+    return recipe | {"seeds": [{"start": 0, "stop": count}]}
+
+
+def throughput(root: Path, name: str) -> tuple[float, float]:
+    """Both loops in this process, alternating order, so they share warm caches and CPU conditions."""
+    os.chdir(root)
+    from synth.cli import main
+    from synth.generate.prompts import plan_sample
+    from synth.recipe import load_recipe
+
+    recipe = load_recipe(name, root)
+    seeds = recipe.all_seeds()
+    generator = recipe.generator.build(recipe)
+    step = max(1, generator.batch_size)
+
+    def bare() -> float:
+        start = time.perf_counter()
+        for i in range(0, len(seeds), step):
+            generator.generate([plan_sample(recipe, s) for s in seeds[i : i + step]])
+        return len(seeds) / (time.perf_counter() - start)
+
+    def end_to_end() -> float:
+        shutil.rmtree(root / "data", ignore_errors=True)
+        start = time.perf_counter()
+        try:
+            main(["synthesize", name])
+        except SystemExit as exited:
+            if exited.code:
+                raise
+        return len(seeds) / (time.perf_counter() - start)
+
+    bare_rates, e2e_rates = [], []
+    for _ in range(2):
+        bare_rates.append(bare())
+        e2e_rates.append(end_to_end())
+    return max(e2e_rates), max(bare_rates)
+
+
+PEAK = (
+    "import resource, sys\n"
+    "from synth.cli import main\n"
+    "try:\n    main(sys.argv[1:])\n"
+    "except SystemExit as e:\n    code = e.code\n"
+    "else:\n    code = 0\n"
+    "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
+    "sys.exit(code or 0)\n"
+)
+
+
+def peak_memory_mb(root: Path, stage: str, name: str) -> float | None:
+    result = subprocess.run([sys.executable, "-c", PEAK, stage, name, "--quiet"] if stage in ("synthesize", "decode")
+                            else [sys.executable, "-c", PEAK, stage, name],
+                            cwd=root, env=env(root), capture_output=True, text=True)
+    if result.returncode != 0:
+        if "No such command" in result.stderr:
+            return None
+        raise RuntimeError(result.stderr)
+    return int(result.stderr.strip().splitlines()[-1]) / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--recipe", default="street-scenes")
+    parser.add_argument("--samples", type=int, default=300, help="samples for the throughput and memory runs")
+    args = parser.parse_args()
+    recipe = yaml.safe_load((REPO / "recipes" / f"{args.recipe}.yaml").read_text())
+    full = sum(r["stop"] - r["start"] for r in recipe["seeds"])
+
+    with tempfile.TemporaryDirectory(prefix="synth-bench-") as tmp:
+        tmp = Path(tmp)
+        # 1. dvc repro: full build, no-op, +10% seeds
+        root = make_project(tmp / "dvc", with_seeds(recipe, full))
+        full_s = run([sys.executable, "-m", "dvc", "repro", "-q"], root)
+        noop_s = run([sys.executable, "-m", "dvc", "repro", "-q"], root)
+        write_recipe(root, with_seeds(recipe, full + full // 10))
+        extend_s = run([sys.executable, "-m", "dvc", "repro", "-q"], root)
+        print(f"dvc_repro_full_s={full_s:.2f} samples={full}")
+        print(f"dvc_repro_noop_s={noop_s:.2f}")
+        print(f"extend_10pct_s={extend_s:.2f} extend_cost_ratio={extend_s / full_s:.3f} (target <= 0.15)")
+
+        # 2. peak memory per stage at 1x and 5x
+        for factor in (1, 5):
+            mem_root = make_project(tmp / f"mem{factor}", with_seeds(recipe, args.samples * factor))
+            peaks = {s: peak_memory_mb(mem_root, s, args.recipe) for s in STAGES}
+            print(f"peak_rss_mb_{factor}x " + " ".join(f"{s}={v:.0f}" for s, v in peaks.items() if v is not None))
+            if factor == 1:
+                base = peaks
+            else:
+                growth = max(peaks[s] / base[s] for s in STAGES if peaks[s] is not None)
+                print(f"peak_memory_growth_5x={growth:.3f} (target <= 1.2)")
+
+        # 3. throughput, last because it imports the library into this process
+        # PNG first for reference (lossless images cost a PNG encode per sample), then the recipe as written.
+        variants = {"png": with_seeds(recipe, args.samples) | {"image_format": "png"},
+                    "recipe": with_seeds(recipe, args.samples)}
+        ratios = {}
+        for label, variant in variants.items():
+            root = make_project(tmp / f"tp-{label}", variant)
+            e2e, bare = throughput(root, args.recipe)
+            ratios[label] = e2e / bare
+            print(f"[{label}: image_format={variant.get('image_format', 'png')}] "
+                  f"synthesize_samples_per_s={e2e:.1f} bare_generator_samples_per_s={bare:.1f} ratio={e2e / bare:.3f}")
+        print(f"throughput_ratio={ratios['recipe']:.3f}")
+
+
+if __name__ == "__main__":
+    main()
