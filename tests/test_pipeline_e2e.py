@@ -1,0 +1,68 @@
+"""The whole factory as a user drives it: `dvc repro`, edit a recipe, `dvc repro` again, `load_dataset`."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def changed_stages(project) -> set[str]:
+    status = json.loads(project.dvc("status", "--json").stdout or "{}")
+    return {name.split(":")[-1] for name in status}
+
+
+def test_dvc_repro_builds_a_dataset_that_load_dataset_reads(project):
+    project.dvc("repro")
+    assert changed_stages(project) == set()
+
+    from datasets import load_dataset
+
+    dataset = load_dataset(str(project.root / "build" / "tiny"))
+    assert set(dataset) <= {"train", "validation", "test"} and "train" in dataset
+    assert sum(len(split) for split in dataset.values()) == 40
+    row = dataset["train"][0]
+    image, mask = row["image"], np.asarray(row["mask"])
+    assert image.size == (64, 64) and image.mode == "RGB"
+    assert mask.shape == (64, 64)
+    assert set(np.unique(mask)) <= {0, 1, 2, 3, 255}
+    id2label = json.loads((project.root / "build/tiny/id2label.json").read_text())
+    assert id2label == {"0": "background", "1": "car", "2": "wheel", "3": "tree"}
+
+    metrics = json.loads(project.dvc("metrics", "show", "--json").stdout)
+    assert metrics  # the validation summary is a DVC metric
+
+
+def test_editing_a_validation_threshold_reruns_only_validate_and_build(project):
+    project.dvc("repro")
+    recipe = project.read_recipe("tiny")
+    recipe["validation"]["max_components"] = 30
+    project.write_recipe(recipe)
+    assert changed_stages(project) == {"validate@tiny", "build@tiny"}
+    result = project.dvc("repro")
+    for stage in ("synthesize@tiny", "decode@tiny", "preview@tiny"):
+        assert f"Stage '{stage}' didn't change, skipping" in result.stdout
+    assert changed_stages(project) == set()
+
+
+def test_editing_the_generator_reruns_everything_after_it(project):
+    project.dvc("repro")
+    recipe = project.read_recipe("tiny")
+    recipe["generator"]["max_scale"] = 0.35
+    project.write_recipe(recipe)
+    assert {"synthesize@tiny"} <= changed_stages(project)
+    result = project.dvc("repro")
+    assert "didn't change, skipping" not in result.stdout.split("synthesize@tiny")[0]
+
+
+def test_a_recipe_breaking_class_balance_fails_the_pipeline(project):
+    recipe = project.read_recipe("tiny")
+    recipe["taxonomy"]["classes"][2]["weight"] = 0.02  # 'tree' almost never drawn
+    recipe["validation"]["min_class_presence"] = 0.3
+    project.write_recipe(recipe)
+    result = project.dvc("repro", check=False)
+    assert result.returncode != 0
+    assert not (project.root / "build" / "tiny").exists()
