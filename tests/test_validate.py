@@ -267,6 +267,7 @@ def test_duplicates_are_detected(project):
     assert _metrics(project)["duplicate_fraction"] == pytest.approx(len(flagged) / 40)
 
 
+@pytest.mark.slow
 def test_dvc_repro_records_metrics_and_threshold_edit_reruns_only_validate(project):
     project.dvc("repro", "--quiet")
     shown = json.loads(project.dvc("metrics", "show", "--json").stdout)

@@ -67,7 +67,7 @@ def _round(value: float) -> float:
     return round(float(value), DIGITS)
 
 
-def build_metrics(recipe: Recipe, table: pd.DataFrame, classes: pd.DataFrame, outcome) -> dict:
+def build_metrics(table: pd.DataFrame, classes: pd.DataFrame, outcome) -> dict:
     kl = float(classes["kl_term"].sum())
     metrics: dict = {
         "success": bool(outcome.success),
@@ -127,7 +127,7 @@ def validate(recipe: Recipe, root: Path = Path(".")) -> ValidationReport:
     try:
         results = run_suites(recipe, {"samples": table, "classes": classes}, staging / DATA_DOCS)
         outcome = interpret(results)
-        metrics = build_metrics(recipe, table, classes, outcome)
+        metrics = build_metrics(table, classes, outcome)
         _dump(metrics, staging / "validation.json")
         _dump({"success": outcome.success, "failures": outcome.failures}, staging / DETAILS)
         old_docs = paths.reports / DATA_DOCS
