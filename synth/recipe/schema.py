@@ -114,6 +114,9 @@ class Validation(Strict):
     max_empty_fraction: float = Field(default=0.0, ge=0, le=1, description="Share of masks with no class at all.")
     max_duplicate_fraction: float = Field(default=0.01, ge=0, le=1, description="Share of near-duplicate images.")
     min_mean_confidence: float = Field(default=0.0, ge=0, le=1, description="Per-sample mean decoder confidence.")
+    duplicate_max_distance: int = Field(
+        default=4, ge=0, le=16, description="Perceptual-hash bits two images may differ in and still be near-duplicates."
+    )
 
 
 def _tagged_union(registry: dict) -> object:

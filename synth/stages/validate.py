@@ -1,0 +1,141 @@
+"""The validate stage: statistics tables -> Great Expectations suites -> ``reports/NAME``.
+
+Writes ``validation.json`` (DVC metrics: numbers and booleans only, so ``dvc metrics diff`` can compare them),
+``validation_details.json`` (every failed or errored expectation: which, on what column, observed what) and the
+Data Docs site under ``data_docs/``. All three appear together by rename, or not at all.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from synth.paths import DatasetPaths
+from synth.recipe import Recipe
+from synth.stats_table import class_summary, load_stats_table
+
+DETAILS = "validation_details.json"
+DATA_DOCS = "data_docs"
+DIGITS = 6  # metrics are rounded so that a diff shows changes in the data, not float noise
+
+
+@dataclass
+class ValidationReport:
+    success: bool
+    metrics: dict
+    failures: list[dict]
+    reports: Path
+
+    def lines(self) -> list[str]:
+        from validation.outcome import describe
+
+        return [describe(f) for f in self.failures]
+
+    def summary(self) -> str:
+        counts = self.metrics["expectations"]
+        err, warn = counts["error"], counts["warning"]
+        verdict = "passed" if self.success else "FAILED"
+        return (
+            f"validate: {verdict}: {self.metrics['samples']} samples; "
+            f"errors {err['failed'] + err['errored']} of {err['evaluated']}, "
+            f"warnings {warn['failed'] + warn['errored']} of {warn['evaluated']}; "
+            f"report {self.reports / 'validation.json'}, data docs {self.reports / DATA_DOCS / 'index.html'}"
+        )
+
+
+def class_table(table: pd.DataFrame, recipe: Recipe) -> pd.DataFrame:
+    """The ``classes`` batch: one row per class with its term of KL(observed || target)."""
+    classes = class_summary(table, recipe)
+    observed, target = classes["frequency"].to_numpy(), classes["target"].to_numpy()
+    if observed.sum() <= 0:  # no class pixel anywhere: the distribution is undefined, never "close"
+        terms = np.full(len(observed), np.inf)
+    else:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            terms = np.where(observed > 0, observed * np.log(observed / target), 0.0)
+    return classes.assign(kl_term=terms)
+
+
+def _round(value: float) -> float:
+    return round(float(value), DIGITS)
+
+
+def build_metrics(table: pd.DataFrame, classes: pd.DataFrame, outcome) -> dict:
+    kl = float(classes["kl_term"].sum())
+    metrics: dict = {
+        "success": bool(outcome.success),
+        "samples": int(len(table)),
+        "expectations": {sev: dict(counts) for sev, counts in sorted(outcome.counts.items())},
+        "classes": {
+            row.class_name: {
+                "presence": _round(row.presence),
+                "pixel_share": _round(row.pixel_share),
+                "frequency": _round(row.frequency),
+                "target": _round(row.target),
+            }
+            for row in classes.itertuples()
+        },
+        "empty_fraction": _round(table["empty"].mean()) if len(table) else 0.0,
+        "duplicate_fraction": _round(table["near_duplicate"].mean()) if len(table) else 0.0,
+        "mean_ignore_fraction": _round(table["ignore_fraction"].mean()) if len(table) else 0.0,
+        "size_mismatches": int((~table["sizes_match"]).sum()),
+        "unknown_id_samples": int(table["unknown_ids"].sum()),
+    }
+    if math.isfinite(kl):  # JSON has no infinity; an undefined KL shows as a failed expectation instead
+        metrics["class_kl"] = _round(kl)
+    confidence = table["mean_confidence"].dropna()
+    if len(confidence):
+        metrics["mean_confidence"] = _round(confidence.mean())
+    return metrics
+
+
+def _json_default(value):
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating,)):
+        return float(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    return str(value)
+
+
+def _dump(value, path: Path) -> None:
+    path.write_text(json.dumps(value, indent=2, sort_keys=True, default=_json_default) + "\n", encoding="utf-8")
+
+
+def validate(recipe: Recipe, root: Path = Path(".")) -> ValidationReport:
+    """Validate one dataset; the report's ``success`` is False when an error-severity expectation failed or errored.
+
+    Raises ``UserError`` (before writing anything) when the shards are missing, corrupt or inconsistent.
+    """
+    from validation.outcome import interpret
+    from validation.run import run_suites
+
+    paths = DatasetPaths(Path(root), recipe.name)
+    table = load_stats_table(recipe, root)
+    classes = class_table(table, recipe)
+
+    paths.reports.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".validate-", dir=paths.reports))
+    try:
+        results = run_suites(recipe, {"samples": table, "classes": classes}, staging / DATA_DOCS)
+        outcome = interpret(results)
+        metrics = build_metrics(table, classes, outcome)
+        _dump(metrics, staging / "validation.json")
+        _dump({"success": outcome.success, "failures": outcome.failures}, staging / DETAILS)
+        old_docs = paths.reports / DATA_DOCS
+        if old_docs.exists():
+            shutil.rmtree(old_docs)
+        os.replace(staging / DATA_DOCS, old_docs)
+        os.replace(staging / DETAILS, paths.reports / DETAILS)
+        os.replace(staging / "validation.json", paths.validation)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return ValidationReport(success=outcome.success, metrics=metrics, failures=outcome.failures, reports=paths.reports)
