@@ -31,9 +31,12 @@ TINY_RECIPE = {
         ]
     },
     "prompts": {"templates": ["a photo of {classes}"], "negative": "blurry"},
+    "hub_repo": None,
     "seeds": [{"start": 0, "stop": 40}],
     "image_size": 64,
     "samples_per_shard": 10,
+    "image_format": "png",
+    "splits": {"train": 0.8, "validation": 0.1, "test": 0.1},
     "decode": {"type": "exact"},
     "validation": {"min_class_presence": 0.05, "max_class_kl": 2.0, "max_ignore_fraction": 0.0},
 }

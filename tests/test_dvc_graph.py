@@ -23,3 +23,11 @@ def test_stage_params_match_stage_fields():
 def test_every_default_recipe_exists():
     names = yaml.safe_load((REPO / "params.yaml").read_text())["recipes"]
     assert names and all((REPO / "recipes" / f"{n}.yaml").is_file() for n in names)
+
+
+def test_every_tracked_field_is_required_so_dvc_never_misses_a_param():
+    from synth.recipe.schema import Recipe
+
+    for stage, fields in STAGE_FIELDS.items():
+        for field in fields:
+            assert Recipe.model_fields[field].is_required(), f"{stage}: {field} has a default"

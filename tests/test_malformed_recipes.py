@@ -82,6 +82,7 @@ CASES = [
     ("validation-typo", _set("validation.max_ignore", 0.1), "validation.max_ignore", "unknown field"),
     ("missing-seeds", _drop("seeds"), "seeds", "required field is missing"),
     ("missing-taxonomy", _drop("taxonomy"), "taxonomy", "required field is missing"),
+    ("missing-validation", _drop("validation"), "validation", "required field is missing"),
     ("not-a-mapping", "- just\n- a list\n", "", "must be a YAML mapping"),
     ("invalid-yaml", "name: tiny\ntaxonomy: [unclosed\n", "", "invalid YAML: line"),
     ("duplicate-key", yaml.safe_dump(tiny_recipe()) + "name: tiny\n", "", "duplicate key 'name'"),

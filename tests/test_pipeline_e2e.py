@@ -43,6 +43,8 @@ def test_editing_a_validation_threshold_reruns_only_validate_and_build(project):
     project.write_recipe(recipe)
     assert changed_stages(project) == {"validate@tiny", "build@tiny"}
     result = project.dvc("repro")
+    for stage in ("validate@tiny", "build@tiny"):
+        assert f"Running stage '{stage}'" in result.stdout
     for stage in ("synthesize@tiny", "decode@tiny", "preview@tiny"):
         assert f"Stage '{stage}' didn't change, skipping" in result.stdout
     assert changed_stages(project) == set()
@@ -60,9 +62,11 @@ def test_editing_the_generator_reruns_everything_after_it(project):
 
 def test_a_recipe_breaking_class_balance_fails_the_pipeline(project):
     recipe = project.read_recipe("tiny")
-    recipe["taxonomy"]["classes"][2]["weight"] = 0.02  # 'tree' almost never drawn
+    recipe["taxonomy"]["classes"][2]["weight"] = 0.02  # 'tree' almost never drawn...
+    recipe["prompts"]["classes_per_sample"] = {"min": 1, "max": 1}  # ...as one class per sample is drawn
     recipe["validation"]["min_class_presence"] = 0.3
     project.write_recipe(recipe)
     result = project.dvc("repro", check=False)
     assert result.returncode != 0
+    assert "class_balance" in result.stdout + result.stderr and "tree" in result.stdout + result.stderr
     assert not (project.root / "build" / "tiny").exists()

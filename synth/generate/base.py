@@ -48,6 +48,13 @@ class Generator(ABC):
         """Release models and devices; a no-op for generators that hold none."""
 
 
+def settings_hash(config: BaseModel) -> str:
+    """16 hex digits identifying a generator's settings, recorded with every sample it makes."""
+    from synth.recipe.load import canonical_hash
+
+    return canonical_hash(config.model_dump(mode="json"))[:16]
+
+
 class GeneratorConfig(BaseModel):
     """Base of every generator's settings (nerfstudio style: the config knows what it builds).
 

@@ -17,7 +17,7 @@ import numpy as np
 from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field
 
-from synth.generate.base import Generator, GeneratorConfig, Sample
+from synth.generate.base import Generator, GeneratorConfig, Sample, settings_hash
 
 if TYPE_CHECKING:
     from synth.generate.prompts import SamplePlan
@@ -119,7 +119,7 @@ class ScenesGenerator(Generator):
         for c in classes:
             if c.parent is not None:
                 self.children.setdefault(c.parent, []).append(c)
-        self.provenance = config.provenance() | {"settings_hash": _settings_hash(config)}
+        self.provenance = config.provenance() | {"settings_hash": settings_hash(config)}
 
     def generate(self, plans: list[SamplePlan]) -> list[Sample]:
         return [self._one(plan) for plan in plans]
@@ -215,9 +215,3 @@ class ScenesGenerator(Generator):
 def _smooth_noise(rng: np.random.Generator, h: int, w: int, cell: int) -> np.ndarray:
     coarse = rng.random((h // cell + 2, w // cell + 2), dtype=np.float32)
     return np.asarray(Image.fromarray(coarse, mode="F").resize((w, h), Image.BILINEAR))
-
-
-def _settings_hash(config: GeneratorConfig) -> str:
-    from synth.recipe.load import canonical_hash
-
-    return canonical_hash(config.model_dump(mode="json"))[:16]

@@ -19,12 +19,11 @@ RECIPES_DIR = "recipes"
 # Which recipe fields each pipeline stage reads. dvc.yaml declares the same lists as per-stage params (a test
 # keeps the two in step), so an edit reruns exactly the stages that read what changed.
 STAGE_FIELDS: dict[str, tuple[str, ...]] = {
-    "synthesize": (
-        "generator", "taxonomy", "prompts", "seeds", "image_size", "samples_per_shard", "image_format", "image_quality",
-    ),
+    "synthesize": ("generator", "taxonomy", "prompts", "seeds", "image_size", "samples_per_shard", "image_format"),
     "decode": ("decode", "taxonomy"),
     "validate": ("validation", "taxonomy", "seeds"),
-    "build": ("name", "version", "description", "license", "hub_repo", "splits", "taxonomy"),
+    # build also reads the thresholds: the card states what the data was validated against.
+    "build": ("name", "version", "description", "license", "hub_repo", "splits", "taxonomy", "validation"),
 }
 
 

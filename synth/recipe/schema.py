@@ -133,22 +133,23 @@ DecoderSettings = _tagged_union(DECODERS)
 class Recipe(Strict):
     name: str
     version: str
-    description: str = ""
-    license: str = "cc-by-4.0"
-    hub_repo: str | None = Field(default=None, description="org/name of the Hub dataset repo to publish to.")
+    # Every field a DVC stage tracks is required: DVC refuses a params key that is absent from the file, and a
+    # recipe that spells out its settings is one a reviewer can read. Defaults live inside the sections.
+    description: str
+    license: str
+    hub_repo: str | None = Field(description="org/name of the Hub dataset repo to publish to, or null.")
     generator: GeneratorSettings  # type: ignore[valid-type]
     taxonomy: Taxonomy
-    prompts: Prompts = Field(default_factory=Prompts)
+    prompts: Prompts
     seeds: list[SeedRange] = Field(min_length=1)
-    image_size: int = Field(default=256, ge=16, le=4096, description="Square image side in pixels.")
-    samples_per_shard: int = Field(default=256, ge=1, le=100_000)
+    image_size: int = Field(ge=16, le=4096, description="Square image side in pixels.")
+    samples_per_shard: int = Field(ge=1, le=100_000, description="Seeds per shard; seed // this = its shard.")
     image_format: Literal["png", "jpeg", "webp"] = Field(
-        default="png", description="How images are stored (masks are always PNG): png is lossless, jpeg is fast."
+        description="How images are stored (masks are always PNG): png and webp are lossless, jpeg (quality 95) is fast."
     )
-    image_quality: int = Field(default=95, ge=1, le=100, description="jpeg/webp quality; ignored for png.")
-    splits: Splits = Field(default_factory=Splits)
+    splits: Splits
     decode: DecoderSettings  # type: ignore[valid-type]
-    validation: Validation = Field(default_factory=Validation)
+    validation: Validation
 
     @field_validator("name")
     @classmethod

@@ -28,7 +28,7 @@ def shard_plans(recipe: Recipe, limit: int | None = None) -> list[ShardPlan]:
     if limit is not None:
         seeds = seeds[:limit]
     dump = recipe.model_dump(mode="json")
-    keys = ("generator", "taxonomy", "prompts", "image_size", "image_format", "image_quality")
+    keys = ("generator", "taxonomy", "prompts", "image_size", "image_format")
     basis = {k: dump[k] for k in keys} | {"format": SAMPLES_FORMAT}
     return [
         ShardPlan(index, members, canonical_hash(basis | {"seeds": list(members)})[:16])
@@ -49,7 +49,7 @@ def make_shard(generator: Generator, recipe: Recipe, plan: ShardPlan, advance=la
         for start in range(0, len(plans), step):
             batch = plans[start : start + step]
             pending.extend(
-                pool.submit(sample_row, sample, recipe.image_format, recipe.image_quality)
+                pool.submit(sample_row, sample, recipe.image_format)
                 for sample in generator.generate(batch)
             )
             advance(len(batch))

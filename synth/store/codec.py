@@ -19,15 +19,18 @@ def encode_png(array: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def encode_image(array: np.ndarray, image_format: str = "png", quality: int = 95) -> bytes:
+JPEG_QUALITY = 95
+
+
+def encode_image(array: np.ndarray, image_format: str = "png") -> bytes:
     """Images may be stored lossy (JPEG is ~20x faster to encode than PNG); masks never are."""
     if image_format == "png":
         return encode_png(array)
     buffer = io.BytesIO()
     if image_format == "jpeg":
-        Image.fromarray(array).save(buffer, format="JPEG", quality=quality, subsampling=0)
+        Image.fromarray(array).save(buffer, format="JPEG", quality=JPEG_QUALITY, subsampling=0)
     elif image_format == "webp":
-        Image.fromarray(array).save(buffer, format="WEBP", quality=quality, method=0)
+        Image.fromarray(array).save(buffer, format="WEBP", lossless=True, method=0)
     else:
         raise ValueError(f"unknown image format {image_format!r}")
     return buffer.getvalue()

@@ -56,11 +56,11 @@ def _json(value: dict) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
-def sample_row(sample: Sample, image_format: str = "png", image_quality: int = 95) -> dict:
+def sample_row(sample: Sample, image_format: str = "png") -> dict:
     return {
         "seed": sample.seed,
         "prompt": sample.prompt,
-        "image": encode_image(sample.image, image_format, image_quality),
+        "image": encode_image(sample.image, image_format),
         "mask": None if sample.mask is None else encode_png(sample.mask),
         "arrays": [(k, encode_array(v)) for k, v in sorted(sample.arrays.items())],
         **image_stats(sample.image),

@@ -1,0 +1,1 @@
+"""The Hub-ready dataset: what ``build/NAME/`` holds is exactly what gets uploaded."""

@@ -1,0 +1,134 @@
+"""The dataset card (``README.md``): YAML metadata the Hub indexes, and a body a person reads."""
+
+from __future__ import annotations
+
+import yaml
+
+from synth.recipe import Recipe
+
+SIZE_CATEGORIES = [(1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M")]
+
+
+def size_category(n: int) -> str:
+    for bound, label in SIZE_CATEGORIES:
+        if n < bound:
+            return label
+    return "1M<n<10M"
+
+
+def card_metadata(recipe: Recipe, split_counts: dict[str, int], split_bytes: dict[str, int], has_confidence: bool) -> dict:
+    features = [
+        {"name": "image", "dtype": "image"},
+        {"name": "mask", "dtype": "image"},
+        *([{"name": "confidence", "dtype": "image"}] if has_confidence else []),
+        {"name": "seed", "dtype": "int64"},
+        {"name": "prompt", "dtype": "string"},
+    ]
+    splits = [s for s, n in split_counts.items() if n]
+    return {
+        "license": recipe.license,
+        "pretty_name": recipe.name,
+        "task_categories": ["image-segmentation"],
+        "task_ids": ["semantic-segmentation"],
+        "annotations_creators": ["machine-generated"],
+        "source_datasets": ["original"],
+        "size_categories": [size_category(sum(split_counts.values()))],
+        "tags": ["synthetic", f"generator:{recipe.generator.type}", f"decoder:{recipe.decode.type}"],
+        "configs": [
+            {"config_name": "default", "data_files": [{"split": s, "path": f"data/{s}-*.parquet"} for s in splits]}
+        ],
+        "dataset_info": {
+            "features": features,
+            "splits": [{"name": s, "num_bytes": split_bytes[s], "num_examples": split_counts[s]} for s in splits],
+            "dataset_size": sum(split_bytes[s] for s in splits),
+        },
+    }
+
+
+def render_card(
+    recipe: Recipe, lineage: dict, split_counts: dict[str, int], split_bytes: dict[str, int], has_confidence: bool
+) -> str:
+    meta = yaml.safe_dump(card_metadata(recipe, split_counts, split_bytes, has_confidence), sort_keys=False, allow_unicode=True)
+    validation = lineage["validation"]
+    generator = lineage["generator"]
+    rows = "\n".join(
+        f"| {c.id} | {c.name} | `{c.color}` | {c.phrase} | {c.parent or ''} | {c.weight:g} |" for c in recipe.taxonomy.classes
+    )
+    verdict = "passed" if validation.get("success") else "**FAILED — this build is unvalidated**"
+    load_id = recipe.hub_repo or f"<org>/{recipe.name}"
+    settings = yaml.safe_dump(recipe.generator.model_dump(mode="json"), sort_keys=True).strip()
+    decode = yaml.safe_dump(recipe.decode.model_dump(mode="json"), sort_keys=True).strip()
+    splits = ", ".join(f"{s}: {n}" for s, n in split_counts.items())
+    thresholds = yaml.safe_dump(recipe.validation.model_dump(mode="json"), sort_keys=True).strip()
+    classes = validation.get("classes", {})
+    presence = "\n".join(
+        f"| {name} | {v.get('presence', 0):.3f} | {v.get('pixel_share', 0):.4f} | {v.get('target', 0):.3f} |"
+        for name, v in classes.items()
+    )
+    return f"""---
+{meta}---
+
+# {recipe.name}
+
+{recipe.description.strip() or "A synthetic semantic-segmentation dataset."}
+
+Machine-generated: images by `{generator['generator']}`, masks by the `{recipe.decode.type}` decoder, built by
+synth-datasets from the recipe `recipes/{recipe.name}.yaml`. No pixel was labeled by hand.
+
+```python
+from datasets import load_dataset
+
+ds = load_dataset("{load_id}", revision="v{recipe.version}")
+```
+
+Masks are single-channel PNGs: the pixel value is the class id below, `0` is background and `255` is ignore
+(pixels the decoder was not confident about). `id2label.json` maps ids to names.
+
+## Taxonomy
+
+| id | name | colour | prompt | part of | target weight |
+|---:|---|---|---|---|---:|
+{rows}
+
+## Lineage
+
+| | |
+|---|---|
+| version | `{recipe.version}` |
+| recipe hash | `{lineage['recipe_hash']}` |
+| git commit | `{lineage['git_commit']}` |
+| generator | `{generator['generator']}` |
+| model | `{generator.get('model')}` |
+| model revision | `{generator.get('revision')}` |
+| generator settings hash | `{generator.get('settings_hash')}` |
+| synth-datasets | `{lineage['synth_version']}` |
+| samples | {splits} |
+
+Generator settings:
+
+```yaml
+{settings}
+```
+
+Mask decoding:
+
+```yaml
+{decode}
+```
+
+## Validation
+
+Great Expectations suites `class_balance` and `mask_quality`: {verdict}, against these thresholds:
+
+```yaml
+{thresholds}
+```
+
+Class KL divergence from the target weights: {validation.get('class_kl', 'n/a')};
+empty masks: {validation.get('empty_fraction', 'n/a')}; near-duplicates: {validation.get('duplicate_fraction', 'n/a')};
+mean ignore fraction: {validation.get('mean_ignore_fraction', 'n/a')}.
+
+| class | present in share of samples | share of pixels | target |
+|---|---:|---:|---:|
+{presence}
+"""

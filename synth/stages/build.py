@@ -1,0 +1,192 @@
+"""The build stage: samples + masks + validation summary -> ``build/NAME/``, the folder the Hub receives.
+
+Parquet shards per split with ``image`` and ``mask`` as ``datasets`` Image features (the stored PNG/JPEG bytes,
+never re-encoded), ``id2label.json``, ``lineage.json`` and a ``README.md`` dataset card. The folder is written
+next to its final place and swapped in by rename, so a failed build never leaves a half-built dataset, and it
+holds no timestamps: the same recipe at the same commit gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from synth.build.card import render_card
+from synth.build.lineage import file_sha256, make_lineage
+from synth.errors import UserError
+from synth.paths import DatasetPaths
+from synth.recipe import Recipe, recipe_path
+from synth.splits import SPLIT_NAMES, split_of
+from synth.store.shards import list_shards, parse_name, read_shard
+
+TARGET_FILE_BYTES = 256 * 1024 * 1024  # the Hub serves and streams Parquet files of a few hundred MB best
+ROW_GROUP_ROWS = 100
+
+
+@dataclass
+class BuildReport:
+    path: Path
+    split_counts: dict[str, int]
+    files: int
+    validated: bool
+
+    def summary(self) -> str:
+        splits = ", ".join(f"{s} {n}" for s, n in self.split_counts.items())
+        note = "" if self.validated else " (UNVALIDATED)"
+        return f"build: {self.path} ({splits}; {self.files} files){note}"
+
+
+def read_validation(paths: DatasetPaths, allow_invalid: bool) -> dict:
+    if not paths.validation.is_file():
+        raise UserError(f"{paths.validation}: no validation summary; run `synth validate {paths.name}` first")
+    try:
+        summary = json.loads(paths.validation.read_text())
+    except json.JSONDecodeError as error:
+        raise UserError(f"{paths.validation}: not valid JSON ({error})") from None
+    if not isinstance(summary, dict) or not isinstance(summary.get("success"), bool):
+        raise UserError(f"{paths.validation}: has no boolean 'success'; rerun `synth validate {paths.name}`")
+    if not summary["success"] and not allow_invalid:
+        raise UserError(
+            f"{paths.validation}: validation failed; fix the recipe or pass --allow-invalid to build an unvalidated dataset"
+        )
+    return summary
+
+
+def _pairs(paths: DatasetPaths) -> list[tuple[Path, Path]]:
+    samples = {parse_name(p)[0]: p for p in list_shards(paths.samples)}
+    masks = {parse_name(p)[0]: p for p in list_shards(paths.masks)}
+    if not samples:
+        raise UserError(f"{paths.samples}: no samples shards; run `synth synthesize {paths.name}` first")
+    if samples.keys() != masks.keys():
+        raise UserError(f"{paths.masks}: masks shards do not match samples shards; run `synth decode {paths.name}`")
+    return [(samples[i], masks[i]) for i in sorted(samples)]
+
+
+def _features(has_confidence: bool):
+    from datasets import Features, Image, Value
+
+    columns = {"image": Image(), "mask": Image()}
+    if has_confidence:
+        columns["confidence"] = Image()
+    return Features(columns | {"seed": Value("int64"), "prompt": Value("string")})
+
+
+class _SplitWriter:
+    """Writes one split's rows into ``n`` files of near-equal size, row group by row group."""
+
+    def __init__(self, out: Path, split: str, total: int, rows_per_file: int, schema: pa.Schema):
+        self.out, self.split, self.schema = out, split, schema
+        self.n_files = max(1, math.ceil(total / rows_per_file))
+        self.per_file = math.ceil(total / self.n_files) if total else 0
+        self.file_index, self.in_file, self.writer, self.buffer = 0, 0, None, []
+        self.num_bytes = 0  # Arrow bytes, what the card's dataset_info reports
+
+    def add(self, row: dict) -> None:
+        self.buffer.append(row)
+        if len(self.buffer) >= ROW_GROUP_ROWS or self.in_file + len(self.buffer) >= self.per_file:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.buffer:
+            return
+        if self.writer is None:
+            name = f"{self.split}-{self.file_index:05d}-of-{self.n_files:05d}.parquet"
+            self.writer = pq.ParquetWriter(self.out / name, self.schema, compression="none", write_statistics=False)
+        table = pa.Table.from_pylist(self.buffer, schema=self.schema)
+        self.writer.write_table(table)
+        self.num_bytes += table.nbytes
+        self.in_file += len(self.buffer)
+        self.buffer = []
+        if self.in_file >= self.per_file:
+            self.close()
+            self.file_index, self.in_file = self.file_index + 1, 0
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+
+
+def _image_path(seed: int, data: bytes, suffix: str = "") -> str:
+    ext = "jpg" if data[:2] == b"\xff\xd8" else "webp" if data[8:12] == b"WEBP" else "png"
+    return f"{seed:08d}{suffix}.{ext}"
+
+
+def write_shards(recipe: Recipe, pairs: list[tuple[Path, Path]], out: Path) -> tuple[dict[str, int], dict[str, int], bool]:
+    seeds = [s for sample_path, _ in pairs for s in read_shard(sample_path, ["seed"]).column("seed").to_pylist()]
+    counts = {name: 0 for name in SPLIT_NAMES}
+    for seed in seeds:
+        counts[split_of(seed, recipe.splits)] += 1
+    has_confidence = any(read_shard(m, ["confidence"]).column("confidence").null_count < pq.read_metadata(m).num_rows for _, m in pairs)
+    schema = _features(has_confidence).arrow_schema
+    bytes_per_row = sum(p.stat().st_size + m.stat().st_size for p, m in pairs) / max(1, len(seeds))
+    rows_per_file = max(1, int(TARGET_FILE_BYTES // max(1.0, bytes_per_row)))
+    writers = {s: _SplitWriter(out, s, counts[s], rows_per_file, schema) for s in SPLIT_NAMES if counts[s]}
+    try:
+        for sample_path, mask_path in pairs:  # one shard pair in memory at a time
+            samples = read_shard(sample_path, ["seed", "prompt", "image"]).to_pylist()
+            masks = read_shard(mask_path, ["seed", "mask", "confidence"]).to_pylist()
+            if [r["seed"] for r in samples] != [r["seed"] for r in masks]:
+                raise UserError(f"{mask_path}: seeds differ from {sample_path.name}; rerun `synth decode {recipe.name}`")
+            for sample, mask in zip(samples, masks):
+                seed = sample["seed"]
+                row = {
+                    "image": {"bytes": sample["image"], "path": _image_path(seed, sample["image"])},
+                    "mask": {"bytes": mask["mask"], "path": _image_path(seed, mask["mask"], "_mask")},
+                    "seed": seed,
+                    "prompt": sample["prompt"],
+                }
+                if has_confidence:
+                    conf = mask["confidence"]
+                    row["confidence"] = None if conf is None else {"bytes": conf, "path": _image_path(seed, conf, "_confidence")}
+                writers[split_of(seed, recipe.splits)].add(row)
+        for writer in writers.values():
+            writer.flush()
+    finally:
+        for writer in writers.values():
+            writer.close()
+    split_bytes = {s: w.num_bytes for s, w in writers.items()}
+    return {s: n for s, n in counts.items() if n}, split_bytes, has_confidence
+
+
+def build(recipe: Recipe, root: Path = Path("."), allow_invalid: bool = False) -> BuildReport:
+    root = Path(root)
+    paths = DatasetPaths(root, recipe.name)
+    validation = read_validation(paths, allow_invalid)
+    pairs = _pairs(paths)
+    final = paths.build
+    staging = final.with_name(f".{final.name}.building-{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)
+    (staging / "data").mkdir(parents=True)
+    try:
+        split_counts, split_bytes, has_confidence = write_shards(recipe, pairs, staging / "data")
+        id2label = {str(k): v for k, v in recipe.taxonomy.id2label().items()}
+        (staging / "id2label.json").write_text(json.dumps(id2label, indent=2) + "\n")
+        files = {
+            str(p.relative_to(staging)): file_sha256(p)
+            for p in sorted(staging.rglob("*"))
+            if p.is_file()
+        }
+        lineage = make_lineage(recipe, root, recipe_path(recipe.name, root), validation, split_counts, files)
+        (staging / "lineage.json").write_text(json.dumps(lineage, indent=2, sort_keys=True) + "\n")
+        (staging / "README.md").write_text(render_card(recipe, lineage, split_counts, split_bytes, has_confidence))
+        _swap_in(staging, final)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    n_files = sum(1 for p in final.rglob("*") if p.is_file())
+    return BuildReport(final, split_counts, n_files, bool(validation["success"]))
+
+
+def _swap_in(staging: Path, final: Path) -> None:
+    old = final.with_name(f".{final.name}.old-{os.getpid()}")
+    if final.exists():
+        os.replace(final, old)
+    os.replace(staging, final)
+    shutil.rmtree(old, ignore_errors=True)

@@ -1,0 +1,88 @@
+"""The preview stage: a contact sheet of samples with their masks, for people and for ``dvc plots diff``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from synth.errors import UserError
+from synth.paths import DatasetPaths
+from synth.recipe import IGNORE_ID, Recipe
+from synth.store.codec import decode_png
+from synth.store.records import records_from_table
+from synth.store.shards import list_shards, parse_name, read_shard
+
+CELL = 160
+IGNORE_RGB = (255, 255, 255)
+
+
+def palette(recipe: Recipe) -> np.ndarray:
+    """Mask value -> RGB: taxonomy colours, black background, white ignore."""
+    lut = np.zeros((256, 3), dtype=np.uint8)
+    for cls in recipe.taxonomy.classes:
+        lut[cls.id] = cls.rgb
+    lut[IGNORE_ID] = IGNORE_RGB
+    return lut
+
+
+def pick_seeds(seeds: list[int], count: int) -> list[int]:
+    """Evenly spaced over the sorted seeds: the same recipe always previews the same samples."""
+    if len(seeds) <= count:
+        return sorted(seeds)
+    ordered = sorted(seeds)
+    return [ordered[round(i * (len(ordered) - 1) / (count - 1))] for i in range(count)] if count > 1 else ordered[:1]
+
+
+def _cell(array: np.ndarray) -> Image.Image:
+    return Image.fromarray(array).resize((CELL, CELL), Image.NEAREST if array.ndim == 2 else Image.BILINEAR)
+
+
+def contact_sheet(recipe: Recipe, root: Path = Path("."), count: int = 8) -> Image.Image:
+    paths = DatasetPaths(Path(root), recipe.name)
+    samples = {parse_name(p)[0]: p for p in list_shards(paths.samples)}
+    masks = {parse_name(p)[0]: p for p in list_shards(paths.masks)}
+    if not samples or samples.keys() != masks.keys():
+        raise UserError(f"{paths.masks}: no decoded samples to preview; run synthesize and decode for {recipe.name}")
+    all_seeds = {i: read_shard(p, ["seed"]).column("seed").to_pylist() for i, p in samples.items()}
+    chosen = set(pick_seeds([s for seeds in all_seeds.values() for s in seeds], count))
+    lut = palette(recipe)
+    rows = []
+    for index in sorted(samples):
+        if not chosen.intersection(all_seeds[index]):
+            continue
+        records = {r.seed: r for r in records_from_table(read_shard(samples[index], ["seed", "prompt", "image", "mask", "arrays", "provenance"]), samples[index])}
+        decoded = {r["seed"]: r["mask"] for r in read_shard(masks[index], ["seed", "mask"]).to_pylist()}
+        for seed in sorted(chosen.intersection(all_seeds[index])):
+            image = records[seed].image
+            mask = decode_png(decoded[seed])
+            colours = lut[mask]
+            labeled = (mask != 0)[..., None]
+            overlay = np.where(labeled, 0.45 * image + 0.55 * colours, image).astype(np.uint8)
+            rows.append((seed, _cell(image), _cell(overlay), _cell(colours)))
+    legend_h = 18 * (len(recipe.taxonomy.classes) + 2) + 8
+    sheet = Image.new("RGB", (3 * CELL, len(rows) * (CELL + 14) + legend_h), (24, 24, 24))
+    draw = ImageDraw.Draw(sheet)
+    for i, (seed, *cells) in enumerate(rows):
+        y = i * (CELL + 14)
+        draw.text((4, y + 1), f"seed {seed}: image | overlay | mask", fill=(220, 220, 220))
+        for j, cell in enumerate(cells):
+            sheet.paste(cell, (j * CELL, y + 14))
+    y = len(rows) * (CELL + 14) + 4
+    entries = [(0, "background", (0, 0, 0))] + [(c.id, c.name, c.rgb) for c in recipe.taxonomy.classes]
+    entries.append((IGNORE_ID, "ignore", IGNORE_RGB))
+    for k, (value, name, rgb) in enumerate(entries):
+        draw.rectangle([6, y + 18 * k, 20, y + 18 * k + 12], fill=tuple(rgb), outline=(128, 128, 128))
+        draw.text((28, y + 18 * k), f"{value}: {name}", fill=(220, 220, 220))
+    return sheet
+
+
+def preview(recipe: Recipe, root: Path = Path("."), count: int = 8) -> Path:
+    paths = DatasetPaths(Path(root), recipe.name)
+    sheet = contact_sheet(recipe, root, count)
+    paths.reports.mkdir(parents=True, exist_ok=True)
+    tmp = paths.preview.with_name(f".{paths.preview.name}.tmp")
+    sheet.save(tmp, format="PNG")
+    tmp.replace(paths.preview)
+    return paths.preview

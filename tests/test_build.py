@@ -1,0 +1,110 @@
+"""The Hub-ready build: what load_dataset sees, the card's metadata, determinism and refusals."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import yaml
+
+from synth.splits import split_of
+from synth.recipe.schema import Splits
+from synth.store.codec import decode_png
+from synth.store.shards import list_shards, read_shard
+
+
+@pytest.fixture
+def decoded(project):
+    project.synth("synthesize", "tiny", "--quiet")
+    project.synth("decode", "tiny", "--quiet")
+    project.synth("validate", "tiny")
+    return project
+
+
+def stored_masks(project) -> dict[int, np.ndarray]:
+    out = {}
+    for shard in list_shards(project.root / "data/tiny/masks"):
+        for row in read_shard(shard, ["seed", "mask"]).to_pylist():
+            out[row["seed"]] = decode_png(row["mask"])
+    return out
+
+
+def files(directory) -> dict[str, bytes]:
+    return {str(p.relative_to(directory)): p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file()}
+
+
+def test_build_is_what_load_dataset_reads(decoded):
+    decoded.synth("build", "tiny")
+    from datasets import load_dataset
+
+    out = decoded.root / "build/tiny"
+    dataset = load_dataset(str(out))
+    masks = stored_masks(decoded)
+    seen = 0
+    for split, rows in dataset.items():
+        for row in rows:
+            assert split_of(row["seed"], Splits()) == split
+            mask = np.asarray(row["mask"])
+            assert row["mask"].mode == "L" and np.array_equal(mask, masks[row["seed"]])
+            assert row["image"].mode == "RGB" and row["image"].size == (64, 64)
+            seen += 1
+    assert seen == 40
+
+    text = (out / "README.md").read_text()
+    meta = yaml.safe_load(text.split("---")[1])
+    assert meta["task_categories"] == ["image-segmentation"]
+    assert meta["annotations_creators"] == ["machine-generated"]
+    assert meta["license"] == "cc-by-4.0"
+    assert meta["size_categories"] == ["n<1K"]
+    assert {c["split"] for c in meta["configs"][0]["data_files"]} == set(dataset)
+    assert sum(s["num_examples"] for s in meta["dataset_info"]["splits"]) == 40
+    lineage = json.loads((out / "lineage.json").read_text())
+    assert lineage["recipe_hash"] in text and lineage["git_commit"] in text
+    assert len(lineage["git_commit"]) == 40  # the fixture commits the recipe: not dirty
+    assert lineage["validation"]["success"] is True
+    assert "| 2 | wheel | `#3cb44b` | wheel | car | 0.5 |" in text
+
+
+def test_same_inputs_same_bytes(decoded):
+    decoded.synth("build", "tiny")
+    first = files(decoded.root / "build/tiny")
+    decoded.synth("build", "tiny")
+    assert files(decoded.root / "build/tiny") == first
+
+
+def test_build_refuses_without_validation(project):
+    project.synth("synthesize", "tiny", "--quiet")
+    project.synth("decode", "tiny", "--quiet")
+    result = project.synth("build", "tiny", check=False)
+    assert result.returncode == 2
+    assert result.stderr.strip() == "reports/tiny/validation.json: no validation summary; run `synth validate tiny` first"
+    assert not (project.root / "build").exists()
+
+
+def test_failed_validation_blocks_unless_allowed(decoded):
+    summary = decoded.root / "reports/tiny/validation.json"
+    summary.write_text(json.dumps(json.loads(summary.read_text()) | {"success": False}))
+    result = decoded.synth("build", "tiny", check=False)
+    assert result.returncode == 2 and "validation failed" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    decoded.synth("build", "tiny", "--allow-invalid")
+    assert "unvalidated" in (decoded.root / "build/tiny/README.md").read_text()
+
+
+def test_preview_and_list(decoded):
+    decoded.synth("preview", "tiny")
+    from PIL import Image
+
+    with Image.open(decoded.root / "reports/tiny/preview.png") as sheet:
+        assert sheet.format == "PNG" and sheet.size[0] > 0
+    listing = decoded.synth("list").stdout
+    assert "tiny" in listing and "4/4" in listing and "passed" in listing and "not built" in listing
+
+
+def test_split_assignment_is_stable_and_roughly_proportional():
+    splits = Splits(train=0.7, validation=0.2, test=0.1)
+    names = [split_of(seed, splits) for seed in range(5000)]
+    assert names == [split_of(seed, splits) for seed in range(5000)]
+    share = {n: names.count(n) / len(names) for n in ("train", "validation", "test")}
+    assert abs(share["train"] - 0.7) < 0.03 and abs(share["validation"] - 0.2) < 0.03
