@@ -23,6 +23,10 @@ STAGE_FIELDS: dict[str, tuple[str, ...]] = {
     "decode": ("decode", "taxonomy"),
     "validate": ("validation", "taxonomy", "seeds"),
     "build": ("name", "version", "description", "license", "hub_repo", "splits", "taxonomy"),
+    "mix": ("mix", "taxonomy", "image_size"),
+    "target": ("target", "taxonomy", "prompts", "generator", "image_size", "seeds"),
+    "stylize": ("stylize",),
+    "evaluate": ("evaluate", "taxonomy"),
 }
 
 
@@ -141,4 +145,4 @@ def recipe_hash(recipe: Recipe) -> str:
 
 def stage_hash(recipe: Recipe, stage: str, **extra: Any) -> str:
     dump = recipe.model_dump(mode="json")
-    return canonical_hash({"stage": stage, **{f: dump[f] for f in STAGE_FIELDS[stage]}, **extra})
+    return canonical_hash({"stage": stage, **{f: dump.get(f) for f in STAGE_FIELDS[stage]}, **extra})
