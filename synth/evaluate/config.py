@@ -8,14 +8,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from synth.adapt.config import AdaptSettings
 
-Variant = Literal["source", "mixed", "stylized", "adapted"]
+Variant = Literal["source", "stylized", "adapted"]
 
 
 class EvaluateSettings(BaseModel):
     """Train a small segmentation network per variant, score mIoU on the recipe's ``target.eval`` set.
 
-    Variants: ``source`` (samples as made), ``mixed`` (+ the mix stage's composites), ``stylized`` (the stylize
-    stage's images), ``adapted`` (stylized if there are, else source, plus CSA adaptation on target images).
+    Variants: ``source`` (samples as made), ``stylized`` (the stylize stage's images), ``adapted`` (stylized if
+    the recipe stylizes, else source, plus CSA adaptation on the unlabeled target images). Every variant starts
+    from the same seed and trains the same number of steps, so differences are the data's.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)

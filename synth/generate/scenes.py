@@ -86,14 +86,16 @@ class ScenesConfig(GeneratorConfig):
     # Appearance-only settings for target domains with known labels (docs/mixing-and-adaptation.md).
     hue_shift: float = Field(default=0.0, ge=-180, le=180, description="Rotate every colour's hue, in degrees.")
     saturation: float = Field(default=1.0, ge=0, le=4, description="Scale colour saturation (1 = unchanged).")
+    tint: tuple[float, float, float] = Field(default=(1.0, 1.0, 1.0), description="Per-channel RGB gain (white balance).")
+    gamma: float = Field(default=1.0, gt=0, le=4, description="Tone curve 255 * (v / 255) ** gamma (1 = unchanged).")
 
     @model_serializer(mode="wrap")
     def _omit_neutral_appearance(self, handler):  # noqa: ANN001, ANN202 - pydantic's signature
         # Neutral appearance settings are left out of dumps, so hashes and bytes of existing recipes stay the same.
         data = handler(self)
         for key, neutral in _NEUTRAL_APPEARANCE.items():
-            if data.get(key) == neutral:
-                data.pop(key)
+            if getattr(self, key) == neutral:
+                data.pop(key, None)
         return data
 
     def build(self, recipe: Recipe) -> Generator:
@@ -113,7 +115,7 @@ class ScenesConfig(GeneratorConfig):
         return {"generator": "scenes", "model": "synth.generate.scenes", "revision": __version__}
 
 
-_NEUTRAL_APPEARANCE = {"hue_shift": 0.0, "saturation": 1.0}
+_NEUTRAL_APPEARANCE = {"hue_shift": 0.0, "saturation": 1.0, "tint": (1.0, 1.0, 1.0), "gamma": 1.0}
 
 _PALETTES = {
     "earth": ((96, 120, 70), (150, 140, 110), (90, 110, 140)),
@@ -169,6 +171,10 @@ class ScenesGenerator(Generator):
             image = gaussian_filter(image, sigma=(cfg.blur, cfg.blur, 0))
         if cfg.hue_shift != 0.0 or cfg.saturation != 1.0:
             image = _shift_hue(image, cfg.hue_shift, cfg.saturation)
+        if cfg.tint != (1.0, 1.0, 1.0):
+            image = image * np.asarray(cfg.tint, dtype=np.float32)
+        if cfg.gamma != 1.0:
+            image = 255.0 * (np.clip(image, 0, 255) / 255.0) ** np.float32(cfg.gamma)
         if cfg.sensor_noise > 0:
             image = image + rng.standard_normal(size=image.shape, dtype=np.float32) * np.float32(cfg.sensor_noise)
         pixels = np.clip(image + 0.5, 0, 255).astype(np.uint8)

@@ -23,8 +23,6 @@ def optional_stage_problems(recipe: Recipe) -> list[tuple[str, str]]:
         for i, variant in enumerate(ev.variants):
             if variant == "stylized" and recipe.stylize is None:
                 problems.append((f"evaluate.variants[{i}]", "'stylized' needs a `stylize:` section"))
-            if variant == "mixed" and recipe.mix is None:
-                problems.append((f"evaluate.variants[{i}]", "'mixed' needs a `mix:` section"))
         if len(set(ev.variants)) != len(ev.variants):
             problems.append(("evaluate.variants", "lists a variant twice"))
     return problems
