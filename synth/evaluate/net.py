@@ -14,7 +14,9 @@ def build_unet(num_classes: int, width: int = 16):
         )
 
     class TinyUNet(nn.Module):
-        """``forward`` returns (logits, decoder features): CSA's prototypes live in the feature space."""
+        """``forward`` returns (logits, projected features). CSA's prototypes and contrastive loss live in the
+        output of a small projection head, so pulling features toward prototypes does not fight the classifier's
+        own feature space directly (as in contrastive segmentation heads)."""
 
         def __init__(self):
             super().__init__()
@@ -22,6 +24,7 @@ def build_unet(num_classes: int, width: int = 16):
             self.enc1, self.enc2, self.enc3 = block(3, w), block(w, 2 * w), block(2 * w, 4 * w)
             self.dec2, self.dec1 = block(6 * w, 2 * w), block(3 * w, w)
             self.head = nn.Conv2d(w, num_classes, 1)
+            self.project = nn.Sequential(nn.Conv2d(w, w, 1), nn.ReLU(True), nn.Conv2d(w, w, 1))
             self.pool = nn.MaxPool2d(2)
 
         def forward(self, x):  # noqa: ANN001, ANN201
@@ -31,6 +34,6 @@ def build_unet(num_classes: int, width: int = 16):
             up = nn.functional.interpolate
             d2 = self.dec2(torch.cat([up(e3, size=e2.shape[-2:], mode="bilinear", align_corners=False), e2], 1))
             d1 = self.dec1(torch.cat([up(d2, size=e1.shape[-2:], mode="bilinear", align_corners=False), e1], 1))
-            return self.head(d1), d1
+            return self.head(d1), self.project(d1)
 
     return TinyUNet()
