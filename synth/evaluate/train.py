@@ -38,12 +38,13 @@ def to_arrays(items, size: int, labeled: bool = True) -> Arrays:  # noqa: ANN001
 
 
 def torch_threads() -> None:
-    """Training here is small; one or two threads keep a shared machine usable (SYNTH_TORCH_THREADS overrides)."""
+    """Training here is small: one thread by default keeps a shared machine usable and was faster than two
+    under contention (SYNTH_TORCH_THREADS overrides). Results are reproducible for a given thread count."""
     import os
 
     import torch
 
-    torch.set_num_threads(int(os.environ.get("SYNTH_TORCH_THREADS", "2")))
+    torch.set_num_threads(int(os.environ.get("SYNTH_TORCH_THREADS", "1")))
 
 
 def batch(data: Arrays, idx, gen, flip: bool = True):  # noqa: ANN001, ANN201

@@ -134,6 +134,9 @@ def train_mixer(images: list[np.ndarray], cfg: LearnedMixer, seed: int, log=lamb
     import torch
     import torch.nn.functional as F
 
+    from synth.evaluate.train import torch_threads
+
+    torch_threads()
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     encoder, decoder, disc = build_networks(cfg)
