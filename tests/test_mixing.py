@@ -113,3 +113,10 @@ def test_learned_mixer_labels_follow_the_feature_resolution_mixing_mask(tmp_path
                 cell = row.mask[y : y + stride, x : x + stride]
                 assert any((m[y : y + stride, x : x + stride] == cell).all() for m in masks), (y, x)
         assert row.image.shape == (64, 64, 3)
+    # Training is seeded: a rerun from nothing trains the same weights and draws the same composites.
+    import shutil
+
+    first = {p.relative_to(folder): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+    shutil.rmtree(folder)
+    mix(recipe, tmp_path, show_progress=False)
+    assert {p.relative_to(folder): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()} == first

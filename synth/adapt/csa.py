@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import copy
 
-from synth.evaluate.train import IGNORE, Arrays, batch, torch_threads
+from synth.evaluate.train import IGNORE, Arrays, batch, resolve_device, torch_threads
 
 
 def classmix(xs, ys, xt, pseudo, weight, gen):  # noqa: ANN001, ANN201
@@ -26,11 +26,11 @@ def classmix(xs, ys, xt, pseudo, weight, gen):  # noqa: ANN001, ANN201
     for b in range(len(xs)):
         classes = [int(c) for c in torch.unique(ys[b]) if int(c) != IGNORE]
         chosen = [classes[i] for i in torch.randperm(len(classes), generator=gen)[: max(1, (len(classes) + 1) // 2)]] if classes else []
-        masks.append(torch.isin(ys[b], torch.tensor(chosen, dtype=ys.dtype)))
+        masks.append(torch.isin(ys[b], torch.tensor(chosen, dtype=ys.dtype, device=ys.device)))
     m = torch.stack(masks)
     x = torch.where(m[:, None], xs, xt)
     y = torch.where(m, ys, pseudo)
-    w = torch.where(m, torch.ones(()), weight[:, None, None].expand(m.shape))
+    w = torch.where(m, torch.ones((), device=m.device), weight[:, None, None].expand(m.shape))
     return x, y, w, m
 
 
@@ -76,27 +76,28 @@ def train_adapted(source: Arrays, target: Arrays, num_classes: int, cfg, seed: i
     from synth.evaluate.net import build_unet
 
     torch_threads()
+    device = resolve_device(cfg.device)
     a = cfg.adapt
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
-    student = build_unet(num_classes, cfg.width)
+    student = build_unet(num_classes, cfg.width).to(device)
     teacher = copy.deepcopy(student)
     for p in teacher.parameters():
         p.requires_grad_(False)
     opt = torch.optim.AdamW(student.parameters(), lr=cfg.lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.steps)
-    prototypes = torch.zeros(num_classes, cfg.width)
-    ready = torch.zeros(num_classes, dtype=torch.bool)
+    prototypes = torch.zeros(num_classes, cfg.width, device=device)
+    ready = torch.zeros(num_classes, dtype=torch.bool, device=device)
     student.train()
     teacher.train()  # BatchNorm in train mode: batch statistics of the target batch, as DACS does
     for step in range(cfg.steps):
         idx_s = torch.randint(len(source), (cfg.batch_size,), generator=gen).numpy()
-        xs, ys = batch(source, idx_s, gen)
+        xs, ys = batch(source, idx_s, gen, device=device)
         logits_s, feats_s = student(xs)
         loss = F.cross_entropy(logits_s, ys, ignore_index=IGNORE)
         if step >= a.warmup_steps:
             idx_t = torch.randint(len(target), (cfg.batch_size,), generator=gen).numpy()
-            xt, _ = batch(target, idx_t, gen)
+            xt, _ = batch(target, idx_t, gen, device=device)
             with torch.no_grad():
                 probs_t = teacher(xt)[0].softmax(1)
                 conf, pseudo = probs_t.max(1)

@@ -28,4 +28,5 @@ class EvaluateSettings(BaseModel):
     lr: float = Field(default=2e-3, gt=0)
     width: int = Field(default=16, ge=4, le=256, description="Channels of the first UNet level.")
     seed: int = Field(default=0, ge=0)
+    device: Literal["auto", "cpu", "cuda"] = Field(default="auto", description="auto: the GPU if torch sees one.")
     adapt: AdaptSettings = Field(default_factory=AdaptSettings)

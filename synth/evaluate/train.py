@@ -47,7 +47,20 @@ def torch_threads() -> None:
     torch.set_num_threads(int(os.environ.get("SYNTH_TORCH_THREADS", "1")))
 
 
-def batch(data: Arrays, idx, gen, flip: bool = True):  # noqa: ANN001, ANN201
+def resolve_device(name: str):  # noqa: ANN201
+    """``auto``: the GPU when torch sees one, else the CPU."""
+    import torch
+
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        from synth.errors import UserError
+
+        raise UserError("device: 'cuda' was asked for but torch sees no GPU (use 'auto' or 'cpu')")
+    return torch.device(name)
+
+
+def batch(data: Arrays, idx, gen, flip: bool = True, device=None):  # noqa: ANN001, ANN201
     """A training batch as tensors: images in [-1, 1], masks as long; random horizontal flips."""
     import torch
 
@@ -58,6 +71,9 @@ def batch(data: Arrays, idx, gen, flip: bool = True):  # noqa: ANN001, ANN201
         x[flips] = x[flips].flip(-1)
         if y is not None:
             y[flips] = y[flips].flip(-1)
+    if device is not None:
+        x = x.to(device)
+        y = None if y is None else y.to(device)
     return x, y
 
 
@@ -68,15 +84,16 @@ def train_supervised(data: Arrays, num_classes: int, cfg, seed: int):  # noqa: A
     from synth.evaluate.net import build_unet
 
     torch_threads()
+    device = resolve_device(cfg.device)
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
-    model = build_unet(num_classes, cfg.width)
+    model = build_unet(num_classes, cfg.width).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.steps)
     model.train()
     for _ in range(cfg.steps):
         idx = torch.randint(len(data), (cfg.batch_size,), generator=gen).numpy()
-        x, y = batch(data, idx, gen)
+        x, y = batch(data, idx, gen, device=device)
         logits, _ = model(x)
         loss = F.cross_entropy(logits, y, ignore_index=IGNORE)
         opt.zero_grad()
@@ -90,10 +107,11 @@ def predict(model, images: np.ndarray) -> np.ndarray:  # noqa: ANN001
     import torch
 
     out = []
+    device = next(model.parameters()).device
     with torch.no_grad():
         for start in range(0, len(images), 32):
             x = torch.from_numpy(images[start : start + 32]).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
-            out.append(model(x)[0].argmax(1).numpy().astype(np.uint8))
+            out.append(model(x.to(device))[0].argmax(1).cpu().numpy().astype(np.uint8))
     return np.concatenate(out)
 
 

@@ -57,6 +57,7 @@ class LearnedMixer(_Strict):
     pyramid_levels: int = Field(default=3, ge=1, le=6, description="Laplacian-pyramid levels of the perceptual loss.")
     weights: LossWeights = Field(default_factory=LossWeights)
     train_limit: int | None = Field(default=None, ge=2, description="Train on the first N samples only.")
+    device: Literal["auto", "cpu", "cuda"] = Field(default="auto", description="auto: the GPU if torch sees one.")
 
 
 class MixSettings(_Strict):

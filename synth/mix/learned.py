@@ -97,15 +97,16 @@ class LearnedMixerModel:
         import torch
 
         out = []
+        device = next(self.encoder.parameters()).device
         with torch.no_grad():
             for start in range(0, len(sources), 32):
                 chunk = sources[start : start + 32]
                 n = len(chunk[0])
-                feats = self.encoder(to_tensor([img for group in chunk for img in group]))
+                feats = self.encoder(to_tensor([img for group in chunk for img in group]).to(device))
                 feats = feats.view(len(chunk), n, *feats.shape[1:])
-                owner = torch.from_numpy(np.stack(owners[start : start + 32]).astype(np.int64))
+                owner = torch.from_numpy(np.stack(owners[start : start + 32]).astype(np.int64)).to(device)
                 onehot = torch.nn.functional.one_hot(owner, n).permute(0, 3, 1, 2).unsqueeze(2).float()
-                out.extend(to_uint8(self.decoder((feats * onehot).sum(dim=1))))
+                out.extend(to_uint8(self.decoder((feats * onehot).sum(dim=1)).cpu()))
         return out
 
     def save(self, folder: Path) -> None:
@@ -114,7 +115,7 @@ class LearnedMixerModel:
         folder.mkdir(parents=True, exist_ok=True)
         tensors = {f"encoder.{k}": v for k, v in self.encoder.state_dict().items()}
         tensors |= {f"decoder.{k}": v for k, v in self.decoder.state_dict().items()}
-        save_file({k: v.contiguous() for k, v in tensors.items()}, str(folder / "model.safetensors"))
+        save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(folder / "model.safetensors"))
         (folder / "config.json").write_text(json.dumps(self.cfg.model_dump(mode="json"), sort_keys=True, indent=2) + "\n")
 
     @classmethod
@@ -134,9 +135,10 @@ def train_mixer(images: list[np.ndarray], cfg: LearnedMixer, seed: int, log=lamb
     import torch
     import torch.nn.functional as F
 
-    from synth.evaluate.train import torch_threads
+    from synth.evaluate.train import resolve_device, torch_threads
 
     torch_threads()
+    device = resolve_device(cfg.device)
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     encoder, decoder, disc = build_networks(cfg)
@@ -144,6 +146,7 @@ def train_mixer(images: list[np.ndarray], cfg: LearnedMixer, seed: int, log=lamb
         for module in net.modules():
             if hasattr(module, "reset_parameters"):
                 module.reset_parameters()
+        net.to(device)
     data = to_tensor(images[: cfg.train_limit] if cfg.train_limit else images)
     opt_g = torch.optim.Adam([*encoder.parameters(), *decoder.parameters()], lr=cfg.lr, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(disc.parameters(), lr=cfg.lr, betas=(0.5, 0.999))
@@ -154,14 +157,14 @@ def train_mixer(images: list[np.ndarray], cfg: LearnedMixer, seed: int, log=lamb
         sums = {"reconstruction": 0.0, "laplacian": 0.0, "adversarial": 0.0, "discriminator": 0.0}
         batches = 0
         for start in range(0, len(order) - 1, cfg.batch_size):
-            x = data[order[start : start + cfg.batch_size]]
+            x = data[order[start : start + cfg.batch_size]].to(device)
             if len(x) < 2:
                 continue
             feats = encoder(x)
             recon = decoder(feats)
             # Training mixes: two-way, random blocks of feature cells, so the decoder learns to render seams.
             h, w = feats.shape[-2:]
-            cells = (torch.rand(len(x), 1, max(1, h // 2), max(1, w // 2), generator=gen) < 0.5).float()
+            cells = (torch.rand(len(x), 1, max(1, h // 2), max(1, w // 2), generator=gen) < 0.5).float().to(device)
             m = F.interpolate(cells, size=(h, w), mode="nearest")
             mixed = decoder(m * feats + (1 - m) * feats.roll(1, dims=0))
             fakes = torch.cat([recon, mixed])

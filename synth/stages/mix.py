@@ -93,7 +93,9 @@ def _trained_mixer(folder: Path, images: list[np.ndarray], settings, log):  # no
     model.save(tmp)
     (tmp / "losses.json").write_text(json.dumps(history, sort_keys=True, indent=2) + "\n")
     tmp.rename(folder)
-    return model
+    del model
+    # Composites always come from the saved weights on the CPU, so a resumed run draws the same bytes.
+    return LearnedMixerModel.load(folder)
 
 
 def make_composites(dataset: list[Labeled], dominant: np.ndarray, settings, indices, model=None, mixer_name=None) -> list[dict]:  # noqa: ANN001
