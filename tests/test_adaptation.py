@@ -207,3 +207,44 @@ def test_optional_stages_run_end_to_end_through_dvc_repro(project):
     changed = project.dvc("repro").stdout
     assert "Running stage 'stylize@tiny'" in changed and "Running stage 'evaluate@tiny'" in changed
     assert "Running stage 'synthesize@tiny'" not in changed and "Running stage 'mix@tiny'" not in changed
+
+
+def test_target_from_a_datasets_repo_with_masks(tmp_path):
+    """The `hub` source goes through `datasets.load_dataset`; a local data folder stands in for a Hub id."""
+    import datasets
+
+    rng = np.random.default_rng(3)
+    images = [(rng.random((40, 48, 3)) * 255).astype(np.uint8) for _ in range(4)]
+    masks = [np.where(rng.random((40, 48)) > 0.5, 3, 0).astype(np.uint8) for _ in range(4)]
+    features = datasets.Features({"image": datasets.Image(), "label": datasets.Image()})
+    ds = datasets.Dataset.from_dict({"image": images, "label": masks}, features=features)
+    (tmp_path / "hubdata").mkdir()
+    ds.to_parquet(str(tmp_path / "hubdata" / "train.parquet"))
+    data = adapt_recipe()
+    data["target"] = {
+        "images": {"type": "hub", "id": str(tmp_path / "hubdata"), "limit": 3},
+        "eval": {"type": "hub", "id": str(tmp_path / "hubdata"), "mask_column": "label"},
+    }
+    recipe = build(tmp_path, data)
+    evals = load_self_labeled(target_dir(tmp_path, "tiny") / "eval", "target")
+    assert len(evals) == 4 and evals[0].mask.shape == (64, 64) and set(np.unique(evals[0].mask)) <= {0, 3}
+    assert len(load_self_labeled(target_dir(tmp_path, "tiny") / "images", "target")) == 3
+    bad = data | {"target": {"images": {"type": "hub", "id": str(tmp_path / "hubdata"), "image_column": "photo"}}}
+    (tmp_path / "recipes" / "tiny.yaml").write_text(yaml.safe_dump(bad))
+    from synth.errors import UserError
+
+    with pytest.raises(UserError, match="has no column 'photo'"):
+        target(load_recipe("tiny", tmp_path), tmp_path)
+    del recipe
+
+
+def test_dvc_stages_declare_the_fields_their_commands_read():
+    from synth.recipe import STAGE_FIELDS
+    from tests.conftest import REPO
+
+    stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+    for name in ("mix", "target", "stylize", "evaluate"):
+        (params,) = stages[name]["do"]["params"]
+        assert tuple(params["recipes/${item}.yaml"]) == STAGE_FIELDS[name], name
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    assert set(params["mix_recipes"]) <= set(params["recipes"]) and set(params["adapt_recipes"]) <= set(params["recipes"])
