@@ -35,7 +35,7 @@ def stylize(name: NAME, quiet: QUIET = False) -> None:
     from synth.stages.stylize import stylize as run
 
     report = run(load(name), ROOT, show_progress=not quiet)
-    d = report.metrics["domain_distance"]  # type: ignore[attr-defined]
+    d = report.metrics["domain_distance"]
     echo(report.summary("stylize") + f"; domain distance {d['before']:.3f} -> {d['after']:.3f}")
 
 

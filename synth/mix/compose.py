@@ -7,12 +7,12 @@ import numpy as np
 from synth.errors import UserError
 from synth.mix.config import MixSettings
 
-_MIX_STREAM = 0x4D495845  # "MIXE"
+MIX_STREAM = 0x4D495845  # "MIXE"
 
 
 def mixing_rng(settings: MixSettings, index: int) -> np.random.Generator:
     """Composite ``index``'s own random stream: it depends on the mixing seed and the index only."""
-    return np.random.default_rng([_MIX_STREAM, settings.seed, index])
+    return np.random.default_rng([MIX_STREAM, settings.seed, index])
 
 
 def dominant_classes(class_fractions: list[list[float]], class_ids: list[int]) -> np.ndarray:

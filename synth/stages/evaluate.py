@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
+
 from synth.errors import UserError
 from synth.paths import DatasetPaths
 from synth.recipe import Recipe
@@ -61,7 +63,7 @@ def evaluate(recipe: Recipe, root: Path = Path("."), log=lambda msg: None) -> di
         sets["stylized"] = to_arrays(load_self_labeled(stylized_dir(root, recipe.name), f"synth stylize {recipe.name}"), size)
     id2label = recipe.taxonomy.id2label()
     num_classes = max(id2label) + 1
-    unknown = set(int(v) for v in set(sets["eval"].masks.ravel().tolist())) - set(id2label) - {255}
+    unknown = {int(v) for v in np.unique(sets["eval"].masks)} - set(id2label) - {255}
     if unknown:
         raise UserError(f"{target_dir(root, recipe.name) / 'eval'}: masks hold class ids {sorted(unknown)} not in the taxonomy")
     names = [id2label.get(i, str(i)) for i in range(num_classes)]

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from synth.errors import UserError
-from synth.mix.compose import _MIX_STREAM, choose_sources, compose, dominant_classes, mixing_rng
+from synth.mix.compose import MIX_STREAM, choose_sources, compose, dominant_classes, mixing_rng
 from synth.mix.masks import class_masks_index, coarsen, felzenszwalb_index
 from synth.paths import DatasetPaths
 from synth.progress import progress_bar
@@ -52,11 +52,11 @@ def mix(recipe: Recipe, root: Path = Path("."), show_progress: bool = True, log=
     dataset = load_dataset_labeled(paths.samples, paths.masks, recipe.name)
     source_key = canonical_hash([[parse_name(s)[1], parse_name(m)[1]] for s, m in pairs])  # type: ignore[index]
     basis = {"mix": settings.model_dump(mode="json"), "image_size": recipe.image_size, "format": MIXED_FORMAT, "sources": source_key}
-    plans = [
-        ShardPlan(start // settings.samples_per_shard, tuple(range(start, min(start + settings.samples_per_shard, settings.count))), "")
-        for start in range(0, settings.count, settings.samples_per_shard)
-    ]
-    plans = [ShardPlan(p.index, p.seeds, canonical_hash(basis | {"indices": [p.seeds[0], p.seeds[-1]]})[:16]) for p in plans]
+    plans = []
+    for start in range(0, settings.count, settings.samples_per_shard):
+        indices = tuple(range(start, min(start + settings.samples_per_shard, settings.count)))
+        key = canonical_hash(basis | {"indices": [indices[0], indices[-1]]})[:16]
+        plans.append(ShardPlan(start // settings.samples_per_shard, indices, key))
     out_dir.mkdir(parents=True, exist_ok=True)
     mixer_name = f"mixer-{canonical_hash(basis | {'mixer': True})[:16]}" if settings.learned else None
     for stale in sorted(out_dir.glob("mixer-*")):
@@ -125,7 +125,7 @@ def make_composites(dataset: list[Labeled], dominant: np.ndarray, settings, indi
                 "index": i,
                 "sources": [m.seed for m in members],
                 "mixing_seed": settings.seed,
-                "stream": [_MIX_STREAM, settings.seed, i],
+                "stream": [MIX_STREAM, settings.seed, i],
                 "pairing": settings.pairing,
                 "mask": settings.mask.model_dump(mode="json"),
                 "source_shares": [round(float((index == k2).mean()), 6) for k2 in range(len(members))],

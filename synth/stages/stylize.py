@@ -7,6 +7,7 @@ One stylized shard per samples shard (samples schema, ``mask`` = the masks shard
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +29,11 @@ from synth.store.shards import ShardPlan, is_complete, list_shards, parse_name, 
 
 STYLIZED_FORMAT = 1
 _STYLE_STREAM = 0x5354594C  # "STYL"
+
+
+@dataclass
+class StylizeReport(StageReport):
+    metrics: dict = field(default_factory=dict)
 
 
 def stylized_dir(root: Path, name: str) -> Path:
@@ -54,7 +60,7 @@ def stylize_image(image: np.ndarray, seed: int, settings, targets: list[np.ndarr
     return out
 
 
-def stylize(recipe: Recipe, root: Path = Path("."), show_progress: bool = True) -> StageReport:
+def stylize(recipe: Recipe, root: Path = Path("."), show_progress: bool = True) -> StylizeReport:
     settings = require_section(recipe, "stylize", "adapt_recipes")
     paths = DatasetPaths(Path(root), recipe.name)
     out_dir = stylized_dir(root, recipe.name)
@@ -68,7 +74,7 @@ def stylize(recipe: Recipe, root: Path = Path("."), show_progress: bool = True) 
         index, skey = parse_name(samples_path)  # type: ignore[misc]
         plans.append((samples_path, masks_path, ShardPlan(index, (), canonical_hash(basis | {"source": [skey, parse_name(masks_path)[1]]})[:16])))  # type: ignore[index]
     out_dir.mkdir(parents=True, exist_ok=True)
-    report = StageReport(removed=[p.name for p in prune(out_dir, [plan.filename for *_, plan in plans])])
+    report = StylizeReport(removed=[p.name for p in prune(out_dir, [plan.filename for *_, plan in plans])])
     stats = lab_stats(targets)
     before, after = [], []
     todo = []
@@ -122,7 +128,7 @@ def stylize(recipe: Recipe, root: Path = Path("."), show_progress: bool = True) 
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
     tmp.replace(path)
-    report.metrics = metrics  # type: ignore[attr-defined]
+    report.metrics = metrics
     return report
 
 
