@@ -88,8 +88,15 @@ class Project:
     def read_recipe(self, name: str) -> dict:
         return yaml.safe_load((self.root / "recipes" / f"{name}.yaml").read_text())
 
-    def use_recipes(self, *names: str) -> None:
-        (self.root / "params.yaml").write_text(yaml.safe_dump({"recipes": list(names)}))
+    def use_recipes(self, *names: str, **lists: list[str]) -> None:
+        """``recipes`` = names; other ``*_recipes`` lists of params.yaml (optional stages) are emptied unless
+        given, e.g. ``use_recipes("tiny", adapt=["tiny"])`` sets ``adapt_recipes``."""
+        path = self.root / "params.yaml"
+        params = yaml.safe_load(path.read_text()) if path.exists() else {}
+        params = {key: [] if key.endswith("_recipes") else value for key, value in (params or {}).items()}
+        params["recipes"] = list(names)
+        params.update({f"{key}_recipes": list(value) for key, value in lists.items()})
+        path.write_text(yaml.safe_dump(params))
 
     def commit(self, message: str = "update") -> None:
         self.git("add", "-A")

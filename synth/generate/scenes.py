@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from PIL import Image
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_serializer
 
 from synth.generate.base import Generator, GeneratorConfig, Sample, settings_hash
 
@@ -83,6 +83,20 @@ class ScenesConfig(GeneratorConfig):
     sensor_noise: float = Field(default=2.0, ge=0, le=64, description="Gaussian pixel noise, std in 0-255 units.")
     blur: float = Field(default=0.0, ge=0, le=16, description="Gaussian blur sigma in pixels.")
     background_palette: Literal["earth", "urban", "night", "pastel"] = "earth"
+    # Appearance-only settings for target domains with known labels (docs/mixing-and-adaptation.md).
+    hue_shift: float = Field(default=0.0, ge=-180, le=180, description="Rotate every colour's hue, in degrees.")
+    saturation: float = Field(default=1.0, ge=0, le=4, description="Scale colour saturation (1 = unchanged).")
+    tint: tuple[float, float, float] = Field(default=(1.0, 1.0, 1.0), description="Per-channel RGB gain (white balance).")
+    gamma: float = Field(default=1.0, gt=0, le=4, description="Tone curve 255 * (v / 255) ** gamma (1 = unchanged).")
+
+    @model_serializer(mode="wrap")
+    def _omit_neutral_appearance(self, handler):  # noqa: ANN001, ANN202 - pydantic's signature
+        # Neutral appearance settings are left out of dumps, so hashes and bytes of existing recipes stay the same.
+        data = handler(self)
+        for key, neutral in _NEUTRAL_APPEARANCE.items():
+            if getattr(self, key) == neutral:
+                data.pop(key, None)
+        return data
 
     def build(self, recipe: Recipe) -> Generator:
         return ScenesGenerator(self, recipe)
@@ -100,6 +114,8 @@ class ScenesConfig(GeneratorConfig):
 
         return {"generator": "scenes", "model": "synth.generate.scenes", "revision": __version__}
 
+
+_NEUTRAL_APPEARANCE = {"hue_shift": 0.0, "saturation": 1.0, "tint": (1.0, 1.0, 1.0), "gamma": 1.0}
 
 _PALETTES = {
     "earth": ((96, 120, 70), (150, 140, 110), (90, 110, 140)),
@@ -153,6 +169,12 @@ class ScenesGenerator(Generator):
             from scipy.ndimage import gaussian_filter
 
             image = gaussian_filter(image, sigma=(cfg.blur, cfg.blur, 0))
+        if cfg.hue_shift != 0.0 or cfg.saturation != 1.0:
+            image = _shift_hue(image, cfg.hue_shift, cfg.saturation)
+        if cfg.tint != (1.0, 1.0, 1.0):
+            image = image * np.asarray(cfg.tint, dtype=np.float32)
+        if cfg.gamma != 1.0:
+            image = 255.0 * (np.clip(image, 0, 255) / 255.0) ** np.float32(cfg.gamma)
         if cfg.sensor_noise > 0:
             image = image + rng.standard_normal(size=image.shape, dtype=np.float32) * np.float32(cfg.sensor_noise)
         pixels = np.clip(image + 0.5, 0, 255).astype(np.uint8)
@@ -210,6 +232,18 @@ class ScenesGenerator(Generator):
             freq = 3.0 + index % 4
             return 0.5 * np.sign(np.sin(freq * np.pi * u) * np.sin(freq * np.pi * v))
         return 0.6 * (v - 0.4 * u) / 2.0  # shaded: a lit-from-above gradient
+
+
+def _shift_hue(image: np.ndarray, degrees: float, saturation: float) -> np.ndarray:
+    """Rotate (and scale) the chroma plane of YIQ: a linear hue/saturation change that keeps luma."""
+    to_yiq = np.array([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]], dtype=np.float32)
+    a = np.deg2rad(degrees)
+    rotate = np.array(
+        [[1, 0, 0], [0, np.cos(a) * saturation, -np.sin(a) * saturation], [0, np.sin(a) * saturation, np.cos(a) * saturation]],
+        dtype=np.float32,
+    )
+    matrix = np.linalg.inv(to_yiq) @ rotate @ to_yiq
+    return image @ matrix.T.astype(np.float32)
 
 
 def _smooth_noise(rng: np.random.Generator, h: int, w: int, cell: int) -> np.ndarray:

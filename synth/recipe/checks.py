@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from synth.recipe.optional import optional_stage_problems
+
 if TYPE_CHECKING:
     from synth.recipe.schema import Recipe
 
@@ -74,6 +76,7 @@ def semantic_problems(recipe: Recipe) -> list[tuple[str, str]]:
 
     problems.extend(recipe.generator.problems(recipe))
     problems.extend(recipe.decode.problems(recipe))
+    problems.extend(optional_stage_problems(recipe))
     return problems
 
 

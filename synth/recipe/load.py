@@ -24,6 +24,10 @@ STAGE_FIELDS: dict[str, tuple[str, ...]] = {
     "validate": ("validation", "taxonomy", "seeds"),
     # build also reads the thresholds: the card states what the data was validated against.
     "build": ("name", "version", "description", "license", "hub_repo", "splits", "taxonomy", "validation"),
+    "mix": ("mix", "taxonomy", "image_size"),
+    "target": ("target", "taxonomy", "prompts", "generator", "image_size", "seeds"),
+    "stylize": ("stylize",),
+    "evaluate": ("evaluate", "taxonomy"),
 }
 
 
@@ -55,11 +59,7 @@ def format_loc(loc: tuple) -> str:
 def _pydantic_problems(error: ValidationError, data: dict) -> list[tuple[str, str]]:
     problems = []
     for item in error.errors(include_url=False):
-        loc = list(item["loc"])
-        # A tagged union puts the tag in the location (generator.scenes.x); users wrote generator.x.
-        if len(loc) >= 2 and loc[0] in ("generator", "decode") and isinstance(data.get(loc[0]), dict):
-            if loc[1] == data[loc[0]].get("type"):
-                del loc[1]
+        loc = _strip_union_tags(list(item["loc"]), data)
         msg = item["msg"]
         if item["type"] == "extra_forbidden":
             msg = "unknown field (check the spelling)"
@@ -67,14 +67,31 @@ def _pydantic_problems(error: ValidationError, data: dict) -> list[tuple[str, st
             msg = "required field is missing"
         elif item["type"] == "union_tag_invalid":
             msg = f"unknown type {item['input'].get('type')!r}; known: {', '.join(item['ctx']['expected_tags'].replace(chr(39), '').split(', '))}"
-            loc = loc[:1] + ["type"]
+            loc = loc + ["type"]
         elif item["type"] == "union_tag_not_found":
             msg = "missing 'type' (which registered implementation to use)"
-            loc = loc[:1] + ["type"]
+            loc = loc + ["type"]
         elif msg.startswith("Value error, "):
             msg = msg[len("Value error, ") :]
         problems.append((format_loc(tuple(loc)), msg))
     return problems
+
+
+def _strip_union_tags(loc: list, data: dict) -> list:
+    """A tagged union puts its tag in the location (generator.scenes.x, mix.mask.felzenszwalb.scale); users
+    wrote generator.x. Drop every part that is the ``type`` of the mapping it indexes."""
+    out, node = [], data
+    for part in loc:
+        if isinstance(node, dict) and isinstance(part, str) and part not in node and node.get("type") == part:
+            continue
+        out.append(part)
+        if isinstance(node, dict):
+            node = node.get(part)
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            node = node[part]
+        else:
+            node = None
+    return out
 
 
 def recipe_path(name_or_path: str | Path, root: Path | None = None) -> Path:
@@ -142,4 +159,4 @@ def recipe_hash(recipe: Recipe) -> str:
 
 def stage_hash(recipe: Recipe, stage: str, **extra: Any) -> str:
     dump = recipe.model_dump(mode="json")
-    return canonical_hash({"stage": stage, **{f: dump[f] for f in STAGE_FIELDS[stage]}, **extra})
+    return canonical_hash({"stage": stage, **{f: dump.get(f) for f in STAGE_FIELDS[stage]}, **extra})

@@ -10,14 +10,19 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_serializer
 
+from synth.adapt.config import StylizeSettings, TargetSettings
 from synth.decode import DECODERS
+from synth.evaluate.config import EvaluateSettings
 from synth.generate import GENERATORS
+from synth.mix.config import MixSettings
 
 SLUG = re.compile(r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$")
 SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?$")
 HEX_COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
+
+OPTIONAL_SECTIONS = ("mix", "target", "stylize", "evaluate")
 
 BACKGROUND_ID = 0
 IGNORE_ID = 255
@@ -150,6 +155,20 @@ class Recipe(Strict):
     splits: Splits
     decode: DecoderSettings  # type: ignore[valid-type]
     validation: Validation
+    # Optional stages (docs/mixing-and-adaptation.md); absent means off.
+    mix: MixSettings | None = None
+    target: TargetSettings | None = None
+    stylize: StylizeSettings | None = None
+    evaluate: EvaluateSettings | None = None
+
+    @model_serializer(mode="wrap")
+    def _omit_absent_sections(self, handler):  # noqa: ANN001, ANN202 - pydantic's signature
+        # An optional section that is off is not in the dump, so recipes without it hash as they always did.
+        data = handler(self)
+        for key in OPTIONAL_SECTIONS:
+            if data.get(key, 0) is None:
+                data.pop(key)
+        return data
 
     @field_validator("name")
     @classmethod

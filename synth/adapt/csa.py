@@ -1,0 +1,126 @@
+"""CSA feature-level adaptation, as the usefulness score trains it.
+
+Per step (after ``warmup_steps`` of plain supervised training):
+- supervised cross-entropy on labeled (synthetic, possibly stylized) images;
+- an EMA teacher labels the unlabeled target images; its confident share weights the pseudo-labels (DACS);
+- ClassMix: half of the classes of each synthetic image are pasted, with their exact labels, onto a target
+  image; the student learns the mix against (synthetic label where pasted, teacher pseudo-label elsewhere);
+- class prototypes: per class, the mean feature of its ``top_k`` most confident labeled pixels, EMA-updated;
+- pixel-to-prototype contrastive loss (InfoNCE over prototypes, temperature 0.1) on labeled and confidently
+  pseudo-labeled mixed pixels, pulling target features toward the synthetic classes' prototypes.
+The student's weights are scored; the teacher only makes pseudo-labels.
+"""
+
+from __future__ import annotations
+
+import copy
+
+from synth.evaluate.train import IGNORE, Arrays, batch, resolve_device, torch_threads
+
+
+def classmix(xs, ys, xt, pseudo, weight, gen):  # noqa: ANN001, ANN201
+    """Paste a random half of each source image's classes onto its target partner."""
+    import torch
+
+    masks = []
+    for b in range(len(xs)):
+        classes = [int(c) for c in torch.unique(ys[b]) if int(c) != IGNORE]
+        chosen = [classes[i] for i in torch.randperm(len(classes), generator=gen)[: max(1, (len(classes) + 1) // 2)]] if classes else []
+        masks.append(torch.isin(ys[b], torch.tensor(chosen, dtype=ys.dtype, device=ys.device)))
+    m = torch.stack(masks)
+    x = torch.where(m[:, None], xs, xt)
+    y = torch.where(m, ys, pseudo)
+    w = torch.where(m, torch.ones((), device=m.device), weight[:, None, None].expand(m.shape))
+    return x, y, w, m
+
+
+def update_prototypes(prototypes, ready, feats, probs, labels, top_k: int, momentum: float) -> None:  # noqa: ANN001
+    """EMA of the mean (normalised) feature of each class's top-k most confident labeled pixels."""
+    import torch.nn.functional as F
+
+    f = F.normalize(feats.detach(), dim=1).permute(0, 2, 3, 1).reshape(-1, feats.shape[1])
+    p = probs.detach().permute(0, 2, 3, 1).reshape(-1, probs.shape[1])
+    lab = labels.reshape(-1)
+    for c in range(prototypes.shape[0]):
+        where = (lab == c).nonzero().squeeze(1)
+        if len(where) == 0:
+            continue
+        top = where[p[where, c].topk(min(top_k, len(where))).indices]
+        mean = F.normalize(f[top].mean(0), dim=0)
+        prototypes[c] = mean if not ready[c] else F.normalize(momentum * prototypes[c] + (1 - momentum) * mean, dim=0)
+        ready[c] = True
+
+
+def prototype_contrastive(feats, labels, prototypes, ready, temperature: float, gen, max_pixels: int = 4096):  # noqa: ANN001, ANN201
+    """InfoNCE between pixel features and class prototypes: each pixel's own class is the positive."""
+    import torch
+    import torch.nn.functional as F
+
+    f = F.normalize(feats, dim=1).permute(0, 2, 3, 1).reshape(-1, feats.shape[1])
+    lab = labels.reshape(-1)
+    keep = (lab != IGNORE) & ready[lab.clamp(max=len(ready) - 1)]
+    idx = keep.nonzero().squeeze(1)
+    if len(idx) == 0:
+        return f.sum() * 0.0
+    if len(idx) > max_pixels:
+        idx = idx[torch.randperm(len(idx), generator=gen)[:max_pixels]]
+    logits = f[idx] @ prototypes.T / temperature
+    logits = logits.masked_fill(~ready[None, :], float("-inf"))
+    return F.cross_entropy(logits, lab[idx])
+
+
+def train_adapted(source: Arrays, target: Arrays, num_classes: int, cfg, seed: int):  # noqa: ANN001, ANN201 - EvaluateSettings
+    import torch
+    import torch.nn.functional as F
+
+    from synth.evaluate.net import build_unet
+
+    torch_threads()
+    device = resolve_device(cfg.device)
+    a = cfg.adapt
+    torch.manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)
+    student = build_unet(num_classes, cfg.width).to(device)
+    teacher = copy.deepcopy(student)
+    for p in teacher.parameters():
+        p.requires_grad_(False)
+    opt = torch.optim.AdamW(student.parameters(), lr=cfg.lr, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.steps)
+    prototypes = torch.zeros(num_classes, cfg.width, device=device)
+    ready = torch.zeros(num_classes, dtype=torch.bool, device=device)
+    student.train()
+    teacher.train()  # BatchNorm in train mode: batch statistics of the target batch, as DACS does
+    for step in range(cfg.steps):
+        idx_s = torch.randint(len(source), (cfg.batch_size,), generator=gen).numpy()
+        xs, ys = batch(source, idx_s, gen, device=device)
+        logits_s, feats_s = student(xs)
+        loss = F.cross_entropy(logits_s, ys, ignore_index=IGNORE)
+        if step >= a.warmup_steps:
+            idx_t = torch.randint(len(target), (cfg.batch_size,), generator=gen).numpy()
+            xt, _ = batch(target, idx_t, gen, device=device)
+            with torch.no_grad():
+                probs_t = teacher(xt)[0].softmax(1)
+                conf, pseudo = probs_t.max(1)
+                weight = (conf > a.pseudo_threshold).float().mean(dim=(1, 2))
+            xm, ym, wm, pasted = classmix(xs, ys, xt, pseudo, weight, gen)
+            logits_m, feats_m = student(xm)
+            per_pixel = F.cross_entropy(logits_m, ym, ignore_index=IGNORE, reduction="none")
+            loss = loss + (per_pixel * wm).mean()
+            update_prototypes(prototypes, ready, feats_s, logits_s.softmax(1), ys, a.top_k, a.prototype_ema)
+            if a.contrastive_weight > 0:
+                confident = pasted | (conf > a.pseudo_threshold)
+                ym_conf = torch.where(confident, ym, torch.full_like(ym, IGNORE))
+                feats = torch.cat([feats_s, feats_m])
+                labels = torch.cat([ys, ym_conf])
+                loss = loss + a.contrastive_weight * prototype_contrastive(feats, labels, prototypes, ready, a.temperature, gen)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+        with torch.no_grad():  # EMA teacher; before adaptation starts it simply follows the student
+            alpha = a.teacher_ema if step >= a.warmup_steps else 0.0
+            for pt, ps in zip(teacher.parameters(), student.parameters()):
+                pt.mul_(alpha).add_(ps.detach(), alpha=1 - alpha)
+            for bt, bs in zip(teacher.buffers(), student.buffers()):
+                bt.copy_(bs)
+    return student.eval()

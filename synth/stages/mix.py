@@ -1,0 +1,148 @@
+"""The mix stage (HydraMix): ``data/NAME/{samples,masks}`` -> ``data/NAME/mixed/shard-*.parquet``.
+
+Rows use the samples schema with the ``mask`` column filled, like an exact generator's: a composite's mask is
+exact by construction. ``seed`` is the composite's index; provenance names its source seeds and the mixing seed.
+Which sources and which regions depend only on (mixing seed, index, the source dataset), so shards are
+deterministic and resumable like every other stage's.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from synth.errors import UserError
+from synth.mix.compose import MIX_STREAM, choose_sources, compose, dominant_classes, mixing_rng
+from synth.mix.masks import class_masks_index, coarsen, felzenszwalb_index
+from synth.paths import DatasetPaths
+from synth.progress import progress_bar
+from synth.recipe import Recipe, canonical_hash
+from synth.stages import StageReport
+from synth.store.codec import encode_png
+from synth.store.labeled import Labeled, load_dataset_labeled, paired_shards
+from synth.store.records import SAMPLES_SCHEMA, rows_to_table
+from synth.store.shards import ShardPlan, is_complete, parse_name, prune, write_atomic
+from synth.stats import image_stats
+
+MIXED_FORMAT = 1
+
+
+def mixed_dir(root: Path, name: str) -> Path:
+    return DatasetPaths(Path(root), name).root / "data" / name / "mixed"
+
+
+def require_section(recipe: Recipe, section: str, params_list: str):
+    value = getattr(recipe, section)
+    if value is None:
+        raise UserError(
+            f"recipes/{recipe.name}.yaml: {section}: no `{section}:` section; add one, or take {recipe.name} "
+            f"off `{params_list}` in params.yaml"
+        )
+    return value
+
+
+def mix(recipe: Recipe, root: Path = Path("."), show_progress: bool = True, log=lambda msg: None) -> StageReport:  # noqa: ANN001
+    settings = require_section(recipe, "mix", "mix_recipes")
+    paths = DatasetPaths(Path(root), recipe.name)
+    out_dir = mixed_dir(root, recipe.name)
+    pairs = paired_shards(paths.samples, paths.masks, f"synth synthesize {recipe.name}")
+    dataset = load_dataset_labeled(paths.samples, paths.masks, recipe.name)
+    source_key = canonical_hash([[parse_name(s)[1], parse_name(m)[1]] for s, m in pairs])  # type: ignore[index]
+    basis = {"mix": settings.model_dump(mode="json"), "image_size": recipe.image_size, "format": MIXED_FORMAT, "sources": source_key}
+    plans = []
+    for start in range(0, settings.count, settings.samples_per_shard):
+        indices = tuple(range(start, min(start + settings.samples_per_shard, settings.count)))
+        key = canonical_hash(basis | {"indices": [indices[0], indices[-1]]})[:16]
+        plans.append(ShardPlan(start // settings.samples_per_shard, indices, key))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    mixer_name = f"mixer-{canonical_hash(basis | {'mixer': True})[:16]}" if settings.learned else None
+    for stale in sorted(out_dir.glob("mixer-*")):
+        if stale.name != mixer_name:
+            shutil.rmtree(stale)
+    report = StageReport(removed=[p.name for p in prune(out_dir, [p.filename for p in plans])], samples=settings.count)
+    todo = [p for p in plans if not is_complete(out_dir / p.filename, len(p.seeds))]
+    report.skipped = [p.filename for p in plans if p not in todo]
+    if not todo:
+        return report
+
+    class_ids = recipe.taxonomy.ids
+    dominant = dominant_classes([d.class_fraction for d in dataset], class_ids)
+    model = None
+    if settings.learned is not None:
+        model = _trained_mixer(out_dir / mixer_name, [d.image for d in dataset], settings, log)  # type: ignore[operator]
+    with progress_bar(f"mix {recipe.name}", sum(len(p.seeds) for p in todo), show_progress) as advance:
+        for plan in todo:
+            rows = make_composites(dataset, dominant, settings, plan.seeds, model, mixer_name)
+            write_atomic(rows_to_table(rows, SAMPLES_SCHEMA), out_dir / plan.filename)
+            report.written.append(plan.filename)
+            advance(len(plan.seeds))
+    return report
+
+
+def _trained_mixer(folder: Path, images: list[np.ndarray], settings, log):  # noqa: ANN001, ANN202
+    from synth.mix.learned import LearnedMixerModel, train_mixer
+
+    if (folder / "model.safetensors").is_file():
+        return LearnedMixerModel.load(folder)
+    model, history = train_mixer(images, settings.learned, settings.seed, log)
+    tmp = folder.with_name(f".{folder.name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save(tmp)
+    (tmp / "losses.json").write_text(json.dumps(history, sort_keys=True, indent=2) + "\n")
+    tmp.rename(folder)
+    del model
+    # Composites always come from the saved weights on the CPU, so a resumed run draws the same bytes.
+    return LearnedMixerModel.load(folder)
+
+
+def make_composites(dataset: list[Labeled], dominant: np.ndarray, settings, indices, model=None, mixer_name=None) -> list[dict]:  # noqa: ANN001
+    planned = []
+    for i in indices:
+        rng = mixing_rng(settings, i)
+        members = [dataset[j] for j in choose_sources(dominant, settings, rng)]
+        images, masks = [m.image for m in members], [m.mask for m in members]
+        if settings.mask.type == "felzenszwalb":
+            index = felzenszwalb_index(images[0], len(members), settings.mask, rng)
+        else:
+            index = class_masks_index(masks, settings.mask, rng)
+        planned.append((i, members, images, masks, index))
+    drawn = None
+    if model is not None:
+        s = model.stride
+        planned = [(i, mem, imgs, msks, coarsen(index, s)) for i, mem, imgs, msks, index in planned]
+        drawn = model.mix([p[2] for p in planned], [p[4][s // 2 :: s, s // 2 :: s] for p in planned])
+    rows = []
+    for k, (i, members, images, masks, index) in enumerate(planned):
+        image, mask = compose(images, masks, index)
+        if drawn is not None:
+            image = drawn[k]
+        provenance = {
+            "seed": i,
+            "mix": {
+                "index": i,
+                "sources": [m.seed for m in members],
+                "mixing_seed": settings.seed,
+                "stream": [MIX_STREAM, settings.seed, i],
+                "pairing": settings.pairing,
+                "mask": settings.mask.model_dump(mode="json"),
+                "source_shares": [round(float((index == k2).mean()), 6) for k2 in range(len(members))],
+                "learned": mixer_name,
+            },
+            "generator": members[0].provenance.get("generator"),
+        }
+        prompt = " | ".join(m.prompt for m in members)
+        rows.append(
+            {
+                "seed": i,
+                "prompt": prompt,
+                "image": encode_png(image),
+                "mask": encode_png(mask),
+                "arrays": [],
+                **image_stats(image),
+                "provenance": json.dumps({"prompt": prompt, **provenance}, sort_keys=True, separators=(",", ":")),
+            }
+        )
+    return rows
