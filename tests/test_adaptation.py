@@ -129,8 +129,8 @@ def test_target_from_a_folder_of_photos(tmp_path):
 def test_neutral_appearance_keeps_scenes_settings_and_pixels():
     from synth.generate.scenes import ScenesConfig
 
-    assert "tint" not in ScenesConfig().model_dump(mode="json")
-    assert ScenesConfig(tint=(0.5, 1, 1)).model_dump(mode="json")["tint"] == [0.5, 1.0, 1.0]
+    assert "tint" not in ScenesConfig(type="scenes").model_dump(mode="json")
+    assert ScenesConfig(type="scenes", tint=(0.5, 1, 1)).model_dump(mode="json")["tint"] == [0.5, 1.0, 1.0]
 
 
 # --- bad settings: one `file: field: what` line, exit code 2 -------------------------------------------------

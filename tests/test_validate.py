@@ -268,7 +268,7 @@ def test_duplicates_are_detected(project):
 
 
 @pytest.mark.slow
-def test_dvc_repro_records_metrics_and_threshold_edit_reruns_only_validate(project):
+def test_dvc_repro_records_metrics_and_threshold_edit_reruns_only_validate_and_build(project):
     project.dvc("repro", "--quiet")
     shown = json.loads(project.dvc("metrics", "show", "--json").stdout)
     metrics = next(iter(shown.values()))["data"]["reports/tiny/validation.json"]["data"]
@@ -279,7 +279,7 @@ def test_dvc_repro_records_metrics_and_threshold_edit_reruns_only_validate(proje
     recipe["validation"]["max_duplicate_fraction"] = 0.5
     project.write_recipe(recipe)
     status = json.loads(project.dvc("status", "--json").stdout)
-    assert set(status) == {"validate@tiny"}
+    assert set(status) == {"validate@tiny", "build@tiny"}  # build states the thresholds in the card
 
 
 def test_great_expectations_error_counts_as_failure(decoded, tmp_path):
