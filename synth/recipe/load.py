@@ -20,6 +20,7 @@ RECIPES_DIR = "recipes"
 # keeps the two in step), so an edit reruns exactly the stages that read what changed.
 STAGE_FIELDS: dict[str, tuple[str, ...]] = {
     "synthesize": ("generator", "taxonomy", "prompts", "seeds", "image_size", "samples_per_shard"),
+    "train-decoder": ("decode", "taxonomy"),
     "decode": ("decode", "taxonomy"),
     "validate": ("validation", "taxonomy", "seeds"),
     "build": ("name", "version", "description", "license", "hub_repo", "splits", "taxonomy"),
