@@ -71,9 +71,58 @@ class StyleGAN2Features(FeatureSource):
         return [features[i][0].float().cpu() for i in self.layers]
 
 
+class RandomConvFeaturesConfig(FeatureSourceConfig):
+    """A fixed, seeded random convolutional pyramid over the image: NOT features from inside a generator.
+
+    For measurement and tests only, where the images come from ``scenes`` (exact masks): it shows what the
+    decoder and its uncertainty do when features carry the pixels' colour and texture, next to what the
+    random-weight tiny SD UNet carries. Recipes for real datasets use ``sd_unet`` or ``stylegan2``.
+    """
+
+    type: Literal["random_conv"] = "random_conv"
+    channels: list[int] = Field(default_factory=lambda: [16, 32, 64], min_length=1)
+    seed: int = 0
+
+    def build(self) -> FeatureSource:
+        return RandomConvFeatures(self)
+
+
+class RandomConvFeatures(FeatureSource):
+    def __init__(self, config: RandomConvFeaturesConfig):
+        import torch
+        from torch import nn
+
+        self.config = config
+        torch.manual_seed(config.seed)
+        widths = [3, *config.channels]
+        self.convs = [nn.Conv2d(a, b, 3, padding=1).eval().requires_grad_(False) for a, b in zip(widths, widths[1:])]
+
+    @property
+    def dim(self) -> int:
+        return sum(self.config.channels)
+
+    def identity(self) -> dict[str, Any]:
+        return self.config.model_dump(mode="json")
+
+    def maps(self, record: SampleRecord) -> list[torch.Tensor]:
+        import torch
+        import torch.nn.functional as F
+
+        from synth.fewshot.features import as_numpy_image
+
+        x = torch.from_numpy(as_numpy_image(record).copy()).permute(2, 0, 1).float()[None] / 127.5 - 1.0
+        out = []
+        with torch.no_grad():
+            for i, conv in enumerate(self.convs):
+                x = F.relu(conv(x if i == 0 else F.avg_pool2d(x, 2)))
+                out.append(x[0])
+        return out
+
+
 FEATURE_SOURCES: dict[str, type[FeatureSourceConfig]] = {
     "sd_unet": SDUnetFeaturesConfig,
     "stylegan2": StyleGAN2FeaturesConfig,
+    "random_conv": RandomConvFeaturesConfig,
 }
 
 FeatureSettings = Annotated[Union[tuple(FEATURE_SOURCES.values())], Field(discriminator="type")]  # noqa: UP007
