@@ -74,7 +74,9 @@ def main() -> None:
     parser.add_argument("--max-epochs", type=int, default=20)
     parser.add_argument("--drop", type=float, default=0.1, help="Most uncertain share to drop.")
     parser.add_argument("--counts", default="4,16,64")
-    parser.add_argument("--timesteps", default="50,150,250", help="DDPM-Seg's choice by default.")
+    parser.add_argument("--timesteps", default="50,150,250", help="sd_unet: DDPM-Seg's choice by default.")
+    parser.add_argument("--source", choices=["sd_unet", "random_conv"], default="sd_unet",
+                        help="random_conv: a fixed random conv pyramid over the image (not a generator), for contrast.")
     args = parser.parse_args()
 
     import torch
@@ -83,6 +85,7 @@ def main() -> None:
     from synth.fewshot.annotations import pick_covering
     from synth.fewshot.ensemble import TrainSettings, label_image, train_ensemble
     from synth.fewshot.sd_unet import SDUnetFeaturesConfig
+    from synth.fewshot.sources import RandomConvFeaturesConfig
     from synth.fewshot.tiny import build_tiny_sd
     from synth.fewshot.train import collect_pixels
 
@@ -93,16 +96,22 @@ def main() -> None:
     records = scenes_records(recipe)
     annotatable, heldout = records[:pool], records[pool:]
     values = [0, *recipe.taxonomy.ids]
+    names = [c.name for c in recipe.taxonomy.classes]
     presence = {r.seed: set(np.unique(r.mask).tolist()) - {0} for r in annotatable}
 
     with tempfile.TemporaryDirectory() as tmp:
-        config = SDUnetFeaturesConfig(model=str(build_tiny_sd(Path(tmp) / "tiny-sd")), timesteps=[int(t) for t in args.timesteps.split(",")])
+        if args.source == "sd_unet":
+            config = SDUnetFeaturesConfig(model=str(build_tiny_sd(Path(tmp) / "tiny-sd")),
+                                          timesteps=[int(t) for t in args.timesteps.split(",")])
+            what = f"sd_unet over a tiny random-weight SD, timesteps {config.timesteps}, all up blocks"
+        else:
+            config = RandomConvFeaturesConfig()
+            what = f"random_conv pyramid {config.channels} over the image (not a generator)"
         source = config.build()
         start = time.perf_counter()
         maps = {r.seed: source.maps(r) for r in records}
         per_image = (time.perf_counter() - start) / len(records)
-    print(f"features: sd_unet over a tiny random-weight SD, timesteps {config.timesteps}, all up blocks, "
-          f"D={source.dim}, {per_image * 1000:.0f} ms/image on CPU")
+    print(f"features: {what}, D={source.dim}, {per_image * 1000:.0f} ms/image on CPU")
     print(f"data: scenes, 64 px, {len(values) - 1} classes + background; held-out {len(heldout)} samples")
 
     class Cached:
@@ -128,8 +137,10 @@ def main() -> None:
             per_image.append((out.uncertainty, c, 1.0 - np.trace(c) / c.sum()))
         score = miou(conf)
         epochs = [s.epochs for s in ensemble.stats]
+        ious = np.diag(conf) / np.maximum(1, conf.sum(0) + conf.sum(1) - np.diag(conf))
         print(f"annotations={count:3d}: held-out mIoU {score:.3f}, pixel acc {np.trace(conf) / conf.sum():.3f} "
-              f"({feats.shape[0]} training pixels, epochs {min(epochs)}-{max(epochs)}, train {seconds:.0f} s)")
+              f"({feats.shape[0]} training pixels, epochs {min(epochs)}-{max(epochs)}, train {seconds:.0f} s); "
+              f"IoU " + " ".join(f"{n}={v:.2f}" for n, v in zip(["background", *names], ious)))
         if count == 16:
             result16 = (score, per_image)
     if result16 is None:

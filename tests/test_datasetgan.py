@@ -281,9 +281,10 @@ def test_stylegan2_generator_and_features_agree(project, tmp_path):
 
 
 @pytest.mark.slow
-def test_dvc_repro_trains_decodes_and_excludes(project, tiny_sd):
+def test_dvc_repro_trains_decodes_and_excludes(project, tiny_sd, monkeypatch):
     """synthesize -> annotate (exact scenes masks play the human) -> dvc repro; new annotations rerun only
     train-decoder and decode of that recipe."""
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # tiny models: threads only contend on a shared CPU
     decode = {"type": "datasetgan", "features": {"type": "sd_unet", "model": str(tiny_sd), "timesteps": [50]},
               "ensemble": 2, "batch_size": 256, "max_epochs": 4, "pixels_per_image": 256}
     project.write_recipe(tiny_recipe(decode=decode))

@@ -21,16 +21,13 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from synth.errors import UserError
-
-if TYPE_CHECKING:
-    pass
 
 FORMAT = "synth-stylegan2/1"
 PICKLE_SUFFIXES = {".pkl", ".pt", ".pth", ".ckpt", ".bin"}
@@ -161,8 +158,7 @@ class StyleGAN2Generator(nn.Module):
         for r, to_rgb in zip(self.resolutions, self.to_rgb):
             for _ in range(1 if r == 4 else 2):
                 layer = next(layers)
-                size = r
-                noise = torch.randn((w.shape[0], 1, size, size), generator=generator).to(x.device, x.dtype)
+                noise = torch.randn((w.shape[0], 1, r, r), generator=generator).to(x.device, x.dtype)
                 x = layer(x, w, noise)
                 features.append(x)
             y = to_rgb(x, w)
@@ -199,9 +195,8 @@ def load_stylegan2(path: str | Path, allow_pickle: bool = False, where: str = "g
             raise UserError(f"{where}: {path}: expected a dict with 'config' and 'state_dict'")
         config, state = blob["config"], blob["state_dict"]
     elif path.suffix == ".safetensors":
-        from safetensors import SafetensorError
+        from safetensors import SafetensorError, safe_open
         from safetensors.torch import load_file
-        from safetensors import safe_open
 
         try:
             with safe_open(str(path), framework="pt") as handle:

@@ -29,7 +29,7 @@ NOT_APPLICABLE = "not-applicable.json"
 
 
 def decoder_dir(root: Path, name: str) -> Path:
-    return DatasetPaths(Path(root), name).root / "data" / name / "decoder"
+    return Path(root) / "data" / name / "decoder"
 
 
 @dataclass
