@@ -15,7 +15,9 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-PROJECT_FILES = ["dvc.yaml", "params.yaml", "recipes", "synth", "validation", ".dvc/config", ".dvcignore", "pyproject.toml"]
+PROJECT_FILES = [
+    "dvc.yaml", "params.yaml", "recipes", "synth", "validation", "annotations", ".dvc/config", ".dvcignore", "pyproject.toml"
+]
 
 TINY_RECIPE = {
     "name": "tiny",

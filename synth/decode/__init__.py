@@ -1,10 +1,12 @@
 """Mask decoders, by the name a recipe's ``decode.type`` uses."""
 
 from synth.decode.base import Decoded, Decoder, DecoderConfig
+from synth.decode.datasetgan import DatasetGANConfig
 from synth.decode.exact import ExactConfig
 
 DECODERS: dict[str, type[DecoderConfig]] = {
     "exact": ExactConfig,
+    "datasetgan": DatasetGANConfig,
 }
 
 __all__ = ["DECODERS", "Decoded", "Decoder", "DecoderConfig"]

@@ -10,6 +10,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 if TYPE_CHECKING:
+    from synth.paths import DatasetPaths
     from synth.recipe.schema import Recipe
     from synth.store.records import SampleRecord
 
@@ -26,8 +27,14 @@ class Decoder(ABC):
         self.config = config
         self.recipe = recipe
 
+    def attach(self, paths: DatasetPaths) -> None:
+        """Load trained state that lives in the dataset's folders (e.g. a label decoder); most decoders have none."""
+
     @abstractmethod
     def decode(self, record: SampleRecord) -> Decoded: ...
+
+    def close(self) -> None:
+        """Release models; a no-op for decoders that hold none."""
 
 
 class DecoderConfig(BaseModel):
@@ -41,3 +48,10 @@ class DecoderConfig(BaseModel):
     def problems(self, recipe: Recipe) -> list[tuple[str, str]]:
         """Problems only this decoder can see, e.g. a generator that does not produce what it reads."""
         return []
+
+    def trained_state(self, paths: DatasetPaths) -> str | None:
+        """Digest of trained state the masks depend on (joins the masks shard key); None when there is none."""
+        return None
+
+    def finish(self, recipe: Recipe, paths: DatasetPaths) -> None:
+        """Runs after every shard is decoded (also when all were up to date): dataset-wide decisions."""

@@ -6,9 +6,11 @@ only when a recipe actually uses them.
 
 from synth.generate.base import Generator, GeneratorConfig, Sample
 from synth.generate.scenes import ScenesConfig
+from synth.generate.stylegan2 import StyleGAN2Config
 
 GENERATORS: dict[str, type[GeneratorConfig]] = {
     "scenes": ScenesConfig,
+    "stylegan2": StyleGAN2Config,
 }
 
 __all__ = ["GENERATORS", "Generator", "GeneratorConfig", "Sample"]

@@ -20,6 +20,7 @@ RECIPES_DIR = "recipes"
 # keeps the two in step), so an edit reruns exactly the stages that read what changed.
 STAGE_FIELDS: dict[str, tuple[str, ...]] = {
     "synthesize": ("generator", "taxonomy", "prompts", "seeds", "image_size", "samples_per_shard", "image_format"),
+    "train-decoder": ("decode", "taxonomy"),
     "decode": ("decode", "taxonomy"),
     "validate": ("validation", "taxonomy", "seeds"),
     # build also reads the thresholds: the card states what the data was validated against.

@@ -23,9 +23,11 @@ from synth.store.shards import ShardPlan, is_complete, list_shards, parse_name, 
 MASKS_FORMAT = 1
 
 
-def mask_shard_plans(recipe: Recipe, samples_dir: Path) -> list[tuple[Path, ShardPlan]]:
+def mask_shard_plans(recipe: Recipe, samples_dir: Path, trained: str | None = None) -> list[tuple[Path, ShardPlan]]:
     dump = recipe.model_dump(mode="json")
     basis = {"decode": dump["decode"], "taxonomy": dump["taxonomy"], "format": MASKS_FORMAT}
+    if trained is not None:  # a trained decoder (datasetgan): retraining it re-decodes every shard
+        basis["trained"] = trained
     plans = []
     for source in list_shards(samples_dir):
         index, source_key = parse_name(source)  # type: ignore[misc]
@@ -66,7 +68,7 @@ def decode(recipe: Recipe, root: Path = Path("."), show_progress: bool = True) -
     if not list_shards(paths.samples):
         raise UserError(f"{paths.samples}: no samples shards; run `synth synthesize {recipe.name}` first")
     paths.masks.mkdir(parents=True, exist_ok=True)
-    plans = mask_shard_plans(recipe, paths.samples)
+    plans = mask_shard_plans(recipe, paths.samples, recipe.decode.trained_state(paths))
     report = StageReport(removed=[p.name for p in prune(paths.masks, [plan.filename for _, plan in plans])])
     report.samples = sum(len(plan.seeds) for _, plan in plans)
     todo = []
@@ -75,11 +77,15 @@ def decode(recipe: Recipe, root: Path = Path("."), show_progress: bool = True) -
             report.skipped.append(plan.filename)
         else:
             todo.append((source, plan))
-    if not todo:
-        return report
-    decoder = recipe.decode.build(recipe)
-    with progress_bar(f"decode {recipe.name}", sum(len(p.seeds) for _, p in todo), show_progress) as advance:
-        for source, plan in todo:
-            write_atomic(decode_shard(decoder, recipe, source, advance), paths.masks / plan.filename)
-            report.written.append(plan.filename)
+    if todo:
+        decoder = recipe.decode.build(recipe)
+        try:
+            decoder.attach(paths)
+            with progress_bar(f"decode {recipe.name}", sum(len(p.seeds) for _, p in todo), show_progress) as advance:
+                for source, plan in todo:
+                    write_atomic(decode_shard(decoder, recipe, source, advance), paths.masks / plan.filename)
+                    report.written.append(plan.filename)
+        finally:
+            decoder.close()
+    recipe.decode.finish(recipe, paths)
     return report

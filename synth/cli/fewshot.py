@@ -1,0 +1,56 @@
+"""Commands of the few-shot (DatasetGAN) workflow: hand samples to annotators, take masks back, train."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from synth.cli.app import ROOT, app, echo, load
+
+NAME = Annotated[str, typer.Argument(help="Recipe name (recipes/NAME.yaml).")]
+
+annotate = typer.Typer(help="Human annotations of generated samples (DatasetGAN).", no_args_is_help=True)
+app.add_typer(annotate, name="annotate")
+
+
+@annotate.command("export")
+def annotate_export(
+    name: NAME,
+    count: Annotated[int, typer.Option("--count", "-n", min=1, help="How many samples to hand out.")] = 16,
+    out: Annotated[Path | None, typer.Option(help="Folder to write; default reports/NAME/annotate.")] = None,
+) -> None:
+    """Pick COUNT not-yet-annotated samples covering the taxonomy; write their images and the annotation guide."""
+    from synth.fewshot.annotations import export_for_annotation
+
+    recipe = load(name)
+    target = out or ROOT / "reports" / recipe.name / "annotate"
+    seeds = export_for_annotation(recipe, ROOT, count, target)
+    echo(f"annotate export {recipe.name}: {len(seeds)} images and GUIDE.md in {target}")
+
+
+@annotate.command("import")
+def annotate_import(
+    name: NAME,
+    folder: Annotated[Path, typer.Argument(help="PNG index masks, LabelMe JSON, or a CVAT 'Segmentation mask 1.1' export.")],
+) -> None:
+    """Check every annotation file and store them all in annotations/NAME (or none, exit 2, one line per bad file)."""
+    from synth.fewshot.annotations import import_annotations
+
+    recipe = load(name)
+    seeds = import_annotations(recipe, ROOT, folder)
+    echo(f"annotate import {recipe.name}: {len(seeds)} annotations stored in annotations/{recipe.name}")
+
+
+@app.command("train-decoder")
+def train_decoder(
+    name: NAME,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No per-member log lines.")] = False,
+    force: Annotated[bool, typer.Option(help="Retrain even if the checkpoint is up to date.")] = False,
+) -> None:
+    """Train the DatasetGAN label decoder on annotations/NAME into data/NAME/decoder (other decoders: a marker)."""
+    from synth.fewshot.train import train_decoder as run
+
+    recipe = load(name)
+    echo(run(recipe, ROOT, log=(lambda m: None) if quiet else echo, force=force).summary(recipe.name))

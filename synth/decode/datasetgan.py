@@ -1,0 +1,134 @@
+"""``datasetgan``: masks from a few human annotations, via an MLP ensemble over the generator's pixel features.
+
+Reads the checkpoint ``train-decoder`` wrote to ``data/NAME/decoder/``. Per sample: feature maps from the
+configured source, the ensemble's majority vote (mask), its mean probability of the voted class (confidence)
+and the image uncertainty (mean of the top ``top_pixels`` share of per-pixel Jensen-Shannon divergences),
+recorded in the sample's masks provenance. After every shard is decoded, ``finish`` ranks all samples and
+writes the most uncertain ``exclude_uncertain`` share to ``data/NAME/masks/excluded.json`` (the contract the
+build stage reads; see docs/datasetgan.md) and a copy for people to ``reports/NAME/uncertain.json``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import Field
+
+from synth.decode.base import Decoded, Decoder, DecoderConfig
+from synth.errors import UserError
+from synth.fewshot.sources import FeatureSettings
+
+if TYPE_CHECKING:
+    from synth.paths import DatasetPaths
+    from synth.recipe.schema import Recipe
+    from synth.store.records import SampleRecord
+
+EXCLUDED = "excluded.json"
+
+
+class DatasetGANConfig(DecoderConfig):
+    type: Literal["datasetgan"] = "datasetgan"
+    features: FeatureSettings = Field(description="Where pixel features come from (sd_unet, stylegan2).")  # type: ignore[valid-type]
+    ensemble: int = Field(default=10, ge=1, le=50, description="MLPs in the ensemble.")
+    batch_size: int = Field(default=64, ge=2, description="Pixels per optimisation step.")
+    lr: float = Field(default=1e-3, gt=0)
+    max_epochs: int = Field(default=20, ge=1)
+    patience: int = Field(default=3, ge=1, description="Epochs without validation improvement before stopping.")
+    pixels_per_image: int = Field(default=4096, ge=16, description="Class-stratified training pixels per annotation.")
+    max_feature_mb: int = Field(default=1024, ge=1, description="Cap on the float16 training-pixel matrix.")
+    top_pixels: float = Field(default=0.1, gt=0, le=1, description="Image uncertainty = mean of this top share.")
+    exclude_uncertain: float = Field(default=0.1, ge=0, lt=1, description="Most uncertain share of samples to exclude.")
+    chunk_pixels: int = Field(default=16384, ge=256, description="Pixels labelled at once (bounds decode memory).")
+    seed: int = Field(default=0, ge=0)
+
+    def build(self, recipe: Recipe) -> Decoder:
+        return DatasetGANDecoder(self, recipe)
+
+    def train_settings(self):
+        from synth.fewshot.ensemble import TrainSettings
+
+        return TrainSettings(members=self.ensemble, batch_size=self.batch_size, lr=self.lr, max_epochs=self.max_epochs,
+                             patience=self.patience, seed=self.seed)
+
+    def problems(self, recipe: Recipe) -> list[tuple[str, str]]:
+        feats = self.features
+        if feats.type == "stylegan2" and Path(feats.checkpoint).suffix != ".safetensors" and not feats.allow_pickle:
+            return [("decode.features.checkpoint", f"{feats.checkpoint!r} is not .safetensors; pickled checkpoints "
+                     "run arbitrary code and need allow_pickle: true")]
+        return []
+
+    def trained_state(self, paths: DatasetPaths) -> str | None:
+        """sha256 of the trained checkpoint: part of every masks shard key, so retraining re-decodes."""
+        from synth.fewshot.train import CHECKPOINT
+
+        path = paths.root / "data" / paths.name / "decoder" / CHECKPOINT
+        if not path.is_file():
+            raise UserError(f"{path}: no trained decoder; run `synth train-decoder {paths.name}` first")
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+
+    def finish(self, recipe: Recipe, paths: DatasetPaths) -> None:
+        write_exclusions(recipe, paths, self.exclude_uncertain)
+
+
+class DatasetGANDecoder(Decoder):
+    def attach(self, paths: DatasetPaths) -> None:
+        from synth.fewshot.ensemble import Ensemble
+        from synth.fewshot.train import CHECKPOINT
+
+        self.ensemble, _ = Ensemble.load(paths.root / "data" / paths.name / "decoder" / CHECKPOINT)
+        self.source = self.config.features.build()
+        if self.source.dim != self.ensemble.dim:
+            raise UserError(f"decode.features: {self.source.dim} dims but the decoder was trained on "
+                            f"{self.ensemble.dim}; rerun `synth train-decoder {paths.name}`")
+
+    def decode(self, record: SampleRecord) -> Decoded:
+        from synth.fewshot.ensemble import label_image
+
+        if not hasattr(self, "ensemble"):
+            raise RuntimeError("DatasetGANDecoder.attach(paths) must run before decode")
+        height, width = record.image.shape[:2]
+        result = label_image(self.ensemble, self.source.maps(record), height, width, self.config.chunk_pixels,
+                             self.config.top_pixels)
+        return Decoded(
+            mask=result.mask,
+            confidence=result.confidence,
+            provenance={"decoder": "datasetgan", "uncertainty": round(result.uncertainty, 6),
+                        "mean_js": round(float(result.js.mean()), 6)},
+        )
+
+    def close(self) -> None:
+        if hasattr(self, "source"):
+            self.source.close()
+
+
+def write_exclusions(recipe: Recipe, paths: DatasetPaths, share: float) -> dict:
+    """Rank every decoded sample by uncertainty; the top ``share`` (rounded down) is excluded, by name."""
+    from synth.store.shards import list_shards, read_shard
+
+    scores = []
+    for shard in list_shards(paths.masks):
+        table = read_shard(shard, ["seed", "provenance"])
+        for seed, prov in zip(table.column("seed").to_pylist(), table.column("provenance").to_pylist()):
+            scores.append((float(json.loads(prov).get("uncertainty", 0.0)), int(seed)))
+    scores.sort(key=lambda item: (-item[0], item[1]))
+    count = int(math.floor(share * len(scores) + 1e-9))
+    excluded = [{"seed": seed, "uncertainty": score, "reason": "uncertain"} for score, seed in scores[:count]]
+    report = {
+        "recipe": recipe.name,
+        "rule": f"image uncertainty = mean of the top {recipe.decode.top_pixels:g} pixel JS divergences; "
+                f"the most uncertain {share:g} of samples are excluded",
+        "share": share,
+        "samples": len(scores),
+        "excluded_count": len(excluded),
+        "threshold": excluded[-1]["uncertainty"] if excluded else None,
+        "excluded": sorted(excluded, key=lambda e: e["seed"]),
+    }
+    text = json.dumps(report, indent=1, sort_keys=True) + "\n"
+    (paths.masks / EXCLUDED).write_text(text)
+    paths.reports.mkdir(parents=True, exist_ok=True)
+    (paths.reports / "uncertain.json").write_text(text)
+    return report

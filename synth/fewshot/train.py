@@ -1,0 +1,151 @@
+"""The ``train-decoder`` stage: annotations/NAME + samples -> ``data/NAME/decoder/`` (ensemble checkpoint).
+
+The folder always exists after the stage, so ``decode`` can depend on it for every recipe: recipes whose
+decoder is not ``datasetgan`` get a one-line ``not-applicable.json`` that never changes. A trained folder is
+keyed by what made it (decoder settings, taxonomy, annotation hashes, the samples shards of the annotated
+seeds); when the key is unchanged the stage keeps the checkpoint, so touching another recipe's annotations
+retrains nothing here and re-decodes nothing downstream.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from synth.errors import UserError
+from synth.paths import DatasetPaths
+
+if TYPE_CHECKING:
+    from synth.recipe.schema import Recipe
+    from synth.store.records import SampleRecord
+
+CHECKPOINT = "ensemble.safetensors"
+META = "decoder.json"
+NOT_APPLICABLE = "not-applicable.json"
+
+
+def decoder_dir(root: Path, name: str) -> Path:
+    return Path(root) / "data" / name / "decoder"
+
+
+@dataclass
+class TrainReport:
+    status: str  # trained | up to date | not applicable
+    annotations: int = 0
+    pixels: int = 0
+    dim: int = 0
+
+    def summary(self, name: str) -> str:
+        if self.status == "trained":
+            return f"train-decoder {name}: trained on {self.annotations} annotations ({self.pixels} pixels, {self.dim} dims)"
+        return f"train-decoder {name}: {self.status}"
+
+
+def records_for_seeds(root: Path, name: str, seeds: set[int]) -> dict[int, SampleRecord]:
+    from synth.store.records import records_from_table
+    from synth.store.shards import list_shards, read_shard
+
+    out = {}
+    for shard in list_shards(DatasetPaths(Path(root), name).samples):
+        table = read_shard(shard, ["seed", "prompt", "image", "mask", "arrays", "provenance"])
+        wanted = [i for i, s in enumerate(table.column("seed").to_pylist()) if s in seeds]
+        if wanted:
+            out.update({r.seed: r for r in records_from_table(table.take(wanted), shard)})
+    return out
+
+
+def training_key(recipe: Recipe, root: Path, manifest: dict) -> str:
+    from synth.recipe import canonical_hash
+    from synth.store.shards import list_shards
+
+    dump = recipe.model_dump(mode="json")
+    shards = [p.name for p in list_shards(DatasetPaths(Path(root), recipe.name).samples)]
+    annotated = sorted((int(e["seed"]), e["sha256"]) for e in manifest["annotations"])
+    spans = sorted({s for s in shards if any(int(s[6:11]) == seed // recipe.samples_per_shard for seed, _ in annotated)})
+    return canonical_hash({"decode": dump["decode"], "taxonomy": dump["taxonomy"], "annotations": annotated, "samples": spans})
+
+
+def collect_pixels(source, records: dict[int, SampleRecord], masks: dict[int, np.ndarray], values: list[int],
+                   pixels_per_image: int, seed: int):
+    """Class-stratified pixel features of every annotated image: float16 N x D and their class indices."""
+    import torch
+
+    from synth.fewshot.ensemble import sample_pixels
+    from synth.fewshot.features import pixel_features
+
+    index = {v: i for i, v in enumerate(values)}
+    rng = np.random.default_rng(seed)
+    feats, targets = [], []
+    for s in sorted(masks):
+        mask = masks[s]
+        ys, xs = sample_pixels(mask, pixels_per_image, rng)
+        maps = source.maps(records[s])
+        feats.append(pixel_features(maps, ys, xs, *mask.shape).half())
+        targets.append(torch.as_tensor([index[int(v)] for v in mask[ys, xs]], dtype=torch.long))
+    return torch.cat(feats), torch.cat(targets)
+
+
+def train_decoder(recipe: Recipe, root: Path = Path("."), log=lambda message: None, force: bool = False) -> TrainReport:
+    from synth.fewshot.annotations import load_annotations, read_manifest
+
+    out = decoder_dir(root, recipe.name)
+    out.mkdir(parents=True, exist_ok=True)
+    if recipe.decode.type != "datasetgan":
+        for name in (CHECKPOINT, META):
+            (out / name).unlink(missing_ok=True)
+        note = {"decoder": recipe.decode.type, "note": "train-decoder applies only to decode.type datasetgan"}
+        (out / NOT_APPLICABLE).write_text(json.dumps(note, sort_keys=True) + "\n")
+        return TrainReport("not applicable")
+    (out / NOT_APPLICABLE).unlink(missing_ok=True)
+    manifest = read_manifest(root, recipe.name)
+    if not manifest["annotations"]:
+        raise UserError(
+            f"annotations/{recipe.name}: no annotations yet; run `synth annotate export {recipe.name} --count 16`, "
+            f"label the images, then `synth annotate import {recipe.name} DIR`"
+        )
+    key = training_key(recipe, root, manifest)
+    meta_path = out / META
+    if not force and (out / CHECKPOINT).is_file() and meta_path.is_file():
+        try:
+            if json.loads(meta_path.read_text()).get("key") == key:
+                return TrainReport("up to date")
+        except json.JSONDecodeError:
+            pass
+    masks = load_annotations(recipe, root)
+    records = records_for_seeds(root, recipe.name, set(masks))
+    missing = sorted(set(masks) - set(records))
+    if missing:
+        raise UserError(f"annotations/{recipe.name}: seeds {missing[:8]} have no samples; run `synth synthesize {recipe.name}`")
+    settings = recipe.decode
+    values = [0, *recipe.taxonomy.ids]
+    source = settings.features.build()
+    try:
+        dim = source.dim
+        budget = settings.max_feature_mb * 2**20 // (2 * dim * len(masks))
+        per_image = max(16, min(settings.pixels_per_image, budget))
+        features, targets = collect_pixels(source, records, masks, values, per_image, settings.seed)
+        identity = source.identity()
+    finally:
+        source.close()
+    from synth.fewshot.ensemble import train_ensemble
+
+    ensemble = train_ensemble(features, targets, values, settings.train_settings(), log)
+    meta = {
+        "key": key,
+        "annotated_seeds": sorted(masks),
+        "values": values,
+        "dim": dim,
+        "pixels": int(features.shape[0]),
+        "pixels_per_image": per_image,
+        "features": identity,
+        "members": [vars(s) for s in ensemble.stats],
+    }
+    tmp = out / f".{CHECKPOINT}.tmp"
+    ensemble.save(tmp, extra={"key": key, "dim": dim})
+    tmp.replace(out / CHECKPOINT)
+    meta_path.write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n")
+    return TrainReport("trained", len(masks), int(features.shape[0]), dim)

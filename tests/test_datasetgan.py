@@ -1,0 +1,328 @@
+"""DatasetGAN: the decoder learns from few masks, its uncertainty flags what it has not seen, imports are
+all-or-nothing, StyleGAN2 checkpoints load from safetensors only, and DVC runs the whole path on CPU."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import tiny_recipe
+
+BENCH = Path(__file__).resolve().parents[1] / "bench"
+sys.path.insert(0, str(BENCH))
+
+
+@pytest.fixture(scope="module")
+def torch_one_thread():
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def tiny_sd(tmp_path_factory) -> Path:
+    from synth.fewshot.tiny import build_tiny_sd
+
+    return build_tiny_sd(tmp_path_factory.mktemp("models") / "tiny-sd")
+
+
+def _scenes(seeds: int):
+    from fewshot_decoder import scenes_records
+
+    from synth.recipe.load import parse_recipe
+
+    recipe = parse_recipe(tiny_recipe(seeds=[{"start": 0, "stop": seeds}]), "tiny.yaml")
+    return recipe, scenes_records(recipe)
+
+
+def _train(source, recipe, records, members=3):
+    from synth.fewshot.ensemble import TrainSettings, train_ensemble
+    from synth.fewshot.train import collect_pixels
+
+    values = [0, *recipe.taxonomy.ids]
+    train = {r.seed: r for r in records}
+    feats, targets = collect_pixels(source, train, {s: r.mask for s, r in train.items()}, values, 512, seed=0)
+    return train_ensemble(feats, targets, values, TrainSettings(members=members, batch_size=128, max_epochs=15))
+
+
+def _miou(ensemble, source, records, recipe, predict=None):
+    from fewshot_decoder import confusion, miou
+
+    from synth.fewshot.ensemble import label_image
+
+    values = [0, *recipe.taxonomy.ids]
+    conf = 0
+    for r in records:
+        pred = predict(r) if predict else label_image(ensemble, source.maps(r), 64, 64).mask
+        conf = conf + confusion(pred, r.mask, values)
+    return miou(conf)
+
+
+def test_decoder_learns_from_few_masks(torch_one_thread):
+    """Twelve annotated scenes samples -> held-out mIoU far above predicting the most common class."""
+    from synth.fewshot.sources import RandomConvFeaturesConfig
+
+    recipe, records = _scenes(24)
+    source = RandomConvFeaturesConfig().build()
+    ensemble = _train(source, recipe, records[:12])
+    held_out = records[12:]
+    score = _miou(ensemble, source, held_out, recipe)
+    chance = _miou(None, None, held_out, recipe, predict=lambda r: np.zeros_like(r.mask))
+    assert chance < 0.3
+    assert score > chance + 0.4, (score, chance)
+
+
+def test_decoder_learns_on_sd_unet_features(torch_one_thread, tiny_sd):
+    """The real SD path (hooks on a random-weight tiny UNet): weak features, still clearly above chance."""
+    from synth.fewshot.sd_unet import SDUnetFeaturesConfig
+
+    recipe, records = _scenes(24)
+    source = SDUnetFeaturesConfig(model=str(tiny_sd), timesteps=[50, 150]).build()
+    assert source.dim == (64 + 32) * 2
+    ensemble = _train(source, recipe, records[:12])
+    held_out = records[12:]
+    score = _miou(ensemble, source, held_out, recipe)
+    chance = _miou(None, None, held_out, recipe, predict=lambda r: np.zeros_like(r.mask))
+    assert score > chance + 0.1, (score, chance)
+
+
+def test_out_of_distribution_sample_is_more_uncertain(torch_one_thread):
+    from synth.fewshot.ensemble import label_image
+    from synth.fewshot.sources import RandomConvFeaturesConfig
+    from synth.store.codec import encode_png
+    from synth.store.records import SampleRecord
+
+    recipe, records = _scenes(24)
+    source = RandomConvFeaturesConfig().build()
+    ensemble = _train(source, recipe, records[:12], members=5)
+    clean = [label_image(ensemble, source.maps(r), 64, 64).uncertainty for r in records[12:]]
+    noise = (np.random.default_rng(0).random((64, 64, 3)) * 255).astype(np.uint8)
+    corrupted = SampleRecord(999, "noise", encode_png(noise), None, {}, {})
+    score = label_image(ensemble, source.maps(corrupted), 64, 64).uncertainty
+    assert score > max(clean), (score, sorted(clean))
+
+
+def test_jensen_shannon_is_zero_when_members_agree():
+    import torch
+
+    from synth.fewshot.ensemble import Ensemble, make_mlp
+
+    torch.manual_seed(0)
+    member = make_mlp(4, 3).eval()
+    same = Ensemble([member, member], torch.zeros(4), torch.ones(4), [0, 1, 2])
+    pred = same.predict(torch.randn(50, 4))
+    assert float(pred.js.max()) < 1e-6
+    other = Ensemble([member, make_mlp(4, 3).eval()], torch.zeros(4), torch.ones(4), [0, 1, 2])
+    assert float(other.predict(torch.randn(50, 4) * 5).js.mean()) > 1e-3
+
+
+def test_pixel_features_equal_dense_upsampling():
+    import torch
+
+    from synth.fewshot.features import dense_features, pixel_features
+
+    maps = [torch.randn(5, 8, 8), torch.randn(3, 16, 16), torch.randn(2, 64, 64)]
+    dense = dense_features(maps, 64, 64)
+    ys, xs = torch.tensor([0, 7, 31, 63]), torch.tensor([63, 0, 17, 5])
+    assert torch.allclose(pixel_features(maps, ys, xs, 64, 64), dense[ys, xs], atol=1e-5)
+
+
+def test_greedy_export_covers_every_class():
+    from synth.fewshot.annotations import pick_covering
+
+    presence = {0: {1}, 1: {1}, 2: {1, 2}, 3: {3}, 4: {1}, 5: {1, 3}}
+    picked = pick_covering(presence, 2, [1, 2, 3])
+    assert set().union(*(presence[s] for s in picked)) == {1, 2, 3}
+
+
+# ----------------------------------------------------------------- import / export through the CLI
+
+
+def _png(path: Path, array: np.ndarray, mode: str | None = None) -> None:
+    Image.fromarray(array.astype(np.uint8), mode=mode).save(path)
+
+
+def _labelme(path: Path, label: str, size: int = 64) -> None:
+    shape = {"label": label, "points": [[4, 4], [40, 6], [30, 50]], "shape_type": "polygon"}
+    path.write_text(json.dumps({"shapes": [shape], "imageHeight": size, "imageWidth": size, "imagePath": f"{path.stem}.png"}))
+
+
+def test_import_rejects_bad_files_and_imports_nothing(project):
+    folder = project.root / "handback"
+    folder.mkdir()
+    good = np.zeros((64, 64), np.uint8)
+    good[10:20, 10:30] = 1
+    _png(folder / "seed-000001.png", good)
+    _png(folder / "seed-000002.png", np.zeros((32, 64), np.uint8))  # wrong size
+    bad_id = good.copy()
+    bad_id[0, 0] = 7
+    _png(folder / "seed-000003.png", bad_id)  # class 7 not in the taxonomy
+    _png(folder / "seed-009999.png", good)  # seed outside 0..39
+    _labelme(folder / "seed-000004.json", "bus")  # unknown label
+    result = project.synth("annotate", "import", "tiny", str(folder), check=False)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 4, lines
+    assert any("seed-000002.png" in l and "size 64x32" in l for l in lines)
+    assert any("seed-000003.png" in l and "[7]" in l for l in lines)
+    assert any("seed-009999.png" in l and "seed 9999" in l for l in lines)
+    assert any("seed-000004.json" in l and "'bus'" in l for l in lines)
+    assert "Traceback" not in result.stderr
+    assert not (project.root / "annotations" / "tiny").exists()
+
+
+def test_import_png_labelme_and_cvat(project):
+    folder = project.root / "handback"
+    folder.mkdir()
+    mask = np.zeros((64, 64), np.uint8)
+    mask[5:25, 5:40] = 1
+    mask[15:20, 10:15] = 2
+    _png(folder / "seed-000001.png", mask)
+    _labelme(folder / "seed-000002.json", "tree")
+    project.synth("annotate", "import", "tiny", str(folder))
+    cvat = project.root / "cvat"
+    (cvat / "SegmentationClass").mkdir(parents=True)
+    (cvat / "labelmap.txt").write_text("# label:color_rgb:parts:actions\nbackground:0,0,0::\ncar:250,50,83::\nwheel:10,200,10::\n")
+    colour = np.zeros((64, 64, 3), np.uint8)
+    colour[30:50, 30:60] = (250, 50, 83)
+    colour[40:45, 35:40] = (10, 200, 10)
+    _png(cvat / "SegmentationClass" / "seed-000003.png", colour)
+    project.synth("annotate", "import", "tiny", str(cvat))
+
+    from synth.fewshot.annotations import load_annotations
+    from synth.recipe import load_recipe
+
+    stored = load_annotations(load_recipe("tiny", project.root), project.root)
+    assert sorted(stored) == [1, 2, 3]
+    assert np.array_equal(stored[1], mask)
+    assert set(np.unique(stored[2])) == {0, 3}
+    assert stored[3][42, 37] == 2 and stored[3][31, 31] == 1 and stored[3][0, 0] == 0
+    manifest = json.loads((project.root / "annotations" / "tiny" / "manifest.json").read_text())
+    assert [e["source"].split(":")[0] for e in manifest["annotations"]] == ["png", "labelme", "cvat-mask-1.1"]
+
+
+def test_export_writes_images_and_guide(project):
+    project.synth("synthesize", "tiny", "--quiet")
+    out = project.root / "handout"
+    project.synth("annotate", "export", "tiny", "--count", "5", "--out", str(out))
+    images = sorted((out / "images").glob("seed-*.png"))
+    assert len(images) == 5
+    guide = json.loads((out / "guide.json").read_text())
+    assert [c["name"] for c in guide["classes"]] == ["background", "car", "wheel", "tree"]
+    assert "car:230,25,75::" in (out / "labelmap.txt").read_text()
+    with Image.open(images[0]) as image:
+        assert image.size == (64, 64)
+
+
+# ----------------------------------------------------------------- StyleGAN2
+
+
+def test_stylegan2_safetensors_round_trip_and_pickle_refusal(tmp_path):
+    import torch
+
+    from synth.errors import UserError
+    from synth.fewshot.stylegan2 import latent_for_seed, load_stylegan2
+    from synth.fewshot.tiny import build_tiny_stylegan2
+
+    path = build_tiny_stylegan2(tmp_path / "g.safetensors", resolution=32)
+    model = load_stylegan2(path)
+    z = latent_for_seed(3, model.z_dim)
+    image, features = model(z, 0.7, noise_seed=3)
+    assert image.shape == (1, 3, 32, 32)
+    assert [f.shape[-1] for f in features] == [4, 8, 8, 16, 16, 32, 32]  # every styled layer, 4 px to 32 px
+    again, _ = load_stylegan2(path)(z, 0.7, noise_seed=3)
+    assert torch.equal(image, again)
+
+    pickled = tmp_path / "g.pkl"
+    torch.save({"config": model.config, "state_dict": model.state_dict()}, pickled)
+    with pytest.raises(UserError, match="pickled checkpoint refused"):
+        load_stylegan2(pickled)
+    allowed, _ = load_stylegan2(pickled, allow_pickle=True)(z, 0.7, noise_seed=3)
+    assert torch.equal(image, allowed)
+
+
+def test_stylegan2_generator_and_features_agree(project, tmp_path):
+    import torch
+
+    from synth.fewshot.tiny import build_tiny_stylegan2
+
+    checkpoint = build_tiny_stylegan2(tmp_path / "g.safetensors", resolution=64)
+    decode = {"type": "datasetgan", "features": {"type": "stylegan2", "checkpoint": str(checkpoint)}}
+    recipe = tiny_recipe(generator={"type": "stylegan2", "checkpoint": str(checkpoint)}, seeds=[{"start": 0, "stop": 4}],
+                         samples_per_shard=4, decode=decode)
+    project.write_recipe(recipe)
+    project.synth("synthesize", "tiny", "--quiet")
+
+    from synth.fewshot.sources import StyleGAN2FeaturesConfig
+    from synth.fewshot.train import records_for_seeds
+
+    records = records_for_seeds(project.root, "tiny", {0, 1, 2, 3})
+    source = StyleGAN2FeaturesConfig(checkpoint=str(checkpoint)).build()
+    maps = source.maps(records[2])
+    assert sum(m.shape[0] for m in maps) == source.dim
+    _, features = source.model(torch.from_numpy(records[2].array("z"))[None], 0.7, noise_seed=2)
+    assert torch.equal(maps[-1], features[-1][0])
+
+    pkl = tiny_recipe(generator={"type": "stylegan2", "checkpoint": "g.pkl"}, decode=decode)
+    project.write_recipe(pkl)
+    result = project.synth("check", "recipes/tiny.yaml", check=False)
+    assert result.returncode == 2 and "allow_pickle" in result.stderr
+
+
+# ----------------------------------------------------------------- DVC end to end
+
+
+@pytest.mark.slow
+def test_dvc_repro_trains_decodes_and_excludes(project, tiny_sd, monkeypatch):
+    """synthesize -> annotate (exact scenes masks play the human) -> dvc repro; new annotations rerun only
+    train-decoder and decode of that recipe."""
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # tiny models: threads only contend on a shared CPU
+    decode = {"type": "datasetgan", "features": {"type": "sd_unet", "model": str(tiny_sd), "timesteps": [50]},
+              "ensemble": 2, "batch_size": 256, "max_epochs": 4, "pixels_per_image": 256}
+    project.write_recipe(tiny_recipe(decode=decode))
+    project.write_recipe(tiny_recipe(name="plain", seeds=[{"start": 0, "stop": 10}]))
+    project.use_recipes("tiny", "plain")
+    project.commit("datasetgan recipe")
+    project.dvc("repro", "synthesize@tiny")
+    first = project.dvc("repro", check=False)
+    assert first.returncode != 0 and "no annotations yet" in first.stderr + first.stdout
+
+    from synth.recipe import load_recipe
+    from synth.fewshot.train import records_for_seeds
+
+    records = records_for_seeds(project.root, "tiny", set(range(40)))
+    handback = project.root / "handback"
+    handback.mkdir()
+    for seed in (1, 5, 9, 14):
+        _png(handback / f"seed-{seed:06d}.png", records[seed].mask)
+    project.synth("annotate", "import", "tiny", str(handback))
+    project.dvc("repro")
+
+    decoder = project.root / "data" / "tiny" / "decoder"
+    assert (decoder / "ensemble.safetensors").is_file()
+    assert json.loads((decoder / "decoder.json").read_text())["annotated_seeds"] == [1, 5, 9, 14]
+    assert (project.root / "data" / "plain" / "decoder" / "not-applicable.json").is_file()
+    excluded = json.loads((project.root / "data" / "tiny" / "masks" / "excluded.json").read_text())
+    assert excluded["samples"] == 40 and excluded["excluded_count"] == 4
+    assert all(e["reason"] == "uncertain" for e in excluded["excluded"])
+    assert (project.root / "reports" / "tiny" / "uncertain.json").read_text() == (
+        project.root / "data" / "tiny" / "masks" / "excluded.json").read_text()
+    recipe = load_recipe("tiny", project.root)
+    assert recipe.decode.type == "datasetgan"
+
+    for seed in (20, 33):
+        _png(handback / f"seed-{seed:06d}.png", records[seed].mask)
+    project.synth("annotate", "import", "tiny", str(handback))
+    again = project.dvc("repro")
+    ran = {line.split("'")[1] for line in again.stdout.splitlines() if line.startswith("Running stage")}
+    assert {"train-decoder@tiny", "decode@tiny"} <= ran
+    assert not ran & {"synthesize@tiny", "synthesize@plain", "decode@plain"}, ran
+    assert json.loads((decoder / "decoder.json").read_text())["annotated_seeds"] == [1, 5, 9, 14, 20, 33]
