@@ -108,3 +108,16 @@ def test_split_assignment_is_stable_and_roughly_proportional():
     assert names == [split_of(seed, splits) for seed in range(5000)]
     share = {n: names.count(n) / len(names) for n in ("train", "validation", "test")}
     assert abs(share["train"] - 0.7) < 0.03 and abs(share["validation"] - 0.2) < 0.03
+
+
+def test_seeds_a_decoder_excluded_are_left_out_and_listed(decoded):
+    listing = decoded.root / "data/tiny/masks/excluded.json"
+    listing.write_text(json.dumps({"excluded": [{"seed": 3, "uncertainty": 0.9, "reason": "uncertain"}]}))
+    decoded.synth("build", "tiny")
+    from datasets import load_dataset
+
+    seeds = {row["seed"] for split in load_dataset(str(decoded.root / "build/tiny")).values() for row in split}
+    assert seeds == set(range(40)) - {3}
+    lineage = json.loads((decoded.root / "build/tiny/lineage.json").read_text())
+    assert lineage["excluded"] == [{"seed": 3, "reason": "uncertain"}]
+    assert "3 (uncertain)" in (decoded.root / "build/tiny/README.md").read_text()

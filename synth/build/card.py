@@ -59,6 +59,16 @@ def render_card(
     settings = yaml.safe_dump(recipe.generator.model_dump(mode="json"), sort_keys=True).strip()
     decode = yaml.safe_dump(recipe.decode.model_dump(mode="json"), sort_keys=True).strip()
     splits = ", ".join(f"{s}: {n}" for s, n in split_counts.items())
+    dropped = lineage.get("excluded", [])
+    excluded = (
+        f"\n## Excluded samples\n\n{len(dropped)} generated samples are not in this dataset; the decoder excluded them "
+        f"(seeds and reasons in `lineage.json`): "
+        + ", ".join(f"{e['seed']} ({e['reason']})" for e in dropped[:50])
+        + (" ..." if len(dropped) > 50 else "")
+        + "\n"
+        if dropped
+        else ""
+    )
     thresholds = yaml.safe_dump(recipe.validation.model_dump(mode="json"), sort_keys=True).strip()
     classes = validation.get("classes", {})
     presence = "\n".join(
@@ -131,4 +141,4 @@ mean ignore fraction: {validation.get('mean_ignore_fraction', 'n/a')}.
 | class | present in share of samples | share of pixels | target |
 |---|---:|---:|---:|
 {presence}
-"""
+{excluded}"""

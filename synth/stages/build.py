@@ -28,6 +28,7 @@ from synth.store.shards import list_shards, parse_name, read_shard
 
 TARGET_FILE_BYTES = 256 * 1024 * 1024  # the Hub serves and streams Parquet files of a few hundred MB best
 ROW_GROUP_ROWS = 100
+EXCLUSIONS = "excluded.json"  # written by decoders that drop samples (see docs/datasetgan.md)
 
 
 @dataclass
@@ -119,8 +120,25 @@ def _image_path(seed: int, data: bytes, suffix: str = "") -> str:
     return f"{seed:08d}{suffix}.{ext}"
 
 
-def write_shards(recipe: Recipe, pairs: list[tuple[Path, Path]], out: Path) -> tuple[dict[str, int], dict[str, int], bool]:
-    seeds = [s for sample_path, _ in pairs for s in read_shard(sample_path, ["seed"]).column("seed").to_pylist()]
+def read_exclusions(paths: DatasetPaths) -> dict[int, str]:
+    """Seeds a decoder asked to leave out (e.g. DatasetGAN's most uncertain share), with the reason for each."""
+    listing = paths.masks / EXCLUSIONS
+    if not listing.is_file():
+        return {}
+    try:
+        entries = json.loads(listing.read_text())["excluded"]
+        return {int(e["seed"]): str(e.get("reason", "excluded by the decoder")) for e in entries}
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
+        raise UserError(f"{listing}: unreadable exclusion list ({error}); rerun `synth decode {paths.name}`") from None
+
+
+def write_shards(
+    recipe: Recipe, pairs: list[tuple[Path, Path]], out: Path, excluded: dict[int, str] | None = None
+) -> tuple[dict[str, int], dict[str, int], bool]:
+    excluded = excluded or {}
+    seeds = [
+        s for sample_path, _ in pairs for s in read_shard(sample_path, ["seed"]).column("seed").to_pylist() if s not in excluded
+    ]
     counts = {name: 0 for name in SPLIT_NAMES}
     for seed in seeds:
         counts[split_of(seed, recipe.splits)] += 1
@@ -137,6 +155,8 @@ def write_shards(recipe: Recipe, pairs: list[tuple[Path, Path]], out: Path) -> t
                 raise UserError(f"{mask_path}: seeds differ from {sample_path.name}; rerun `synth decode {recipe.name}`")
             for sample, mask in zip(samples, masks):
                 seed = sample["seed"]
+                if seed in excluded:
+                    continue
                 row = {
                     "image": {"bytes": sample["image"], "path": _image_path(seed, sample["image"])},
                     "mask": {"bytes": mask["mask"], "path": _image_path(seed, mask["mask"], "_mask")},
@@ -166,7 +186,8 @@ def build(recipe: Recipe, root: Path = Path("."), allow_invalid: bool = False) -
     shutil.rmtree(staging, ignore_errors=True)
     (staging / "data").mkdir(parents=True)
     try:
-        split_counts, split_bytes, has_confidence = write_shards(recipe, pairs, staging / "data")
+        excluded = read_exclusions(paths)
+        split_counts, split_bytes, has_confidence = write_shards(recipe, pairs, staging / "data", excluded)
         id2label = {str(k): v for k, v in recipe.taxonomy.id2label().items()}
         (staging / "id2label.json").write_text(json.dumps(id2label, indent=2) + "\n")
         files = {
@@ -175,6 +196,7 @@ def build(recipe: Recipe, root: Path = Path("."), allow_invalid: bool = False) -
             if p.is_file()
         }
         lineage = make_lineage(recipe, root, recipe_path(recipe.name, root), validation, split_counts, files)
+        lineage["excluded"] = [{"seed": seed, "reason": reason} for seed, reason in sorted(excluded.items())]
         (staging / "lineage.json").write_text(json.dumps(lineage, indent=2, sort_keys=True) + "\n")
         (staging / "README.md").write_text(render_card(recipe, lineage, split_counts, split_bytes, has_confidence))
         _swap_in(staging, final)
