@@ -31,6 +31,8 @@ def check(
         except UserError as error:
             problems.append(str(error))
             continue
+        for loc, note in recipe.generator.notes(recipe):
+            typer.echo(f"note {path}: {loc}: {note}", err=True)
         typer.echo(f"ok {path}: {recipe.name} {recipe.version}, {len(recipe.taxonomy.classes)} classes, {recipe.num_samples} samples")
     if problems:
         raise UserError("\n".join(problems))

@@ -5,11 +5,13 @@ only when a recipe actually uses them.
 """
 
 from synth.generate.base import Generator, GeneratorConfig, Sample
+from synth.generate.diffusion import DiffusionConfig
 from synth.generate.scenes import ScenesConfig
 from synth.generate.stylegan2 import StyleGAN2Config
 
 GENERATORS: dict[str, type[GeneratorConfig]] = {
     "scenes": ScenesConfig,
+    "diffusion": DiffusionConfig,
     "stylegan2": StyleGAN2Config,
 }
 

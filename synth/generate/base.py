@@ -71,6 +71,10 @@ class GeneratorConfig(BaseModel):
         """Recipe-level problems only this generator can see (e.g. a class phrase its tokenizer cannot find)."""
         return []
 
+    def notes(self, recipe: Recipe) -> list[tuple[str, str]]:
+        """Things ``synth check`` could not verify and says so (e.g. a model that is not available locally)."""
+        return []
+
     def provenance(self) -> dict[str, Any]:
         """Identity of the model behind the samples, recorded in every sample and in the dataset card."""
         return {"generator": getattr(self, "type", type(self).__name__), "model": None, "revision": None}

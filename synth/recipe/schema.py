@@ -24,8 +24,7 @@ HEX_COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 
 OPTIONAL_SECTIONS = ("mix", "target", "stylize", "evaluate")
 
-BACKGROUND_ID = 0
-IGNORE_ID = 255
+from synth.labels import BACKGROUND_ID, IGNORE_ID  # noqa: E402,F401 - re-exported
 
 
 class Strict(BaseModel):

@@ -1,0 +1,145 @@
+"""``diffusion``: Stable Diffusion (1.x, 2.x-base) images with class score maps read from its attention.
+
+The Dataset Diffusion method (Nguyen et al., NeurIPS 2023): the prompt is the caption with the sample's class
+phrases appended (``"<caption>; car tree"``); the class phrases alone are encoded as a separate *class prompt*
+whose keys the captured cross-attention layers attend to, for recording only. Cross-attention at 1/32 of the
+image side and self-attention at 1/16 are averaged over heads, layers and timesteps (conditional half only) and
+refined by self-attention exponentiation. This module is the light config; torch and diffusers load only in
+``build``.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import Field
+
+from synth.generate.base import Generator, GeneratorConfig
+
+if TYPE_CHECKING:
+    from synth.recipe.schema import Recipe
+
+SCHEDULERS = ("ddim", "pndm", "euler", "dpm")
+
+
+class DiffusionConfig(GeneratorConfig):
+    type: Literal["diffusion"]
+    model: str = Field(description="Hub id or local folder of a diffusers StableDiffusionPipeline.")
+    revision: str | None = Field(default=None, description="Pinned commit of the model repo; recorded everywhere.")
+    dtype: Literal["auto", "float32", "float16", "bfloat16"] = Field(
+        default="auto", description="auto: float16 on CUDA, float32 on CPU."
+    )
+    scheduler: Literal["ddim", "pndm", "euler", "dpm"] = "ddim"
+    steps: int = Field(default=50, ge=1, le=1000)
+    guidance_scale: float = Field(default=7.5, ge=1.0)
+    batch_size: int = Field(default=4, ge=1, le=256)
+    device: str = Field(default="auto", description="auto (CUDA when present), cpu, cuda, cuda:1, ...")
+    cross_attention_resolution: int | None = Field(
+        default=None, ge=1, description="Side of the captured cross-attention maps; default image_size / 32."
+    )
+    self_attention_resolution: int | None = Field(
+        default=None, ge=1, description="Side of the captured self-attention maps; default image_size / 16."
+    )
+    tau: int = Field(default=4, ge=0, le=16, description="Self-attention exponent: refined = A^tau @ cross.")
+    timestep_window: tuple[float, float] = Field(
+        default=(0.0, 1.0), description="Share of the denoising steps [from, to) whose attention is accumulated."
+    )
+
+    def build(self, recipe: Recipe) -> Generator:
+        from synth.generate.diffusion_pipeline import DiffusionGenerator
+
+        return DiffusionGenerator(self, recipe)
+
+    def resolutions(self, image_size: int) -> tuple[int, int]:
+        return (self.cross_attention_resolution or image_size // 32, self.self_attention_resolution or image_size // 16)
+
+    def problems(self, recipe: Recipe) -> list[tuple[str, str]]:
+        out = []
+        start, stop = self.timestep_window
+        if not 0.0 <= start < stop <= 1.0:
+            out.append(("generator.timestep_window", f"needs 0 <= from < to <= 1, got [{start}, {stop}]"))
+        if recipe.image_size % 8:
+            out.append(("image_size", f"{recipe.image_size} is not a multiple of 8 (the VAE's downsampling)"))
+        cross, self_res = self.resolutions(recipe.image_size)
+        if cross < 1 or self_res < cross:
+            out.append(("generator.self_attention_resolution", f"{self_res} must be >= the cross-attention resolution {cross}"))
+        tokenizer = self.load_tokenizer()
+        if tokenizer is not None:
+            for i, cls in enumerate(recipe.taxonomy.classes):
+                if locate_phrase(tokenizer, cls.phrase) is None:
+                    field = "prompt" if cls.prompt else "name"
+                    out.append((f"taxonomy.classes[{i}].{field}", f"{cls.phrase!r} cannot be located by the model's tokenizer"))
+        return out
+
+    def notes(self, recipe: Recipe) -> list[tuple[str, str]]:
+        out = []
+        if not self.is_local and not (self.revision and re.fullmatch(r"[0-9a-f]{40}", self.revision)):
+            out.append(("generator.revision", f"{self.revision!r} is not a pinned commit: the model may change under the recipe"))
+        if self.load_tokenizer() is None:
+            out.append(("generator.model", f"tokenizer of {self.model!r} is not available locally; class phrases not checked"))
+        return out
+
+    def load_tokenizer(self):
+        """The model's own tokenizer, from a local folder or the local Hub cache only: checks never download."""
+        from transformers import CLIPTokenizer
+
+        folder = Path(self.model) / "tokenizer"
+        if not Path(self.model).is_dir():
+            from huggingface_hub import snapshot_download
+
+            try:
+                snapshot = snapshot_download(
+                    self.model, revision=self.revision, allow_patterns=["tokenizer/*"], local_files_only=True
+                )
+            except Exception:  # noqa: BLE001 - not in the local cache, in whatever way the hub client says it
+                return None
+            folder = Path(snapshot) / "tokenizer"
+        if not folder.is_dir() or not any(folder.iterdir()):
+            return None
+        try:
+            return CLIPTokenizer.from_pretrained(folder)
+        except (OSError, ValueError):
+            return None
+
+    def provenance(self) -> dict:
+        return {"generator": "diffusion", "model": self.model, "revision": self.revision}
+
+    @property
+    def is_local(self) -> bool:
+        return Path(self.model).is_dir()
+
+
+def phrase_tokens(tokenizer, phrase: str) -> list[int]:
+    return tokenizer(phrase, add_special_tokens=False).input_ids
+
+
+def locate_phrase(tokenizer, phrase: str) -> list[int] | None:
+    """Token ids of a class phrase, or None when the tokenizer cannot represent it (it maps to unknown)."""
+    ids = phrase_tokens(tokenizer, phrase)
+    if not ids or tokenizer.unk_token_id in ids:
+        return None
+    return ids
+
+
+def class_token_positions(tokenizer, phrases: list[str]) -> list[list[int]]:
+    """Positions of each phrase in the tokenized class prompt ``" ".join(phrases)``, +1 for the BOS token.
+
+    Phrases are tokenized in context and matched in order, so a repeated word ("person person") resolves to
+    its own occurrence. Multi-token phrases get all their positions (their maps are averaged).
+    """
+    prompt_ids = tokenizer(" ".join(phrases), add_special_tokens=False).input_ids
+    positions, cursor = [], 0
+    for phrase in phrases:
+        ids = phrase_tokens(tokenizer, phrase)
+        for start in range(cursor, len(prompt_ids) - len(ids) + 1):
+            if prompt_ids[start : start + len(ids)] == ids:
+                positions.append([p + 1 for p in range(start, start + len(ids))])
+                cursor = start + len(ids)
+                break
+        else:
+            raise ValueError(f"class phrase {phrase!r} not found in the class prompt")
+    if positions and positions[-1][-1] >= tokenizer.model_max_length - 1:
+        raise ValueError("class prompt longer than the text encoder's context")
+    return positions

@@ -1,0 +1,141 @@
+"""The ``diffusion`` generator: a real diffusers StableDiffusionPipeline with attention capture installed."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from synth.generate.attention import AttentionStore, install_capture, refine
+from synth.generate.base import Generator, Sample, settings_hash
+from synth.generate.diffusion import DiffusionConfig, class_token_positions
+
+_SCHEDULERS = {
+    "ddim": "DDIMScheduler",
+    "pndm": "PNDMScheduler",
+    "euler": "EulerDiscreteScheduler",
+    "dpm": "DPMSolverMultistepScheduler",
+}
+
+
+def pick_device(setting: str) -> torch.device:
+    if setting == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(setting)
+
+
+def pick_dtype(setting: str, device: torch.device) -> torch.dtype:
+    if setting == "auto":
+        return torch.float16 if device.type == "cuda" else torch.float32
+    return getattr(torch, setting)
+
+
+class DiffusionGenerator(Generator):
+    def __init__(self, config: DiffusionConfig, recipe):  # noqa: ANN001
+        super().__init__(config, recipe)
+        import diffusers
+        from diffusers import StableDiffusionPipeline
+
+        self.device = pick_device(config.device)
+        self.dtype = pick_dtype(config.dtype, self.device)
+        self.pipe = StableDiffusionPipeline.from_pretrained(
+            config.model,
+            revision=config.revision,
+            torch_dtype=self.dtype,
+            safety_checker=None,
+            requires_safety_checker=False,
+        ).to(self.device)
+        scheduler_cls = getattr(diffusers, _SCHEDULERS[config.scheduler])
+        self.pipe.scheduler = scheduler_cls.from_config(self.pipe.scheduler.config)
+        self.pipe.set_progress_bar_config(disable=True)
+        size = recipe.image_size
+        self.cross_res, self.self_res = config.resolutions(size)
+        latent_side = size // self.pipe.vae_scale_factor
+        self.slot, self.captured_layers = install_capture(self.pipe.unet, latent_side, self.cross_res, self.self_res)
+        self.by_id = recipe.taxonomy.by_id()
+        self.provenance = config.provenance() | {
+            "settings_hash": settings_hash(config),
+            "scheduler": config.scheduler,
+            "steps": config.steps,
+            "guidance_scale": config.guidance_scale,
+            "dtype": str(self.dtype).removeprefix("torch."),
+            "tau": config.tau,
+            "attention_resolutions": [self.cross_res, self.self_res],
+        }
+
+    @property
+    def batch_size(self) -> int:
+        return self.config.batch_size
+
+    def _token_weights(self, phrase_lists: list[list[str]]) -> torch.Tensor:
+        tokenizer = self.pipe.tokenizer
+        k = max(len(p) for p in phrase_lists)
+        weights = torch.zeros(len(phrase_lists), tokenizer.model_max_length, k)
+        for i, phrases in enumerate(phrase_lists):
+            for j, positions in enumerate(class_token_positions(tokenizer, phrases)):
+                weights[i, positions, j] = 1.0 / len(positions)
+        return weights
+
+    @torch.no_grad()
+    def _encode(self, texts: list[str]) -> torch.Tensor:
+        tokenizer = self.pipe.tokenizer
+        ids = tokenizer(texts, padding="max_length", max_length=tokenizer.model_max_length, truncation=True, return_tensors="pt").input_ids
+        return self.pipe.text_encoder(ids.to(self.device))[0]
+
+    @torch.no_grad()
+    def generate(self, plans):  # noqa: ANN001
+        cfg: DiffusionConfig = self.config  # type: ignore[assignment]
+        phrase_lists = [[self.by_id[c].phrase for c in plan.class_ids] for plan in plans]
+        prompts = [f"{plan.caption}; {' '.join(phrases)}" for plan, phrases in zip(plans, phrase_lists)]
+        guided = cfg.guidance_scale > 1.0
+        store = AttentionStore(
+            token_weights=self._token_weights(phrase_lists).to(self.device, self.dtype),
+            class_embeds=self._encode([" ".join(p) for p in phrase_lists]),
+            guided=guided,
+            window=cfg.timestep_window,
+            steps=cfg.steps,
+        )
+        # One generator per sample, seeded by the sample's seed: a sample never depends on its batch.
+        generators = [torch.Generator(device="cpu").manual_seed(plan.seed) for plan in plans]
+        latent_shape = (1, self.pipe.unet.config.in_channels, *(2 * [self.recipe.image_size // self.pipe.vae_scale_factor]))
+        latents = torch.cat([torch.randn(latent_shape, generator=g, dtype=torch.float32) for g in generators])
+        self.slot[0] = store
+        try:
+            result = self.pipe(
+                prompt=prompts,
+                negative_prompt=[plan.negative for plan in plans] if guided else None,
+                height=self.recipe.image_size,
+                width=self.recipe.image_size,
+                num_inference_steps=cfg.steps,
+                guidance_scale=cfg.guidance_scale,
+                latents=latents.to(self.device, self.dtype),
+                output_type="np",
+                callback_on_step_end=store.on_step_end,
+            )
+        finally:
+            self.slot[0] = None
+        cross, self_attn = store.averages()
+        refined = refine(cross, self_attn, cfg.tau)
+        # Min-max per class map before the fp16 cast: the decoder normalises the same way, and near-uniform maps
+        # (early in training, or tiny models) would otherwise round to constants.
+        low = refined.amin(dim=(2, 3), keepdim=True)
+        high = refined.amax(dim=(2, 3), keepdim=True)
+        scores = ((refined - low) / (high - low).clamp_min(1e-12)).cpu().numpy().astype(np.float16)
+        images = np.clip(np.rint(result.images * 255.0), 0, 255).astype(np.uint8)
+        samples = []
+        for i, plan in enumerate(plans):
+            k = len(plan.class_ids)
+            samples.append(
+                Sample(
+                    seed=plan.seed,
+                    image=images[i],
+                    prompt=prompts[i],
+                    arrays={"scores": scores[i, :k], "class_ids": np.asarray(plan.class_ids, dtype=np.int16)},
+                    provenance=dict(self.provenance),
+                )
+            )
+        return samples
+
+    def close(self) -> None:
+        self.pipe = None
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
