@@ -63,7 +63,10 @@ def synthesize(
     limit: int | None = None,
     show_progress: bool = True,
     generator: Generator | None = None,
+    backend: str = "local",
+    backend_options: dict | None = None,
 ) -> StageReport:
+    """Make every missing shard. ``backend`` ("local" or "ray") is how, never what: the bytes are the same."""
     out_dir = DatasetPaths(Path(root), recipe.name).samples
     out_dir.mkdir(parents=True, exist_ok=True)
     plans = shard_plans(recipe, limit)
@@ -77,14 +80,19 @@ def synthesize(
     report.samples = sum(len(p.seeds) for p in plans)
     if not todo:
         return report
-    own = generator is None
-    generator = generator or recipe.generator.build(recipe)
-    try:
-        with progress_bar(f"synthesize {recipe.name}", sum(len(p.seeds) for p in todo), show_progress) as advance:
-            for plan in todo:
-                write_atomic(make_shard(generator, recipe, plan, advance), out_dir / plan.filename)
-                report.written.append(plan.filename)
-    finally:
-        if own:
-            generator.close()
+    with progress_bar(f"synthesize {recipe.name}", sum(len(p.seeds) for p in todo), show_progress) as advance:
+        if backend == "ray":
+            from synth.backends.ray_backend import run_on_ray
+
+            report.written.extend(run_on_ray(recipe, todo, out_dir, advance, **(backend_options or {})))
+        else:
+            own = generator is None
+            generator = generator or recipe.generator.build(recipe)
+            try:
+                for plan in todo:
+                    write_atomic(make_shard(generator, recipe, plan, advance), out_dir / plan.filename)
+                    report.written.append(plan.filename)
+            finally:
+                if own:
+                    generator.close()
     return report

@@ -47,12 +47,15 @@ def parse_name(path: Path) -> tuple[int, str] | None:
     return (int(match.group(1)), match.group(2)) if match else None
 
 
-def write_atomic(table: pa.Table, path: Path) -> None:
+def write_atomic(table: pa.Table, path: Path, before_rename=None) -> None:  # noqa: ANN001
+    """Write to a temporary name in the same folder, fsync, rename. ``before_rename`` is a test hook."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         pq.write_table(table, tmp, **_WRITE_OPTIONS)
         with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
+        if before_rename is not None:
+            before_rename(tmp)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
