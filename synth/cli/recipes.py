@@ -31,6 +31,11 @@ def check(
         except UserError as error:
             problems.append(str(error))
             continue
+        from synth.publish.registry import unbumped_change
+
+        if (problem := unbumped_change(ROOT, recipe)) is not None:
+            problems.append(f"{path}: version: {problem}")
+            continue
         for loc, note in recipe.generator.notes(recipe):
             typer.echo(f"note {path}: {loc}: {note}", err=True)
         typer.echo(f"ok {path}: {recipe.name} {recipe.version}, {len(recipe.taxonomy.classes)} classes, {recipe.num_samples} samples")
