@@ -79,7 +79,7 @@ def diffusion_recipe(model: Path, **changes) -> dict:
         "description": "Tiny random-weight Stable Diffusion for tests.",
         "license": "cc-by-4.0",
         "hub_repo": None,
-        "generator": {"type": "diffusion", "model": str(model), "revision": None, "steps": 3, "batch_size": 2,
+        "generator": {"type": "diffusion", "model": str(model), "revision": None, "steps": 3, "batch_size": 2, "tau": 1,
                       "guidance_scale": 7.5},
         "taxonomy": {"classes": [
             {"id": 1, "name": "car", "color": "#e6194b"},
