@@ -24,8 +24,9 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-PROJECT_FILES = ["dvc.yaml", "params.yaml", "recipes", "synth", "validation", ".dvc/config", ".dvcignore", "pyproject.toml"]
-STAGES = ["synthesize", "decode", "validate", "build"]
+PROJECT_FILES = ["dvc.yaml", "params.yaml", "recipes", "synth", "validation", "annotations", ".dvc/config", ".dvcignore",
+                 "pyproject.toml"]
+STAGES = ["synthesize", "decode", "validate", "build"]  # peak memory is measured per stage
 
 
 def make_project(dest: Path, recipe: dict) -> Path:
@@ -40,7 +41,9 @@ def make_project(dest: Path, recipe: dict) -> Path:
     for stale in (dest / "recipes").glob("*.yaml"):
         stale.unlink()
     write_recipe(dest, recipe)
-    (dest / "params.yaml").write_text(yaml.safe_dump({"recipes": [recipe["name"]]}))
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params = {key: [] for key in params} | {"recipes": [recipe["name"]]}  # only this recipe, no optional stages
+    (dest / "params.yaml").write_text(yaml.safe_dump(params))
     run(["git", "init", "-q"], dest)
     return dest
 
