@@ -24,7 +24,8 @@ from synth.errors import UserError
 from synth.paths import DatasetPaths
 from synth.recipe import Recipe, recipe_path
 from synth.splits import SPLIT_NAMES, split_of
-from synth.store.shards import list_shards, parse_name, read_shard
+from synth.store.labeled import paired_shards
+from synth.store.shards import read_shard
 
 TARGET_FILE_BYTES = 256 * 1024 * 1024  # the Hub serves and streams Parquet files of a few hundred MB best
 ROW_GROUP_ROWS = 100
@@ -58,16 +59,6 @@ def read_validation(paths: DatasetPaths, allow_invalid: bool) -> dict:
             f"{paths.validation}: validation failed; fix the recipe or pass --allow-invalid to build an unvalidated dataset"
         )
     return summary
-
-
-def _pairs(paths: DatasetPaths) -> list[tuple[Path, Path]]:
-    samples = {parse_name(p)[0]: p for p in list_shards(paths.samples)}
-    masks = {parse_name(p)[0]: p for p in list_shards(paths.masks)}
-    if not samples:
-        raise UserError(f"{paths.samples}: no samples shards; run `synth synthesize {paths.name}` first")
-    if samples.keys() != masks.keys():
-        raise UserError(f"{paths.masks}: masks shards do not match samples shards; run `synth decode {paths.name}`")
-    return [(samples[i], masks[i]) for i in sorted(samples)]
 
 
 def _features(has_confidence: bool):
@@ -180,7 +171,7 @@ def build(recipe: Recipe, root: Path = Path("."), allow_invalid: bool = False) -
     root = Path(root)
     paths = DatasetPaths(root, recipe.name)
     validation = read_validation(paths, allow_invalid)
-    pairs = _pairs(paths)
+    pairs = paired_shards(paths.samples, paths.masks, f"synth synthesize {recipe.name}")
     final = paths.build
     staging = final.with_name(f".{final.name}.building-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)

@@ -7,12 +7,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from synth.errors import UserError
 from synth.paths import DatasetPaths
 from synth.recipe import IGNORE_ID, Recipe
 from synth.store.codec import decode_png
 from synth.store.records import records_from_table
-from synth.store.shards import list_shards, parse_name, read_shard
+from synth.store.labeled import paired_shards
+from synth.store.shards import read_shard
 
 CELL = 160
 IGNORE_RGB = (255, 255, 255)
@@ -41,10 +41,9 @@ def _cell(array: np.ndarray) -> Image.Image:
 
 def contact_sheet(recipe: Recipe, root: Path = Path("."), count: int = 8) -> Image.Image:
     paths = DatasetPaths(Path(root), recipe.name)
-    samples = {parse_name(p)[0]: p for p in list_shards(paths.samples)}
-    masks = {parse_name(p)[0]: p for p in list_shards(paths.masks)}
-    if not samples or samples.keys() != masks.keys():
-        raise UserError(f"{paths.masks}: no decoded samples to preview; run synthesize and decode for {recipe.name}")
+    pairs = dict(enumerate(paired_shards(paths.samples, paths.masks, f"synth synthesize {recipe.name}")))
+    samples = {i: pair[0] for i, pair in pairs.items()}
+    masks = {i: pair[1] for i, pair in pairs.items()}
     all_seeds = {i: read_shard(p, ["seed"]).column("seed").to_pylist() for i, p in samples.items()}
     chosen = set(pick_seeds([s for seeds in all_seeds.values() for s in seeds], count))
     lut = palette(recipe)
