@@ -71,34 +71,29 @@ def _features(has_confidence: bool):
 
 
 class _SplitWriter:
-    """Writes one split's rows into ``n`` files of near-equal size, row group by row group."""
+    """Writes one split's rows into ``n`` files of near-equal size, in row groups, from Arrow tables."""
 
     def __init__(self, out: Path, split: str, total: int, rows_per_file: int, schema: pa.Schema):
         self.out, self.split, self.schema = out, split, schema
         self.n_files = max(1, math.ceil(total / rows_per_file))
         self.per_file = math.ceil(total / self.n_files) if total else 0
-        self.file_index, self.in_file, self.writer, self.buffer = 0, 0, None, []
+        self.file_index, self.in_file, self.writer = 0, 0, None
         self.num_bytes = 0  # Arrow bytes, what the card's dataset_info reports
 
-    def add(self, row: dict) -> None:
-        self.buffer.append(row)
-        if len(self.buffer) >= ROW_GROUP_ROWS or self.in_file + len(self.buffer) >= self.per_file:
-            self.flush()
-
-    def flush(self) -> None:
-        if not self.buffer:
-            return
-        if self.writer is None:
-            name = f"{self.split}-{self.file_index:05d}-of-{self.n_files:05d}.parquet"
-            self.writer = pq.ParquetWriter(self.out / name, self.schema, compression="none", write_statistics=False)
-        table = pa.Table.from_pylist(self.buffer, schema=self.schema)
-        self.writer.write_table(table)
-        self.num_bytes += table.nbytes
-        self.in_file += len(self.buffer)
-        self.buffer = []
-        if self.in_file >= self.per_file:
-            self.close()
-            self.file_index, self.in_file = self.file_index + 1, 0
+    def add(self, table: pa.Table) -> None:
+        while table.num_rows:
+            if self.writer is None:
+                name = f"{self.split}-{self.file_index:05d}-of-{self.n_files:05d}.parquet"
+                self.writer = pq.ParquetWriter(self.out / name, self.schema, compression="none", write_statistics=False)
+            take = min(table.num_rows, self.per_file - self.in_file)
+            part = table.slice(0, take)
+            self.writer.write_table(part, row_group_size=ROW_GROUP_ROWS)
+            self.num_bytes += part.nbytes
+            self.in_file += take
+            table = table.slice(take)
+            if self.in_file >= self.per_file:
+                self.close()
+                self.file_index, self.in_file = self.file_index + 1, 0
 
     def close(self) -> None:
         if self.writer is not None:
@@ -106,9 +101,14 @@ class _SplitWriter:
             self.writer = None
 
 
-def _image_path(seed: int, data: bytes, suffix: str = "") -> str:
-    ext = "jpg" if data[:2] == b"\xff\xd8" else "webp" if data[8:12] == b"WEBP" else "png"
-    return f"{seed:08d}{suffix}.{ext}"
+IMAGE_SUFFIX = {"png": "png", "jpeg": "jpg", "webp": "webp"}
+
+
+def _image_column(data: pa.ChunkedArray, seeds: list[int], suffix: str) -> pa.StructArray:
+    """A ``datasets`` Image column from stored bytes, without copying them into Python objects."""
+    data = data.combine_chunks()
+    paths = pa.array([None if valid is False else f"{seed:08d}{suffix}" for seed, valid in zip(seeds, data.is_valid().to_pylist())], pa.string())
+    return pa.StructArray.from_arrays([data, paths], names=["bytes", "path"], mask=data.is_null())
 
 
 def read_exclusions(paths: DatasetPaths) -> dict[int, str]:
@@ -138,28 +138,25 @@ def write_shards(
     bytes_per_row = sum(p.stat().st_size + m.stat().st_size for p, m in pairs) / max(1, len(seeds))
     rows_per_file = max(1, int(TARGET_FILE_BYTES // max(1.0, bytes_per_row)))
     writers = {s: _SplitWriter(out, s, counts[s], rows_per_file, schema) for s in SPLIT_NAMES if counts[s]}
+    image_suffix = IMAGE_SUFFIX[recipe.image_format]
     try:
-        for sample_path, mask_path in pairs:  # one shard pair in memory at a time
-            samples = read_shard(sample_path, ["seed", "prompt", "image"]).to_pylist()
-            masks = read_shard(mask_path, ["seed", "mask", "confidence"]).to_pylist()
-            if [r["seed"] for r in samples] != [r["seed"] for r in masks]:
+        for sample_path, mask_path in pairs:  # one shard pair in memory at a time, never as Python objects
+            samples = read_shard(sample_path, ["seed", "prompt", "image"])
+            masks = read_shard(mask_path, ["seed", "mask", "confidence"])
+            shard_seeds = samples.column("seed").to_pylist()
+            if shard_seeds != masks.column("seed").to_pylist():
                 raise UserError(f"{mask_path}: seeds differ from {sample_path.name}; rerun `synth decode {recipe.name}`")
-            for sample, mask in zip(samples, masks):
-                seed = sample["seed"]
-                if seed in excluded:
-                    continue
-                row = {
-                    "image": {"bytes": sample["image"], "path": _image_path(seed, sample["image"])},
-                    "mask": {"bytes": mask["mask"], "path": _image_path(seed, mask["mask"], "_mask")},
-                    "seed": seed,
-                    "prompt": sample["prompt"],
-                }
-                if has_confidence:
-                    conf = mask["confidence"]
-                    row["confidence"] = None if conf is None else {"bytes": conf, "path": _image_path(seed, conf, "_confidence")}
-                writers[split_of(seed, recipe.splits)].add(row)
-        for writer in writers.values():
-            writer.flush()
+            columns = {
+                "image": _image_column(samples.column("image"), shard_seeds, f".{image_suffix}"),
+                "mask": _image_column(masks.column("mask"), shard_seeds, "_mask.png"),
+                "confidence": _image_column(masks.column("confidence"), shard_seeds, "_confidence.png"),
+                "seed": samples.column("seed").combine_chunks(),
+                "prompt": samples.column("prompt").combine_chunks(),
+            }
+            table = pa.Table.from_arrays([columns[f.name] for f in schema], schema=schema)
+            splits = [None if seed in excluded else split_of(seed, recipe.splits) for seed in shard_seeds]
+            for split, writer in writers.items():
+                writer.add(table.filter(pa.array([s == split for s in splits])))
     finally:
         for writer in writers.values():
             writer.close()
