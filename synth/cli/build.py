@@ -18,6 +18,11 @@ def build(
     allow_invalid: Annotated[bool, typer.Option(help="Build even though validation failed; the card says so.")] = False,
 ) -> None:
     """Write build/NAME: Hub-ready Parquet shards per split, dataset card, id2label.json and lineage.json."""
+    import os
+
+    # Before pyarrow loads: its default mimalloc pool keeps the freed shard buffers a build streams through, so
+    # peak memory grew with the dataset; the system allocator gives them back.
+    os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
     from synth.stages.build import build as run
 
     echo(run(load(name), ROOT, allow_invalid=allow_invalid).summary())
