@@ -121,3 +121,38 @@ def test_seeds_a_decoder_excluded_are_left_out_and_listed(decoded):
     lineage = json.loads((decoded.root / "build/tiny/lineage.json").read_text())
     assert lineage["excluded"] == [{"seed": 3, "reason": "uncertain"}]
     assert "3 (uncertain)" in (decoded.root / "build/tiny/README.md").read_text()
+
+
+def test_extended_build_links_unchanged_files_and_equals_a_fresh_build(decoded):
+    decoded.synth("build", "tiny")
+    data = decoded.root / "build/tiny/data"
+    before = {p.name: p.stat().st_ino for p in data.glob("*.parquet")}
+    decoded.write_recipe(decoded.read_recipe("tiny") | {"seeds": [{"start": 0, "stop": 60}]})
+    decoded.synth("synthesize", "tiny", "--quiet")
+    decoded.synth("decode", "tiny", "--quiet")
+    decoded.synth("validate", "tiny")
+    decoded.synth("build", "tiny")
+    after = {p.name: p.stat().st_ino for p in data.glob("*.parquet")}
+    assert all(after[name] == inode for name, inode in before.items())  # linked, not rewritten
+    new = set(after) - set(before)
+    assert new and all(name.split("-")[1] in ("00004.parquet", "00005.parquet") for name in new)
+
+    stepwise = files(decoded.root / "build/tiny")
+    import shutil
+
+    shutil.rmtree(decoded.root / "build/tiny")
+    decoded.synth("build", "tiny")
+    assert files(decoded.root / "build/tiny") == stepwise
+    from datasets import load_dataset
+
+    assert sum(len(split) for split in load_dataset(str(decoded.root / "build/tiny")).values()) == 60
+
+
+def test_changed_exclusions_rewrite_only_the_files_they_touch(decoded):
+    decoded.synth("build", "tiny")
+    data = decoded.root / "build/tiny/data"
+    before = {p.name: p.stat().st_ino for p in data.glob("*.parquet")}
+    (decoded.root / "data/tiny/masks/excluded.json").write_text(json.dumps({"excluded": [{"seed": 3, "reason": "uncertain"}]}))
+    decoded.synth("build", "tiny")
+    changed = {p.name for p in data.glob("*.parquet") if before.get(p.name) != p.stat().st_ino}
+    assert changed == {f"{split_of(3, Splits())}-00000.parquet"}

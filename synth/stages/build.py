@@ -1,34 +1,40 @@
 """The build stage: samples + masks + validation summary -> ``build/NAME/``, the folder the Hub receives.
 
-Parquet shards per split with ``image`` and ``mask`` as ``datasets`` Image features (the stored PNG/JPEG bytes,
-never re-encoded), ``id2label.json``, ``lineage.json`` and a ``README.md`` dataset card. The folder is written
-next to its final place and swapped in by rename, so a failed build never leaves a half-built dataset, and it
-holds no timestamps: the same recipe at the same commit gives the same bytes.
+One Parquet file per split and shard (``data/train-00003.parquet``) with ``image`` and ``mask`` as ``datasets``
+Image features (the stored PNG/JPEG bytes, never re-encoded), ``id2label.json``, ``lineage.json`` and a
+``README.md`` dataset card. Each file carries the key of what made it in its footer, so a rebuild links the files
+whose inputs did not change from the last build and writes only the others: extending the seeds costs the new
+shards, not the whole dataset, and the DVC cache stores each unchanged file once across versions. The folder is
+written next to its final place and swapped in by rename, so a failed build never leaves a half-built dataset,
+and it holds no timestamps: the same recipe at the same commit gives the same bytes, whether built at once or
+in steps.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from synth.build.card import render_card
 from synth.build.lineage import file_sha256, make_lineage
 from synth.errors import UserError
 from synth.paths import DatasetPaths
-from synth.recipe import Recipe, recipe_path
+from synth.recipe import Recipe, canonical_hash, recipe_path
 from synth.splits import SPLIT_NAMES, split_of
 from synth.store.labeled import paired_shards
-from synth.store.shards import read_shard
+from synth.store.shards import parse_name, read_shard
 
-TARGET_FILE_BYTES = 256 * 1024 * 1024  # the Hub serves and streams Parquet files of a few hundred MB best
+BUILD_FORMAT = 1  # bump when the bytes of a split file change for the same inputs
 ROW_GROUP_ROWS = 100
+KEY_META = b"synth:key"  # Parquet footer entries: what made the file, and its Arrow size for the card
+BYTES_META = b"synth:arrow_bytes"
 EXCLUSIONS = "excluded.json"  # written by decoders that drop samples (see docs/datasetgan.md)
 
 
@@ -70,37 +76,6 @@ def _features(has_confidence: bool):
     return Features(columns | {"seed": Value("int64"), "prompt": Value("string")})
 
 
-class _SplitWriter:
-    """Writes one split's rows into ``n`` files of near-equal size, in row groups, from Arrow tables."""
-
-    def __init__(self, out: Path, split: str, total: int, rows_per_file: int, schema: pa.Schema):
-        self.out, self.split, self.schema = out, split, schema
-        self.n_files = max(1, math.ceil(total / rows_per_file))
-        self.per_file = math.ceil(total / self.n_files) if total else 0
-        self.file_index, self.in_file, self.writer = 0, 0, None
-        self.num_bytes = 0  # Arrow bytes, what the card's dataset_info reports
-
-    def add(self, table: pa.Table) -> None:
-        while table.num_rows:
-            if self.writer is None:
-                name = f"{self.split}-{self.file_index:05d}-of-{self.n_files:05d}.parquet"
-                self.writer = pq.ParquetWriter(self.out / name, self.schema, compression="none", write_statistics=False)
-            take = min(table.num_rows, self.per_file - self.in_file)
-            part = table.slice(0, take)
-            self.writer.write_table(part, row_group_size=ROW_GROUP_ROWS)
-            self.num_bytes += part.nbytes
-            self.in_file += take
-            table = table.slice(take)
-            if self.in_file >= self.per_file:
-                self.close()
-                self.file_index, self.in_file = self.file_index + 1, 0
-
-    def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
-            self.writer = None
-
-
 IMAGE_SUFFIX = {"png": "png", "jpeg": "jpg", "webp": "webp"}
 
 
@@ -123,45 +98,124 @@ def read_exclusions(paths: DatasetPaths) -> dict[int, str]:
         raise UserError(f"{listing}: unreadable exclusion list ({error}); rerun `synth decode {paths.name}`") from None
 
 
-def write_shards(
-    recipe: Recipe, pairs: list[tuple[Path, Path]], out: Path, excluded: dict[int, str] | None = None
-) -> tuple[dict[str, int], dict[str, int], bool]:
-    excluded = excluded or {}
-    seeds = [
-        s for sample_path, _ in pairs for s in read_shard(sample_path, ["seed"]).column("seed").to_pylist() if s not in excluded
-    ]
-    counts = {name: 0 for name in SPLIT_NAMES}
-    for seed in seeds:
-        counts[split_of(seed, recipe.splits)] += 1
-    has_confidence = any(read_shard(m, ["confidence"]).column("confidence").null_count < pq.read_metadata(m).num_rows for _, m in pairs)
-    schema = _features(has_confidence).arrow_schema
-    bytes_per_row = sum(p.stat().st_size + m.stat().st_size for p, m in pairs) / max(1, len(seeds))
-    rows_per_file = max(1, int(TARGET_FILE_BYTES // max(1.0, bytes_per_row)))
-    writers = {s: _SplitWriter(out, s, counts[s], rows_per_file, schema) for s in SPLIT_NAMES if counts[s]}
-    image_suffix = IMAGE_SUFFIX[recipe.image_format]
+@dataclass(frozen=True)
+class SplitFile:
+    """One Parquet file of the build: the rows of one split that one shard pair holds.
+
+    Its key hashes everything that decides its bytes, so a rebuild after extending the seeds, or after a
+    change that touched a few shards, rewrites only the files whose inputs changed and links the rest.
+    """
+
+    name: str
+    split: str
+    samples: Path
+    masks: Path
+    seeds: tuple[int, ...]
+    key: str
+
+
+def plan_files(recipe: Recipe, pairs: list[tuple[Path, Path]], excluded: dict[int, str], has_confidence: bool) -> list[SplitFile]:
+    plans = []
+    for sample_path, mask_path in pairs:
+        index, samples_key = parse_name(sample_path)  # type: ignore[misc]
+        masks_key = parse_name(mask_path)[1]  # type: ignore[index]
+        by_split: dict[str, list[int]] = {}
+        for seed in read_shard(sample_path, ["seed"]).column("seed").to_pylist():
+            if seed not in excluded:
+                by_split.setdefault(split_of(seed, recipe.splits), []).append(seed)
+        for split in SPLIT_NAMES:
+            if split in by_split:
+                basis = {"samples": samples_key, "masks": masks_key, "split": split, "seeds": by_split[split],
+                         "confidence": has_confidence, "image_format": recipe.image_format, "format": BUILD_FORMAT}
+                plans.append(SplitFile(f"{split}-{index:05d}.parquet", split, sample_path, mask_path,
+                                       tuple(by_split[split]), canonical_hash(basis)[:16]))
+    return plans
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    """A hard link copies nothing, and DVC recognises the unchanged inode without hashing the file again."""
     try:
-        for sample_path, mask_path in pairs:  # one shard pair in memory at a time, never as Python objects
-            samples = read_shard(sample_path, ["seed", "prompt", "image"])
-            masks = read_shard(mask_path, ["seed", "mask", "confidence"])
-            shard_seeds = samples.column("seed").to_pylist()
-            if shard_seeds != masks.column("seed").to_pylist():
-                raise UserError(f"{mask_path}: seeds differ from {sample_path.name}; rerun `synth decode {recipe.name}`")
-            columns = {
-                "image": _image_column(samples.column("image"), shard_seeds, f".{image_suffix}"),
-                "mask": _image_column(masks.column("mask"), shard_seeds, "_mask.png"),
-                "confidence": _image_column(masks.column("confidence"), shard_seeds, "_confidence.png"),
-                "seed": samples.column("seed").combine_chunks(),
-                "prompt": samples.column("prompt").combine_chunks(),
-            }
-            table = pa.Table.from_arrays([columns[f.name] for f in schema], schema=schema)
-            splits = [None if seed in excluded else split_of(seed, recipe.splits) for seed in shard_seeds]
-            for split, writer in writers.items():
-                writer.add(table.filter(pa.array([s == split for s in splits])))
-    finally:
-        for writer in writers.values():
-            writer.close()
-    split_bytes = {s: w.num_bytes for s, w in writers.items()}
-    return {s: n for s, n in counts.items() if n}, split_bytes, has_confidence
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
+
+
+def _has_confidence(mask_path: Path) -> bool:
+    """Decoders give a confidence for every sample or for none, so the first shard speaks for all."""
+    return read_shard(mask_path, ["confidence"]).column("confidence").null_count < pq.read_metadata(mask_path).num_rows
+
+
+def _file_meta(path: Path) -> dict[bytes, bytes]:
+    try:
+        return pq.read_metadata(path).metadata or {}
+    except (OSError, pa.ArrowException):
+        return {}
+
+
+def read_pair_columns(recipe: Recipe, samples_path: Path, masks_path: Path, has_confidence: bool) -> pa.Table:
+    """One shard pair as the build's columns, read once for all its splits."""
+    samples = read_shard(samples_path, ["seed", "prompt", "image"])
+    masks = read_shard(masks_path, ["seed", "mask", "confidence"])
+    seeds = samples.column("seed").to_pylist()
+    if seeds != masks.column("seed").to_pylist():
+        raise UserError(f"{masks_path}: seeds differ from {samples_path.name}; rerun `synth decode {recipe.name}`")
+    if masks.column("confidence").null_count != (0 if has_confidence else masks.num_rows):
+        raise UserError(f"{masks_path}: confidence present for some samples only; rerun `synth decode {recipe.name}`")
+    suffix = IMAGE_SUFFIX[recipe.image_format]
+    return pa.table(
+        {
+            "image": _image_column(samples.column("image"), seeds, f".{suffix}"),
+            "mask": _image_column(masks.column("mask"), seeds, "_mask.png"),
+            "confidence": _image_column(masks.column("confidence"), seeds, "_confidence.png"),
+            "seed": samples.column("seed").combine_chunks(),
+            "prompt": samples.column("prompt").combine_chunks(),
+        }
+    )
+
+
+def write_split_file(pair: pa.Table, plan: SplitFile, schema: pa.Schema, path: Path) -> int:
+    """Write the plan's rows of a shard pair with the key in the footer; returns their Arrow size."""
+    rows = pair.filter(pc.is_in(pair.column("seed"), pa.array(plan.seeds, pa.int64())))
+    columns = [rows.column(f.name) for f in schema]
+    size = sum(column.nbytes for column in columns)
+    stamped = schema.with_metadata(schema.metadata | {KEY_META: plan.key.encode(), BYTES_META: str(size).encode()})
+    with pq.ParquetWriter(path, stamped, compression="none", write_statistics=False) as writer:
+        writer.write_table(pa.Table.from_arrays(columns, schema=stamped), row_group_size=ROW_GROUP_ROWS)
+    return size
+
+
+def write_shards(
+    recipe: Recipe, pairs: list[tuple[Path, Path]], out: Path, excluded: dict[int, str] | None = None, previous: Path | None = None
+) -> tuple[dict[str, int], dict[str, int], bool, set[str]]:
+    """Write (or link from ``previous``, the last build's data folder) every split file.
+
+    Returns split counts, split Arrow sizes, whether a confidence column exists, and the names reused unchanged.
+    """
+    has_confidence = _has_confidence(pairs[0][1])
+    schema = _features(has_confidence).arrow_schema
+    counts = {name: 0 for name in SPLIT_NAMES}
+    sizes = {name: 0 for name in SPLIT_NAMES}
+    reused = set()
+    by_pair: dict[tuple[Path, Path], list[SplitFile]] = {}
+    for plan in plan_files(recipe, pairs, excluded or {}, has_confidence):
+        by_pair.setdefault((plan.samples, plan.masks), []).append(plan)
+    for (samples_path, masks_path), plans in by_pair.items():
+        pair = None  # read only if one of its files must be written
+        for plan in plans:
+            old = previous / plan.name if previous is not None else None
+            meta = _file_meta(old) if old is not None and old.is_file() else {}
+            if meta.get(KEY_META) == plan.key.encode() and BYTES_META in meta:
+                _link_or_copy(old, out / plan.name)  # type: ignore[arg-type]
+                sizes[plan.split] += int(meta[BYTES_META])
+                reused.add(plan.name)
+            else:
+                if pair is None:
+                    pair = read_pair_columns(recipe, samples_path, masks_path, has_confidence)
+                sizes[plan.split] += write_split_file(pair, plan, schema, out / plan.name)
+            counts[plan.split] += len(plan.seeds)
+        del pair
+        pa.default_memory_pool().release_unused()  # hand the pair's buffers back: the peak stays one pair's worth
+    return {s: n for s, n in counts.items() if n}, {s: b for s, b in sizes.items() if counts[s]}, has_confidence, reused
 
 
 def build(recipe: Recipe, root: Path = Path("."), allow_invalid: bool = False) -> BuildReport:
@@ -175,14 +229,17 @@ def build(recipe: Recipe, root: Path = Path("."), allow_invalid: bool = False) -
     (staging / "data").mkdir(parents=True)
     try:
         excluded = read_exclusions(paths)
-        split_counts, split_bytes, has_confidence = write_shards(recipe, pairs, staging / "data", excluded)
+        previous = final / "data" if (final / "data").is_dir() else None
+        split_counts, split_bytes, has_confidence, reused = write_shards(recipe, pairs, staging / "data", excluded, previous)
         id2label = {str(k): v for k, v in recipe.taxonomy.id2label().items()}
         (staging / "id2label.json").write_text(json.dumps(id2label, indent=2) + "\n")
-        files = {
-            str(p.relative_to(staging)): file_sha256(p)
-            for p in sorted(staging.rglob("*"))
-            if p.is_file()
-        }
+        known = _previous_hashes(final) if reused else {}
+        files = {}
+        for path in sorted(staging.rglob("*")):
+            if path.is_file():
+                name = str(path.relative_to(staging))
+                reuse = Path(name).name in reused and name in known
+                files[name] = known[name] if reuse else file_sha256(path)
         lineage = make_lineage(recipe, root, recipe_path(recipe.name, root), validation, split_counts, files)
         lineage["excluded"] = [{"seed": seed, "reason": reason} for seed, reason in sorted(excluded.items())]
         (staging / "lineage.json").write_text(json.dumps(lineage, indent=2, sort_keys=True) + "\n")
@@ -192,6 +249,15 @@ def build(recipe: Recipe, root: Path = Path("."), allow_invalid: bool = False) -
         shutil.rmtree(staging, ignore_errors=True)
     n_files = sum(1 for p in final.rglob("*") if p.is_file())
     return BuildReport(final, split_counts, n_files, bool(validation["success"]))
+
+
+def _previous_hashes(final: Path) -> dict[str, str]:
+    """File hashes the last build recorded, so linked files are not read again (a large dataset is gigabytes)."""
+    try:
+        files = json.loads((final / "lineage.json").read_text())["files"]
+        return {str(k): str(v) for k, v in files.items()}
+    except (OSError, json.JSONDecodeError, KeyError, TypeError, AttributeError):
+        return {}
 
 
 def _swap_in(staging: Path, final: Path) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 from PIL import Image, ImageDraw
 
 from synth.paths import DatasetPaths
@@ -51,8 +53,12 @@ def contact_sheet(recipe: Recipe, root: Path = Path("."), count: int = 8) -> Ima
     for index in sorted(samples):
         if not chosen.intersection(all_seeds[index]):
             continue
-        records = {r.seed: r for r in records_from_table(read_shard(samples[index], ["seed", "prompt", "image", "mask", "arrays", "provenance"]), samples[index])}
-        decoded = {r["seed"]: r["mask"] for r in read_shard(masks[index], ["seed", "mask"]).to_pylist()}
+        wanted = pa.array(sorted(chosen.intersection(all_seeds[index])))
+        table = read_shard(samples[index], ["seed", "prompt", "image", "mask", "arrays", "provenance"])
+        table = table.filter(pc.is_in(table.column("seed"), wanted))  # decode only the previewed samples
+        records = {r.seed: r for r in records_from_table(table, samples[index])}
+        mask_table = read_shard(masks[index], ["seed", "mask"])
+        decoded = {r["seed"]: r["mask"] for r in mask_table.filter(pc.is_in(mask_table.column("seed"), wanted)).to_pylist()}
         for seed in sorted(chosen.intersection(all_seeds[index])):
             image = records[seed].image
             mask = decode_png(decoded[seed])
