@@ -8,7 +8,7 @@ Prints, one per line:
   ``--extend-scales`` multiples of it
 - peak memory (max RSS) of each stage at 1x and 5x the sample count (target: no more than 1.2x growth)
 
-Usage: python bench/pipeline.py [--recipe street-scenes] [--samples 300]
+Usage: python bench/pipeline.py [--recipe street-scenes] [--samples 300] [--only throughput|repro|memory]
 """
 
 from __future__ import annotations
@@ -131,7 +131,10 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=300, help="samples for the throughput and memory runs")
     parser.add_argument("--extend-scales", type=lambda text: [int(x) for x in text.split(",")], default=[1, 4],
                         help="multiples of the recipe's seed count at which to measure the +10%% extension")
+    parser.add_argument("--only", choices=["repro", "memory", "throughput"],
+                        help="run one part (minutes saved when iterating on one figure); default: all")
     args = parser.parse_args()
+    wanted = {"repro", "memory", "throughput"} if args.only is None else {args.only}
     recipe = yaml.safe_load((REPO / "recipes" / f"{args.recipe}.yaml").read_text())
     full = sum(r["stop"] - r["start"] for r in recipe["seeds"])
 
@@ -139,7 +142,7 @@ def main() -> None:
         tmp = Path(tmp)
         # 1. dvc repro: full build, no-op, +10% seeds; at the recipe's size and at larger ones, because every stage
         # pays a fixed start-up (Python, imports, Great Expectations ~3 s, DVC) that only a larger build amortises
-        for scale in args.extend_scales:
+        for scale in args.extend_scales if "repro" in wanted else []:
             count = full * scale
             root = make_project(tmp / f"dvc{scale}", with_seeds(recipe, count))
             full_s = run([sys.executable, "-m", "dvc", "repro", "-q"], root)
@@ -151,7 +154,7 @@ def main() -> None:
             shutil.rmtree(root)
 
         # 2. peak memory per stage at 1x and 5x
-        for factor in (1, 5):
+        for factor in (1, 5) if "memory" in wanted else ():
             mem_root = make_project(tmp / f"mem{factor}", with_seeds(recipe, args.samples * factor))
             peaks = {s: peak_memory_mb(mem_root, s, args.recipe) for s in STAGES}
             print(f"peak_rss_mb_{factor}x " + " ".join(f"{s}={v:.0f}" for s, v in peaks.items() if v is not None))
@@ -162,6 +165,8 @@ def main() -> None:
                 print(f"peak_memory_growth_5x={growth:.3f} (target <= 1.2)")
 
         # 3. throughput, last because it imports the library into this process
+        if "throughput" not in wanted:
+            return
         # PNG first for reference (lossless images cost a PNG encode per sample), then the recipe as written.
         variants = {"png": with_seeds(recipe, args.samples) | {"image_format": "png"},
                     "recipe": with_seeds(recipe, args.samples)}
