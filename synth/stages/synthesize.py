@@ -13,7 +13,7 @@ from synth.paths import DatasetPaths
 from synth.progress import progress_bar
 from synth.recipe import Recipe, canonical_hash
 from synth.stages import StageReport
-from synth.store.records import SAMPLES_SCHEMA, rows_to_table, sample_row
+from synth.store.encoder import Encoder, ThreadEncoder, open_encoder
 from synth.store.shards import ShardPlan, group_seeds, is_complete, prune, write_atomic
 
 SAMPLES_FORMAT = 1  # bump when the bytes a shard holds change for the same recipe
@@ -36,25 +36,34 @@ def shard_plans(recipe: Recipe, limit: int | None = None) -> list[ShardPlan]:
     ]
 
 
-def make_shard(generator: Generator, recipe: Recipe, plan: ShardPlan, advance=lambda n=1: None) -> pa.Table:
-    """Generate one shard's samples in seed order.
+def make_shard(
+    generator: Generator, recipe: Recipe, plan: ShardPlan, advance=lambda n=1: None, encoder: Encoder | None = None
+) -> pa.Table:
+    """Generate one shard's samples in seed order; ``encoder`` turns them into the table beside the generator.
 
-    PNG encoding and statistics run on a worker thread while the generator makes the next batch (both release
-    the GIL in their C loops), so storage costs little on top of generation.
+    Without one, a thread of this process encodes: right for callers that are themselves one of several parallel
+    workers (Ray actors), where another process per worker would only compete for the same cores.
     """
+    if encoder is not None:
+        return feed_shard(generator, recipe, plan, encoder, advance).result()
+    with ThreadEncoder(recipe.image_format) as own:
+        return feed_shard(generator, recipe, plan, own, advance).result()
+
+
+def feed_shard(generator: Generator, recipe: Recipe, plan: ShardPlan, encoder: Encoder, advance) -> Future:
+    """Generate a shard into ``encoder`` and return without waiting for its table, so the next shard can start."""
     plans = [plan_sample(recipe, seed) for seed in plan.seeds]
     step = max(1, generator.batch_size)
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="encode") as pool:
-        pending: list[Future] = []
-        for start in range(0, len(plans), step):
-            batch = plans[start : start + step]
-            pending.extend(
-                pool.submit(sample_row, sample, recipe.image_format)
-                for sample in generator.generate(batch)
-            )
-            advance(len(batch))
-        rows = [future.result() for future in pending]
-    return rows_to_table(rows, SAMPLES_SCHEMA)
+    for start in range(0, len(plans), step):
+        batch = plans[start : start + step]
+        for sample in generator.generate(batch):
+            encoder.put(sample)
+        advance(len(batch))
+    return encoder.finish()
+
+
+def _write_when_ready(table: Future, path: Path) -> None:
+    write_atomic(table.result(), path)
 
 
 def synthesize(
@@ -86,13 +95,21 @@ def synthesize(
 
             report.written.extend(run_on_ray(recipe, todo, out_dir, advance, **(backend_options or {})))
         else:
-            own = generator is None
-            generator = generator or recipe.generator.build(recipe)
-            try:
-                for plan in todo:
-                    write_atomic(make_shard(generator, recipe, plan, advance), out_dir / plan.filename)
-                    report.written.append(plan.filename)
-            finally:
-                if own:
-                    generator.close()
+            # The encoder starts before the generator, so its start-up overlaps loading a model; shards are
+            # written by a thread (Parquet releases the GIL) while the next one is generated.
+            with open_encoder(recipe.image_format) as encoder, ThreadPoolExecutor(1, "write") as writer:
+                own = generator is None
+                generator = generator or recipe.generator.build(recipe)
+                try:
+                    writes = [
+                        (plan, writer.submit(_write_when_ready, feed_shard(generator, recipe, plan, encoder, advance),
+                                             out_dir / plan.filename))
+                        for plan in todo
+                    ]
+                    for plan, written in writes:
+                        written.result()
+                        report.written.append(plan.filename)
+                finally:
+                    if own:
+                        generator.close()
     return report
