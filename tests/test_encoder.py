@@ -8,11 +8,13 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pyarrow as pa
 import pytest
 
 from synth.generate.prompts import plan_sample
 from synth.recipe import Recipe
+from synth.store import encoder as encoder_module
 from synth.store.encoder import ProcessEncoder, ThreadEncoder
 from tests.conftest import tiny_recipe
 
@@ -24,7 +26,9 @@ def samples(count: int, start: int = 0):
 
 
 @pytest.mark.parametrize("image_format", ["png", "jpeg"])
-def test_process_and_thread_give_equal_tables_shard_after_shard(image_format):
+@pytest.mark.parametrize("queue_bytes", [encoder_module.IN_FLIGHT_BYTES, 1], ids=["child encodes", "both encode"])
+def test_process_and_thread_give_equal_tables_shard_after_shard(image_format, queue_bytes, monkeypatch):
+    monkeypatch.setattr(encoder_module, "IN_FLIGHT_BYTES", queue_bytes)  # 1: the parent encodes whatever it can
     shards = [samples(5), samples(3, start=5)]
     tables = {}
     for kind in (ThreadEncoder, ProcessEncoder):
@@ -40,15 +44,23 @@ def test_process_and_thread_give_equal_tables_shard_after_shard(image_format):
         assert process_table.equals(thread_table) and process_table.num_rows in (5, 3)
 
 
-def test_an_error_in_the_child_fails_that_shard_and_not_the_next():
-    with ProcessEncoder("bmp") as encoder:
-        for sample in samples(2):
-            encoder.put(sample)
-        with pytest.raises(ValueError, match="unknown image format"):
-            encoder.finish().result()
+def test_an_error_in_the_child_fails_that_shard_and_not_the_next(monkeypatch):
+    monkeypatch.setattr(encoder_module, "_PROBES", 0)  # every sample goes to the child
+    good, bad = samples(2)
+    bad.image = np.zeros((4, 4, 3), dtype=np.float64)  # no image format takes float pixels
     with ProcessEncoder("png") as encoder:
-        encoder.put(samples(1)[0])
+        encoder.put(good)
+        encoder.put(bad)
+        with pytest.raises(TypeError):
+            encoder.finish().result()
+        encoder.put(good)
         assert encoder.finish().result().num_rows == 1
+
+
+def test_an_error_in_a_probe_is_raised_where_the_sample_is_put():
+    bad = samples(1)[0]
+    with ProcessEncoder("bmp") as encoder, pytest.raises(ValueError, match="unknown image format"):
+        encoder.put(bad)
 
 
 CHILD_OF_KILLED = """
