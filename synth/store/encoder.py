@@ -9,10 +9,10 @@ where the work runs:
 - ``ProcessEncoder``: a child interpreter, started once per ``synthesize`` call, on the other core. It is a fresh
   interpreter rather than a fork because the parent may hold threads (a progress bar, torch's pools) that a fork
   would copy in an unknown state. Its start-up (~0.7 s of imports) overlaps generation because samples are
-  queued in this process until the child reads them; the queue is bounded in bytes, and past the bound this
-  process encodes samples itself instead of queueing more, so memory stays bounded and a slow encoding (PNG)
-  uses both cores. The child reads a pipe only this process writes: when this process
-  dies, even by SIGKILL, the child reads end-of-file and exits, so a killed run leaves no orphan behind.
+  queued in this process until the child reads them. The queue is bounded in bytes; past the bound, or when
+  encoding is slower than generating (PNG), this process encodes samples itself instead of queueing more, so
+  memory stays bounded and both cores stay busy. The child reads a pipe only this process writes: when this
+  process dies, even by SIGKILL, the child reads end-of-file and exits, so a killed run leaves no orphan.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
 IN_FLIGHT_BYTES = 64 << 20  # queued for the child: ~250 samples of 256 px, more than its start-up lets pile up
 _PIPE_BYTES = 1 << 20  # a 256 px sample in one write instead of four: fewer GIL hand-overs for the feeding thread
-_SLOWER_BY = 8  # samples
+_SLOWER_BY = 8  # samples queued for the child beyond which this process encodes, once the child is slower
 _PROBES = 2  # samples this process encodes to time encoding; the first pays one-off set-up costs
 _TABLE = "table"  # asks the child for the table of the samples sent since the last request
 _READY = "ready"  # the child's first message
