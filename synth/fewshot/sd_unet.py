@@ -21,6 +21,7 @@ from synth.fewshot.features import FeatureSource, FeatureSourceConfig, as_numpy_
 if TYPE_CHECKING:
     import torch
 
+    from synth.recipe.schema import Recipe
     from synth.store.records import SampleRecord
 
 
@@ -34,7 +35,7 @@ class SDUnetFeaturesConfig(FeatureSourceConfig):
     device: str = "cpu"
     dtype: Literal["float32", "float16", "bfloat16"] = "float32"
 
-    def build(self) -> FeatureSource:
+    def build(self, recipe: Recipe | None = None) -> FeatureSource:  # noqa: ARG002 - reads only the image
         return SDUnetFeatures(self)
 
 
