@@ -75,6 +75,17 @@ def resize(maps: torch.Tensor, side: int) -> torch.Tensor:
     return F.interpolate(maps, size=(side, side), mode="bilinear", align_corners=False, antialias=True)
 
 
+def reduce_group(activation: torch.Tensor, matrix: torch.Tensor, side: int) -> torch.Tensor:
+    """One (timestep, block) group's share of the stored map: (n, C, h, w) -> (n, dim, side, side), float32.
+
+    Projecting before resizing touches ``dim`` channels instead of C at the block's own resolution (cheaper
+    whenever dim < C) and gives the same result, both maps being linear.
+    """
+    with torch.no_grad():
+        projected = torch.einsum("dc,nchw->ndhw", matrix.to(activation.device), unit_rms(activation.float()))
+        return resize(projected, side)
+
+
 class FeatureRecorder:
     """Forward hooks on the UNet that add each chosen step's up-block outputs into the per-image running sum.
 
@@ -141,10 +152,7 @@ class FeatureRecorder:
             hidden = output[0] if isinstance(output, tuple) else output
             if self.guided:
                 hidden = hidden.chunk(2)[1]  # [unconditional, conditional]: keep what the prompt steers
-            matrix = self.matrices[self.current * len(self.blocks) + position].to(hidden.device)
-            with torch.no_grad():
-                projected = torch.einsum("dc,nchw->ndhw", matrix, unit_rms(hidden.float()))
-                projected = resize(projected, self.side)
+            projected = reduce_group(hidden, self.matrices[self.current * len(self.blocks) + position], self.side)
             self.total = projected if self.total is None else self.total + projected
             self.groups_added += 1
 
