@@ -6,9 +6,9 @@ alternating in one process. Both keep the generator's attention capture, so the 
 capture. A tiny VAE and a one-layer 768-wide text encoder stand in for SD's (as in bench/attention_capture.py).
 
 Also prints the stored bytes per image against the unreduced activations, the recorder's state per image, peak
-RSS of each mode in its own process (whole run, and generation alone), and the time the re-encode path (``sd_unet``: VAE encode + one UNet pass per
-timestep over the finished image) would spend per image at train/decode time, which the in-pass path does not
-spend. Last line: ``inpass_capture_time_ratio=<on/off>``.
+RSS of each mode in its own process (whole run, and generation alone), and the time the re-encode path
+(``sd_unet``: VAE encode + one UNet pass per timestep over the finished image) spends per image at train and
+decode time, which the in-pass path does not spend. Last line: ``inpass_capture_time_ratio=<on/off>``.
 
 Usage: python bench/inpass_features.py [--steps 2] [--reps 2] [--dim 64]
 """
@@ -98,7 +98,7 @@ def main() -> None:
         child(Path(args.model), args.steps, features if args.child == "on" else None)
         return
 
-    from attention_capture import save_pipeline
+    from attention_capture import alternate, save_pipeline
 
     from synth.generate.prompts import plan_sample
     from synth.store.codec import encode_array, encode_png
@@ -112,12 +112,7 @@ def main() -> None:
         plans = [plan_sample(recipe, 0)]
         sample = on.generate(plans)[0]
         off.generate(plans)  # warm-up
-        times = {"on": [], "off": []}
-        for _ in range(args.reps):
-            for mode, generator in (("off", off), ("on", on)):
-                start = time.perf_counter()
-                generator.generate(plans)
-                times[mode].append(time.perf_counter() - start)
+        times = alternate(off, on, plans, args.reps)
         recorder = on.features
         on.close(), off.close()
         del on, off

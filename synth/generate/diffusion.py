@@ -37,7 +37,7 @@ class UNetFeatureSettings(BaseModel):
         default_factory=lambda: [50, 150, 250], min_length=1,
         description="Training timesteps (DDPM-Seg's 50/150/250); each is read at the denoising step nearest to it.",
     )
-    blocks: list[int] | None = Field(default=None, description="Indices of unet.up_blocks to record; None = all.")
+    blocks: list[int] | None = Field(default=None, min_length=1, description="Indices of unet.up_blocks to record; None = all.")
     dim: int = Field(default=64, ge=1, le=4096, description="Channels kept per pixel after the random projection.")
     resolution: int | None = Field(default=None, ge=1, description="Side of the stored map; default the latent side.")
     seed: int = Field(default=0, ge=0, description="Seed of the random projection matrix.")
