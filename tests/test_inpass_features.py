@@ -165,6 +165,12 @@ def test_check_reports_features_the_generator_cannot_record(project, tiny_sd):
     assert result.returncode == 2
     assert result.stderr.strip().startswith("recipes/tinysd.yaml: generator.features: required by decode.features.type")
 
+    unread = inpass_recipe(tiny_sd)
+    unread["decode"] = {"type": "attention"}
+    write(project.root, unread)
+    result = project.synth("check", "recipes/tinysd.yaml")
+    assert "note recipes/tinysd.yaml: generator.features: recorded in every sample but read only by" in result.stderr
+
     clash = inpass_recipe(tiny_sd)
     clash["generator"]["features"]["timesteps"] = [0, 100]  # both nearest to t = 1 of the 3-step schedule
     write(project.root, clash)
