@@ -61,15 +61,17 @@ def test_nearest_denoising_step_per_requested_timestep():
         select_steps([50, 45], schedule)
 
 
-def test_stored_features_are_what_the_generation_pass_computed(tiny_sd, one_thread, monkeypatch):
+@pytest.mark.parametrize("guidance", [7.5, 1.0])
+def test_stored_features_are_what_the_generation_pass_computed(tiny_sd, one_thread, monkeypatch, guidance):
     """Our own hooks on the same pass see every UNet call inside the pipeline call; the stored map equals the
-    definition (every chosen up-block output, conditional half, unit RMS, upsampled, concatenated, projected)."""
+    definition (every chosen up-block output, conditional half, unit RMS, upsampled, concatenated, projected).
+    Without guidance (scale 1) the pipeline runs the conditional branch alone."""
     import torch.nn.functional as F
     from diffusers import StableDiffusionPipeline
 
     from synth.generate.prompts import plan_sample
 
-    recipe = parse(inpass_recipe(tiny_sd))
+    recipe = parse(inpass_recipe(tiny_sd, guidance_scale=guidance))
     generator = recipe.generator.build(recipe)
     recorder = generator.features
     inside, calls, outputs = [False], [], {}
@@ -90,7 +92,8 @@ def test_stored_features_are_what_the_generation_pass_computed(tiny_sd, one_thre
 
     def on_block(index):
         def keep(module, inputs, output):
-            outputs[(calls[-1][0], index)] = output.detach().chunk(2)[1].clone()  # conditional half of CFG
+            cond = output.detach().chunk(2)[1] if guidance > 1 else output.detach()  # conditional half of CFG
+            outputs[(calls[-1][0], index)] = cond.clone()
         return keep
 
     hooks = [unet.register_forward_pre_hook(on_unet, with_kwargs=True)]
