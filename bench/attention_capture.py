@@ -106,6 +106,17 @@ def reference_bytes_per_image(steps: int) -> int:
     return total * 4 * steps
 
 
+def alternate(off, on, plans, reps: int) -> dict[str, list[float]]:  # noqa: ANN001
+    """Seconds per generate call of each mode, off and on taking turns so that machine noise hits both."""
+    times: dict[str, list[float]] = {"on": [], "off": []}
+    for _ in range(reps):
+        for mode, generator in (("off", off), ("on", on)):
+            start = time.perf_counter()
+            generator.generate(plans)
+            times[mode].append(time.perf_counter() - start)
+    return times
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--steps", type=int, default=2)
@@ -126,12 +137,7 @@ def main() -> None:
         off, _ = make_generator(model, args.steps, capture=False)
         plans = [plan_sample(recipe, 0)]
         on.generate(plans), off.generate(plans)  # warm-up
-        times = {"on": [], "off": []}
-        for _ in range(args.reps):
-            for mode, generator in (("off", off), ("on", on)):
-                start = time.perf_counter()
-                generator.generate(plans)
-                times[mode].append(time.perf_counter() - start)
+        times = alternate(off, on, plans, args.reps)
         layers = on.captured_layers
         k = len(plans[0].class_ids)
         state = (32 * 32) ** 2 * 4 + 16 * 16 * k * 4

@@ -7,11 +7,15 @@ AutoencoderKL + CLIP text encoder, built with ``synth.fewshot.tiny.build_tiny_sd
 ``synth annotate export`` picks them (greedy coverage of the taxonomy); their exact masks play the human
 labels. The held-out samples are never annotated.
 
+``--project-dim D`` reduces every sample's maps the way in-pass capture (``generator.features``) stores them:
+each map scaled to unit RMS, randomly projected to D channels and summed on the finest map's grid
+(``synth.generate.unet_features.reduce_group``), which measures what that reduction costs the decoder.
+
 Prints mIoU (classes + background, over all held-out pixels) for 4, 16 and 64 annotations, then, for the
 16-annotation decoder, the mIoU of the held-out samples that remain after dropping the most uncertain share,
 and the rank correlation between image uncertainty and image error. Last line: ``fewshot_miou=<x>`` (16).
 
-    python bench/fewshot_decoder.py [--heldout 64] [--members 10] [--pixels-per-image 2048]
+    python bench/fewshot_decoder.py [--heldout 64] [--members 10] [--pixels-per-image 2048] [--project-dim 64]
 """
 
 from __future__ import annotations
@@ -65,6 +69,15 @@ def miou(conf: np.ndarray) -> float:
     return float((inter[present] / union[present]).mean())
 
 
+def project_maps(maps, dim: int, seed: int = 0):
+    """The in-pass reduction applied to a list of maps: one dim x r x r map, r the finest side."""
+    from synth.generate.unet_features import projection_matrices, reduce_group
+
+    side = max(m.shape[-1] for m in maps)
+    matrices = projection_matrices(seed, dim, [m.shape[0] for m in maps], 1)
+    return [sum(reduce_group(m[None], w, side)[0] for m, w in zip(maps, matrices))]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--heldout", type=int, default=64)
@@ -77,6 +90,7 @@ def main() -> None:
     parser.add_argument("--timesteps", default="50,150,250", help="sd_unet: DDPM-Seg's choice by default.")
     parser.add_argument("--source", choices=["sd_unet", "random_conv"], default="sd_unet",
                         help="random_conv: a fixed random conv pyramid over the image (not a generator), for contrast.")
+    parser.add_argument("--project-dim", type=int, default=0, help="Reduce the maps as in-pass capture stores them.")
     args = parser.parse_args()
 
     import torch
@@ -112,6 +126,10 @@ def main() -> None:
         maps = {r.seed: source.maps(r) for r in records}
         per_image = (time.perf_counter() - start) / len(records)
     print(f"features: {what}, D={source.dim}, {per_image * 1000:.0f} ms/image on CPU")
+    if args.project_dim:
+        maps = {seed: project_maps(m, args.project_dim) for seed, m in maps.items()}
+        print(f"reduced as in-pass capture stores them: D={source.dim} -> {args.project_dim} (unit RMS per map, "
+              f"Gaussian projection, finest grid {maps[records[0].seed][0].shape[-1]} px)")
     print(f"data: scenes, 64 px, {len(values) - 1} classes + background; held-out {len(heldout)} samples")
 
     class Cached:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
@@ -32,7 +31,7 @@ EXCLUDED = "excluded.json"
 
 class DatasetGANConfig(DecoderConfig):
     type: Literal["datasetgan"] = "datasetgan"
-    features: FeatureSettings = Field(description="Where pixel features come from (sd_unet, stylegan2).")  # type: ignore[valid-type]
+    features: FeatureSettings = Field(description="Where pixel features come from (captured, sd_unet, stylegan2).")  # type: ignore[valid-type]
     ensemble: int = Field(default=10, ge=1, le=50, description="MLPs in the ensemble.")
     batch_size: int = Field(default=64, ge=2, description="Pixels per optimisation step.")
     lr: float = Field(default=1e-3, gt=0)
@@ -55,11 +54,7 @@ class DatasetGANConfig(DecoderConfig):
                              patience=self.patience, seed=self.seed)
 
     def problems(self, recipe: Recipe) -> list[tuple[str, str]]:
-        feats = self.features
-        if feats.type == "stylegan2" and Path(feats.checkpoint).suffix != ".safetensors" and not feats.allow_pickle:
-            return [("decode.features.checkpoint", f"{feats.checkpoint!r} is not .safetensors; pickled checkpoints "
-                     "run arbitrary code and need allow_pickle: true")]
-        return []
+        return self.features.problems(recipe)
 
     def trained_state(self, paths: DatasetPaths) -> str | None:
         """sha256 of the trained checkpoint: part of every masks shard key, so retraining re-decodes."""
@@ -80,7 +75,7 @@ class DatasetGANDecoder(Decoder):
         from synth.fewshot.train import CHECKPOINT
 
         self.ensemble, _ = Ensemble.load(paths.root / "data" / paths.name / "decoder" / CHECKPOINT)
-        self.source = self.config.features.build()
+        self.source = self.config.features.build(self.recipe)
         if self.source.dim != self.ensemble.dim:
             raise UserError(f"decode.features: {self.source.dim} dims but the decoder was trained on "
                             f"{self.ensemble.dim}; rerun `synth train-decoder {paths.name}`")

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     import numpy as np
     import torch
 
+    from synth.recipe.schema import Recipe
     from synth.store.records import SampleRecord
 
 
@@ -85,8 +86,13 @@ class FeatureSourceConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    def build(self) -> FeatureSource:
+    def build(self, recipe: Recipe | None = None) -> FeatureSource:
+        """The recipe is needed only by sources whose shape the generator decides (``captured``)."""
         raise NotImplementedError
+
+    def problems(self, recipe: Recipe) -> list[tuple[str, str]]:
+        """Recipe problems only this source can see (a generator that does not make what it reads)."""
+        return []
 
 
 def as_numpy_image(record: SampleRecord) -> np.ndarray:

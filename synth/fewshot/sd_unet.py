@@ -5,8 +5,9 @@ seed, so features are reproducible), run the UNet once conditioned on the sample
 output of every chosen ``up_blocks[i]`` (forward hooks; nothing of the UNet is re-implemented). Repeated for
 each timestep in ``timesteps``; all maps go to the shared bilinear-upsample-and-concatenate reader.
 
-This is feature-only over any image, so it labels the samples of any generator (``scenes`` for measurement,
-``stable_diffusion`` for real data). Models load with ``from_pretrained`` on a hub id or a local folder laid
+This is feature-only over any image, so it labels the samples of any generator (``scenes`` for measurement).
+Images the ``diffusion`` generator makes need no second pass: with ``generator.features`` the generation pass
+records the same activations itself and ``captured`` (``synth/fewshot/captured.py``) reads them. Models load with ``from_pretrained`` on a hub id or a local folder laid
 out like a diffusers pipeline (unet/, vae/, text_encoder/, tokenizer/, scheduler/).
 """
 
@@ -21,6 +22,7 @@ from synth.fewshot.features import FeatureSource, FeatureSourceConfig, as_numpy_
 if TYPE_CHECKING:
     import torch
 
+    from synth.recipe.schema import Recipe
     from synth.store.records import SampleRecord
 
 
@@ -34,7 +36,7 @@ class SDUnetFeaturesConfig(FeatureSourceConfig):
     device: str = "cpu"
     dtype: Literal["float32", "float16", "bfloat16"] = "float32"
 
-    def build(self) -> FeatureSource:
+    def build(self, recipe: Recipe | None = None) -> FeatureSource:  # noqa: ARG002 - reads only the image
         return SDUnetFeatures(self)
 
 

@@ -6,12 +6,14 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
 from pydantic import Field
 
+from synth.fewshot.captured import CapturedFeaturesConfig
 from synth.fewshot.features import FeatureSource, FeatureSourceConfig
 from synth.fewshot.sd_unet import SDUnetFeaturesConfig
 
 if TYPE_CHECKING:
     import torch
 
+    from synth.recipe.schema import Recipe
     from synth.store.records import SampleRecord
 
 
@@ -29,8 +31,16 @@ class StyleGAN2FeaturesConfig(FeatureSourceConfig):
     layers: list[int] | None = Field(default=None, description="Indices of styled layers to use; None = all.")
     device: str = "cpu"
 
-    def build(self) -> FeatureSource:
+    def build(self, recipe: Recipe | None = None) -> FeatureSource:  # noqa: ARG002 - the checkpoint says it all
         return StyleGAN2Features(self)
+
+    def problems(self, recipe: Recipe) -> list[tuple[str, str]]:  # noqa: ARG002
+        from pathlib import Path
+
+        if Path(self.checkpoint).suffix != ".safetensors" and not self.allow_pickle:
+            return [("decode.features.checkpoint", f"{self.checkpoint!r} is not .safetensors; pickled checkpoints "
+                     "run arbitrary code and need allow_pickle: true")]
+        return []
 
 
 class StyleGAN2Features(FeatureSource):
@@ -83,7 +93,7 @@ class RandomConvFeaturesConfig(FeatureSourceConfig):
     channels: list[int] = Field(default_factory=lambda: [16, 32, 64], min_length=1)
     seed: int = 0
 
-    def build(self) -> FeatureSource:
+    def build(self, recipe: Recipe | None = None) -> FeatureSource:  # noqa: ARG002 - reads only the image
         return RandomConvFeatures(self)
 
 
@@ -123,6 +133,7 @@ FEATURE_SOURCES: dict[str, type[FeatureSourceConfig]] = {
     "sd_unet": SDUnetFeaturesConfig,
     "stylegan2": StyleGAN2FeaturesConfig,
     "random_conv": RandomConvFeaturesConfig,
+    "captured": CapturedFeaturesConfig,
 }
 
 FeatureSettings = Annotated[Union[tuple(FEATURE_SOURCES.values())], Field(discriminator="type")]  # noqa: UP007

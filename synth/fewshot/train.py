@@ -122,7 +122,7 @@ def train_decoder(recipe: Recipe, root: Path = Path("."), log=lambda message: No
         raise UserError(f"annotations/{recipe.name}: seeds {missing[:8]} have no samples; run `synth synthesize {recipe.name}`")
     settings = recipe.decode
     values = [0, *recipe.taxonomy.ids]
-    source = settings.features.build()
+    source = settings.features.build(recipe)
     try:
         dim = source.dim
         budget = settings.max_feature_mb * 2**20 // (2 * dim * len(masks))

@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field, model_serializer
 
 from synth.generate.base import Generator, GeneratorConfig
 
@@ -22,6 +22,25 @@ if TYPE_CHECKING:
     from synth.recipe.schema import Recipe
 
 SCHEDULERS = ("ddim", "pndm", "euler", "dpm")
+
+
+class UNetFeatureSettings(BaseModel):
+    """What the generation pass records for the ``datasetgan`` decoder (``decode.features.type: captured``).
+
+    Everything here changes the bytes of the samples shards, which is why it lives under ``generator``: the
+    samples shard key and DVC's synthesize stage cover it, while the decoder's own settings stay in ``decode``.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    timesteps: list[int] = Field(
+        default_factory=lambda: [50, 150, 250], min_length=1,
+        description="Training timesteps (DDPM-Seg's 50/150/250); each is read at the denoising step nearest to it.",
+    )
+    blocks: list[int] | None = Field(default=None, min_length=1, description="Indices of unet.up_blocks to record; None = all.")
+    dim: int = Field(default=64, ge=1, le=4096, description="Channels kept per pixel after the random projection.")
+    resolution: int | None = Field(default=None, ge=1, description="Side of the stored map; default the latent side.")
+    seed: int = Field(default=0, ge=0, description="Seed of the random projection matrix.")
 
 
 class DiffusionConfig(GeneratorConfig):
@@ -46,6 +65,17 @@ class DiffusionConfig(GeneratorConfig):
     timestep_window: tuple[float, float] = Field(
         default=(0.0, 1.0), description="Share of the denoising steps [from, to) whose attention is accumulated."
     )
+    features: UNetFeatureSettings | None = Field(
+        default=None, description="Record UNet decoder-block features during generation (for decode datasetgan)."
+    )
+
+    @model_serializer(mode="wrap")
+    def _omit_absent_features(self, handler):  # noqa: ANN001, ANN202 - pydantic's signature
+        # Recipes without in-pass features dump (and so hash, and key their shards) exactly as before.
+        data = handler(self)
+        if data.get("features", 0) is None:
+            data.pop("features")
+        return data
 
     def build(self, recipe: Recipe) -> Generator:
         from synth.generate.diffusion_pipeline import DiffusionGenerator
@@ -65,6 +95,8 @@ class DiffusionConfig(GeneratorConfig):
         cross, self_res = self.resolutions(recipe.image_size)
         if cross < 1 or self_res < cross:
             out.append(("generator.self_attention_resolution", f"{self_res} must be >= the cross-attention resolution {cross}"))
+        if self.features is not None and len(set(self.features.timesteps)) != len(self.features.timesteps):
+            out.append(("generator.features.timesteps", f"{self.features.timesteps} repeats a timestep"))
         tokenizer = self.load_tokenizer()
         if tokenizer is not None:
             for i, cls in enumerate(recipe.taxonomy.classes):
@@ -79,6 +111,10 @@ class DiffusionConfig(GeneratorConfig):
             out.append(("generator.revision", f"{self.revision!r} is not a pinned commit: the model may change under the recipe"))
         if self.load_tokenizer() is None:
             out.append(("generator.model", f"tokenizer of {self.model!r} is not available locally; class phrases not checked"))
+        reads = getattr(getattr(recipe.decode, "features", None), "type", None)
+        if self.features is not None and reads != "captured":
+            out.append(("generator.features", "recorded in every sample but read only by decode.type datasetgan with "
+                        "features.type captured; this recipe's decoder ignores them"))
         return out
 
     def load_tokenizer(self):

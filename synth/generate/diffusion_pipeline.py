@@ -51,6 +51,12 @@ class DiffusionGenerator(Generator):
         self.cross_res, self.self_res = config.resolutions(size)
         latent_side = size // self.pipe.vae_scale_factor
         self.slot, self.captured_layers = install_capture(self.pipe.unet, latent_side, self.cross_res, self.self_res)
+        self.features = None
+        if config.features is not None:
+            from synth.generate.unet_features import FeatureRecorder
+
+            self.features = FeatureRecorder(self.pipe.unet, config.features, self.pipe.scheduler, config.steps,
+                                            latent_side, guided=config.guidance_scale > 1.0)
         self.by_id = recipe.taxonomy.by_id()
         self.provenance = config.provenance() | {
             "settings_hash": settings_hash(config),
@@ -61,6 +67,8 @@ class DiffusionGenerator(Generator):
             "tau": config.tau,
             "attention_resolutions": [self.cross_res, self.self_res],
         }
+        if self.features is not None:
+            self.provenance["features"] = self.features.describe()
 
     @property
     def batch_size(self) -> int:
@@ -99,6 +107,8 @@ class DiffusionGenerator(Generator):
         latent_shape = (1, self.pipe.unet.config.in_channels, *(2 * [self.recipe.image_size // self.pipe.vae_scale_factor]))
         latents = torch.cat([torch.randn(latent_shape, generator=g, dtype=torch.float32) for g in generators])
         self.slot[0] = store
+        if self.features is not None:
+            self.features.start()
         try:
             result = self.pipe(
                 prompt=prompts,
@@ -113,6 +123,7 @@ class DiffusionGenerator(Generator):
             )
         finally:
             self.slot[0] = None
+        features = self.features.finish() if self.features is not None else None
         cross, self_attn = store.averages()
         refined = refine(cross, self_attn, cfg.tau)
         # Min-max per class map before the fp16 cast: the decoder normalises the same way, and near-uniform maps
@@ -124,18 +135,16 @@ class DiffusionGenerator(Generator):
         samples = []
         for i, plan in enumerate(plans):
             k = len(plan.class_ids)
-            samples.append(
-                Sample(
-                    seed=plan.seed,
-                    image=images[i],
-                    prompt=prompts[i],
-                    arrays={"scores": scores[i, :k], "class_ids": np.asarray(plan.class_ids, dtype=np.int16)},
-                    provenance=dict(self.provenance),
-                )
-            )
+            arrays = {"scores": scores[i, :k], "class_ids": np.asarray(plan.class_ids, dtype=np.int16)}
+            if features is not None:
+                arrays["features"] = features[i]
+            samples.append(Sample(seed=plan.seed, image=images[i], prompt=prompts[i], arrays=arrays,
+                                  provenance=dict(self.provenance)))
         return samples
 
     def close(self) -> None:
+        if self.features is not None:
+            self.features.close()
         self.pipe = None
         if torch.cuda.is_available():
             torch.cuda.empty_cache()

@@ -1,0 +1,65 @@
+"""Features the generator recorded while it made the image: the decoder reads them, it never reruns a model.
+
+The ``diffusion`` generator with ``generator.features`` stores, per sample, a ``dim x r x r`` fp16 map in the
+samples shard (``arrays["features"]``: its UNet up-block activations at the chosen timesteps, randomly
+projected; ``synth/generate/unet_features.py``). Training and decoding read that map and upsample it
+bilinearly to the image like any other feature map, so new annotations retrain and re-decode without a second
+UNet pass over the finished image (which ``sd_unet`` does for images no diffusion model made).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Literal
+
+from synth.errors import UserError
+from synth.fewshot.features import FeatureSource, FeatureSourceConfig
+
+if TYPE_CHECKING:
+    import torch
+
+    from synth.recipe.schema import Recipe
+    from synth.store.records import SampleRecord
+
+ARRAY = "features"
+
+
+class CapturedFeaturesConfig(FeatureSourceConfig):
+    type: Literal["captured"] = "captured"
+
+    def build(self, recipe: Recipe | None = None) -> FeatureSource:
+        settings = getattr(recipe.generator, "features", None) if recipe is not None else None
+        if settings is None:
+            raise UserError("generator.features: required by decode.features.type 'captured'")
+        return CapturedFeatures(settings.model_dump(mode="json"))
+
+    def problems(self, recipe: Recipe) -> list[tuple[str, str]]:
+        if recipe.generator.type != "diffusion":
+            return [("decode.features.type", f"'captured' reads the UNet features the diffusion generator records while "
+                     f"generating; generator {recipe.generator.type!r} records none (sd_unet re-encodes finished images)")]
+        if recipe.generator.features is None:
+            return [("generator.features", "required by decode.features.type 'captured': say which timesteps and "
+                     "blocks the generation pass records, e.g. {timesteps: [50, 150, 250]}")]
+        return []
+
+
+class CapturedFeatures(FeatureSource):
+    def __init__(self, settings: dict[str, Any]):
+        self.settings = settings
+
+    @property
+    def dim(self) -> int:
+        return int(self.settings["dim"])
+
+    def identity(self) -> dict[str, Any]:
+        return {"type": "captured", "generator.features": self.settings}
+
+    def maps(self, record: SampleRecord) -> list[torch.Tensor]:
+        import torch
+
+        if ARRAY not in record.array_bytes:
+            raise UserError(f"{record.source}: seed {record.seed} has no captured features; rerun `synth synthesize`")
+        array = record.array(ARRAY)
+        if array.ndim != 3 or array.shape[0] != self.dim:
+            raise UserError(f"{record.source}: seed {record.seed} has features of shape {array.shape}, expected "
+                            f"{self.dim} channels; rerun `synth synthesize`")
+        return [torch.from_numpy(array.astype("float32"))]
