@@ -54,21 +54,26 @@ def check_address(address: str) -> None:
 def _streamed(work, period: float = PROGRESS_PERIOD):  # noqa: ANN001
     """Run ``work(advance)`` on a thread; yield the samples it finished every ``period`` seconds, then its result."""
     counts: queue.SimpleQueue = queue.SimpleQueue()
-    wait = max(period, 0.01)
     with ThreadPoolExecutor(1, "shard") as pool:
         result = pool.submit(work, lambda n=1: counts.put(n))
+        result.add_done_callback(lambda _: counts.put(None))  # wakes the loop the moment the shard is finished
         pending, last = 0, time.monotonic()
-        while not (result.done() and counts.empty()):
-            try:
-                pending += counts.get(timeout=wait)
-            except queue.Empty:
-                pass
+        while (count := _next_count(counts, period)) is not None:
+            pending += count
             if pending and time.monotonic() - last >= period:
                 yield pending
                 pending, last = 0, time.monotonic()
         if pending:
             yield pending
         yield result.result()
+
+
+def _next_count(counts: queue.SimpleQueue, period: float) -> int | None:
+    """The next progress count, 0 after ``period`` seconds without one, None when the work is done."""
+    try:
+        return counts.get(timeout=max(period, 0.01))
+    except queue.Empty:
+        return 0
 
 
 def _put_or_write(table, plan: ShardPlan, name: str, kind: str, out_dir: str, store_url: str | None) -> str:  # noqa: ANN001
