@@ -214,7 +214,7 @@ def _drive(new_actor, submit, jobs: list, advance, workers: int, max_attempts: i
     actor died goes back to the front of the queue, to whichever actor is free, with a replacement started.
     """
     import ray
-    from ray.exceptions import RayActorError
+    from ray.exceptions import RayActorError, RayTaskError
 
     actors = [new_actor() for _ in range(max(1, min(workers, len(jobs))))]
     waiting = list(jobs)
@@ -244,6 +244,10 @@ def _drive(new_actor, submit, jobs: list, advance, workers: int, max_attempts: i
                 actors.append(new_actor())  # a replacement; the shard goes to whoever is free
                 waiting.insert(0, job)
                 continue
+            except RayTaskError as error:  # a user's mistake found on a worker (e.g. a corrupt shard) stays one line
+                if isinstance(error.cause, UserError):
+                    raise UserError(str(error.cause)) from None
+                raise
             if isinstance(item, int):
                 entry[2] += item
                 advance(item)

@@ -21,9 +21,6 @@ from pathlib import Path
 from synth.errors import UserError
 from synth.store.shards import rows_in, write_bytes_atomic
 
-STORE_ENV = "SYNTH_STORE"
-
-
 class ObjectStore:
     def __init__(self, url: str):
         import fsspec
