@@ -20,6 +20,11 @@ class DatasetPaths:
         return self.root / "data" / self.name / "masks"
 
     @property
+    def decoder(self) -> Path:
+        """A trained mask decoder (datasetgan's ensemble), written by train-decoder."""
+        return self.root / "data" / self.name / "decoder"
+
+    @property
     def reports(self) -> Path:
         return self.root / "reports" / self.name
 

@@ -1,12 +1,17 @@
-"""Synthesis on a Ray cluster: one long-lived actor per worker, whole shards as the unit of work.
+"""Synthesis and decoding on a Ray cluster: long-lived actors, whole shards as the unit of work.
 
-Each actor builds the generator once (loading a model is the expensive part) and then makes whole shards with
-the same ``make_shard`` the local backend uses, writing each one atomically to the shared output folder
-(temporary file, then rename). The driver hands out the fixed shard plans; if an actor dies its shard goes to
-another actor (a replacement is started), and a shard that was half-written leaves only a temporary file that
-the next write replaces. Because shards are keyed and made exactly as locally, the bytes are identical.
+Each actor builds the generator (or the decoder) once, loading a model being the expensive part, and then works
+through whole shards with the same ``make_shard`` / ``decode_table`` the local backend uses. Without a store it
+writes each shard atomically to the shared output folder (temporary file, then rename), which every worker must
+see under the same path. With ``store`` (an fsspec URL, see synth/store/objects.py) it puts each finished shard
+into the store as one complete object and the driver copies it, checked, into ``data/NAME``; a shard already
+complete in the store is copied instead of remade, a damaged one is remade.
 
-The output folder must be visible to every worker under the same path (one machine, or a shared file system).
+Actor methods are Ray streaming generators: they yield the number of samples finished (summed over
+``PROGRESS_PERIOD`` seconds) and, last, the shard's file name, so the driver's bar moves per sample. If an actor
+dies, the progress its shard had reported is taken back off the bar, the shard goes to another actor (a
+replacement is started), and a half-made shard leaves only a temporary file (or nothing in the store). Because
+shards are keyed and made exactly as locally, the bytes are identical.
 """
 
 from __future__ import annotations
@@ -15,10 +20,20 @@ import os
 import socket
 from pathlib import Path
 
+import queue
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+
 from synth.errors import UserError
+from synth.paths import DatasetPaths
+from synth.store.objects import ObjectStore, open_store
 from synth.store.shards import ShardPlan
 
 FAULT_ENV = "SYNTH_FAULT_KILL_SHARD"  # test instrumentation: "<index>:<marker file>" kills the actor once
+PROGRESS_PERIOD = 0.1  # seconds of progress a worker sums into one message
 
 
 def check_address(address: str) -> None:
@@ -36,7 +51,49 @@ def check_address(address: str) -> None:
         raise UserError(f"--address {address}: no Ray cluster reachable ({error.strerror or error})") from None
 
 
-def _actor_class():
+def _streamed(work, period: float = PROGRESS_PERIOD):  # noqa: ANN001
+    """Run ``work(advance)`` on a thread; yield the samples it finished every ``period`` seconds, then its result."""
+    counts: queue.SimpleQueue = queue.SimpleQueue()
+    with ThreadPoolExecutor(1, "shard") as pool:
+        result = pool.submit(work, lambda n=1: counts.put(n))
+        result.add_done_callback(lambda _: counts.put(None))  # wakes the loop the moment the shard is finished
+        pending, last = 0, time.monotonic()
+        while (count := _next_count(counts, period)) is not None:
+            pending += count
+            if pending and time.monotonic() - last >= period:
+                yield pending
+                pending, last = 0, time.monotonic()
+        if pending:
+            yield pending
+        yield result.result()
+
+
+def _next_count(counts: queue.SimpleQueue, period: float) -> int | None:
+    """The next progress count, 0 after ``period`` seconds without one, None when the work is done."""
+    try:
+        return counts.get(timeout=max(period, 0.01))
+    except queue.Empty:
+        return 0
+
+
+def _put_or_write(table, plan: ShardPlan, name: str, kind: str, out_dir: str, store_url: str | None) -> str:  # noqa: ANN001
+    """A worker's finished shard: one PUT into the store, or an atomic write into the shared folder."""
+    from synth.store.shards import shard_bytes, write_atomic
+
+    hook = _fault_hook(plan)
+    if store_url is None:
+        write_atomic(table, Path(out_dir) / plan.filename, before_rename=hook)
+        return plan.filename
+    store = ObjectStore(store_url)
+    key = store.key(name, kind, plan.filename)
+    data = shard_bytes(table)
+    if hook is not None:
+        hook(key)
+    store.put(key, data)
+    return plan.filename
+
+
+def _actor_classes():
     import ray
 
     @ray.remote
@@ -47,15 +104,53 @@ def _actor_class():
             self.recipe = Recipe.model_validate(recipe_json)
             self.generator = self.recipe.generator.build(self.recipe)
 
-        def make(self, plan: ShardPlan, out_dir: str) -> tuple[str, int]:
+        @ray.method(num_returns="streaming")
+        def make(self, plan: ShardPlan, out_dir: str, store_url: str | None, period: float):
             from synth.stages.synthesize import make_shard
-            from synth.store.shards import write_atomic
 
-            table = make_shard(self.generator, self.recipe, plan)
-            write_atomic(table, Path(out_dir) / plan.filename, before_rename=_fault_hook(plan))
-            return plan.filename, len(plan.seeds)
+            def work(advance):  # noqa: ANN001
+                table = make_shard(self.generator, self.recipe, plan, advance)
+                return _put_or_write(table, plan, self.recipe.name, "samples", out_dir, store_url)
 
-    return ShardWorker
+            yield from _streamed(work, period)
+
+    @ray.remote
+    class DecodeWorker:
+        def __init__(self, recipe_json: dict, decoder_files: dict[str, bytes]):
+            """``decoder_files``: the driver's ``data/NAME/decoder`` (a trained decoder), laid out here again."""
+            from synth.recipe import Recipe
+
+            self.recipe = Recipe.model_validate(recipe_json)
+            self.home = tempfile.TemporaryDirectory(prefix="synth-decoder-")
+            paths = DatasetPaths(Path(self.home.name), self.recipe.name)
+            for relative, data in decoder_files.items():
+                (paths.decoder / relative).parent.mkdir(parents=True, exist_ok=True)
+                (paths.decoder / relative).write_bytes(data)
+            self.decoder = self.recipe.decode.build(self.recipe)
+            self.decoder.attach(paths)
+
+        @ray.method(num_returns="streaming")
+        def decode(self, source: str, plan: ShardPlan, out_dir: str, store_url: str | None, period: float):
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            from synth.stages.decode import SAMPLE_COLUMNS, decode_table
+            from synth.store.shards import read_shard
+
+            def work(advance):  # noqa: ANN001
+                if store_url is None:
+                    samples = read_shard(Path(source), SAMPLE_COLUMNS)
+                else:
+                    data = ObjectStore(store_url).get(source)
+                    if data is None:
+                        raise FileNotFoundError(source)
+                    samples = pq.read_table(pa.BufferReader(data), columns=SAMPLE_COLUMNS)
+                table = decode_table(self.decoder, self.recipe, samples, source, advance)
+                return _put_or_write(table, plan, self.recipe.name, "masks", out_dir, store_url)
+
+            yield from _streamed(work, period)
+
+    return ShardWorker, DecodeWorker
 
 
 def _fault_hook(plan: ShardPlan):
@@ -64,26 +159,18 @@ def _fault_hook(plan: ShardPlan):
         return None
     index, _, marker = spec.partition(":")
 
-    def die_once(tmp: Path) -> None:
+    def die_once(where) -> None:  # noqa: ANN001
         if int(index) == plan.index and not Path(marker).exists():
-            Path(marker).write_text(str(tmp))
-            os._exit(1)  # the actor dies mid-shard: its temporary file is written, the shard is not
+            Path(marker).write_text(str(where))
+            os._exit(1)  # the actor dies mid-shard: its temporary file is written (or no PUT made), the shard is not
 
     return die_once
 
 
-def run_on_ray(
-    recipe,  # noqa: ANN001 - synth.recipe.Recipe
-    plans: list[ShardPlan],
-    out_dir: Path,
-    advance,  # noqa: ANN001
-    address: str | None = None,
-    workers: int = 2,
-    gpus_per_worker: float = 0.0,
-    max_attempts: int = 3,
-) -> list[str]:
+@contextmanager
+def _cluster(address: str | None):
+    """Join ``address`` (or start a local Ray); shut down on leaving only what this call started."""
     import ray
-    from ray.exceptions import RayActorError
 
     if address:
         check_address(address)
@@ -93,42 +180,158 @@ def run_on_ray(
             ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
         except ConnectionError as error:
             raise UserError(f"--address {address}: {error}") from None
+    try:
+        yield ray
+    finally:
+        if started_here:
+            ray.shutdown()
+
+
+def _actor_options(gpus_per_worker: float) -> dict:
     options = {"num_gpus": gpus_per_worker, "max_restarts": 0}
     if FAULT_ENV in os.environ:  # forwarded explicitly: workers of a running cluster do not see the driver's env
         options["runtime_env"] = {"env_vars": {FAULT_ENV: os.environ[FAULT_ENV]}}
-    worker_cls = _actor_class().options(**options)
-    recipe_json = recipe.model_dump(mode="json")
-    actors = [worker_cls.remote(recipe_json) for _ in range(max(1, min(workers, len(plans))))]
-    queue = list(plans)
-    attempts = {plan.index: 0 for plan in plans}
-    running: dict = {}  # object ref -> (actor, plan)
-    written: list[str] = []
+    return options
+
+
+def _from_store(store: ObjectStore | None, name: str, kind: str, plans: list[ShardPlan], out_dir: Path, advance) -> list[str]:  # noqa: ANN001
+    """Copy the shards already complete in the store; the damaged and the missing are left to be made."""
+    if store is None:
+        return []
+    present = store.sizes(name, kind)
+    copied = []
+    for plan in plans:
+        if plan.filename in present and store.copy_out(store.key(name, kind, plan.filename), len(plan.seeds), out_dir / plan.filename):
+            copied.append(plan.filename)
+            advance(len(plan.seeds))
+    return copied
+
+
+def _drive(new_actor, submit, jobs: list, advance, workers: int, max_attempts: int, on_done) -> list:  # noqa: ANN001
+    """Hand ``jobs`` (each with ``.plan``) to ``workers`` actors; ``on_done(job)`` as each finishes; the finished.
+
+    ``submit(actor, job)`` starts a streaming method: ints are progress, the last item the result. A job whose
+    actor died goes back to the front of the queue, to whichever actor is free, with a replacement started.
+    """
+    import ray
+    from ray.exceptions import RayActorError, RayTaskError
+
+    actors = [new_actor() for _ in range(max(1, min(workers, len(jobs))))]
+    waiting = list(jobs)
+    attempts = {job.plan.index: 0 for job in jobs}
+    running: dict = {}  # streaming generator -> [actor, job, samples reported so far]
+    done = []
     try:
-        while queue or running:
-            busy = {actor for actor, _ in running.values()}
+        while waiting or running:
+            busy = {entry[0] for entry in running.values()}
             for actor in [a for a in actors if a not in busy]:
-                if not queue:
+                if not waiting:
                     break
-                plan = queue.pop(0)
-                attempts[plan.index] += 1
-                running[actor.make.remote(plan, str(out_dir))] = (actor, plan)
-            (ref,), _ = ray.wait(list(running), num_returns=1)
-            actor, plan = running.pop(ref)
+                job = waiting.pop(0)
+                attempts[job.plan.index] += 1
+                running[submit(actor, job)] = [actor, job, 0]
+            (stream,), _ = ray.wait(list(running), num_returns=1)
+            entry = running[stream]
+            actor, job, reported = entry
             try:
-                name, count = ray.get(ref)
+                item = ray.get(next(stream))
             except RayActorError:
-                if attempts[plan.index] >= max_attempts:
-                    raise UserError(f"shard {plan.filename}: its worker died {max_attempts} times; giving up") from None
+                del running[stream]
+                advance(-reported)  # the shard starts over: what it reported must not count twice
+                if attempts[job.plan.index] >= max_attempts:
+                    raise UserError(f"shard {job.plan.filename}: its worker died {max_attempts} times; giving up") from None
                 actors.remove(actor)
-                actors.append(worker_cls.remote(recipe_json))  # a replacement; the shard goes to whoever is free
-                queue.insert(0, plan)
+                actors.append(new_actor())  # a replacement; the shard goes to whoever is free
+                waiting.insert(0, job)
                 continue
-            written.append(name)
-            advance(count)
+            except RayTaskError as error:  # a user's mistake found on a worker (e.g. a corrupt shard) stays one line
+                if isinstance(error.cause, UserError):
+                    raise UserError(str(error.cause)) from None
+                raise
+            if isinstance(item, int):
+                entry[2] += item
+                advance(item)
+                continue
+            del running[stream]
+            on_done(job)
+            done.append(job)
     finally:
         for actor in actors:
             ray.kill(actor)
-        if started_here:
-            ray.shutdown()
-    return sorted(written)
+    return done
 
+
+class _Job:
+    def __init__(self, plan: ShardPlan, source: str = ""):
+        self.plan, self.source = plan, source
+
+
+def _copy_back(store: ObjectStore | None, name: str, kind: str, out_dir: Path):  # noqa: ANN202
+    """The driver's half of a store round trip: each shard a worker put must arrive complete in ``out_dir``."""
+
+    def copy(job: _Job) -> None:
+        key = store.key(name, kind, job.plan.filename)
+        if not store.copy_out(key, len(job.plan.seeds), out_dir / job.plan.filename):
+            raise UserError(f"{key}: missing or damaged right after its worker wrote it; rerun to remake it")
+
+    return (lambda job: None) if store is None else copy
+
+
+@dataclass(frozen=True)
+class RayOptions:
+    """How to run on Ray (the CLI's execution settings): never part of what is made."""
+
+    address: str | None = None
+    workers: int = 2
+    gpus_per_worker: float = 0.0
+    store: str | None = None  # fsspec URL workers put shards into; None: a folder every worker sees
+    max_attempts: int = 3  # per shard, counting actor deaths
+    progress_period: float = PROGRESS_PERIOD
+
+
+def run_on_ray(recipe, plans: list[ShardPlan], out_dir: Path, advance, **options) -> list[str]:  # noqa: ANN001
+    """Make ``plans`` on Ray actors into ``out_dir`` (through the store when given); the shard names written.
+
+    ``options``: the fields of ``RayOptions``.
+    """
+    opts = RayOptions(**options)
+    store, address, workers, max_attempts = opts.store, opts.address, opts.workers, opts.max_attempts
+    objects = open_store(store)
+    copied = _from_store(objects, recipe.name, "samples", plans, out_dir, advance)
+    jobs = [_Job(plan) for plan in plans if plan.filename not in copied]
+    if not jobs:
+        return sorted(copied)
+    with _cluster(address):
+        worker_cls = _actor_classes()[0].options(**_actor_options(opts.gpus_per_worker))
+        recipe_json = recipe.model_dump(mode="json")
+        done = _drive(lambda: worker_cls.remote(recipe_json),
+                      lambda actor, job: actor.make.remote(job.plan, str(out_dir), store, opts.progress_period),
+                      jobs, advance, workers, max_attempts, _copy_back(objects, recipe.name, "samples", out_dir))
+    return sorted(copied + [job.plan.filename for job in done])
+
+
+def decode_on_ray(recipe, todo: list[tuple[Path, ShardPlan]], paths: DatasetPaths, advance, **options) -> list[str]:  # noqa: ANN001
+    """Decode samples shards into masks shards on Ray actors, each building the decoder once (``RayOptions``)."""
+    opts = RayOptions(**options)
+    store, address, workers, max_attempts = opts.store, opts.address, opts.workers, opts.max_attempts
+    objects = open_store(store)
+    copied = _from_store(objects, recipe.name, "masks", [plan for _, plan in todo], paths.masks, advance)
+    jobs = [_Job(plan, str(source)) for source, plan in todo if plan.filename not in copied]
+    if not jobs:
+        return sorted(copied)
+    if objects is not None:  # workers read samples from the store: put there what only this machine has
+        stored = objects.sizes(recipe.name, "samples")
+        for job in jobs:
+            source = Path(job.source)
+            job.source = objects.key(recipe.name, "samples", source.name)
+            if stored.get(source.name) != source.stat().st_size:
+                objects.put(job.source, source.read_bytes())
+    decoder_files = {str(p.relative_to(paths.decoder)): p.read_bytes() for p in sorted(paths.decoder.rglob("*")) if p.is_file()} \
+        if paths.decoder.is_dir() else {}
+    with _cluster(address) as ray:
+        worker_cls = _actor_classes()[1].options(**_actor_options(opts.gpus_per_worker))
+        recipe_json, files = recipe.model_dump(mode="json"), ray.put(decoder_files)  # shipped once, not per actor
+        done = _drive(lambda: worker_cls.remote(recipe_json, files),
+                      lambda actor, job: actor.decode.remote(job.source, job.plan, str(paths.masks), store, opts.progress_period),
+                      jobs, advance, workers, max_attempts, _copy_back(objects, recipe.name, "masks", paths.masks))
+    return sorted(copied + [job.plan.filename for job in done])

@@ -10,6 +10,32 @@ from synth.cli.app import ROOT, app, echo, load
 
 NAME = Annotated[str, typer.Argument(help="Recipe name (recipes/NAME.yaml).")]
 QUIET = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
+BACKEND = Annotated[
+    str, typer.Option(envvar="SYNTH_BACKEND", help="local, or ray (needs the `ray` extra). Never changes a byte.")
+]
+ADDRESS = Annotated[
+    str | None, typer.Option(envvar="SYNTH_RAY_ADDRESS", help="Ray cluster: HOST:PORT, ray://HOST:PORT or auto.")
+]
+WORKERS = Annotated[int, typer.Option(envvar="SYNTH_WORKERS", min=1, help="Ray actors, each loading the model once.")]
+GPUS = Annotated[float, typer.Option(envvar="SYNTH_GPUS_PER_WORKER", min=0, help="GPUs each Ray actor reserves.")]
+STORE = Annotated[
+    str | None,
+    typer.Option(envvar="SYNTH_STORE", help="Ray workers put shards here (s3://bucket/prefix, file:// or a path); "
+                 "the driver copies them into data/NAME. Never changes a byte; never cleaned up by synth."),
+]
+
+
+def backend_options(backend: str, address: str | None, workers: int, gpus: float, store: str | None) -> dict | None:
+    """Check the execution settings; the options the Ray backend takes (None for local)."""
+    from synth.backends import BACKENDS
+    from synth.errors import UserError
+
+    if backend not in BACKENDS:
+        raise UserError(f"--backend {backend}: unknown backend; choose one of {', '.join(BACKENDS)}")
+    for option, value in (("--address", address), ("--store", store)):
+        if backend == "local" and value is not None:
+            raise UserError(f"{option}: only meaningful with --backend ray")
+    return {"address": address, "workers": workers, "gpus_per_worker": gpus, "store": store} if backend == "ray" else None
 
 
 @app.command()
@@ -17,32 +43,34 @@ def synthesize(
     name: NAME,
     limit: Annotated[int | None, typer.Option(min=1, help="Only the first N seeds: a quick preview subset.")] = None,
     quiet: QUIET = False,
-    backend: Annotated[
-        str, typer.Option(envvar="SYNTH_BACKEND", help="local, or ray (needs the `ray` extra). Never changes a byte.")
-    ] = "local",
-    address: Annotated[
-        str | None, typer.Option(envvar="SYNTH_RAY_ADDRESS", help="Ray cluster: HOST:PORT, ray://HOST:PORT or auto.")
-    ] = None,
-    workers: Annotated[int, typer.Option(envvar="SYNTH_WORKERS", min=1, help="Ray actors, each loading the generator once.")] = 2,
-    gpus_per_worker: Annotated[float, typer.Option(envvar="SYNTH_GPUS_PER_WORKER", min=0, help="GPUs each Ray actor reserves.")] = 0.0,
+    backend: BACKEND = "local",
+    address: ADDRESS = None,
+    workers: WORKERS = 2,
+    gpus_per_worker: GPUS = 0.0,
+    store: STORE = None,
 ) -> None:
     """Generate images and raw label evidence into data/NAME/samples (finished shards are kept)."""
-    from synth.backends import BACKENDS
-    from synth.errors import UserError
     from synth.stages.synthesize import synthesize as run
 
-    if backend not in BACKENDS:
-        raise UserError(f"--backend {backend}: unknown backend; choose one of {', '.join(BACKENDS)}")
-    if backend == "local" and address is not None:
-        raise UserError("--address: only meaningful with --backend ray")
-    options = {"address": address, "workers": workers, "gpus_per_worker": gpus_per_worker} if backend == "ray" else None
+    options = backend_options(backend, address, workers, gpus_per_worker, store)
     recipe = load(name)
     echo(run(recipe, ROOT, limit=limit, show_progress=not quiet, backend=backend, backend_options=options).summary("synthesize"))
 
 
 @app.command()
-def decode(name: NAME, quiet: QUIET = False) -> None:
+def decode(
+    name: NAME,
+    quiet: QUIET = False,
+    backend: BACKEND = "local",
+    address: ADDRESS = None,
+    workers: WORKERS = 2,
+    gpus_per_worker: GPUS = 0.0,
+    store: STORE = None,
+) -> None:
     """Turn raw label evidence into masks, confidences and per-sample statistics in data/NAME/masks."""
     from synth.stages.decode import decode as run
 
-    echo(run(load(name), ROOT, show_progress=not quiet).summary("decode"))
+    options = backend_options(backend, address, workers, gpus_per_worker, store)
+    echo(run(load(name), ROOT, show_progress=not quiet, backend=backend, backend_options=options).summary("decode"))
+
+

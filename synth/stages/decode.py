@@ -45,10 +45,18 @@ def read_shard_rows(path: Path) -> int:
         raise UserError(f"{path}: corrupt shard ({error}); delete it and rerun synthesize") from None
 
 
+SAMPLE_COLUMNS = ["seed", "prompt", "image", "mask", "arrays", "provenance"]
+
+
 def decode_shard(decoder: Decoder, recipe: Recipe, source: Path, advance=lambda n=1: None):
+    return decode_table(decoder, recipe, read_shard(source, SAMPLE_COLUMNS), source, advance)
+
+
+def decode_table(decoder: Decoder, recipe: Recipe, samples, source: Path | str, advance=lambda n=1: None):  # noqa: ANN001
+    """A masks table from a samples table; ``source`` names where the samples came from, for messages."""
     class_ids = recipe.taxonomy.ids
     rows = []
-    for record in records_from_table(read_shard(source, ["seed", "prompt", "image", "mask", "arrays", "provenance"]), source):
+    for record in records_from_table(samples, source):
         decoded = decoder.decode(record)
         rows.append(
             {
@@ -63,7 +71,14 @@ def decode_shard(decoder: Decoder, recipe: Recipe, source: Path, advance=lambda 
     return rows_to_table(rows, MASKS_SCHEMA)
 
 
-def decode(recipe: Recipe, root: Path = Path("."), show_progress: bool = True) -> StageReport:
+def decode(
+    recipe: Recipe,
+    root: Path = Path("."),
+    show_progress: bool = True,
+    backend: str = "local",
+    backend_options: dict | None = None,
+) -> StageReport:
+    """Decode every missing masks shard. ``backend`` ("local" or "ray") is how, never what: the bytes are the same."""
     paths = DatasetPaths(Path(root), recipe.name)
     if not list_shards(paths.samples):
         raise UserError(f"{paths.samples}: no samples shards; run `synth synthesize {recipe.name}` first")
@@ -78,14 +93,23 @@ def decode(recipe: Recipe, root: Path = Path("."), show_progress: bool = True) -
         else:
             todo.append((source, plan))
     if todo:
-        decoder = recipe.decode.build(recipe)
-        try:
-            decoder.attach(paths)
-            with progress_bar(f"decode {recipe.name}", sum(len(p.seeds) for _, p in todo), show_progress) as advance:
-                for source, plan in todo:
-                    write_atomic(decode_shard(decoder, recipe, source, advance), paths.masks / plan.filename)
-                    report.written.append(plan.filename)
-        finally:
-            decoder.close()
+        with progress_bar(f"decode {recipe.name}", sum(len(p.seeds) for _, p in todo), show_progress) as advance:
+            if backend == "ray":
+                from synth.backends.ray_backend import decode_on_ray
+
+                report.written.extend(decode_on_ray(recipe, todo, paths, advance, **(backend_options or {})))
+            else:
+                _decode_here(recipe, todo, paths, advance, report)
     recipe.decode.finish(recipe, paths)
     return report
+
+
+def _decode_here(recipe: Recipe, todo: list[tuple[Path, ShardPlan]], paths: DatasetPaths, advance, report: StageReport) -> None:  # noqa: ANN001
+    decoder = recipe.decode.build(recipe)
+    try:
+        decoder.attach(paths)
+        for source, plan in todo:
+            write_atomic(decode_shard(decoder, recipe, source, advance), paths.masks / plan.filename)
+            report.written.append(plan.filename)
+    finally:
+        decoder.close()

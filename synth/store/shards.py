@@ -49,9 +49,18 @@ def parse_name(path: Path) -> tuple[int, str] | None:
 
 def write_atomic(table: pa.Table, path: Path, before_rename=None) -> None:  # noqa: ANN001
     """Write to a temporary name in the same folder, fsync, rename. ``before_rename`` is a test hook."""
+    _replace_atomic(path, lambda tmp: pq.write_table(table, tmp, **_WRITE_OPTIONS), before_rename)
+
+
+def write_bytes_atomic(data: bytes, path: Path) -> None:
+    """Put a shard's complete bytes (e.g. copied from an object store) in place the same way."""
+    _replace_atomic(path, lambda tmp: tmp.write_bytes(data))
+
+
+def _replace_atomic(path: Path, fill, before_rename=None) -> None:  # noqa: ANN001
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        pq.write_table(table, tmp, **_WRITE_OPTIONS)
+        fill(tmp)
         with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
         if before_rename is not None:
@@ -59,6 +68,21 @@ def write_atomic(table: pa.Table, path: Path, before_rename=None) -> None:  # no
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def shard_bytes(table: pa.Table) -> bytes:
+    """The bytes ``write_atomic`` would write, in memory: what goes to an object store in one PUT."""
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, **_WRITE_OPTIONS)
+    return sink.getvalue().to_pybytes()
+
+
+def rows_in(data: bytes) -> int | None:
+    """Rows a shard's bytes hold by their Parquet footer; None when the footer is unreadable (damaged)."""
+    try:
+        return pq.read_metadata(pa.BufferReader(data)).num_rows
+    except (OSError, pa.ArrowException):
+        return None
 
 
 def prune(directory: Path, keep: Iterable[str]) -> list[Path]:
