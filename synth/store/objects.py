@@ -21,6 +21,7 @@ from pathlib import Path
 from synth.errors import UserError
 from synth.store.shards import rows_in, write_bytes_atomic
 
+
 class ObjectStore:
     def __init__(self, url: str):
         import fsspec
