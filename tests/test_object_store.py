@@ -5,6 +5,7 @@ the driver counts is per sample and never counts a retried shard twice."""
 from __future__ import annotations
 
 import shutil
+import socket
 import tempfile
 import uuid
 from pathlib import Path
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from synth.errors import UserError
 from synth.paths import DatasetPaths
 from synth.recipe import load_recipe
 from synth.stages.decode import decode
@@ -156,6 +158,17 @@ def test_local_store_path_and_bad_stores_are_one_line(project, tmp_path, s3, buc
         lines = result.stderr.strip().splitlines()
         assert result.returncode == 2 and len(lines) == 1 and lines[0].startswith(start), result.stderr
         assert not list((project.root / "data").glob("tiny/samples/shard-*"))
+    with socket.socket() as probe:  # an S3 endpoint nobody answers; one attempt, not botocore's retries
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AWS_ENDPOINT_URL_S3", f"http://127.0.0.1:{port}")
+        patch.setenv("AWS_MAX_ATTEMPTS", "1")
+        result = project.synth("synthesize", "tiny", "--quiet", "--backend", "ray", "--store", f"s3://{bucket}/x",
+                               check=False)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"--store s3://{bucket}/x: not usable") and "Could not connect" in lines[0], lines[0]
     project.synth("synthesize", "tiny", "--quiet", "--backend", "ray", "--workers", "1",
                   "--store", f"file://{tmp_path / 'store'}", "--limit", "10")
     made = files(project.root / "data/tiny/samples")
@@ -202,3 +215,9 @@ def test_datasetgan_decoder_ships_to_workers(tmp_path, cluster, s3, bucket):
     assert len(report.written) == 2 and files(remote / "data/tiny/masks") == expected
     excluded = "data/tiny/masks/excluded.json"
     assert (remote / excluded).read_text() == (local / excluded).read_text()
+
+    # a decoder that cannot load (trained on other features) fails on the first worker as the local run's one line
+    Ensemble([make_mlp(16, 4) for _ in range(2)], torch.zeros(16), torch.ones(16), [0, 1, 2, 3]).save(
+        DatasetPaths(remote, "tiny").decoder / CHECKPOINT)
+    with pytest.raises(UserError, match=r"^decode.features: 8 dims but the decoder was trained on 16"):
+        decode(load_recipe("tiny", remote), remote, show_progress=False, backend="ray", backend_options={"workers": 2})

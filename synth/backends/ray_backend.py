@@ -17,15 +17,14 @@ shards are keyed and made exactly as locally, the bytes are identical.
 from __future__ import annotations
 
 import os
-import socket
-from pathlib import Path
-
 import queue
+import socket
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from synth.errors import UserError
 from synth.paths import DatasetPaths
@@ -235,7 +234,9 @@ def _drive(new_actor, submit, jobs: list, advance, workers: int, max_attempts: i
             actor, job, reported = entry
             try:
                 item = ray.get(next(stream))
-            except RayActorError:
+            except RayActorError as error:
+                if error.actor_init_failed:  # building the generator or decoder failed: the same on any worker
+                    raise UserError(_init_failure(error)) from None
                 del running[stream]
                 advance(-reported)  # the shard starts over: what it reported must not count twice
                 if attempts[job.plan.index] >= max_attempts:
@@ -259,6 +260,14 @@ def _drive(new_actor, submit, jobs: list, advance, workers: int, max_attempts: i
         for actor in actors:
             ray.kill(actor)
     return done
+
+
+def _init_failure(error) -> str:  # noqa: ANN001 - ray.exceptions.RayActorError
+    """The one line that says why an actor's ``__init__`` failed: the exception's last line of the traceback."""
+    lines = [line.strip() for line in (error.error_msg or "").splitlines() if line.strip()]
+    last = lines[-1] if lines else "unknown error"
+    prefix = f"{UserError.__module__}.{UserError.__name__}: "
+    return last.removeprefix(prefix) if last.startswith(prefix) else f"a Ray worker could not start: {last}"
 
 
 class _Job:
