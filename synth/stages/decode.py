@@ -17,7 +17,7 @@ from synth.recipe import Recipe, canonical_hash
 from synth.stages import StageReport
 from synth.stats import mask_stats
 from synth.store.codec import encode_confidence, encode_png
-from synth.store.records import MASKS_SCHEMA, records_from_table, rows_to_table
+from synth.store.records import MASKS_SCHEMA, iter_records, rows_to_table
 from synth.store.shards import ShardPlan, is_complete, list_shards, parse_name, prune, read_shard, write_atomic
 
 MASKS_FORMAT = 1
@@ -56,7 +56,7 @@ def decode_table(decoder: Decoder, recipe: Recipe, samples, source: Path | str, 
     """A masks table from a samples table; ``source`` names where the samples came from, for messages."""
     class_ids = recipe.taxonomy.ids
     rows = []
-    for record in records_from_table(samples, source):
+    for record in iter_records(samples, source):
         decoded = decoder.decode(record)
         rows.append(
             {
