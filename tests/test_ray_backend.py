@@ -3,6 +3,7 @@ unreachable cluster address is one clear error."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -72,3 +73,32 @@ def test_unreachable_address_is_one_line_exit_2(project):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"--address 127.0.0.1:{port}: no Ray cluster reachable")
     assert not list((project.root / "data/tiny/samples").glob("shard-*"))
+
+
+def test_dvc_repro_on_ray_with_a_store_makes_the_local_outputs(project, tmp_path, monkeypatch):
+    """The backend is chosen by environment, outside dvc.yaml: switching to Ray leaves every stage up to date, and
+    rerunning every stage on Ray (synthesize and decode on the workers, through a store) gives the same outputs."""
+    project.dvc("repro")
+    local = (project.root / "dvc.lock").read_text()
+    monkeypatch.setenv("SYNTH_BACKEND", "ray")
+    monkeypatch.setenv("SYNTH_STORE", f"file://{tmp_path / 'store'}")
+    assert json.loads(project.dvc("status", "--json").stdout or "{}") == {}
+    for made in ("data", "build", "reports"):
+        shutil.rmtree(project.root / made)
+    result = project.dvc("repro", "--force")  # forced: DVC would otherwise restore the outputs from its cache
+    assert "synthesize: 40 samples in 4 shards (4 written" in result.stderr
+    assert "decode: 40 samples in 4 shards (4 written" in result.stderr
+    assert len(list((tmp_path / "store/tiny/samples").glob("shard-*.parquet"))) == 4  # it did go through the store
+    assert len(list((tmp_path / "store/tiny/masks").glob("shard-*.parquet"))) == 4
+    # every output hash equal: the same bytes (Great Expectations stamps its Data Docs HTML with the run's time)
+    assert without_docs(outputs(project.root / "dvc.lock")) == without_docs(outputs(local))
+
+
+def outputs(lock) -> dict[str, str]:
+    stages = yaml.safe_load(lock.read_text() if isinstance(lock, Path) else lock)["stages"]
+    return {out["path"]: out["md5"] for stage in stages.values() for out in stage.get("outs", [])}
+
+
+def without_docs(outs: dict[str, str]) -> dict[str, str]:
+    assert "reports/tiny/data_docs" in outs and "data/tiny/samples" in outs and "build/tiny" in outs
+    return {path: md5 for path, md5 in outs.items() if not path.endswith("/data_docs")}
