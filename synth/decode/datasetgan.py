@@ -60,7 +60,7 @@ class DatasetGANConfig(DecoderConfig):
         """sha256 of the trained checkpoint: part of every masks shard key, so retraining re-decodes."""
         from synth.fewshot.train import CHECKPOINT
 
-        path = paths.root / "data" / paths.name / "decoder" / CHECKPOINT
+        path = paths.decoder / CHECKPOINT
         if not path.is_file():
             raise UserError(f"{path}: no trained decoder; run `synth train-decoder {paths.name}` first")
         return hashlib.sha256(path.read_bytes()).hexdigest()
@@ -74,7 +74,7 @@ class DatasetGANDecoder(Decoder):
         from synth.fewshot.ensemble import Ensemble
         from synth.fewshot.train import CHECKPOINT
 
-        self.ensemble, _ = Ensemble.load(paths.root / "data" / paths.name / "decoder" / CHECKPOINT)
+        self.ensemble, _ = Ensemble.load(paths.decoder / CHECKPOINT)
         self.source = self.config.features.build(self.recipe)
         if self.source.dim != self.ensemble.dim:
             raise UserError(f"decode.features: {self.source.dim} dims but the decoder was trained on "

@@ -28,10 +28,6 @@ META = "decoder.json"
 NOT_APPLICABLE = "not-applicable.json"
 
 
-def decoder_dir(root: Path, name: str) -> Path:
-    return Path(root) / "data" / name / "decoder"
-
-
 @dataclass
 class TrainReport:
     status: str  # trained | up to date | not applicable
@@ -92,7 +88,7 @@ def collect_pixels(source, records: dict[int, SampleRecord], masks: dict[int, np
 def train_decoder(recipe: Recipe, root: Path = Path("."), log=lambda message: None, force: bool = False) -> TrainReport:
     from synth.fewshot.annotations import load_annotations, read_manifest
 
-    out = decoder_dir(root, recipe.name)
+    out = DatasetPaths(Path(root), recipe.name).decoder
     out.mkdir(parents=True, exist_ok=True)
     if recipe.decode.type != "datasetgan":
         for name in (CHECKPOINT, META):
