@@ -35,6 +35,18 @@ FAULT_ENV = "SYNTH_FAULT_KILL_SHARD"  # test instrumentation: "<index>:<marker f
 PROGRESS_PERIOD = 0.1  # seconds of progress a worker sums into one message
 
 
+@dataclass(frozen=True)
+class RayOptions:
+    """How to run on Ray (the CLI's execution settings): never part of what is made."""
+
+    address: str | None = None
+    workers: int = 2
+    gpus_per_worker: float = 0.0
+    store: str | None = None  # fsspec URL workers put shards into; None: a folder every worker sees
+    max_attempts: int = 3  # per shard, counting actor deaths
+    progress_period: float = PROGRESS_PERIOD
+
+
 def check_address(address: str) -> None:
     """Fail fast with one line instead of letting ray.init wait on an address nobody answers."""
     if address == "auto":
@@ -206,8 +218,8 @@ def _from_store(store: ObjectStore | None, name: str, kind: str, plans: list[Sha
     return copied
 
 
-def _drive(new_actor, submit, jobs: list, advance, workers: int, max_attempts: int, on_done) -> list:  # noqa: ANN001
-    """Hand ``jobs`` (each with ``.plan``) to ``workers`` actors; ``on_done(job)`` as each finishes; the finished.
+def _drive(new_actor, submit, jobs: list, advance, opts: RayOptions, on_done) -> list:  # noqa: ANN001
+    """Hand ``jobs`` (each with ``.plan``) to ``opts.workers`` actors; ``on_done(job)`` as each finishes; the finished.
 
     ``submit(actor, job)`` starts a streaming method: ints are progress, the last item the result. A job whose
     actor died goes back to the front of the queue, to whichever actor is free, with a replacement started.
@@ -215,7 +227,7 @@ def _drive(new_actor, submit, jobs: list, advance, workers: int, max_attempts: i
     import ray
     from ray.exceptions import RayActorError, RayTaskError
 
-    actors = [new_actor() for _ in range(max(1, min(workers, len(jobs))))]
+    actors = [new_actor() for _ in range(max(1, min(opts.workers, len(jobs))))]
     waiting = list(jobs)
     attempts = {job.plan.index: 0 for job in jobs}
     running: dict = {}  # streaming generator -> [actor, job, samples reported so far]
@@ -239,8 +251,8 @@ def _drive(new_actor, submit, jobs: list, advance, workers: int, max_attempts: i
                     raise UserError(_init_failure(error)) from None
                 del running[stream]
                 advance(-reported)  # the shard starts over: what it reported must not count twice
-                if attempts[job.plan.index] >= max_attempts:
-                    raise UserError(f"shard {job.plan.filename}: its worker died {max_attempts} times; giving up") from None
+                if attempts[job.plan.index] >= opts.max_attempts:
+                    raise UserError(f"shard {job.plan.filename}: its worker died {opts.max_attempts} times; giving up") from None
                 actors.remove(actor)
                 actors.append(new_actor())  # a replacement; the shard goes to whoever is free
                 waiting.insert(0, job)
@@ -286,44 +298,30 @@ def _copy_back(store: ObjectStore | None, name: str, kind: str, out_dir: Path): 
     return (lambda job: None) if store is None else copy
 
 
-@dataclass(frozen=True)
-class RayOptions:
-    """How to run on Ray (the CLI's execution settings): never part of what is made."""
-
-    address: str | None = None
-    workers: int = 2
-    gpus_per_worker: float = 0.0
-    store: str | None = None  # fsspec URL workers put shards into; None: a folder every worker sees
-    max_attempts: int = 3  # per shard, counting actor deaths
-    progress_period: float = PROGRESS_PERIOD
-
-
 def run_on_ray(recipe, plans: list[ShardPlan], out_dir: Path, advance, **options) -> list[str]:  # noqa: ANN001
     """Make ``plans`` on Ray actors into ``out_dir`` (through the store when given); the shard names written.
 
     ``options``: the fields of ``RayOptions``.
     """
     opts = RayOptions(**options)
-    store, address, workers, max_attempts = opts.store, opts.address, opts.workers, opts.max_attempts
-    objects = open_store(store)
+    objects = open_store(opts.store)
     copied = _from_store(objects, recipe.name, "samples", plans, out_dir, advance)
     jobs = [_Job(plan) for plan in plans if plan.filename not in copied]
     if not jobs:
         return sorted(copied)
-    with _cluster(address):
+    with _cluster(opts.address):
         worker_cls = _actor_classes()[0].options(**_actor_options(opts.gpus_per_worker))
         recipe_json = recipe.model_dump(mode="json")
         done = _drive(lambda: worker_cls.remote(recipe_json),
-                      lambda actor, job: actor.make.remote(job.plan, str(out_dir), store, opts.progress_period),
-                      jobs, advance, workers, max_attempts, _copy_back(objects, recipe.name, "samples", out_dir))
+                      lambda actor, job: actor.make.remote(job.plan, str(out_dir), opts.store, opts.progress_period),
+                      jobs, advance, opts, _copy_back(objects, recipe.name, "samples", out_dir))
     return sorted(copied + [job.plan.filename for job in done])
 
 
 def decode_on_ray(recipe, todo: list[tuple[Path, ShardPlan]], paths: DatasetPaths, advance, **options) -> list[str]:  # noqa: ANN001
     """Decode samples shards into masks shards on Ray actors, each building the decoder once (``RayOptions``)."""
     opts = RayOptions(**options)
-    store, address, workers, max_attempts = opts.store, opts.address, opts.workers, opts.max_attempts
-    objects = open_store(store)
+    objects = open_store(opts.store)
     copied = _from_store(objects, recipe.name, "masks", [plan for _, plan in todo], paths.masks, advance)
     jobs = [_Job(plan, str(source)) for source, plan in todo if plan.filename not in copied]
     if not jobs:
@@ -337,10 +335,11 @@ def decode_on_ray(recipe, todo: list[tuple[Path, ShardPlan]], paths: DatasetPath
                 objects.put(job.source, source.read_bytes())
     decoder_files = {str(p.relative_to(paths.decoder)): p.read_bytes() for p in sorted(paths.decoder.rglob("*")) if p.is_file()} \
         if paths.decoder.is_dir() else {}
-    with _cluster(address) as ray:
+    with _cluster(opts.address) as ray:
         worker_cls = _actor_classes()[1].options(**_actor_options(opts.gpus_per_worker))
         recipe_json, files = recipe.model_dump(mode="json"), ray.put(decoder_files)  # shipped once, not per actor
         done = _drive(lambda: worker_cls.remote(recipe_json, files),
-                      lambda actor, job: actor.decode.remote(job.source, job.plan, str(paths.masks), store, opts.progress_period),
-                      jobs, advance, workers, max_attempts, _copy_back(objects, recipe.name, "masks", paths.masks))
+                      lambda actor, job: actor.decode.remote(job.source, job.plan, str(paths.masks), opts.store,
+                                                             opts.progress_period),
+                      jobs, advance, opts, _copy_back(objects, recipe.name, "masks", paths.masks))
     return sorted(copied + [job.plan.filename for job in done])
