@@ -36,6 +36,32 @@ def test_dvc_repro_builds_a_dataset_that_load_dataset_reads(project):
     assert metrics  # the validation summary is a DVC metric
 
 
+def inodes(directory) -> dict[str, int]:
+    return {path.name: path.stat().st_ino for path in directory.glob("*.parquet")}
+
+
+def test_extending_the_seeds_through_dvc_keeps_every_finished_file(project):
+    """The whole chain is incremental under DVC, not only each command on its own: shards, masks and the build's
+    split files that were finished stay the same files (same inode), and only the new seeds' files appear."""
+    project.dvc("repro")
+    folders = [project.root / p for p in ("data/tiny/samples", "data/tiny/masks", "build/tiny/data")]
+    before = [inodes(folder) for folder in folders]
+    recipe = project.read_recipe("tiny")
+    recipe["seeds"] = [{"start": 0, "stop": 50}]  # 10 per shard: one new shard
+    project.write_recipe(recipe)
+    project.dvc("repro")
+    for folder, old in zip(folders, before):
+        new = inodes(folder)
+        assert {name: new.get(name) for name in old} == old, folder
+        assert len(new) > len(old), folder
+    assert changed_stages(project) == set()
+
+    from datasets import load_dataset
+
+    dataset = load_dataset(str(project.root / "build" / "tiny"))
+    assert sorted(seed for split in dataset.values() for seed in split["seed"]) == list(range(50))
+
+
 def test_editing_a_validation_threshold_reruns_only_validate_and_build(project):
     project.dvc("repro")
     recipe = project.read_recipe("tiny")
