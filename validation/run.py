@@ -47,7 +47,6 @@ def run_suites(recipe: Recipe, tables: dict[str, pd.DataFrame], docs_dir: Path) 
     a dataframe batch is passed at run time and each batch identifies failing rows by its own key column.
     """
     import great_expectations as gx
-    from great_expectations.checkpoint import UpdateDataDocsAction
     from great_expectations.core.run_identifier import RunIdentifier
 
     context = _context(docs_dir)
@@ -62,7 +61,6 @@ def run_suites(recipe: Recipe, tables: dict[str, pd.DataFrame], docs_dir: Path) 
             gx.Checkpoint(
                 name=f"{recipe.name}-{suite_name}",
                 validation_definitions=[definition],
-                actions=[UpdateDataDocsAction(name="data_docs", site_names=[SITE])],
                 result_format={
                     "result_format": "SUMMARY",
                     "unexpected_index_column_names": [key],
@@ -73,4 +71,5 @@ def run_suites(recipe: Recipe, tables: dict[str, pd.DataFrame], docs_dir: Path) 
         result = checkpoint.run(batch_parameters={"dataframe": tables[batch_name]}, run_id=run_id)
         for validation in result.run_results.values():
             out.extend((suite_name, r.to_json_dict()) for r in validation.results)
+    context.build_data_docs(site_names=[SITE])
     return out
