@@ -146,7 +146,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="synth-bench-") as tmp:
         tmp = Path(tmp)
         # 1. dvc repro: full build, no-op, +10% seeds; at the recipe's size and at larger ones, because every stage
-        # pays a fixed start-up (Python, imports, Great Expectations ~3 s, DVC) that only a larger build amortises
+        # pays a fixed start-up (Python, imports, Great Expectations ~2 s, DVC lock updates) that only a larger
+        # build amortises
         for scale in args.extend_scales if "repro" in wanted else []:
             count = full * scale
             root = make_project(tmp / f"dvc{scale}", with_seeds(recipe, count))
