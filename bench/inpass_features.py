@@ -76,7 +76,7 @@ def child(model: Path, steps: int, features: dict | None) -> None:
 
 
 def reencode_seconds(model: Path, timesteps: list[int], record) -> float:  # noqa: ANN001
-    from synth.fewshot.sd_unet import SDUnetFeaturesConfig
+    from synth.decode.datasetgan.features.sd_unet import SDUnetFeaturesConfig
 
     source = SDUnetFeaturesConfig(model=str(model), timesteps=timesteps).build()
     source.maps(record)  # warm-up

@@ -13,7 +13,7 @@ import yaml
 from synth.adapt.domain import domain_distance, frechet_distance
 from synth.adapt.stylize import fda, lab_stats, reinhard
 from synth.evaluate.train import iou_per_class, mean_iou
-from synth.paths import DatasetPaths
+from synth.core.paths import DatasetPaths
 from synth.recipe import load_recipe
 from synth.stages.decode import decode
 from synth.stages.stylize import metrics_path, stylize, stylized_dir

@@ -189,7 +189,7 @@ def _annotate(root, seeds) -> None:
     from PIL import Image
 
     from synth.decode.attention import decode_scores
-    from synth.fewshot.train import records_for_seeds
+    from synth.stages.train_decoder import records_for_seeds
 
     records = records_for_seeds(root, "tinysd", set(seeds))
     folder = root / "handback"
@@ -203,7 +203,7 @@ def _annotate(root, seeds) -> None:
 def test_train_and_decode_never_run_the_unet_again(project, tiny_sd, one_thread, monkeypatch):
     from diffusers import AutoencoderKL, UNet2DConditionModel
 
-    from synth.fewshot.train import train_decoder
+    from synth.stages.train_decoder import train_decoder
     from synth.recipe import load_recipe
     from synth.stages.decode import decode
 

@@ -14,7 +14,7 @@ from synth.stages.decode import decode
 from synth.stages.mix import mix, mixed_dir
 from synth.stages.synthesize import synthesize
 from synth.store.labeled import load_dataset_labeled, load_self_labeled
-from synth.paths import DatasetPaths
+from synth.core.paths import DatasetPaths
 from tests.conftest import tiny_recipe
 
 

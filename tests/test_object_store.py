@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from synth.errors import UserError
-from synth.paths import DatasetPaths
+from synth.core.paths import DatasetPaths
 from synth.recipe import load_recipe
 from synth.stages.decode import decode
 from synth.stages.synthesize import shard_plans, synthesize
@@ -196,8 +196,8 @@ def test_decode_on_ray_with_and_without_store_gives_local_bytes(tmp_path, cluste
 def test_datasetgan_decoder_ships_to_workers(tmp_path, cluster, s3, bucket):
     import torch
 
-    from synth.fewshot.ensemble import Ensemble, make_mlp
-    from synth.fewshot.train import CHECKPOINT
+    from synth.decode.datasetgan.ensemble import Ensemble, make_mlp
+    from synth.stages.train_decoder import CHECKPOINT
 
     decoder = {"type": "datasetgan", "features": {"type": "random_conv", "channels": [4, 4]}, "ensemble": 2,
                "exclude_uncertain": 0.1}

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from synth.errors import UserError
-from synth.paths import DatasetPaths
+from synth.core.paths import DatasetPaths
 from synth.store.objects import ObjectStore, open_store
 from synth.store.shards import ShardPlan
 

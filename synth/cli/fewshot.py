@@ -22,7 +22,7 @@ def annotate_export(
     out: Annotated[Path | None, typer.Option(help="Folder to write; default reports/NAME/annotate.")] = None,
 ) -> None:
     """Pick COUNT not-yet-annotated samples covering the taxonomy; write their images and the annotation guide."""
-    from synth.fewshot.annotations import export_for_annotation
+    from synth.decode.datasetgan.annotations import export_for_annotation
 
     recipe = load(name)
     target = out or ROOT / "reports" / recipe.name / "annotate"
@@ -36,7 +36,7 @@ def annotate_import(
     folder: Annotated[Path, typer.Argument(help="PNG index masks, LabelMe JSON, or a CVAT 'Segmentation mask 1.1' export.")],
 ) -> None:
     """Check every annotation file and store them all in annotations/NAME (or none, exit 2, one line per bad file)."""
-    from synth.fewshot.annotations import import_annotations
+    from synth.decode.datasetgan.annotations import import_annotations
 
     recipe = load(name)
     seeds = import_annotations(recipe, ROOT, folder)
@@ -50,7 +50,7 @@ def train_decoder(
     force: Annotated[bool, typer.Option(help="Retrain even if the checkpoint is up to date.")] = False,
 ) -> None:
     """Train the DatasetGAN label decoder on annotations/NAME into data/NAME/decoder (other decoders: a marker)."""
-    from synth.fewshot.train import train_decoder as run
+    from synth.stages.train_decoder import train_decoder as run
 
     recipe = load(name)
     echo(run(recipe, ROOT, log=(lambda m: None) if quiet else echo, force=force).summary(recipe.name))

@@ -14,7 +14,7 @@ from pydantic import Field
 
 from synth.decode.base import Decoded, Decoder, DecoderConfig
 from synth.errors import UserError
-from synth.labels import IGNORE_ID
+from synth.core.labels import IGNORE_ID
 
 if TYPE_CHECKING:
     from synth.recipe.schema import Recipe

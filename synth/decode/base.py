@@ -10,7 +10,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 if TYPE_CHECKING:
-    from synth.paths import DatasetPaths
+    from synth.core.paths import DatasetPaths
     from synth.recipe.schema import Recipe
     from synth.store.records import SampleRecord
 

@@ -57,7 +57,7 @@ def to_uint8(images) -> np.ndarray:  # noqa: ANN001 - torch tensor, imported laz
 class StyleGAN2(Generator):
     def __init__(self, config: StyleGAN2Config, recipe: Recipe):
         super().__init__(config, recipe)
-        from synth.fewshot.stylegan2 import load_stylegan2
+        from synth.generate.stylegan2_network import load_stylegan2
 
         self.model = load_stylegan2(config.checkpoint, config.allow_pickle).to(config.device)
         resolution = self.model.config["resolution"]
@@ -74,7 +74,7 @@ class StyleGAN2(Generator):
     def generate(self, plans: list[SamplePlan]) -> list[Sample]:
         import torch
 
-        from synth.fewshot.stylegan2 import latent_for_seed
+        from synth.generate.stylegan2_network import latent_for_seed
 
         out = []
         with torch.no_grad():

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from synth.errors import UserError
-from synth.paths import DatasetPaths
+from synth.core.paths import DatasetPaths
 from synth.publish.registry import data_hash, record_version
 from synth.recipe import Recipe, recipe_hash, recipe_path
 

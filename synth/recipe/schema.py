@@ -24,7 +24,7 @@ HEX_COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 
 OPTIONAL_SECTIONS = ("mix", "target", "stylize", "evaluate")
 
-from synth.labels import BACKGROUND_ID, IGNORE_ID  # noqa: E402,F401 - re-exported
+from synth.core.labels import BACKGROUND_ID, IGNORE_ID  # noqa: E402,F401 - re-exported
 
 
 class Strict(BaseModel):

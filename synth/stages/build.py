@@ -22,10 +22,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from synth.build.card import render_card
-from synth.build.lineage import file_sha256, make_lineage
+from synth.card.card import render_card
+from synth.card.lineage import file_sha256, make_lineage
 from synth.errors import UserError
-from synth.paths import DatasetPaths
+from synth.core.paths import DatasetPaths
 from synth.recipe import Recipe, canonical_hash, recipe_path
 from synth.splits import SPLIT_NAMES, split_of
 from synth.store.labeled import paired_shards

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from synth.decode.base import Decoder
 from synth.errors import UserError
-from synth.paths import DatasetPaths
+from synth.core.paths import DatasetPaths
 from synth.progress import progress_bar
 from synth.recipe import Recipe, canonical_hash
 from synth.stages import StageReport

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from synth.errors import UserError
-from synth.paths import DatasetPaths
+from synth.core.paths import DatasetPaths
 from synth.recipe import Recipe
 from synth.stages.mix import require_section
 from synth.stages.stylize import stylized_dir

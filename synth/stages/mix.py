@@ -17,7 +17,7 @@ import numpy as np
 from synth.errors import UserError
 from synth.mix.compose import MIX_STREAM, choose_sources, compose, dominant_classes, mixing_rng
 from synth.mix.masks import class_masks_index, coarsen, felzenszwalb_index
-from synth.paths import DatasetPaths
+from synth.core.paths import DatasetPaths
 from synth.progress import progress_bar
 from synth.recipe import Recipe, canonical_hash
 from synth.stages import StageReport

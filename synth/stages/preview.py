@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from PIL import Image, ImageDraw
 
-from synth.paths import DatasetPaths
+from synth.core.paths import DatasetPaths
 from synth.recipe import IGNORE_ID, Recipe
 from synth.store.codec import decode_png
 from synth.store.records import records_from_table

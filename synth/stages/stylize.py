@@ -15,7 +15,7 @@ import numpy as np
 from synth.adapt.domain import domain_distance
 from synth.adapt.stylize import fda, lab_stats, reinhard
 from synth.errors import UserError
-from synth.paths import DatasetPaths
+from synth.core.paths import DatasetPaths
 from synth.progress import progress_bar
 from synth.recipe import Recipe, canonical_hash
 from synth.stages import StageReport

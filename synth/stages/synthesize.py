@@ -9,7 +9,7 @@ import pyarrow as pa
 
 from synth.generate.base import Generator
 from synth.generate.prompts import plan_sample
-from synth.paths import DatasetPaths
+from synth.core.paths import DatasetPaths
 from synth.progress import progress_bar
 from synth.recipe import Recipe, canonical_hash
 from synth.stages import StageReport

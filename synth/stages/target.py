@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 from synth.adapt.target import load_source
-from synth.paths import DatasetPaths
+from synth.core.paths import DatasetPaths
 from synth.recipe import Recipe, canonical_hash
 from synth.stages import StageReport
 from synth.stages.mix import require_section

@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from synth.paths import DatasetPaths
+from synth.core.paths import DatasetPaths
 from synth.recipe import Recipe
-from synth.stats_table import class_summary, load_stats_table
+from validation.stats_table import class_summary, load_stats_table
 
 DETAILS = "validation_details.json"
 DATA_DOCS = "data_docs"

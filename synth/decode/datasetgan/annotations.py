@@ -121,7 +121,7 @@ def pick_covering(presence: dict[int, set[int]], count: int, class_ids: list[int
 
 def export_for_annotation(recipe: Recipe, root: Path, count: int, out: Path) -> list[int]:
     """Write the images of ``count`` samples that cover the taxonomy, and the guide annotators work from."""
-    from synth.paths import DatasetPaths
+    from synth.core.paths import DatasetPaths
     from synth.store.shards import list_shards, read_shard
 
     shards = list_shards(DatasetPaths(Path(root), recipe.name).samples)

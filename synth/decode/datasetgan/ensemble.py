@@ -234,7 +234,7 @@ class Labelled:
 def label_image(ensemble: Ensemble, maps: list[torch.Tensor], height: int, width: int, chunk: int = 16384,
                 top: float = 0.1) -> Labelled:
     """Mask, confidence and JS map of one image, ``chunk`` pixels at a time (memory bounded by the chunk)."""
-    from synth.fewshot.features import iter_pixel_chunks
+    from synth.decode.datasetgan.features.base import iter_pixel_chunks
 
     labels = np.zeros(height * width, np.uint8)
     confidence = np.zeros(height * width, np.float32)

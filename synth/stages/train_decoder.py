@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from synth.errors import UserError
-from synth.paths import DatasetPaths
+from synth.core.paths import DatasetPaths
 
 if TYPE_CHECKING:
     from synth.recipe.schema import Recipe
@@ -70,8 +70,8 @@ def collect_pixels(source, records: dict[int, SampleRecord], masks: dict[int, np
     """Class-stratified pixel features of every annotated image: float16 N x D and their class indices."""
     import torch
 
-    from synth.fewshot.ensemble import sample_pixels
-    from synth.fewshot.features import pixel_features
+    from synth.decode.datasetgan.ensemble import sample_pixels
+    from synth.decode.datasetgan.features.base import pixel_features
 
     index = {v: i for i, v in enumerate(values)}
     rng = np.random.default_rng(seed)
@@ -86,7 +86,7 @@ def collect_pixels(source, records: dict[int, SampleRecord], masks: dict[int, np
 
 
 def train_decoder(recipe: Recipe, root: Path = Path("."), log=lambda message: None, force: bool = False) -> TrainReport:
-    from synth.fewshot.annotations import load_annotations, read_manifest
+    from synth.decode.datasetgan.annotations import load_annotations, read_manifest
 
     out = DatasetPaths(Path(root), recipe.name).decoder
     out.mkdir(parents=True, exist_ok=True)
@@ -127,7 +127,7 @@ def train_decoder(recipe: Recipe, root: Path = Path("."), log=lambda message: No
         identity = source.identity()
     finally:
         source.close()
-    from synth.fewshot.ensemble import train_ensemble
+    from synth.decode.datasetgan.ensemble import train_ensemble
 
     ensemble = train_ensemble(features, targets, values, settings.train_settings(), log)
     meta = {

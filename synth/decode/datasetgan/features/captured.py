@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Literal
 
 from synth.errors import UserError
-from synth.fewshot.features import FeatureSource, FeatureSourceConfig
+from synth.decode.datasetgan.features.base import FeatureSource, FeatureSourceConfig
 
 if TYPE_CHECKING:
     import torch

@@ -7,7 +7,7 @@ each timestep in ``timesteps``; all maps go to the shared bilinear-upsample-and-
 
 This is feature-only over any image, so it labels the samples of any generator (``scenes`` for measurement).
 Images the ``diffusion`` generator makes need no second pass: with ``generator.features`` the generation pass
-records the same activations itself and ``captured`` (``synth/fewshot/captured.py``) reads them. Models load with ``from_pretrained`` on a hub id or a local folder laid
+records the same activations itself and ``captured`` (``synth/decode/datasetgan/features/captured.py``) reads them. Models load with ``from_pretrained`` on a hub id or a local folder laid
 out like a diffusers pipeline (unet/, vae/, text_encoder/, tokenizer/, scheduler/).
 """
 
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
-from synth.fewshot.features import FeatureSource, FeatureSourceConfig, as_numpy_image
+from synth.decode.datasetgan.features.base import FeatureSource, FeatureSourceConfig, as_numpy_image
 
 if TYPE_CHECKING:
     import torch

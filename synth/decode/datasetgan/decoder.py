@@ -19,10 +19,10 @@ from pydantic import Field
 
 from synth.decode.base import Decoded, Decoder, DecoderConfig
 from synth.errors import UserError
-from synth.fewshot.sources import FeatureSettings
+from synth.decode.datasetgan.features.sources import FeatureSettings
 
 if TYPE_CHECKING:
-    from synth.paths import DatasetPaths
+    from synth.core.paths import DatasetPaths
     from synth.recipe.schema import Recipe
     from synth.store.records import SampleRecord
 
@@ -48,7 +48,7 @@ class DatasetGANConfig(DecoderConfig):
         return DatasetGANDecoder(self, recipe)
 
     def train_settings(self):
-        from synth.fewshot.ensemble import TrainSettings
+        from synth.decode.datasetgan.ensemble import TrainSettings
 
         return TrainSettings(members=self.ensemble, batch_size=self.batch_size, lr=self.lr, max_epochs=self.max_epochs,
                              patience=self.patience, seed=self.seed)
@@ -58,7 +58,7 @@ class DatasetGANConfig(DecoderConfig):
 
     def trained_state(self, paths: DatasetPaths) -> str | None:
         """sha256 of the trained checkpoint: part of every masks shard key, so retraining re-decodes."""
-        from synth.fewshot.train import CHECKPOINT
+        from synth.stages.train_decoder import CHECKPOINT
 
         path = paths.decoder / CHECKPOINT
         if not path.is_file():
@@ -71,8 +71,8 @@ class DatasetGANConfig(DecoderConfig):
 
 class DatasetGANDecoder(Decoder):
     def attach(self, paths: DatasetPaths) -> None:
-        from synth.fewshot.ensemble import Ensemble
-        from synth.fewshot.train import CHECKPOINT
+        from synth.decode.datasetgan.ensemble import Ensemble
+        from synth.stages.train_decoder import CHECKPOINT
 
         self.ensemble, _ = Ensemble.load(paths.decoder / CHECKPOINT)
         self.source = self.config.features.build(self.recipe)
@@ -81,7 +81,7 @@ class DatasetGANDecoder(Decoder):
                             f"{self.ensemble.dim}; rerun `synth train-decoder {paths.name}`")
 
     def decode(self, record: SampleRecord) -> Decoded:
-        from synth.fewshot.ensemble import label_image
+        from synth.decode.datasetgan.ensemble import label_image
 
         if not hasattr(self, "ensemble"):
             raise RuntimeError("DatasetGANDecoder.attach(paths) must run before decode")

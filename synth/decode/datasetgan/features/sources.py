@@ -6,9 +6,9 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
 from pydantic import Field
 
-from synth.fewshot.captured import CapturedFeaturesConfig
-from synth.fewshot.features import FeatureSource, FeatureSourceConfig
-from synth.fewshot.sd_unet import SDUnetFeaturesConfig
+from synth.decode.datasetgan.features.captured import CapturedFeaturesConfig
+from synth.decode.datasetgan.features.base import FeatureSource, FeatureSourceConfig
+from synth.decode.datasetgan.features.sd_unet import SDUnetFeaturesConfig
 
 if TYPE_CHECKING:
     import torch
@@ -45,7 +45,7 @@ class StyleGAN2FeaturesConfig(FeatureSourceConfig):
 
 class StyleGAN2Features(FeatureSource):
     def __init__(self, config: StyleGAN2FeaturesConfig):
-        from synth.fewshot.stylegan2 import load_stylegan2
+        from synth.generate.stylegan2_network import load_stylegan2
 
         self.config = config
         self.model = load_stylegan2(config.checkpoint, config.allow_pickle, where="decode.features.checkpoint")
@@ -70,7 +70,7 @@ class StyleGAN2Features(FeatureSource):
     def maps(self, record: SampleRecord) -> list[torch.Tensor]:
         import torch
 
-        from synth.fewshot.stylegan2 import latent_for_seed
+        from synth.generate.stylegan2_network import latent_for_seed
 
         if "z" in record.array_bytes:
             z = torch.from_numpy(record.array("z")).float()[None]
@@ -118,7 +118,7 @@ class RandomConvFeatures(FeatureSource):
         import torch
         import torch.nn.functional as F
 
-        from synth.fewshot.features import as_numpy_image
+        from synth.decode.datasetgan.features.base import as_numpy_image
 
         x = torch.from_numpy(as_numpy_image(record).copy()).permute(2, 0, 1).float()[None] / 127.5 - 1.0
         out = []
