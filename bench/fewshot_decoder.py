@@ -47,9 +47,9 @@ def scenes_records(recipe):
     from synth.store.codec import encode_png
     from synth.store.records import SampleRecord
 
-    generator = recipe.generator.build(recipe)
+    generator = recipe.generator.build(recipe.context())
     out = []
-    for sample in generator.generate([plan_sample(recipe, s) for s in recipe.all_seeds()]):
+    for sample in generator.generate([plan_sample(recipe.context(), s) for s in recipe.all_seeds()]):
         out.append(SampleRecord(sample.seed, sample.prompt, encode_png(sample.image), encode_png(sample.mask), {}, {}))
     return out
 
@@ -101,7 +101,7 @@ def main() -> None:
     from synth.decode.datasetgan.features.sd_unet import SDUnetFeaturesConfig
     from synth.decode.datasetgan.features.sources import RandomConvFeaturesConfig
     from tests.tinymodels import build_tiny_sd
-    from synth.stages.train_decoder import collect_pixels
+    from synth.decode.datasetgan.ensemble import collect_pixels
 
     torch.set_num_threads(1)  # tiny models: threads only contend on a shared CPU
     counts = [int(c) for c in args.counts.split(",")]

@@ -42,7 +42,7 @@ def dataset_status(name: str, root: Path = Path(".")) -> DatasetStatus:
         except (json.JSONDecodeError, AttributeError):
             validation = "unreadable"
     build = "not built"
-    lineage_file = paths.build / "lineage.json"
+    lineage_file = paths.lineage
     if lineage_file.is_file():
         try:
             lineage = json.loads(lineage_file.read_text())

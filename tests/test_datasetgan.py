@@ -45,7 +45,7 @@ def _scenes(seeds: int):
 
 def _train(source, recipe, records, members=3):
     from synth.decode.datasetgan.ensemble import TrainSettings, train_ensemble
-    from synth.stages.train_decoder import collect_pixels
+    from synth.decode.datasetgan.ensemble import collect_pixels
 
     values = [0, *recipe.taxonomy.ids]
     train = {r.seed: r for r in records}
@@ -200,7 +200,7 @@ def test_import_png_labelme_and_cvat(project):
     from synth.decode.datasetgan.annotations import load_annotations
     from synth.recipe import load_recipe
 
-    stored = load_annotations(load_recipe("tiny", project.root), project.root)
+    stored = load_annotations(load_recipe("tiny", project.root).context(), project.root)
     assert sorted(stored) == [1, 2, 3]
     assert np.array_equal(stored[1], mask)
     assert set(np.unique(stored[2])) == {0, 3}

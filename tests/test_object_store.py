@@ -127,6 +127,8 @@ def test_worker_killed_mid_shard_with_store_completes(tmp_path, cluster, s3, buc
 
 def test_progress_is_per_sample_and_a_retried_shard_counts_once(tmp_path, cluster, monkeypatch):
     from synth.backends.ray_backend import run_on_ray
+    from synth.backends.work import ShardJob
+    from synth.stages.synthesize import samples_work
 
     root = project_with(tmp_path / "ray", samples_per_shard=20)
     recipe = load_recipe("tiny", root)
@@ -141,7 +143,8 @@ def test_progress_is_per_sample_and_a_retried_shard_counts_once(tmp_path, cluste
         total[0] += n
         assert total[0] <= 40, "progress counted past the number of samples"
 
-    run_on_ray(recipe, plans, out, advance, workers=2, progress_period=0.0)
+    jobs = [ShardJob(plan) for plan in plans]
+    run_on_ray(samples_work(recipe, local=False), jobs, out, advance, workers=2, progress_period=0.0)
     assert (tmp_path / "killed").exists()
     assert total[0] == 40
     assert max(seen) < 20  # several messages per 20-sample shard: the bar moves per sample, not per shard
@@ -197,7 +200,6 @@ def test_datasetgan_decoder_ships_to_workers(tmp_path, cluster, s3, bucket):
     import torch
 
     from synth.decode.datasetgan.ensemble import Ensemble, make_mlp
-    from synth.stages.train_decoder import CHECKPOINT
 
     decoder = {"type": "datasetgan", "features": {"type": "random_conv", "channels": [4, 4]}, "ensemble": 2,
                "exclude_uncertain": 0.1}
@@ -207,7 +209,7 @@ def test_datasetgan_decoder_ships_to_workers(tmp_path, cluster, s3, bucket):
     torch.manual_seed(0)  # an untrained ensemble is still a real checkpoint: decoding it is deterministic
     ensemble = Ensemble([make_mlp(8, 4) for _ in range(2)], torch.zeros(8), torch.ones(8), [0, 1, 2, 3])
     DatasetPaths(local, "tiny").decoder.mkdir(parents=True)
-    ensemble.save(DatasetPaths(local, "tiny").decoder / CHECKPOINT)
+    ensemble.save(DatasetPaths(local, "tiny").decoder_checkpoint)
     shutil.copytree(DatasetPaths(local, "tiny").decoder, DatasetPaths(remote, "tiny").decoder)
     expected = decode_here_and_copy_samples(local, remote)
     report = decode(load_recipe("tiny", remote), remote, show_progress=False, backend="ray",
@@ -218,6 +220,6 @@ def test_datasetgan_decoder_ships_to_workers(tmp_path, cluster, s3, bucket):
 
     # a decoder that cannot load (trained on other features) fails on the first worker as the local run's one line
     Ensemble([make_mlp(16, 4) for _ in range(2)], torch.zeros(16), torch.ones(16), [0, 1, 2, 3]).save(
-        DatasetPaths(remote, "tiny").decoder / CHECKPOINT)
+        DatasetPaths(remote, "tiny").decoder_checkpoint)
     with pytest.raises(UserError, match=r"^decode.features: 8 dims but the decoder was trained on 16"):
         decode(load_recipe("tiny", remote), remote, show_progress=False, backend="ray", backend_options={"workers": 2})

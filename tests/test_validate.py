@@ -242,7 +242,7 @@ class _Copies(Generator):
             if source is None:
                 out.extend(self.inner.generate([plan]))
                 continue
-            (sample,) = self.inner.generate([plan_sample(self.recipe, source)])
+            (sample,) = self.inner.generate([plan_sample(self.recipe.context(), source)])
             sample.seed = plan.seed
             out.append(sample)
         return out
@@ -254,7 +254,7 @@ def test_duplicates_are_detected(project):
 
     recipe = parse_recipe(tiny_recipe(), "recipes/tiny.yaml")
     copies = {5: 2, 17: 30}
-    synthesize(recipe, project.root, show_progress=False, generator=_Copies(recipe.generator.build(recipe), copies))
+    synthesize(recipe, project.root, show_progress=False, generator=_Copies(recipe.generator.build(recipe.context()), copies))
     project.synth("decode", "tiny", "--quiet")
     table = load_stats_table(recipe, project.root)
     flagged = set(table.loc[table["near_duplicate"], "seed"])

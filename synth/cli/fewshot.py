@@ -26,7 +26,7 @@ def annotate_export(
 
     recipe = load(name)
     target = out or ROOT / "reports" / recipe.name / "annotate"
-    seeds = export_for_annotation(recipe, ROOT, count, target)
+    seeds = export_for_annotation(recipe.context(), recipe.version, ROOT, count, target)
     echo(f"annotate export {recipe.name}: {len(seeds)} images and GUIDE.md in {target}")
 
 
@@ -39,7 +39,7 @@ def annotate_import(
     from synth.decode.datasetgan.annotations import import_annotations
 
     recipe = load(name)
-    seeds = import_annotations(recipe, ROOT, folder)
+    seeds = import_annotations(recipe.context(), set(recipe.all_seeds()), ROOT, folder)
     echo(f"annotate import {recipe.name}: {len(seeds)} annotations stored in annotations/{recipe.name}")
 
 

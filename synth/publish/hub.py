@@ -36,7 +36,7 @@ class PublishReport:
 
 
 def _local_lineage(paths: DatasetPaths, recipe: Recipe) -> dict:
-    lineage_file = paths.build / "lineage.json"
+    lineage_file = paths.lineage
     if not lineage_file.is_file():
         raise UserError(f"{paths.build}: no build; run `synth build {recipe.name}` (or `dvc repro`) first")
     lineage = json.loads(lineage_file.read_text())

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import ValidationError
 
+from synth.core.hashing import canonical_hash
 from synth.errors import RecipeError, UserError
 from synth.recipe.checks import semantic_problems
 from synth.recipe.schema import Recipe
@@ -146,12 +145,6 @@ def _display(path: Path, root: Path | None) -> str:
         return str(path.resolve().relative_to(Path(root or ".").resolve()))
     except ValueError:
         return str(path)
-
-
-def canonical_hash(value: Any) -> str:
-    """sha256 of canonical JSON: key order and formatting of the YAML never change a hash."""
-    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def recipe_hash(recipe: Recipe) -> str:

@@ -22,7 +22,7 @@ from synth.decode.datasetgan.features.base import FeatureSource, FeatureSourceCo
 if TYPE_CHECKING:
     import torch
 
-    from synth.recipe.schema import Recipe
+    from synth.core.dataset import DatasetContext
     from synth.store.records import SampleRecord
 
 
@@ -36,7 +36,7 @@ class SDUnetFeaturesConfig(FeatureSourceConfig):
     device: str = "cpu"
     dtype: Literal["float32", "float16", "bfloat16"] = "float32"
 
-    def build(self, recipe: Recipe | None = None) -> FeatureSource:  # noqa: ARG002 - reads only the image
+    def build(self, context: DatasetContext | None = None) -> FeatureSource:  # noqa: ARG002 - reads only the image
         return SDUnetFeatures(self)
 
 

@@ -13,7 +13,7 @@ from synth.decode.datasetgan.features.sd_unet import SDUnetFeaturesConfig
 if TYPE_CHECKING:
     import torch
 
-    from synth.recipe.schema import Recipe
+    from synth.core.dataset import DatasetContext
     from synth.store.records import SampleRecord
 
 
@@ -31,10 +31,10 @@ class StyleGAN2FeaturesConfig(FeatureSourceConfig):
     layers: list[int] | None = Field(default=None, description="Indices of styled layers to use; None = all.")
     device: str = "cpu"
 
-    def build(self, recipe: Recipe | None = None) -> FeatureSource:  # noqa: ARG002 - the checkpoint says it all
+    def build(self, context: DatasetContext | None = None) -> FeatureSource:  # noqa: ARG002 - the checkpoint says it all
         return StyleGAN2Features(self)
 
-    def problems(self, recipe: Recipe) -> list[tuple[str, str]]:  # noqa: ARG002
+    def problems(self, context: DatasetContext) -> list[tuple[str, str]]:  # noqa: ARG002
         from pathlib import Path
 
         if Path(self.checkpoint).suffix != ".safetensors" and not self.allow_pickle:
@@ -93,7 +93,7 @@ class RandomConvFeaturesConfig(FeatureSourceConfig):
     channels: list[int] = Field(default_factory=lambda: [16, 32, 64], min_length=1)
     seed: int = 0
 
-    def build(self, recipe: Recipe | None = None) -> FeatureSource:  # noqa: ARG002 - reads only the image
+    def build(self, context: DatasetContext | None = None) -> FeatureSource:  # noqa: ARG002 - reads only the image
         return RandomConvFeatures(self)
 
 
