@@ -17,7 +17,6 @@ shards are keyed and made exactly as locally, the bytes are identical.
 
 from __future__ import annotations
 
-import os
 import queue
 import socket
 import time
@@ -29,9 +28,8 @@ from pathlib import Path
 from synth.backends.work import ShardJob, ShardWork
 from synth.errors import UserError
 from synth.store.objects import ObjectStore, open_store
-from synth.store.shards import ShardPlan
+from synth.store.shards import ShardPlan, shard_bytes, write_atomic
 
-FAULT_ENV = "SYNTH_FAULT_KILL_SHARD"  # test instrumentation: "<index>:<marker file>" kills the actor once
 PROGRESS_PERIOD = 0.1  # seconds of progress a worker sums into one message
 
 
@@ -89,18 +87,11 @@ def _next_count(counts: queue.SimpleQueue, period: float) -> int | None:
 
 def _put_or_write(table, plan: ShardPlan, name: str, kind: str, out_dir: str, store_url: str | None) -> str:  # noqa: ANN001
     """A worker's finished shard: one PUT into the store, or an atomic write into the shared folder."""
-    from synth.store.shards import shard_bytes, write_atomic
-
-    hook = _fault_hook(plan)
     if store_url is None:
-        write_atomic(table, Path(out_dir) / plan.filename, before_rename=hook)
+        write_atomic(table, Path(out_dir) / plan.filename)
         return plan.filename
     store = ObjectStore(store_url)
-    key = store.key(name, kind, plan.filename)
-    data = shard_bytes(table)
-    if hook is not None:
-        hook(key)
-    store.put(key, data)
+    store.put(store.key(name, kind, plan.filename), shard_bytes(table))
     return plan.filename
 
 
@@ -142,20 +133,6 @@ def _read_source(source: str, columns: tuple[str, ...], store_url: str | None): 
     return pq.read_table(pa.BufferReader(data), columns=list(columns))
 
 
-def _fault_hook(plan: ShardPlan):
-    spec = os.environ.get(FAULT_ENV)
-    if not spec:
-        return None
-    index, _, marker = spec.partition(":")
-
-    def die_once(where) -> None:  # noqa: ANN001
-        if int(index) == plan.index and not Path(marker).exists():
-            Path(marker).write_text(str(where))
-            os._exit(1)  # the actor dies mid-shard: its temporary file is written (or no PUT made), the shard is not
-
-    return die_once
-
-
 @contextmanager
 def _cluster(address: str | None):
     """Join ``address`` (or start a local Ray); shut down on leaving only what this call started."""
@@ -177,10 +154,7 @@ def _cluster(address: str | None):
 
 
 def _actor_options(gpus_per_worker: float) -> dict:
-    options = {"num_gpus": gpus_per_worker, "max_restarts": 0}
-    if FAULT_ENV in os.environ:  # forwarded explicitly: workers of a running cluster do not see the driver's env
-        options["runtime_env"] = {"env_vars": {FAULT_ENV: os.environ[FAULT_ENV]}}
-    return options
+    return {"num_gpus": gpus_per_worker, "max_restarts": 0}
 
 
 def _from_store(store: ObjectStore | None, name: str, kind: str, plans: list[ShardPlan], out_dir: Path, advance) -> list[str]:  # noqa: ANN001
