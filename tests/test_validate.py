@@ -231,7 +231,7 @@ class _Copies(Generator):
     """Draws each seed in ``copies`` as the scene of another seed: identical images under different seeds."""
 
     def __init__(self, inner: Generator, copies: dict[int, int]):
-        super().__init__(inner.config, inner.recipe)
+        super().__init__(inner.config, inner.context)
         self.inner = inner
         self.copies = copies
 
@@ -242,7 +242,7 @@ class _Copies(Generator):
             if source is None:
                 out.extend(self.inner.generate([plan]))
                 continue
-            (sample,) = self.inner.generate([plan_sample(self.recipe.context(), source)])
+            (sample,) = self.inner.generate([plan_sample(self.context, source)])
             sample.seed = plan.seed
             out.append(sample)
         return out

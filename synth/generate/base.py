@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 
-from synth.core.hashing import canonical_hash
+from synth.core.hashing import settings_hash
 from synth.core.sample import Sample
 
 if TYPE_CHECKING:
@@ -37,11 +37,6 @@ class Generator(ABC):
 
     def close(self) -> None:
         """Release models and devices; a no-op for generators that hold none."""
-
-
-def settings_hash(config: BaseModel) -> str:
-    """16 hex digits identifying a generator's settings, recorded with every sample it makes."""
-    return canonical_hash(config.model_dump(mode="json"))[:16]
 
 
 class GeneratorConfig(BaseModel):

@@ -7,8 +7,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from synth.core.hashing import settings_hash
 from synth.generate.attention import AttentionStore, install_capture, refine
-from synth.generate.base import Generator, GeneratorConfig, Sample, settings_hash
+from synth.generate.base import Generator, GeneratorConfig, Sample
 from synth.generate.tokens import class_token_positions
 
 if TYPE_CHECKING:

@@ -17,7 +17,8 @@ import numpy as np
 from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field, model_serializer
 
-from synth.generate.base import Generator, GeneratorConfig, Sample, settings_hash
+from synth.core.hashing import settings_hash
+from synth.generate.base import Generator, GeneratorConfig, Sample
 
 if TYPE_CHECKING:
     from synth.generate.prompts import SamplePlan

@@ -4,7 +4,6 @@ from synth.core.dataset import ClassDef, DatasetContext, Taxonomy
 from synth.core.hashing import canonical_hash
 from synth.core.labels import BACKGROUND_ID, IGNORE_ID
 from synth.recipe.load import (
-    STAGE_FIELDS,
     list_recipe_paths,
     load_recipe,
     recipe_hash,
@@ -12,10 +11,12 @@ from synth.recipe.load import (
     stage_hash,
 )
 from synth.recipe.schema import Recipe
+from synth.recipe.stages import STAGE_FIELDS, STAGES
 
 __all__ = [
     "BACKGROUND_ID",
     "IGNORE_ID",
+    "STAGES",
     "STAGE_FIELDS",
     "ClassDef",
     "DatasetContext",

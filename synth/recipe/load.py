@@ -12,23 +12,9 @@ from synth.core.hashing import canonical_hash
 from synth.errors import RecipeError, UserError
 from synth.recipe.checks import semantic_problems
 from synth.recipe.schema import Recipe
+from synth.recipe.stages import STAGE_FIELDS
 
 RECIPES_DIR = "recipes"
-
-# Which recipe fields each pipeline stage reads. dvc.yaml declares the same lists as per-stage params (a test
-# keeps the two in step), so an edit reruns exactly the stages that read what changed.
-STAGE_FIELDS: dict[str, tuple[str, ...]] = {
-    "synthesize": ("generator", "taxonomy", "prompts", "seeds", "image_size", "samples_per_shard", "image_format"),
-    "train-decoder": ("decode", "taxonomy"),
-    "decode": ("decode", "taxonomy"),
-    "validate": ("validation", "taxonomy", "seeds"),
-    # build also reads the thresholds: the card states what the data was validated against.
-    "build": ("name", "version", "description", "license", "hub_repo", "splits", "taxonomy", "validation"),
-    "mix": ("mix", "taxonomy", "image_size"),
-    "target": ("target", "taxonomy", "prompts", "generator", "image_size", "seeds"),
-    "stylize": ("stylize",),
-    "evaluate": ("evaluate", "taxonomy"),
-}
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):

@@ -233,7 +233,7 @@ def build(recipe: Recipe, root: Path = Path("."), allow_invalid: bool = False) -
         split_counts, split_bytes, has_confidence, reused = write_shards(recipe, pairs, staging / paths.build_data.name, excluded, previous)
         id2label = {str(k): v for k, v in recipe.taxonomy.id2label().items()}
         (staging / paths.id2label.name).write_text(json.dumps(id2label, indent=2) + "\n")
-        known = _previous_hashes(final) if reused else {}
+        known = _previous_hashes(paths.lineage) if reused else {}
         files = {}
         for path in sorted(staging.rglob("*")):
             if path.is_file():
@@ -251,10 +251,10 @@ def build(recipe: Recipe, root: Path = Path("."), allow_invalid: bool = False) -
     return BuildReport(final, split_counts, n_files, bool(validation["success"]))
 
 
-def _previous_hashes(final: Path) -> dict[str, str]:
+def _previous_hashes(lineage: Path) -> dict[str, str]:
     """File hashes the last build recorded, so linked files are not read again (a large dataset is gigabytes)."""
     try:
-        files = json.loads(paths.lineage.read_text())["files"]
+        files = json.loads(lineage.read_text())["files"]
         return {str(k): str(v) for k, v in files.items()}
     except (OSError, json.JSONDecodeError, KeyError, TypeError, AttributeError):
         return {}

@@ -16,7 +16,7 @@ from synth.decode.base import Decoder
 from synth.errors import UserError
 from synth.core.paths import DatasetPaths
 from synth.core.hashing import canonical_hash
-from synth.recipe import Recipe
+from synth.recipe import STAGES, Recipe
 from synth.stages import StageReport
 from synth.stages.runner import run_sharded
 from synth.stats import mask_stats
@@ -29,7 +29,7 @@ MASKS_FORMAT = 1
 
 def mask_shard_plans(recipe: Recipe, samples_dir: Path, trained: str | None = None) -> list[tuple[Path, ShardPlan]]:
     dump = recipe.model_dump(mode="json")
-    basis = {"decode": dump["decode"], "taxonomy": dump["taxonomy"], "format": MASKS_FORMAT}
+    basis = {k: dump[k] for k in STAGES["decode"].key_fields} | {"format": MASKS_FORMAT}
     if trained is not None:  # a trained decoder (datasetgan): retraining it re-decodes every shard
         basis["trained"] = trained
     plans = []

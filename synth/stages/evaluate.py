@@ -13,7 +13,7 @@ import numpy as np
 from synth.errors import UserError
 from synth.core.paths import DatasetPaths
 from synth.recipe import Recipe
-from synth.stages.mix import require_section
+from synth.stages import require_section
 from synth.store.labeled import load_dataset_labeled, load_self_labeled
 
 

@@ -22,7 +22,7 @@ from synth.mix.masks import class_masks_index, coarsen, felzenszwalb_index
 from synth.core.paths import DatasetPaths
 from synth.core.hashing import canonical_hash
 from synth.recipe import Recipe
-from synth.stages import StageReport
+from synth.stages import StageReport, require_section
 from synth.stages.runner import run_sharded
 from synth.store.codec import encode_png
 from synth.store.labeled import Labeled, load_dataset_labeled, paired_shards
@@ -31,16 +31,6 @@ from synth.store.shards import ShardPlan, parse_name
 from synth.stats import image_stats
 
 MIXED_FORMAT = 1
-
-
-def require_section(recipe: Recipe, section: str, params_list: str):
-    value = getattr(recipe, section)
-    if value is None:
-        raise UserError(
-            f"recipes/{recipe.name}.yaml: {section}: no `{section}:` section; add one, or take {recipe.name} "
-            f"off `{params_list}` in params.yaml"
-        )
-    return value
 
 
 def mix(recipe: Recipe, root: Path = Path("."), show_progress: bool = True, log=lambda msg: None) -> StageReport:  # noqa: ANN001

@@ -20,8 +20,7 @@ from synth.errors import UserError
 from synth.core.paths import DatasetPaths
 from synth.core.hashing import canonical_hash
 from synth.recipe import Recipe
-from synth.stages import StageReport
-from synth.stages.mix import require_section
+from synth.stages import StageReport, require_section
 from synth.stages.runner import run_sharded
 from synth.stats import image_stats
 from synth.store.codec import encode_png

@@ -13,7 +13,7 @@ from synth.generate.base import Generator
 from synth.generate.prompts import plan_sample
 from synth.core.paths import DatasetPaths
 from synth.core.hashing import canonical_hash
-from synth.recipe import Recipe
+from synth.recipe import STAGES, Recipe
 from synth.stages import StageReport
 from synth.stages.runner import run_sharded
 from synth.store.encoder import Encoder, ThreadEncoder, open_encoder
@@ -31,8 +31,7 @@ def shard_plans(recipe: Recipe, limit: int | None = None) -> list[ShardPlan]:
     if limit is not None:
         seeds = seeds[:limit]
     dump = recipe.model_dump(mode="json")
-    keys = ("generator", "taxonomy", "prompts", "image_size", "image_format")
-    basis = {k: dump[k] for k in keys} | {"format": SAMPLES_FORMAT}
+    basis = {k: dump[k] for k in STAGES["synthesize"].key_fields} | {"format": SAMPLES_FORMAT}
     return [
         ShardPlan(index, members, canonical_hash(basis | {"seeds": list(members)})[:16])
         for index, members in group_seeds(seeds, recipe.samples_per_shard).items()

@@ -16,8 +16,7 @@ from synth.backends.work import ShardJob, ShardWork
 from synth.core.hashing import canonical_hash
 from synth.core.paths import DatasetPaths
 from synth.recipe import Recipe
-from synth.stages import StageReport
-from synth.stages.mix import require_section
+from synth.stages import StageReport, require_section
 from synth.stages.runner import run_sharded
 from synth.stats import image_stats
 from synth.store.codec import encode_png

@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from synth.core.hashing import canonical_hash
 from synth.core.paths import DatasetPaths
+from synth.recipe import STAGES
 from synth.errors import UserError
 
 if TYPE_CHECKING:
@@ -49,14 +51,14 @@ def records_for_seeds(root: Path, name: str, seeds: set[int]) -> dict[int, Sampl
 
 
 def training_key(recipe: Recipe, root: Path, manifest: dict) -> str:
-    from synth.core.hashing import canonical_hash
     from synth.store.shards import list_shards
 
     dump = recipe.model_dump(mode="json")
     shards = [p.name for p in list_shards(DatasetPaths(Path(root), recipe.name).samples)]
     annotated = sorted((int(e["seed"]), e["sha256"]) for e in manifest["annotations"])
     spans = sorted({s for s in shards if any(int(s[6:11]) == seed // recipe.samples_per_shard for seed, _ in annotated)})
-    return canonical_hash({"decode": dump["decode"], "taxonomy": dump["taxonomy"], "annotations": annotated, "samples": spans})
+    fields = {k: dump[k] for k in STAGES["train-decoder"].key_fields}
+    return canonical_hash(fields | {"annotations": annotated, "samples": spans})
 
 
 def train_decoder(recipe: Recipe, root: Path = Path("."), log=lambda message: None, force: bool = False) -> TrainReport:
