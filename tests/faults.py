@@ -45,7 +45,7 @@ def install() -> None:
 
     original_write, original_put = shards.write_atomic, objects.ObjectStore.put
 
-    def write_atomic(table, path: Path, before_rename=None) -> None:  # noqa: ANN001 - the wrapped signature
+    def write_atomic(table, path: Path, before_rename=None) -> None:
         def hook(tmp: Path) -> None:
             _die_if_armed(Path(path).name, tmp)
             if before_rename is not None:
@@ -53,7 +53,7 @@ def install() -> None:
 
         original_write(table, path, before_rename=hook)
 
-    def put(self, key: str, data: bytes) -> None:  # noqa: ANN001 - the wrapped method
+    def put(self, key: str, data: bytes) -> None:
         _die_if_armed(key.rpartition("/")[2], key)
         original_put(self, key, data)
 

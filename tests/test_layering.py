@@ -162,4 +162,6 @@ def test_the_checks_see_every_kind_of_import(tmp_path):
     graph = {m: imports_of(m, p, modules) for m, p in modules.items()}
     assert graph == {"synth.a": {"synth.b"}, "synth.b": {"synth.a"}}
     assert circles(graph) == [["synth.a", "synth.b"]]
-    assert layer_of("synth.decode.datasetgan.ensemble") > layer_of("synth.generate.scenes") > layer_of("synth.core.paths")
+    assert (
+        layer_of("synth.decode.datasetgan.ensemble") > layer_of("synth.generate.scenes") > layer_of("synth.core.paths")
+    )

@@ -11,7 +11,6 @@ import yaml
 from synth.mix.compose import dominant_classes
 from synth.recipe import load_recipe
 from synth.stages.decode import decode
-from synth.core.paths import DatasetPaths
 from synth.stages.mix import mix
 from synth.stages.synthesize import synthesize
 from synth.store.labeled import load_dataset_labeled, load_self_labeled

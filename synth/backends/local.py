@@ -13,7 +13,7 @@ from synth.backends.work import ShardJob, ShardWork
 from synth.store.shards import read_shard, write_atomic
 
 
-def run_locally(work: ShardWork, jobs: list[ShardJob], out_dir: Path, advance) -> list[str]:  # noqa: ANN001
+def run_locally(work: ShardWork, jobs: list[ShardJob], out_dir: Path, advance) -> list[str]:
     """Make ``jobs`` into ``out_dir``; the shard names written, in job order."""
     state = work.setup()
     failed = True

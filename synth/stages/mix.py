@@ -16,7 +16,6 @@ from pathlib import Path
 import numpy as np
 
 from synth.backends.work import ShardJob, ShardWork
-from synth.errors import UserError
 from synth.mix.compose import MIX_STREAM, choose_sources, compose, dominant_classes, mixing_rng
 from synth.mix.masks import class_masks_index, coarsen, felzenszwalb_index
 from synth.core.paths import DatasetPaths
