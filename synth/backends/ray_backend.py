@@ -108,7 +108,7 @@ def _actor_class():
         def make(self, job: ShardJob, out_dir: str, store_url: str | None, period: float):
             work = self.work
 
-            def run(advance):  # noqa: ANN001
+            def run(advance):
                 source = _read_source(job.source, work.source_columns, store_url) if work.source_columns else None
                 table = work.make(self.state, job, source, advance)
                 return _put_or_write(table, job.plan, work.name, work.kind, out_dir, store_url)
@@ -118,7 +118,7 @@ def _actor_class():
     return ShardWorker
 
 
-def _read_source(source: str, columns: tuple[str, ...], store_url: str | None):  # noqa: ANN202
+def _read_source(source: str, columns: tuple[str, ...], store_url: str | None):
     """A job's input shard: from the shared folder, or (with a store) the object the driver put there."""
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -245,7 +245,7 @@ def _copy_back(store: ObjectStore | None, name: str, kind: str, out_dir: Path): 
     return (lambda job: None) if store is None else copy
 
 
-def run_on_ray(work: ShardWork, jobs: list[ShardJob], out_dir: Path, advance, **options) -> list[str]:  # noqa: ANN001
+def run_on_ray(work: ShardWork, jobs: list[ShardJob], out_dir: Path, advance, **options) -> list[str]:
     """Make ``jobs`` on Ray actors into ``out_dir`` (through the store when given); the shard names written.
 
     ``options``: the fields of ``RayOptions``. With a store, shards already complete there are copied instead of

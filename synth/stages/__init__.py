@@ -27,7 +27,7 @@ class StageReport:
         )
 
 
-def require_section(recipe: Recipe, section: str, params_list: str):  # noqa: ANN201 - the section's settings
+def require_section(recipe: Recipe, section: str, params_list: str):
     """The recipe's optional ``section`` (mix, target, stylize, evaluate), or one line saying how to fix it."""
     value = getattr(recipe, section)
     if value is None:

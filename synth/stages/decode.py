@@ -111,7 +111,7 @@ def _trained_files(paths: DatasetPaths) -> dict[str, bytes]:
     return {str(p.relative_to(paths.decoder)): p.read_bytes() for p in sorted(paths.decoder.rglob("*")) if p.is_file()}
 
 
-def _setup(recipe_json: dict, trained: dict[str, bytes] | Path):  # noqa: ANN202
+def _setup(recipe_json: dict, trained: dict[str, bytes] | Path):
     """Per worker: the recipe and its decoder, attached to the trained state under the project root ``trained``,
     or to a private copy of the trained files ``trained`` (a worker that may be on another machine)."""
     recipe = Recipe.model_validate(recipe_json)
@@ -135,12 +135,12 @@ def _setup(recipe_json: dict, trained: dict[str, bytes] | Path):  # noqa: ANN202
     return recipe, decoder, home
 
 
-def _make(state, job: ShardJob, samples, advance):  # noqa: ANN001, ANN202
+def _make(state, job: ShardJob, samples, advance):
     recipe, decoder, _ = state
     return decode_table(decoder, recipe, samples, job.source, advance)
 
 
-def _teardown(state, failed: bool) -> None:  # noqa: ANN001, ARG001 - nothing to abort
+def _teardown(state, failed: bool) -> None:
     _, decoder, home = state
     try:
         decoder.close()

@@ -59,7 +59,7 @@ def mix(recipe: Recipe, root: Path = Path("."), show_progress: bool = True, log=
     return run_sharded(work, jobs, out_dir, f"mix {recipe.name}", show_progress)
 
 
-def _setup(paths: DatasetPaths, class_ids: list[int], settings, mixer_name: str | None, log):  # noqa: ANN001, ANN202
+def _setup(paths: DatasetPaths, class_ids: list[int], settings, mixer_name: str | None, log):
     """The source dataset, its dominant classes and the learned mixer (trained once, then loaded)."""
     dataset = load_dataset_labeled(paths.samples, paths.masks, paths.name)
     dominant = dominant_classes([d.class_fraction for d in dataset], class_ids)
@@ -69,7 +69,7 @@ def _setup(paths: DatasetPaths, class_ids: list[int], settings, mixer_name: str 
     return dataset, dominant, model
 
 
-def _make(settings, mixer_name: str | None, state, job: ShardJob, _source, advance):  # noqa: ANN001, ANN202
+def _make(settings, mixer_name: str | None, state, job: ShardJob, _source, advance):
     dataset, dominant, model = state
     rows = make_composites(dataset, dominant, settings, job.plan.seeds, model, mixer_name)
     advance(len(job.plan.seeds))

@@ -102,11 +102,11 @@ def stylize(recipe: Recipe, root: Path = Path("."), show_progress: bool = True) 
     return report
 
 
-def _setup(targets: list[np.ndarray]):  # noqa: ANN202
+def _setup(targets: list[np.ndarray]):
     return targets, lab_stats(targets)
 
 
-def _make(settings, targets_key: str, masks: dict[str, Path], state, job: ShardJob, _source, advance):  # noqa: ANN001, ANN202
+def _make(settings, targets_key: str, masks: dict[str, Path], state, job: ShardJob, _source, advance):
     """One stylized shard: each sample of the samples shard moved toward the targets, its mask bytes unchanged."""
     targets, stats = state
     rows = []

@@ -65,7 +65,7 @@ def feed_shard(generator: Generator, recipe: Recipe, plan: ShardPlan, encoder: E
     return encoder.finish()
 
 
-def _setup(recipe_json: dict, generator: Generator | None = None, process_encoder: bool = False):  # noqa: ANN202
+def _setup(recipe_json: dict, generator: Generator | None = None, process_encoder: bool = False):
     """Per worker: the recipe, its generator (built here unless given) and, locally, the encoder process.
 
     The encoder starts before the generator, so its start-up overlaps loading a model. On Ray each actor is one
@@ -82,14 +82,14 @@ def _setup(recipe_json: dict, generator: Generator | None = None, process_encode
         raise
 
 
-def _make(state, job: ShardJob, _source, advance):  # noqa: ANN001, ANN202
+def _make(state, job: ShardJob, _source, advance):
     recipe, generator, _, encoder = state
     if encoder is None:
         return make_shard(generator, recipe, job.plan, advance)
     return feed_shard(generator, recipe, job.plan, encoder, advance)  # a future: written while the next is made
 
 
-def _teardown(state, failed: bool) -> None:  # noqa: ANN001
+def _teardown(state, failed: bool) -> None:
     _, generator, own, encoder = state
     try:
         if own:

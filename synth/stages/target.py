@@ -61,7 +61,7 @@ def target(recipe: Recipe, root: Path = Path(".")) -> StageReport:
     return report
 
 
-def _made(table, _job: ShardJob, _source, _advance):  # noqa: ANN001, ANN202
+def _made(table, _job: ShardJob, _source, _advance):
     """The one shard of a target set: its rows are read (and keyed) before the shard is planned."""
     return table
 
