@@ -24,10 +24,12 @@ def run_locally(work: ShardWork, jobs: list[ShardJob], out_dir: Path, advance) -
             for job in jobs:
                 source = read_shard(Path(job.source), list(work.source_columns)) if work.source_columns else None
                 made = work.make(state, job, source, advance)
+                del source  # one shard's input at a time: holding it while the next is read grew peak memory
                 if isinstance(made, Future):
                     pending.append((job, writer.submit(_write_when_ready, made, out_dir / job.plan.filename)))
                     continue
                 write_atomic(made, out_dir / job.plan.filename)
+                del made
                 written.append(job.plan.filename)
             for job, done in pending:
                 done.result()
