@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from synth.cli.app import ROOT, app, echo, load
+from synth.core.paths import DatasetPaths
 
 NAME = Annotated[str, typer.Argument(help="Recipe name (recipes/NAME.yaml).")]
 
@@ -25,7 +26,7 @@ def annotate_export(
     from synth.decode.datasetgan.annotations import export_for_annotation
 
     recipe = load(name)
-    target = out or ROOT / "reports" / recipe.name / "annotate"
+    target = out or DatasetPaths(ROOT, recipe.name).annotation_export
     seeds = export_for_annotation(recipe.context(), recipe.version, ROOT, count, target)
     echo(f"annotate export {recipe.name}: {len(seeds)} images and GUIDE.md in {target}")
 

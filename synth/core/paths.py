@@ -108,6 +108,11 @@ class DatasetPaths:
         return self.reports / "preview.png"
 
     @property
+    def annotation_export(self) -> Path:
+        """``synth annotate export``'s default folder: images and the guide handed to annotators."""
+        return self.reports / "annotate"
+
+    @property
     def stylize_metrics(self) -> Path:
         return self.reports / "stylize.json"
 
