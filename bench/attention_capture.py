@@ -65,7 +65,7 @@ def make_generator(model: Path, steps: int, capture: bool):
     data = diffusion_recipe(model, image_size=512)
     data["generator"].update(steps=steps, batch_size=1)
     recipe = parse_recipe(yaml.safe_load(yaml.safe_dump(data)), "recipes/tinysd.yaml")
-    generator = recipe.generator.build(recipe)
+    generator = recipe.generator.build(recipe.context())
     if not capture:
         from diffusers.models.attention_processor import AttnProcessor2_0
 
@@ -92,7 +92,7 @@ def child(model: Path, steps: int, capture: bool) -> None:
     from synth.generate.prompts import plan_sample
 
     generator, recipe = make_generator(model, steps, capture)
-    generator.generate([plan_sample(recipe, 0)])
+    generator.generate([plan_sample(recipe.context(), 0)])
     print(json.dumps({"peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 
 
@@ -135,7 +135,7 @@ def main() -> None:
         save_pipeline(model)
         on, recipe = make_generator(model, args.steps, capture=True)
         off, _ = make_generator(model, args.steps, capture=False)
-        plans = [plan_sample(recipe, 0)]
+        plans = [plan_sample(recipe.context(), 0)]
         on.generate(plans), off.generate(plans)  # warm-up
         times = alternate(off, on, plans, args.reps)
         layers = on.captured_layers

@@ -63,7 +63,7 @@ def main() -> None:
 
     def draw(seeds: range, look: dict) -> Arrays:
         config = ScenesConfig.model_validate(recipe.generator.model_dump() | look)
-        samples = config.build(recipe).generate([plan_sample(recipe, s) for s in seeds])
+        samples = config.build(recipe.context()).generate([plan_sample(recipe.context(), s) for s in seeds])
         return Arrays(np.stack([s.image for s in samples]), np.stack([s.mask for s in samples]))
 
     started = time.perf_counter()

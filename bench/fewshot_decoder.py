@@ -2,7 +2,7 @@
 
 Measured where the answer is known: samples of the ``scenes`` generator (exact masks) at 64 px, passed through
 the ``sd_unet`` feature source over a tiny random-weight Stable Diffusion (diffusers UNet2DConditionModel +
-AutoencoderKL + CLIP text encoder, built with ``synth.fewshot.tiny.build_tiny_sd``, saved and loaded with
+AutoencoderKL + CLIP text encoder, built with ``tests.tinymodels.build_tiny_sd``, saved and loaded with
 ``from_pretrained``; no trained weights can be downloaded here). The annotated samples are picked the way
 ``synth annotate export`` picks them (greedy coverage of the taxonomy); their exact masks play the human
 labels. The held-out samples are never annotated.
@@ -47,9 +47,9 @@ def scenes_records(recipe):
     from synth.store.codec import encode_png
     from synth.store.records import SampleRecord
 
-    generator = recipe.generator.build(recipe)
+    generator = recipe.generator.build(recipe.context())
     out = []
-    for sample in generator.generate([plan_sample(recipe, s) for s in recipe.all_seeds()]):
+    for sample in generator.generate([plan_sample(recipe.context(), s) for s in recipe.all_seeds()]):
         out.append(SampleRecord(sample.seed, sample.prompt, encode_png(sample.image), encode_png(sample.mask), {}, {}))
     return out
 
@@ -96,12 +96,12 @@ def main() -> None:
     import torch
     from scipy.stats import spearmanr
 
-    from synth.fewshot.annotations import pick_covering
-    from synth.fewshot.ensemble import TrainSettings, label_image, train_ensemble
-    from synth.fewshot.sd_unet import SDUnetFeaturesConfig
-    from synth.fewshot.sources import RandomConvFeaturesConfig
-    from synth.fewshot.tiny import build_tiny_sd
-    from synth.fewshot.train import collect_pixels
+    from synth.decode.datasetgan.annotations import pick_covering
+    from synth.decode.datasetgan.ensemble import TrainSettings, label_image, train_ensemble
+    from synth.decode.datasetgan.features.sd_unet import SDUnetFeaturesConfig
+    from synth.decode.datasetgan.features.sources import RandomConvFeaturesConfig
+    from tests.tinymodels import build_tiny_sd
+    from synth.decode.datasetgan.ensemble import collect_pixels
 
     torch.set_num_threads(1)  # tiny models: threads only contend on a shared CPU
     counts = [int(c) for c in args.counts.split(",")]

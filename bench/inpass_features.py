@@ -50,7 +50,7 @@ def make_generator(model: Path, steps: int, features: dict | None):
         data["generator"]["features"] = features
         data["decode"] = {"type": "datasetgan", "features": {"type": "captured"}}
     recipe = parse_recipe(yaml.safe_load(yaml.safe_dump(data)), "recipes/tinysd.yaml")
-    return recipe.generator.build(recipe), recipe
+    return recipe.generator.build(recipe.context()), recipe
 
 
 def _status_mb(field: str) -> float:
@@ -66,7 +66,7 @@ def child(model: Path, steps: int, features: dict | None) -> None:
     from synth.generate.prompts import plan_sample
 
     generator, recipe = make_generator(model, steps, features)
-    plans = [plan_sample(recipe, 0)]
+    plans = [plan_sample(recipe.context(), 0)]
     generator.generate(plans)  # warm-up: allocator pools, lazy kernels
     before = _status_mb("VmRSS")
     Path("/proc/self/clear_refs").write_text("5")
@@ -76,7 +76,7 @@ def child(model: Path, steps: int, features: dict | None) -> None:
 
 
 def reencode_seconds(model: Path, timesteps: list[int], record) -> float:  # noqa: ANN001
-    from synth.fewshot.sd_unet import SDUnetFeaturesConfig
+    from synth.decode.datasetgan.features.sd_unet import SDUnetFeaturesConfig
 
     source = SDUnetFeaturesConfig(model=str(model), timesteps=timesteps).build()
     source.maps(record)  # warm-up
@@ -109,7 +109,7 @@ def main() -> None:
         save_pipeline(model)
         on, recipe = make_generator(model, args.steps, features)
         off, _ = make_generator(model, args.steps, None)
-        plans = [plan_sample(recipe, 0)]
+        plans = [plan_sample(recipe.context(), 0)]
         sample = on.generate(plans)[0]
         off.generate(plans)  # warm-up
         times = alternate(off, on, plans, args.reps)

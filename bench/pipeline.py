@@ -78,13 +78,13 @@ def throughput(root: Path, name: str) -> tuple[float, float]:
 
     recipe = load_recipe(name, root)
     seeds = recipe.all_seeds()
-    generator = recipe.generator.build(recipe)
+    generator = recipe.generator.build(recipe.context())
     step = max(1, generator.batch_size)
 
     def bare() -> float:
         start = time.perf_counter()
         for i in range(0, len(seeds), step):
-            generator.generate([plan_sample(recipe, s) for s in seeds[i : i + step]])
+            generator.generate([plan_sample(recipe.context(), s) for s in seeds[i : i + step]])
         return len(seeds) / (time.perf_counter() - start)
 
     def end_to_end() -> float:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from synth.errors import UserError
-from synth.paths import DatasetPaths
+from synth.core.paths import DatasetPaths
 from synth.recipe import list_recipe_paths, load_recipe, recipe_hash
 from synth.stages.synthesize import shard_plans
 from synth.store.shards import list_shards
@@ -42,7 +42,7 @@ def dataset_status(name: str, root: Path = Path(".")) -> DatasetStatus:
         except (json.JSONDecodeError, AttributeError):
             validation = "unreadable"
     build = "not built"
-    lineage_file = paths.build / "lineage.json"
+    lineage_file = paths.lineage
     if lineage_file.is_file():
         try:
             lineage = json.loads(lineage_file.read_text())

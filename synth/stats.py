@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import fft, ndimage
 
-from synth.recipe.schema import IGNORE_ID
+from synth.core.labels import IGNORE_ID
 
 _FOUR_CONNECTED = ndimage.generate_binary_structure(2, 1)
 

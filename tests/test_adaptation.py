@@ -13,12 +13,12 @@ import yaml
 from synth.adapt.domain import domain_distance, frechet_distance
 from synth.adapt.stylize import fda, lab_stats, reinhard
 from synth.evaluate.train import iou_per_class, mean_iou
-from synth.paths import DatasetPaths
+from synth.core.paths import DatasetPaths
 from synth.recipe import load_recipe
 from synth.stages.decode import decode
-from synth.stages.stylize import metrics_path, stylize, stylized_dir
+from synth.stages.stylize import stylize
 from synth.stages.synthesize import synthesize
-from synth.stages.target import target, target_dir
+from synth.stages.target import target
 from synth.store.labeled import load_self_labeled
 from synth.store.shards import list_shards, read_shard
 from tests.conftest import tiny_recipe
@@ -55,9 +55,9 @@ def test_stylize_keeps_masks_byte_identical_and_moves_toward_the_target(tmp_path
     for shard in list_shards(DatasetPaths(tmp_path, "tiny").masks):
         for row in read_shard(shard, ["seed", "mask"]).to_pylist():
             masks[row["seed"]] = row["mask"]
-    styled = load_self_labeled(stylized_dir(tmp_path, "tiny"), "stylize")
+    styled = load_self_labeled(DatasetPaths(tmp_path, "tiny").stylized, "stylize")
     assert len(styled) == 20 and all(s.mask_png == masks[s.seed] for s in styled)
-    metrics = json.loads(metrics_path(tmp_path, "tiny").read_text())
+    metrics = json.loads(DatasetPaths(tmp_path, "tiny").stylize_metrics.read_text())
     assert metrics["domain_distance"]["after"] < metrics["domain_distance"]["before"]
     assert metrics["target_images"] == 16 and metrics["method"] == method
 
@@ -69,7 +69,7 @@ def test_stylize_strength_zero_changes_nothing_but_rounding(tmp_path):
     originals = {r["seed"]: r["image"] for s in list_shards(paths.samples) for r in read_shard(s, ["seed", "image"]).to_pylist()}
     from synth.store.codec import decode_png
 
-    for row in load_self_labeled(stylized_dir(tmp_path, "tiny"), "stylize"):
+    for row in load_self_labeled(DatasetPaths(tmp_path, "tiny").stylized, "stylize"):
         assert np.abs(row.image.astype(int) - decode_png(originals[row.seed]).astype(int)).max() <= 2
 
 
@@ -117,12 +117,12 @@ def test_target_from_a_folder_of_photos(tmp_path):
     data["target"] = {"images": {"type": "folder", "path": "photos", "limit": 3}}
     data.pop("evaluate", None)
     recipe = build(tmp_path, data)
-    rows = load_self_labeled(target_dir(tmp_path, "tiny") / "images", "target")
+    rows = load_self_labeled(DatasetPaths(tmp_path, "tiny").target / "images", "target")
     assert len(rows) == 3 and rows[0].image.shape == (64, 64, 3) and rows[0].mask is None
-    before = {p.name for p in (target_dir(tmp_path, "tiny") / "images").iterdir()}
-    assert target(recipe, tmp_path).skipped and {p.name for p in (target_dir(tmp_path, "tiny") / "images").iterdir()} == before
+    before = {p.name for p in (DatasetPaths(tmp_path, "tiny").target / "images").iterdir()}
+    assert target(recipe, tmp_path).skipped and {p.name for p in (DatasetPaths(tmp_path, "tiny").target / "images").iterdir()} == before
     stylize(recipe, tmp_path, show_progress=False)
-    d = json.loads(metrics_path(tmp_path, "tiny").read_text())["domain_distance"]
+    d = json.loads(DatasetPaths(tmp_path, "tiny").stylize_metrics.read_text())["domain_distance"]
     assert d["after"] < d["before"]
 
 
@@ -226,9 +226,9 @@ def test_target_from_a_datasets_repo_with_masks(tmp_path):
         "eval": {"type": "hub", "id": str(tmp_path / "hubdata"), "mask_column": "label"},
     }
     recipe = build(tmp_path, data)
-    evals = load_self_labeled(target_dir(tmp_path, "tiny") / "eval", "target")
+    evals = load_self_labeled(DatasetPaths(tmp_path, "tiny").target / "eval", "target")
     assert len(evals) == 4 and evals[0].mask.shape == (64, 64) and set(np.unique(evals[0].mask)) <= {0, 3}
-    assert len(load_self_labeled(target_dir(tmp_path, "tiny") / "images", "target")) == 3
+    assert len(load_self_labeled(DatasetPaths(tmp_path, "tiny").target / "images", "target")) == 3
     bad = data | {"target": {"images": {"type": "hub", "id": str(tmp_path / "hubdata"), "image_column": "photo"}}}
     (tmp_path / "recipes" / "tiny.yaml").write_text(yaml.safe_dump(bad))
     from synth.errors import UserError

@@ -29,7 +29,7 @@ def torch_one_thread():
 
 @pytest.fixture(scope="module")
 def tiny_sd(tmp_path_factory) -> Path:
-    from synth.fewshot.tiny import build_tiny_sd
+    from tests.tinymodels import build_tiny_sd
 
     return build_tiny_sd(tmp_path_factory.mktemp("models") / "tiny-sd")
 
@@ -44,8 +44,8 @@ def _scenes(seeds: int):
 
 
 def _train(source, recipe, records, members=3):
-    from synth.fewshot.ensemble import TrainSettings, train_ensemble
-    from synth.fewshot.train import collect_pixels
+    from synth.decode.datasetgan.ensemble import TrainSettings, train_ensemble
+    from synth.decode.datasetgan.ensemble import collect_pixels
 
     values = [0, *recipe.taxonomy.ids]
     train = {r.seed: r for r in records}
@@ -56,7 +56,7 @@ def _train(source, recipe, records, members=3):
 def _miou(ensemble, source, records, recipe, predict=None):
     from fewshot_decoder import confusion, miou
 
-    from synth.fewshot.ensemble import label_image
+    from synth.decode.datasetgan.ensemble import label_image
 
     values = [0, *recipe.taxonomy.ids]
     conf = 0
@@ -68,7 +68,7 @@ def _miou(ensemble, source, records, recipe, predict=None):
 
 def test_decoder_learns_from_few_masks(torch_one_thread):
     """Twelve annotated scenes samples -> held-out mIoU far above predicting the most common class."""
-    from synth.fewshot.sources import RandomConvFeaturesConfig
+    from synth.decode.datasetgan.features.sources import RandomConvFeaturesConfig
 
     recipe, records = _scenes(24)
     source = RandomConvFeaturesConfig().build()
@@ -82,7 +82,7 @@ def test_decoder_learns_from_few_masks(torch_one_thread):
 
 def test_decoder_learns_on_sd_unet_features(torch_one_thread, tiny_sd):
     """The real SD path (hooks on a random-weight tiny UNet): weak features, still clearly above chance."""
-    from synth.fewshot.sd_unet import SDUnetFeaturesConfig
+    from synth.decode.datasetgan.features.sd_unet import SDUnetFeaturesConfig
 
     recipe, records = _scenes(24)
     source = SDUnetFeaturesConfig(model=str(tiny_sd), timesteps=[50, 150]).build()
@@ -95,8 +95,8 @@ def test_decoder_learns_on_sd_unet_features(torch_one_thread, tiny_sd):
 
 
 def test_out_of_distribution_sample_is_more_uncertain(torch_one_thread):
-    from synth.fewshot.ensemble import label_image
-    from synth.fewshot.sources import RandomConvFeaturesConfig
+    from synth.decode.datasetgan.ensemble import label_image
+    from synth.decode.datasetgan.features.sources import RandomConvFeaturesConfig
     from synth.store.codec import encode_png
     from synth.store.records import SampleRecord
 
@@ -113,7 +113,7 @@ def test_out_of_distribution_sample_is_more_uncertain(torch_one_thread):
 def test_jensen_shannon_is_zero_when_members_agree():
     import torch
 
-    from synth.fewshot.ensemble import Ensemble, make_mlp
+    from synth.decode.datasetgan.ensemble import Ensemble, make_mlp
 
     torch.manual_seed(0)
     member = make_mlp(4, 3).eval()
@@ -127,7 +127,7 @@ def test_jensen_shannon_is_zero_when_members_agree():
 def test_pixel_features_equal_dense_upsampling():
     import torch
 
-    from synth.fewshot.features import dense_features, pixel_features
+    from synth.decode.datasetgan.features.base import dense_features, pixel_features
 
     maps = [torch.randn(5, 8, 8), torch.randn(3, 16, 16), torch.randn(2, 64, 64)]
     dense = dense_features(maps, 64, 64)
@@ -136,7 +136,7 @@ def test_pixel_features_equal_dense_upsampling():
 
 
 def test_greedy_export_covers_every_class():
-    from synth.fewshot.annotations import pick_covering
+    from synth.decode.datasetgan.annotations import pick_covering
 
     presence = {0: {1}, 1: {1}, 2: {1, 2}, 3: {3}, 4: {1}, 5: {1, 3}}
     picked = pick_covering(presence, 2, [1, 2, 3])
@@ -197,10 +197,10 @@ def test_import_png_labelme_and_cvat(project):
     _png(cvat / "SegmentationClass" / "seed-000003.png", colour)
     project.synth("annotate", "import", "tiny", str(cvat))
 
-    from synth.fewshot.annotations import load_annotations
+    from synth.decode.datasetgan.annotations import load_annotations
     from synth.recipe import load_recipe
 
-    stored = load_annotations(load_recipe("tiny", project.root), project.root)
+    stored = load_annotations(load_recipe("tiny", project.root).context(), project.root)
     assert sorted(stored) == [1, 2, 3]
     assert np.array_equal(stored[1], mask)
     assert set(np.unique(stored[2])) == {0, 3}
@@ -229,8 +229,8 @@ def test_stylegan2_safetensors_round_trip_and_pickle_refusal(tmp_path):
     import torch
 
     from synth.errors import UserError
-    from synth.fewshot.stylegan2 import latent_for_seed, load_stylegan2
-    from synth.fewshot.tiny import build_tiny_stylegan2
+    from synth.generate.stylegan2_network import latent_for_seed, load_stylegan2
+    from tests.tinymodels import build_tiny_stylegan2
 
     path = build_tiny_stylegan2(tmp_path / "g.safetensors", resolution=32)
     model = load_stylegan2(path)
@@ -252,7 +252,7 @@ def test_stylegan2_safetensors_round_trip_and_pickle_refusal(tmp_path):
 def test_stylegan2_generator_and_features_agree(project, tmp_path):
     import torch
 
-    from synth.fewshot.tiny import build_tiny_stylegan2
+    from tests.tinymodels import build_tiny_stylegan2
 
     checkpoint = build_tiny_stylegan2(tmp_path / "g.safetensors", resolution=64)
     decode = {"type": "datasetgan", "features": {"type": "stylegan2", "checkpoint": str(checkpoint)}}
@@ -261,8 +261,8 @@ def test_stylegan2_generator_and_features_agree(project, tmp_path):
     project.write_recipe(recipe)
     project.synth("synthesize", "tiny", "--quiet")
 
-    from synth.fewshot.sources import StyleGAN2FeaturesConfig
-    from synth.fewshot.train import records_for_seeds
+    from synth.decode.datasetgan.features.sources import StyleGAN2FeaturesConfig
+    from synth.stages.train_decoder import records_for_seeds
 
     records = records_for_seeds(project.root, "tiny", {0, 1, 2, 3})
     source = StyleGAN2FeaturesConfig(checkpoint=str(checkpoint)).build()
@@ -296,7 +296,7 @@ def test_dvc_repro_trains_decodes_and_excludes(project, tiny_sd, monkeypatch):
     assert first.returncode != 0 and "no annotations yet" in first.stderr + first.stdout
 
     from synth.recipe import load_recipe
-    from synth.fewshot.train import records_for_seeds
+    from synth.stages.train_decoder import records_for_seeds
 
     records = records_for_seeds(project.root, "tiny", set(range(40)))
     handback = project.root / "handback"

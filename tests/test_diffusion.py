@@ -12,7 +12,7 @@ from scipy import ndimage
 
 from synth.decode.attention import decode_scores
 from synth.generate.attention import refine
-from synth.generate.diffusion import class_token_positions, locate_phrase
+from synth.generate.tokens import class_token_positions, locate_phrase
 from tests.tinysd import clip_tokenizer, diffusion_recipe, save_tiny_sd
 
 
@@ -113,8 +113,8 @@ def test_same_seed_same_sample_whatever_the_batch_size(tmp_path, tiny_sd):
         recipe["generator"]["batch_size"] = batch
         write(tmp_path, recipe)
         loaded = load_recipe("tinysd", tmp_path)
-        generator = loaded.generator.build(loaded)
-        plans = [plan_sample(loaded, seed) for seed in (4, 5, 6)]
+        generator = loaded.generator.build(loaded.context())
+        plans = [plan_sample(loaded.context(), seed) for seed in (4, 5, 6)]
         results[batch] = [s for i in range(0, 3, batch) for s in generator.generate(plans[i : i + batch])]
     for one, three in zip(results[1], results[3]):
         assert one.seed == three.seed and one.prompt == three.prompt

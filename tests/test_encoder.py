@@ -21,8 +21,8 @@ from tests.conftest import tiny_recipe
 
 def samples(count: int, start: int = 0):
     recipe = Recipe.model_validate(tiny_recipe())
-    generator = recipe.generator.build(recipe)
-    return generator.generate([plan_sample(recipe, seed) for seed in range(start, start + count)])
+    generator = recipe.generator.build(recipe.context())
+    return generator.generate([plan_sample(recipe.context(), seed) for seed in range(start, start + count)])
 
 
 @pytest.mark.parametrize("image_format", ["png", "jpeg"])

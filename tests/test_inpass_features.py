@@ -72,7 +72,7 @@ def test_stored_features_are_what_the_generation_pass_computed(tiny_sd, one_thre
     from synth.generate.prompts import plan_sample
 
     recipe = parse(inpass_recipe(tiny_sd, guidance_scale=guidance))
-    generator = recipe.generator.build(recipe)
+    generator = recipe.generator.build(recipe.context())
     recorder = generator.features
     inside, calls, outputs = [False], [], {}
     real_call = StableDiffusionPipeline.__call__
@@ -99,7 +99,7 @@ def test_stored_features_are_what_the_generation_pass_computed(tiny_sd, one_thre
     hooks = [unet.register_forward_pre_hook(on_unet, with_kwargs=True)]
     hooks += [unet.up_blocks[b].register_forward_hook(on_block(b)) for b in range(len(unet.up_blocks))]
     try:
-        samples = generator.generate([plan_sample(recipe, seed) for seed in (3, 4)])
+        samples = generator.generate([plan_sample(recipe.context(), seed) for seed in (3, 4)])
     finally:
         for hook in hooks:
             hook.remove()
@@ -189,7 +189,7 @@ def _annotate(root, seeds) -> None:
     from PIL import Image
 
     from synth.decode.attention import decode_scores
-    from synth.fewshot.train import records_for_seeds
+    from synth.stages.train_decoder import records_for_seeds
 
     records = records_for_seeds(root, "tinysd", set(seeds))
     folder = root / "handback"
@@ -203,7 +203,7 @@ def _annotate(root, seeds) -> None:
 def test_train_and_decode_never_run_the_unet_again(project, tiny_sd, one_thread, monkeypatch):
     from diffusers import AutoencoderKL, UNet2DConditionModel
 
-    from synth.fewshot.train import train_decoder
+    from synth.stages.train_decoder import train_decoder
     from synth.recipe import load_recipe
     from synth.stages.decode import decode
 

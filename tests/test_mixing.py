@@ -11,10 +11,10 @@ import yaml
 from synth.mix.compose import dominant_classes
 from synth.recipe import load_recipe
 from synth.stages.decode import decode
-from synth.stages.mix import mix, mixed_dir
+from synth.stages.mix import mix
 from synth.stages.synthesize import synthesize
 from synth.store.labeled import load_dataset_labeled, load_self_labeled
-from synth.paths import DatasetPaths
+from synth.core.paths import DatasetPaths
 from tests.conftest import tiny_recipe
 
 
@@ -56,7 +56,7 @@ def test_every_composite_pixel_and_label_come_from_one_of_its_sources(tmp_path, 
     report = mix(recipe, tmp_path, show_progress=False)
     assert report.samples == 12 and len(report.written) == 3
     sources = sources_by_seed(tmp_path, recipe)
-    rows = load_self_labeled(mixed_dir(tmp_path, "tiny"), "mix")
+    rows = load_self_labeled(DatasetPaths(tmp_path, "tiny").mixed, "mix")
     assert [r.seed for r in rows] == list(range(12))
     mixed_any = False
     for row in rows:
@@ -75,7 +75,7 @@ def test_pairing_rules(tmp_path, pairing):
     mix(recipe, tmp_path, show_progress=False)
     sources = sources_by_seed(tmp_path, recipe)
     dominant = {seed: d for seed, d in zip(sources, dominant_classes([s.class_fraction for s in sources.values()], recipe.taxonomy.ids))}
-    for row in load_self_labeled(mixed_dir(tmp_path, "tiny"), "mix"):
+    for row in load_self_labeled(DatasetPaths(tmp_path, "tiny").mixed, "mix"):
         seeds = row.provenance["mix"]["sources"]
         assert len(set(seeds)) == len(seeds)
         assert len({dominant[s] for s in seeds}) == (1 if pairing == "same-class" else len(seeds))
@@ -84,7 +84,7 @@ def test_pairing_rules(tmp_path, pairing):
 def test_mix_is_deterministic_and_resumable(tmp_path):
     recipe = make_dataset(tmp_path)
     mix(recipe, tmp_path, show_progress=False)
-    folder = mixed_dir(tmp_path, "tiny")
+    folder = DatasetPaths(tmp_path, "tiny").mixed
     first = {p.name: p.read_bytes() for p in sorted(folder.glob("shard-*.parquet"))}
     victim = sorted(folder.glob("shard-*.parquet"))[1]
     victim.unlink()
@@ -101,7 +101,7 @@ def test_learned_mixer_labels_follow_the_feature_resolution_mixing_mask(tmp_path
         learned={"width": 4, "downsamplings": 2, "residual_blocks": 0, "epochs": 1, "batch_size": 8, "train_limit": 16},
     )
     mix(recipe, tmp_path, show_progress=False)
-    folder = mixed_dir(tmp_path, "tiny")
+    folder = DatasetPaths(tmp_path, "tiny").mixed
     assert len(list(folder.glob("mixer-*/model.safetensors"))) == 1
     sources = sources_by_seed(tmp_path, recipe)
     stride = 4

@@ -14,10 +14,11 @@ import pytest
 import yaml
 
 from synth.errors import UserError
-from synth.paths import DatasetPaths
+from synth.core.paths import DatasetPaths
 from synth.recipe import load_recipe
 from synth.stages.decode import decode
 from synth.stages.synthesize import shard_plans, synthesize
+from tests import faults
 from tests.conftest import tiny_recipe
 
 ray = pytest.importorskip("ray")
@@ -46,8 +47,10 @@ def s3():
 @pytest.fixture(scope="module")
 def cluster(s3):  # noqa: ARG001 - workers must start with the S3 settings in their environment
     temp = Path(tempfile.mkdtemp(prefix="ray", dir="/tmp"))  # Ray's socket paths must stay short
-    ray.init(num_cpus=2, include_dashboard=False, _temp_dir=str(temp), log_to_driver=False, configure_logging=False)
-    yield
+    spec = temp / "fault-spec"  # armed by faults.killing(); read by every worker (tests/faults.py)
+    ray.init(num_cpus=2, include_dashboard=False, _temp_dir=str(temp), log_to_driver=False, configure_logging=False,
+             runtime_env=faults.runtime_env(spec))
+    yield spec
     ray.shutdown()
     shutil.rmtree(temp, ignore_errors=True)
 
@@ -114,26 +117,27 @@ def test_store_gives_local_bytes_resumes_and_remakes_damaged(tmp_path, cluster, 
     assert not list(samples.glob(".*.tmp"))
 
 
-def test_worker_killed_mid_shard_with_store_completes(tmp_path, cluster, s3, bucket, local, monkeypatch):
+def test_worker_killed_mid_shard_with_store_completes(tmp_path, cluster, s3, bucket, local):
     remote = project_with(tmp_path / "ray")
     marker = tmp_path / "killed-once"
-    monkeypatch.setenv("SYNTH_FAULT_KILL_SHARD", f"1:{marker}")
-    report = on_ray(remote, store=f"s3://{bucket}/killed")
+    with faults.killing(cluster, 1, marker):
+        report = on_ray(remote, store=f"s3://{bucket}/killed")
     assert marker.read_text().endswith("killed/tiny/samples/" + sorted(files(local / "data/tiny/samples"))[1])
     assert files(remote / "data/tiny/samples") == files(local / "data/tiny/samples")
     assert sorted(report.written) == sorted(files(local / "data/tiny/samples"))
     assert versions(s3, bucket, "killed/") == dict.fromkeys(report.written, 1)  # the dead worker made no PUT
 
 
-def test_progress_is_per_sample_and_a_retried_shard_counts_once(tmp_path, cluster, monkeypatch):
+def test_progress_is_per_sample_and_a_retried_shard_counts_once(tmp_path, cluster):
     from synth.backends.ray_backend import run_on_ray
+    from synth.backends.work import ShardJob
+    from synth.stages.synthesize import samples_work
 
     root = project_with(tmp_path / "ray", samples_per_shard=20)
     recipe = load_recipe("tiny", root)
     plans = shard_plans(recipe)
     out = DatasetPaths(root, "tiny").samples
     out.mkdir(parents=True)
-    monkeypatch.setenv("SYNTH_FAULT_KILL_SHARD", f"0:{tmp_path / 'killed'}")
     seen, total = [], [0]
 
     def advance(n=1):
@@ -141,7 +145,9 @@ def test_progress_is_per_sample_and_a_retried_shard_counts_once(tmp_path, cluste
         total[0] += n
         assert total[0] <= 40, "progress counted past the number of samples"
 
-    run_on_ray(recipe, plans, out, advance, workers=2, progress_period=0.0)
+    jobs = [ShardJob(plan) for plan in plans]
+    with faults.killing(cluster, 0, tmp_path / "killed"):
+        run_on_ray(samples_work(recipe, local=False), jobs, out, advance, workers=2, progress_period=0.0)
     assert (tmp_path / "killed").exists()
     assert total[0] == 40
     assert max(seen) < 20  # several messages per 20-sample shard: the bar moves per sample, not per shard
@@ -196,8 +202,7 @@ def test_decode_on_ray_with_and_without_store_gives_local_bytes(tmp_path, cluste
 def test_datasetgan_decoder_ships_to_workers(tmp_path, cluster, s3, bucket):
     import torch
 
-    from synth.fewshot.ensemble import Ensemble, make_mlp
-    from synth.fewshot.train import CHECKPOINT
+    from synth.decode.datasetgan.ensemble import Ensemble, make_mlp
 
     decoder = {"type": "datasetgan", "features": {"type": "random_conv", "channels": [4, 4]}, "ensemble": 2,
                "exclude_uncertain": 0.1}
@@ -207,7 +212,7 @@ def test_datasetgan_decoder_ships_to_workers(tmp_path, cluster, s3, bucket):
     torch.manual_seed(0)  # an untrained ensemble is still a real checkpoint: decoding it is deterministic
     ensemble = Ensemble([make_mlp(8, 4) for _ in range(2)], torch.zeros(8), torch.ones(8), [0, 1, 2, 3])
     DatasetPaths(local, "tiny").decoder.mkdir(parents=True)
-    ensemble.save(DatasetPaths(local, "tiny").decoder / CHECKPOINT)
+    ensemble.save(DatasetPaths(local, "tiny").decoder_checkpoint)
     shutil.copytree(DatasetPaths(local, "tiny").decoder, DatasetPaths(remote, "tiny").decoder)
     expected = decode_here_and_copy_samples(local, remote)
     report = decode(load_recipe("tiny", remote), remote, show_progress=False, backend="ray",
@@ -218,6 +223,6 @@ def test_datasetgan_decoder_ships_to_workers(tmp_path, cluster, s3, bucket):
 
     # a decoder that cannot load (trained on other features) fails on the first worker as the local run's one line
     Ensemble([make_mlp(16, 4) for _ in range(2)], torch.zeros(16), torch.ones(16), [0, 1, 2, 3]).save(
-        DatasetPaths(remote, "tiny").decoder / CHECKPOINT)
+        DatasetPaths(remote, "tiny").decoder_checkpoint)
     with pytest.raises(UserError, match=r"^decode.features: 8 dims but the decoder was trained on 16"):
         decode(load_recipe("tiny", remote), remote, show_progress=False, backend="ray", backend_options={"workers": 2})

@@ -4,7 +4,6 @@ unreachable cluster address is one clear error."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import socket
 import tempfile
@@ -15,6 +14,7 @@ import yaml
 
 from synth.recipe import load_recipe
 from synth.stages.synthesize import synthesize
+from tests import faults
 from tests.conftest import tiny_recipe
 
 ray = pytest.importorskip("ray")
@@ -24,8 +24,10 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def cluster():
     temp = Path(tempfile.mkdtemp(prefix="ray", dir="/tmp"))  # Ray's socket paths must stay short
-    ray.init(num_cpus=2, include_dashboard=False, _temp_dir=str(temp), log_to_driver=False, configure_logging=False)
-    yield
+    spec = temp / "fault-spec"  # armed by faults.killing(); read by every worker (tests/faults.py)
+    ray.init(num_cpus=2, include_dashboard=False, _temp_dir=str(temp), log_to_driver=False, configure_logging=False,
+             runtime_env=faults.runtime_env(spec))
+    yield spec
     ray.shutdown()
     shutil.rmtree(temp, ignore_errors=True)
 
@@ -50,12 +52,13 @@ def test_ray_backend_writes_the_local_bytes(tmp_path, cluster):
     assert again.written == [] and len(again.skipped) == 4  # finished shards are skipped exactly as locally
 
 
-def test_a_worker_killed_mid_shard_leaves_no_partial_shard(tmp_path, cluster, monkeypatch):
+def test_a_worker_killed_mid_shard_leaves_no_partial_shard(tmp_path, cluster):
     local, remote = project_with_tiny(tmp_path / "local"), project_with_tiny(tmp_path / "ray")
     synthesize(load_recipe("tiny", local), local, show_progress=False)
     marker = tmp_path / "killed-once"
-    monkeypatch.setenv("SYNTH_FAULT_KILL_SHARD", f"2:{marker}")  # actors inherit the driver's environment
-    report = synthesize(load_recipe("tiny", remote), remote, show_progress=False, backend="ray", backend_options={"workers": 2})
+    with faults.killing(cluster, 2, marker):
+        report = synthesize(load_recipe("tiny", remote), remote, show_progress=False, backend="ray",
+                            backend_options={"workers": 2})
     assert marker.exists(), "the fault was not injected"
     assert sorted(report.written) == sorted(shard_bytes(local))  # each shard once: no duplicate
     assert shard_bytes(remote) == shard_bytes(local)

@@ -29,7 +29,7 @@ def _brute_force(hashes: np.ndarray, d: int) -> np.ndarray:
 
 @pytest.mark.parametrize("distance", [0, 1, 4, 7])
 def test_near_duplicates_match_brute_force(distance):
-    from synth.stats_table import near_duplicates
+    from validation.stats_table import near_duplicates
 
     rng = np.random.default_rng(7)
     hashes = rng.integers(0, 2**63, size=1500, dtype=np.int64).astype(np.uint64) * np.uint64(2) + np.uint64(1)
@@ -91,7 +91,7 @@ def test_failures_sorted_errors_first():
 
 
 def test_kl_divergence():
-    from synth.stats_table import kl_divergence
+    from validation.stats_table import kl_divergence
 
     assert kl_divergence(np.array([0.5, 0.5]), np.array([0.5, 0.5])) == 0
     assert kl_divergence(np.array([1.0, 0.0]), np.array([0.5, 0.5])) == pytest.approx(np.log(2))
@@ -231,7 +231,7 @@ class _Copies(Generator):
     """Draws each seed in ``copies`` as the scene of another seed: identical images under different seeds."""
 
     def __init__(self, inner: Generator, copies: dict[int, int]):
-        super().__init__(inner.config, inner.recipe)
+        super().__init__(inner.config, inner.context)
         self.inner = inner
         self.copies = copies
 
@@ -242,7 +242,7 @@ class _Copies(Generator):
             if source is None:
                 out.extend(self.inner.generate([plan]))
                 continue
-            (sample,) = self.inner.generate([plan_sample(self.recipe, source)])
+            (sample,) = self.inner.generate([plan_sample(self.context, source)])
             sample.seed = plan.seed
             out.append(sample)
         return out
@@ -250,11 +250,11 @@ class _Copies(Generator):
 
 def test_duplicates_are_detected(project):
     from synth.stages.synthesize import synthesize
-    from synth.stats_table import load_stats_table
+    from validation.stats_table import load_stats_table
 
     recipe = parse_recipe(tiny_recipe(), "recipes/tiny.yaml")
     copies = {5: 2, 17: 30}
-    synthesize(recipe, project.root, show_progress=False, generator=_Copies(recipe.generator.build(recipe), copies))
+    synthesize(recipe, project.root, show_progress=False, generator=_Copies(recipe.generator.build(recipe.context()), copies))
     project.synth("decode", "tiny", "--quiet")
     table = load_stats_table(recipe, project.root)
     flagged = set(table.loc[table["near_duplicate"], "seed"])
@@ -286,7 +286,7 @@ def test_great_expectations_error_counts_as_failure(decoded, tmp_path):
     """A real errored expectation (its column is missing from the batch) fails validation, not passes it."""
     from synth.recipe import load_recipe
     from synth.stages.validate import class_table
-    from synth.stats_table import load_stats_table
+    from validation.stats_table import load_stats_table
     from validation.run import run_suites
 
     _validate_with(decoded)

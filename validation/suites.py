@@ -2,9 +2,9 @@
 
 Two suites, each validated against its own batch:
 
-- ``class_balance`` runs on the per-class table (one row per class, see ``synth.stats_table.class_summary``):
+- ``class_balance`` runs on the per-class table (one row per class, see ``validation.stats_table.class_summary``):
   every class present in enough samples, and the class-frequency distribution close to the recipe's weights.
-- ``mask_quality`` runs on the per-sample table (one row per seed, see ``synth.stats_table.load_stats_table``).
+- ``mask_quality`` runs on the per-sample table (one row per seed, see ``validation.stats_table.load_stats_table``).
 
 Severity is Great Expectations' own (``critical`` blocks, ``warning`` reports); ``meta.recipe_field`` names the
 recipe setting that sets each threshold, so a failure tells the user which line of the recipe to look at.
@@ -16,7 +16,7 @@ import great_expectations as gx
 import great_expectations.expectations as gxe
 
 from synth.recipe import Recipe
-from synth.stats_table import class_column
+from validation.stats_table import class_column
 
 CLASS_BALANCE = "class_balance"
 MASK_QUALITY = "mask_quality"

@@ -25,13 +25,13 @@ def fit_square(image: Image.Image, size: int, resample: int) -> np.ndarray:
     return np.asarray(image.crop((left, top, left + size, top + size)))
 
 
-def load_source(source, recipe, root: Path, where: str) -> list[tuple[str, np.ndarray, np.ndarray | None]]:  # noqa: ANN001
+def load_source(source, context, root: Path, where: str) -> list[tuple[str, np.ndarray, np.ndarray | None]]:  # noqa: ANN001
     """``(id, image HxWx3 uint8, mask HxW uint8 or None)`` in a fixed order."""
     if source.type == "folder":
-        return _folder(source, recipe.image_size, Path(root), where)
+        return _folder(source, context.image_size, Path(root), where)
     if source.type == "hub":
-        return _hub(source, recipe.image_size, where)
-    return _scenes(source, recipe)
+        return _hub(source, context.image_size, where)
+    return _scenes(source, context)
 
 
 def _folder(source, size: int, root: Path, where: str):  # noqa: ANN001, ANN202
@@ -86,14 +86,14 @@ def _as_pil(value) -> Image.Image:  # noqa: ANN001
     return value if isinstance(value, Image.Image) else Image.fromarray(np.asarray(value))
 
 
-def _scenes(source, recipe):  # noqa: ANN001, ANN202
+def _scenes(source, context):  # noqa: ANN001, ANN202
     from synth.generate.prompts import plan_sample
     from synth.generate.scenes import ScenesConfig
 
-    base = recipe.generator.model_dump() if recipe.generator.type == "scenes" else {}
+    base = context.generator.model_dump() if context.generator.type == "scenes" else {}
     config = ScenesConfig.model_validate(base | dict(source.generator) | {"type": "scenes"})
-    generator = config.build(recipe)
-    plans = [plan_sample(recipe, seed) for seed in range(source.seeds.start, source.seeds.stop)]
+    generator = config.build(context)
+    plans = [plan_sample(context, seed) for seed in range(source.seeds.start, source.seeds.stop)]
     return [(f"scenes:{s.seed}", s.image, s.mask) for s in generator.generate(plans)]
 
 

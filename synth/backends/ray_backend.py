@@ -1,7 +1,8 @@
-"""Synthesis and decoding on a Ray cluster: long-lived actors, whole shards as the unit of work.
+"""The Ray executor: long-lived actors, whole shards as the unit of work (synthesize and decode use it).
 
-Each actor builds the generator (or the decoder) once, loading a model being the expensive part, and then works
-through whole shards with the same ``make_shard`` / ``decode_table`` the local backend uses. Without a store it
+Each actor runs the stage's ``ShardWork.setup`` once (it builds the generator or the decoder: loading a model is
+the expensive part) and then works through whole shards with the same ``ShardWork.make`` the local executor
+runs (synth/backends/work.py); this module never imports a stage. Without a store it
 writes each shard atomically to the shared output folder (temporary file, then rename), which every worker must
 see under the same path. With ``store`` (an fsspec URL, see synth/store/objects.py) it puts each finished shard
 into the store as one complete object and the driver copies it, checked, into ``data/NAME``; a shard already
@@ -16,22 +17,19 @@ shards are keyed and made exactly as locally, the bytes are identical.
 
 from __future__ import annotations
 
-import os
 import queue
 import socket
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from synth.backends.work import ShardJob, ShardWork
 from synth.errors import UserError
-from synth.paths import DatasetPaths
 from synth.store.objects import ObjectStore, open_store
-from synth.store.shards import ShardPlan
+from synth.store.shards import ShardPlan, shard_bytes, write_atomic
 
-FAULT_ENV = "SYNTH_FAULT_KILL_SHARD"  # test instrumentation: "<index>:<marker file>" kills the actor once
 PROGRESS_PERIOD = 0.1  # seconds of progress a worker sums into one message
 
 
@@ -89,93 +87,50 @@ def _next_count(counts: queue.SimpleQueue, period: float) -> int | None:
 
 def _put_or_write(table, plan: ShardPlan, name: str, kind: str, out_dir: str, store_url: str | None) -> str:  # noqa: ANN001
     """A worker's finished shard: one PUT into the store, or an atomic write into the shared folder."""
-    from synth.store.shards import shard_bytes, write_atomic
-
-    hook = _fault_hook(plan)
     if store_url is None:
-        write_atomic(table, Path(out_dir) / plan.filename, before_rename=hook)
+        write_atomic(table, Path(out_dir) / plan.filename)
         return plan.filename
     store = ObjectStore(store_url)
-    key = store.key(name, kind, plan.filename)
-    data = shard_bytes(table)
-    if hook is not None:
-        hook(key)
-    store.put(key, data)
+    store.put(store.key(name, kind, plan.filename), shard_bytes(table))
     return plan.filename
 
 
-def _actor_classes():
+def _actor_class():
     import ray
 
     @ray.remote
     class ShardWorker:
-        def __init__(self, recipe_json: dict):
-            from synth.recipe import Recipe
-
-            self.recipe = Recipe.model_validate(recipe_json)
-            self.generator = self.recipe.generator.build(self.recipe)
+        def __init__(self, work: ShardWork):
+            self.work = work
+            self.state = work.setup()
 
         @ray.method(num_returns="streaming")
-        def make(self, plan: ShardPlan, out_dir: str, store_url: str | None, period: float):
-            from synth.stages.synthesize import make_shard
+        def make(self, job: ShardJob, out_dir: str, store_url: str | None, period: float):
+            work = self.work
 
-            def work(advance):  # noqa: ANN001
-                table = make_shard(self.generator, self.recipe, plan, advance)
-                return _put_or_write(table, plan, self.recipe.name, "samples", out_dir, store_url)
+            def run(advance):
+                source = _read_source(job.source, work.source_columns, store_url) if work.source_columns else None
+                table = work.make(self.state, job, source, advance)
+                return _put_or_write(table, job.plan, work.name, work.kind, out_dir, store_url)
 
-            yield from _streamed(work, period)
+            yield from _streamed(run, period)
 
-    @ray.remote
-    class DecodeWorker:
-        def __init__(self, recipe_json: dict, decoder_files: dict[str, bytes]):
-            """``decoder_files``: the driver's ``data/NAME/decoder`` (a trained decoder), laid out here again."""
-            from synth.recipe import Recipe
-
-            self.recipe = Recipe.model_validate(recipe_json)
-            self.home = tempfile.TemporaryDirectory(prefix="synth-decoder-")
-            paths = DatasetPaths(Path(self.home.name), self.recipe.name)
-            for relative, data in decoder_files.items():
-                (paths.decoder / relative).parent.mkdir(parents=True, exist_ok=True)
-                (paths.decoder / relative).write_bytes(data)
-            self.decoder = self.recipe.decode.build(self.recipe)
-            self.decoder.attach(paths)
-
-        @ray.method(num_returns="streaming")
-        def decode(self, source: str, plan: ShardPlan, out_dir: str, store_url: str | None, period: float):
-            import pyarrow as pa
-            import pyarrow.parquet as pq
-
-            from synth.stages.decode import SAMPLE_COLUMNS, decode_table
-            from synth.store.shards import read_shard
-
-            def work(advance):  # noqa: ANN001
-                if store_url is None:
-                    samples = read_shard(Path(source), SAMPLE_COLUMNS)
-                else:
-                    data = ObjectStore(store_url).get(source)
-                    if data is None:
-                        raise FileNotFoundError(source)
-                    samples = pq.read_table(pa.BufferReader(data), columns=SAMPLE_COLUMNS)
-                table = decode_table(self.decoder, self.recipe, samples, source, advance)
-                return _put_or_write(table, plan, self.recipe.name, "masks", out_dir, store_url)
-
-            yield from _streamed(work, period)
-
-    return ShardWorker, DecodeWorker
+    return ShardWorker
 
 
-def _fault_hook(plan: ShardPlan):
-    spec = os.environ.get(FAULT_ENV)
-    if not spec:
-        return None
-    index, _, marker = spec.partition(":")
+def _read_source(source: str, columns: tuple[str, ...], store_url: str | None):
+    """A job's input shard: from the shared folder, or (with a store) the object the driver put there."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
 
-    def die_once(where) -> None:  # noqa: ANN001
-        if int(index) == plan.index and not Path(marker).exists():
-            Path(marker).write_text(str(where))
-            os._exit(1)  # the actor dies mid-shard: its temporary file is written (or no PUT made), the shard is not
+    from synth.store.shards import read_shard
 
-    return die_once
+    if store_url is None:
+        return read_shard(Path(source), list(columns))
+    data = ObjectStore(store_url).get(source)
+    if data is None:
+        raise FileNotFoundError(source)
+    return pq.read_table(pa.BufferReader(data), columns=list(columns))
 
 
 @contextmanager
@@ -199,10 +154,7 @@ def _cluster(address: str | None):
 
 
 def _actor_options(gpus_per_worker: float) -> dict:
-    options = {"num_gpus": gpus_per_worker, "max_restarts": 0}
-    if FAULT_ENV in os.environ:  # forwarded explicitly: workers of a running cluster do not see the driver's env
-        options["runtime_env"] = {"env_vars": {FAULT_ENV: os.environ[FAULT_ENV]}}
-    return options
+    return {"num_gpus": gpus_per_worker, "max_restarts": 0}
 
 
 def _from_store(store: ObjectStore | None, name: str, kind: str, plans: list[ShardPlan], out_dir: Path, advance) -> list[str]:  # noqa: ANN001
@@ -282,15 +234,10 @@ def _init_failure(error) -> str:  # noqa: ANN001 - ray.exceptions.RayActorError
     return last.removeprefix(prefix) if last.startswith(prefix) else f"a Ray worker could not start: {last}"
 
 
-class _Job:
-    def __init__(self, plan: ShardPlan, source: str = ""):
-        self.plan, self.source = plan, source
-
-
 def _copy_back(store: ObjectStore | None, name: str, kind: str, out_dir: Path):  # noqa: ANN202
     """The driver's half of a store round trip: each shard a worker put must arrive complete in ``out_dir``."""
 
-    def copy(job: _Job) -> None:
+    def copy(job: ShardJob) -> None:
         key = store.key(name, kind, job.plan.filename)
         if not store.copy_out(key, len(job.plan.seeds), out_dir / job.plan.filename):
             raise UserError(f"{key}: missing or damaged right after its worker wrote it; rerun to remake it")
@@ -298,48 +245,37 @@ def _copy_back(store: ObjectStore | None, name: str, kind: str, out_dir: Path): 
     return (lambda job: None) if store is None else copy
 
 
-def run_on_ray(recipe, plans: list[ShardPlan], out_dir: Path, advance, **options) -> list[str]:  # noqa: ANN001
-    """Make ``plans`` on Ray actors into ``out_dir`` (through the store when given); the shard names written.
+def run_on_ray(work: ShardWork, jobs: list[ShardJob], out_dir: Path, advance, **options) -> list[str]:
+    """Make ``jobs`` on Ray actors into ``out_dir`` (through the store when given); the shard names written.
 
-    ``options``: the fields of ``RayOptions``.
+    ``options``: the fields of ``RayOptions``. With a store, shards already complete there are copied instead of
+    made, and each job's source shard is put there first unless the store holds it already (workers read it).
     """
     opts = RayOptions(**options)
     objects = open_store(opts.store)
-    copied = _from_store(objects, recipe.name, "samples", plans, out_dir, advance)
-    jobs = [_Job(plan) for plan in plans if plan.filename not in copied]
-    if not jobs:
+    copied = _from_store(objects, work.name, work.kind, [job.plan for job in jobs], out_dir, advance)
+    todo = [job for job in jobs if job.plan.filename not in copied]
+    if not todo:
         return sorted(copied)
-    with _cluster(opts.address):
-        worker_cls = _actor_classes()[0].options(**_actor_options(opts.gpus_per_worker))
-        recipe_json = recipe.model_dump(mode="json")
-        done = _drive(lambda: worker_cls.remote(recipe_json),
-                      lambda actor, job: actor.make.remote(job.plan, str(out_dir), opts.store, opts.progress_period),
-                      jobs, advance, opts, _copy_back(objects, recipe.name, "samples", out_dir))
-    return sorted(copied + [job.plan.filename for job in done])
-
-
-def decode_on_ray(recipe, todo: list[tuple[Path, ShardPlan]], paths: DatasetPaths, advance, **options) -> list[str]:  # noqa: ANN001
-    """Decode samples shards into masks shards on Ray actors, each building the decoder once (``RayOptions``)."""
-    opts = RayOptions(**options)
-    objects = open_store(opts.store)
-    copied = _from_store(objects, recipe.name, "masks", [plan for _, plan in todo], paths.masks, advance)
-    jobs = [_Job(plan, str(source)) for source, plan in todo if plan.filename not in copied]
-    if not jobs:
-        return sorted(copied)
-    if objects is not None:  # workers read samples from the store: put there what only this machine has
-        stored = objects.sizes(recipe.name, "samples")
-        for job in jobs:
-            source = Path(job.source)
-            job.source = objects.key(recipe.name, "samples", source.name)
-            if stored.get(source.name) != source.stat().st_size:
-                objects.put(job.source, source.read_bytes())
-    decoder_files = {str(p.relative_to(paths.decoder)): p.read_bytes() for p in sorted(paths.decoder.rglob("*")) if p.is_file()} \
-        if paths.decoder.is_dir() else {}
+    if objects is not None and work.source_columns:
+        todo = _ship_sources(objects, work, todo)
     with _cluster(opts.address) as ray:
-        worker_cls = _actor_classes()[1].options(**_actor_options(opts.gpus_per_worker))
-        recipe_json, files = recipe.model_dump(mode="json"), ray.put(decoder_files)  # shipped once, not per actor
-        done = _drive(lambda: worker_cls.remote(recipe_json, files),
-                      lambda actor, job: actor.decode.remote(job.source, job.plan, str(paths.masks), opts.store,
-                                                             opts.progress_period),
-                      jobs, advance, opts, _copy_back(objects, recipe.name, "masks", paths.masks))
+        worker_cls = _actor_class().options(**_actor_options(opts.gpus_per_worker))
+        shared = ray.put(work)  # shipped once (a decoder's trained files ride along), not once per actor
+        done = _drive(lambda: worker_cls.remote(shared),
+                      lambda actor, job: actor.make.remote(job, str(out_dir), opts.store, opts.progress_period),
+                      todo, advance, opts, _copy_back(objects, work.name, work.kind, out_dir))
     return sorted(copied + [job.plan.filename for job in done])
+
+
+def _ship_sources(objects: ObjectStore, work: ShardWork, jobs: list[ShardJob]) -> list[ShardJob]:
+    """Put in the store the source shards only this machine has; the jobs then name their store keys."""
+    stored = objects.sizes(work.name, work.source_kind)
+    shipped = []
+    for job in jobs:
+        source = Path(job.source)
+        key = objects.key(work.name, work.source_kind, source.name)
+        if stored.get(source.name) != source.stat().st_size:
+            objects.put(key, source.read_bytes())
+        shipped.append(ShardJob(job.plan, key))
+    return shipped

@@ -17,6 +17,7 @@ def check(
 ) -> None:
     """Validate recipes: every problem is printed as `file: field: what is wrong`; exit code 2 if any."""
     from synth.recipe import list_recipe_paths, load_recipe
+    from synth.recipe.checks import recipe_notes
 
     targets = paths or list_recipe_paths(ROOT)
     if not targets:
@@ -36,7 +37,7 @@ def check(
         if (problem := unbumped_change(ROOT, recipe)) is not None:
             problems.append(f"{path}: version: {problem}")
             continue
-        for loc, note in recipe.generator.notes(recipe):
+        for loc, note in recipe_notes(recipe):
             typer.echo(f"note {path}: {loc}: {note}", err=True)
         typer.echo(f"ok {path}: {recipe.name} {recipe.version}, {len(recipe.taxonomy.classes)} classes, {recipe.num_samples} samples")
     if problems:

@@ -2,7 +2,7 @@
 
 from synth.decode.attention import AttentionDecoderConfig
 from synth.decode.base import Decoded, Decoder, DecoderConfig
-from synth.decode.datasetgan import DatasetGANConfig
+from synth.decode.datasetgan.decoder import DatasetGANConfig
 from synth.decode.exact import ExactConfig
 
 DECODERS: dict[str, type[DecoderConfig]] = {

@@ -14,10 +14,10 @@ from pydantic import Field
 
 from synth.decode.base import Decoded, Decoder, DecoderConfig
 from synth.errors import UserError
-from synth.labels import IGNORE_ID
+from synth.core.labels import IGNORE_ID
 
 if TYPE_CHECKING:
-    from synth.recipe.schema import Recipe
+    from synth.core.dataset import DatasetContext
     from synth.store.records import SampleRecord
 
 SCORE_GENERATORS = {"diffusion"}
@@ -28,13 +28,13 @@ class AttentionDecoderConfig(DecoderConfig):
     label_threshold: float = Field(default=0.6, gt=0, le=1, description="Score at or above which a pixel is labeled.")
     background_threshold: float = Field(default=0.5, ge=0, le=1, description="Score below which a pixel is background.")
 
-    def build(self, recipe: Recipe) -> Decoder:
-        return AttentionDecoder(self, recipe)
+    def build(self, context: DatasetContext) -> Decoder:
+        return AttentionDecoder(self, context)
 
-    def problems(self, recipe: Recipe) -> list[tuple[str, str]]:
+    def problems(self, context: DatasetContext) -> list[tuple[str, str]]:
         out = []
-        if recipe.generator.type not in SCORE_GENERATORS:
-            out.append(("decode.type", f"'attention' needs a generator that stores attention score maps, not {recipe.generator.type!r}"))
+        if context.generator.type not in SCORE_GENERATORS:
+            out.append(("decode.type", f"'attention' needs a generator that stores attention score maps, not {context.generator.type!r}"))
         if self.background_threshold > self.label_threshold:
             out.append(("decode.background_threshold", f"{self.background_threshold} is above label_threshold {self.label_threshold}"))
         return out
@@ -65,7 +65,7 @@ class AttentionDecoder(Decoder):
         if "scores" not in record.array_bytes:
             raise UserError(f"{record.source}: seed {record.seed} has no attention scores; rerun `synth synthesize`")
         mask, confidence = decode_scores(
-            record.array("scores"), record.array("class_ids"), self.recipe.image_size, cfg.label_threshold, cfg.background_threshold
+            record.array("scores"), record.array("class_ids"), self.context.image_size, cfg.label_threshold, cfg.background_threshold
         )
         provenance = {"decoder": "attention", "label_threshold": cfg.label_threshold, "background_threshold": cfg.background_threshold}
         return Decoded(mask=mask, confidence=confidence, provenance=provenance)

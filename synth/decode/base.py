@@ -1,4 +1,8 @@
-"""What every mask decoder is: raw label evidence in, a mask (and maybe a per-pixel confidence) out."""
+"""What every mask decoder is: raw label evidence in, a mask (and maybe a per-pixel confidence) out.
+
+A decoder gets its own settings and a ``DatasetContext`` (taxonomy, image size, the generator's settings),
+never the whole recipe; trained state comes from the dataset's folders (``attach``).
+"""
 
 from __future__ import annotations
 
@@ -10,8 +14,10 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 if TYPE_CHECKING:
-    from synth.paths import DatasetPaths
-    from synth.recipe.schema import Recipe
+    from pathlib import Path
+
+    from synth.core.dataset import DatasetContext
+    from synth.core.paths import DatasetPaths
     from synth.store.records import SampleRecord
 
 
@@ -23,9 +29,9 @@ class Decoded:
 
 
 class Decoder(ABC):
-    def __init__(self, config: DecoderConfig, recipe: Recipe):
+    def __init__(self, config: DecoderConfig, context: DatasetContext):
         self.config = config
-        self.recipe = recipe
+        self.context = context
 
     def attach(self, paths: DatasetPaths) -> None:
         """Load trained state that lives in the dataset's folders (e.g. a label decoder); most decoders have none."""
@@ -42,10 +48,10 @@ class DecoderConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    def build(self, recipe: Recipe) -> Decoder:
+    def build(self, context: DatasetContext) -> Decoder:
         raise NotImplementedError
 
-    def problems(self, recipe: Recipe) -> list[tuple[str, str]]:
+    def problems(self, context: DatasetContext) -> list[tuple[str, str]]:
         """Problems only this decoder can see, e.g. a generator that does not produce what it reads."""
         return []
 
@@ -53,5 +59,8 @@ class DecoderConfig(BaseModel):
         """Digest of trained state the masks depend on (joins the masks shard key); None when there is none."""
         return None
 
-    def finish(self, recipe: Recipe, paths: DatasetPaths) -> None:
-        """Runs after every shard is decoded (also when all were up to date): dataset-wide decisions."""
+    def exclusions(self, context: DatasetContext, masks: Path) -> dict | None:
+        """Samples to leave out, decided over the whole decoded dataset in ``masks`` (the decode stage asks once
+        every shard is decoded, also when all were up to date, and writes the listing build reads). None: this
+        decoder excludes nothing."""
+        return None

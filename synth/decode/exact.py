@@ -8,19 +8,19 @@ from synth.decode.base import Decoded, Decoder, DecoderConfig
 from synth.errors import UserError
 
 if TYPE_CHECKING:
-    from synth.recipe.schema import Recipe
+    from synth.core.dataset import DatasetContext
     from synth.store.records import SampleRecord
 
 
 class ExactConfig(DecoderConfig):
     type: Literal["exact"]
 
-    def build(self, recipe: Recipe) -> Decoder:
-        return ExactDecoder(self, recipe)
+    def build(self, context: DatasetContext) -> Decoder:
+        return ExactDecoder(self, context)
 
-    def problems(self, recipe: Recipe) -> list[tuple[str, str]]:
-        if recipe.generator.type not in EXACT_GENERATORS:
-            return [("decode.type", f"'exact' needs a generator that knows its masks, not {recipe.generator.type!r}")]
+    def problems(self, context: DatasetContext) -> list[tuple[str, str]]:
+        if context.generator.type not in EXACT_GENERATORS:
+            return [("decode.type", f"'exact' needs a generator that knows its masks, not {context.generator.type!r}")]
         return []
 
 

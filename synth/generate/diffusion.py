@@ -17,9 +17,10 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_serializer
 
 from synth.generate.base import Generator, GeneratorConfig
+from synth.generate.tokens import locate_phrase
 
 if TYPE_CHECKING:
-    from synth.recipe.schema import Recipe
+    from synth.core.dataset import DatasetContext
 
 SCHEDULERS = ("ddim", "pndm", "euler", "dpm")
 
@@ -77,44 +78,40 @@ class DiffusionConfig(GeneratorConfig):
             data.pop("features")
         return data
 
-    def build(self, recipe: Recipe) -> Generator:
+    def build(self, context: DatasetContext) -> Generator:
         from synth.generate.diffusion_pipeline import DiffusionGenerator
 
-        return DiffusionGenerator(self, recipe)
+        return DiffusionGenerator(self, context)
 
     def resolutions(self, image_size: int) -> tuple[int, int]:
         return (self.cross_attention_resolution or image_size // 32, self.self_attention_resolution or image_size // 16)
 
-    def problems(self, recipe: Recipe) -> list[tuple[str, str]]:
+    def problems(self, context: DatasetContext) -> list[tuple[str, str]]:
         out = []
         start, stop = self.timestep_window
         if not 0.0 <= start < stop <= 1.0:
             out.append(("generator.timestep_window", f"needs 0 <= from < to <= 1, got [{start}, {stop}]"))
-        if recipe.image_size % 8:
-            out.append(("image_size", f"{recipe.image_size} is not a multiple of 8 (the VAE's downsampling)"))
-        cross, self_res = self.resolutions(recipe.image_size)
+        if context.image_size % 8:
+            out.append(("image_size", f"{context.image_size} is not a multiple of 8 (the VAE's downsampling)"))
+        cross, self_res = self.resolutions(context.image_size)
         if cross < 1 or self_res < cross:
             out.append(("generator.self_attention_resolution", f"{self_res} must be >= the cross-attention resolution {cross}"))
         if self.features is not None and len(set(self.features.timesteps)) != len(self.features.timesteps):
             out.append(("generator.features.timesteps", f"{self.features.timesteps} repeats a timestep"))
         tokenizer = self.load_tokenizer()
         if tokenizer is not None:
-            for i, cls in enumerate(recipe.taxonomy.classes):
+            for i, cls in enumerate(context.taxonomy.classes):
                 if locate_phrase(tokenizer, cls.phrase) is None:
                     field = "prompt" if cls.prompt else "name"
                     out.append((f"taxonomy.classes[{i}].{field}", f"{cls.phrase!r} cannot be located by the model's tokenizer"))
         return out
 
-    def notes(self, recipe: Recipe) -> list[tuple[str, str]]:
+    def notes(self, context: DatasetContext) -> list[tuple[str, str]]:
         out = []
         if not self.is_local and not (self.revision and re.fullmatch(r"[0-9a-f]{40}", self.revision)):
             out.append(("generator.revision", f"{self.revision!r} is not a pinned commit: the model may change under the recipe"))
         if self.load_tokenizer() is None:
             out.append(("generator.model", f"tokenizer of {self.model!r} is not available locally; class phrases not checked"))
-        reads = getattr(getattr(recipe.decode, "features", None), "type", None)
-        if self.features is not None and reads != "captured":
-            out.append(("generator.features", "recorded in every sample but read only by decode.type datasetgan with "
-                        "features.type captured; this recipe's decoder ignores them"))
         return out
 
     def load_tokenizer(self):
@@ -145,37 +142,3 @@ class DiffusionConfig(GeneratorConfig):
     @property
     def is_local(self) -> bool:
         return Path(self.model).is_dir()
-
-
-def phrase_tokens(tokenizer, phrase: str) -> list[int]:
-    return tokenizer(phrase, add_special_tokens=False).input_ids
-
-
-def locate_phrase(tokenizer, phrase: str) -> list[int] | None:
-    """Token ids of a class phrase, or None when the tokenizer cannot represent it (it maps to unknown)."""
-    ids = phrase_tokens(tokenizer, phrase)
-    if not ids or tokenizer.unk_token_id in ids:
-        return None
-    return ids
-
-
-def class_token_positions(tokenizer, phrases: list[str]) -> list[list[int]]:
-    """Positions of each phrase in the tokenized class prompt ``" ".join(phrases)``, +1 for the BOS token.
-
-    Phrases are tokenized in context and matched in order, so a repeated word ("person person") resolves to
-    its own occurrence. Multi-token phrases get all their positions (their maps are averaged).
-    """
-    prompt_ids = tokenizer(" ".join(phrases), add_special_tokens=False).input_ids
-    positions, cursor = [], 0
-    for phrase in phrases:
-        ids = phrase_tokens(tokenizer, phrase)
-        for start in range(cursor, len(prompt_ids) - len(ids) + 1):
-            if prompt_ids[start : start + len(ids)] == ids:
-                positions.append([p + 1 for p in range(start, start + len(ids))])
-                cursor = start + len(ids)
-                break
-        else:
-            raise ValueError(f"class phrase {phrase!r} not found in the class prompt")
-    if positions and positions[-1][-1] >= tokenizer.model_max_length - 1:
-        raise ValueError("class prompt longer than the text encoder's context")
-    return positions

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import torch
 
+from synth.core.hashing import settings_hash
 from synth.generate.attention import AttentionStore, install_capture, refine
-from synth.generate.base import Generator, Sample, settings_hash
-from synth.generate.diffusion import DiffusionConfig, class_token_positions
+from synth.generate.base import Generator, GeneratorConfig, Sample
+from synth.generate.tokens import class_token_positions
+
+if TYPE_CHECKING:
+    from synth.core.dataset import DatasetContext
 
 _SCHEDULERS = {
     "ddim": "DDIMScheduler",
@@ -30,8 +36,11 @@ def pick_dtype(setting: str, device: torch.device) -> torch.dtype:
 
 
 class DiffusionGenerator(Generator):
-    def __init__(self, config: DiffusionConfig, recipe):  # noqa: ANN001
-        super().__init__(config, recipe)
+    """Built by ``DiffusionConfig.build`` (``config`` is a ``DiffusionConfig``; this module does not import its
+    settings module, which imports this one to build it)."""
+
+    def __init__(self, config: GeneratorConfig, context: DatasetContext):
+        super().__init__(config, context)
         import diffusers
         from diffusers import StableDiffusionPipeline
 
@@ -47,7 +56,7 @@ class DiffusionGenerator(Generator):
         scheduler_cls = getattr(diffusers, _SCHEDULERS[config.scheduler])
         self.pipe.scheduler = scheduler_cls.from_config(self.pipe.scheduler.config)
         self.pipe.set_progress_bar_config(disable=True)
-        size = recipe.image_size
+        size = context.image_size
         self.cross_res, self.self_res = config.resolutions(size)
         latent_side = size // self.pipe.vae_scale_factor
         self.slot, self.captured_layers = install_capture(self.pipe.unet, latent_side, self.cross_res, self.self_res)
@@ -57,7 +66,7 @@ class DiffusionGenerator(Generator):
 
             self.features = FeatureRecorder(self.pipe.unet, config.features, self.pipe.scheduler, config.steps,
                                             latent_side, guided=config.guidance_scale > 1.0)
-        self.by_id = recipe.taxonomy.by_id()
+        self.by_id = context.taxonomy.by_id()
         self.provenance = config.provenance() | {
             "settings_hash": settings_hash(config),
             "scheduler": config.scheduler,
@@ -91,7 +100,7 @@ class DiffusionGenerator(Generator):
 
     @torch.no_grad()
     def generate(self, plans):  # noqa: ANN001
-        cfg: DiffusionConfig = self.config  # type: ignore[assignment]
+        cfg = self.config
         phrase_lists = [[self.by_id[c].phrase for c in plan.class_ids] for plan in plans]
         prompts = [f"{plan.caption}; {' '.join(phrases)}" for plan, phrases in zip(plans, phrase_lists)]
         guided = cfg.guidance_scale > 1.0
@@ -104,7 +113,7 @@ class DiffusionGenerator(Generator):
         )
         # One generator per sample, seeded by the sample's seed: a sample never depends on its batch.
         generators = [torch.Generator(device="cpu").manual_seed(plan.seed) for plan in plans]
-        latent_shape = (1, self.pipe.unet.config.in_channels, *(2 * [self.recipe.image_size // self.pipe.vae_scale_factor]))
+        latent_shape = (1, self.pipe.unet.config.in_channels, *(2 * [self.context.image_size // self.pipe.vae_scale_factor]))
         latents = torch.cat([torch.randn(latent_shape, generator=g, dtype=torch.float32) for g in generators])
         self.slot[0] = store
         if self.features is not None:
@@ -113,8 +122,8 @@ class DiffusionGenerator(Generator):
             result = self.pipe(
                 prompt=prompts,
                 negative_prompt=[plan.negative for plan in plans] if guided else None,
-                height=self.recipe.image_size,
-                width=self.recipe.image_size,
+                height=self.context.image_size,
+                width=self.context.image_size,
                 num_inference_steps=cfg.steps,
                 guidance_scale=cfg.guidance_scale,
                 latents=latents.to(self.device, self.dtype),

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from synth.recipe.schema import Recipe
+    from synth.core.dataset import DatasetContext
 
 _PLAN_STREAM = 0x504C414E  # "PLAN": keeps plan draws independent of the generator's own random stream
 
@@ -31,14 +31,14 @@ def join_phrases(phrases: list[str]) -> str:
     return ", ".join(phrases[:-1]) + " and " + phrases[-1]
 
 
-def plan_sample(recipe: Recipe, seed: int) -> SamplePlan:
+def plan_sample(context: DatasetContext, seed: int) -> SamplePlan:
     rng = np.random.default_rng([_PLAN_STREAM, seed])
-    roots = [c for c in recipe.taxonomy.classes if c.parent is None]
-    cps = recipe.prompts.classes_per_sample
+    roots = [c for c in context.taxonomy.classes if c.parent is None]
+    cps = context.prompts.classes_per_sample
     k = int(rng.integers(cps.min, min(cps.max, len(roots)) + 1))
     weights = np.array([c.weight for c in roots], dtype=np.float64)
     chosen = rng.choice(len(roots), size=k, replace=False, p=weights / weights.sum())
     classes = [roots[i] for i in sorted(chosen)]
-    template = recipe.prompts.templates[int(rng.integers(len(recipe.prompts.templates)))]
+    template = context.prompts.templates[int(rng.integers(len(context.prompts.templates)))]
     caption = template.format(classes=join_phrases([c.phrase for c in classes]))
-    return SamplePlan(seed, tuple(c.id for c in classes), caption, recipe.prompts.negative)
+    return SamplePlan(seed, tuple(c.id for c in classes), caption, context.prompts.negative)

@@ -17,11 +17,12 @@ import numpy as np
 from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field, model_serializer
 
-from synth.generate.base import Generator, GeneratorConfig, Sample, settings_hash
+from synth.core.hashing import settings_hash
+from synth.generate.base import Generator, GeneratorConfig, Sample
 
 if TYPE_CHECKING:
     from synth.generate.prompts import SamplePlan
-    from synth.recipe.schema import ClassDef, Recipe
+    from synth.core.dataset import ClassDef, DatasetContext
 
 _SCENE_STREAM = 0x5343454E  # "SCEN"
 
@@ -98,10 +99,10 @@ class ScenesConfig(GeneratorConfig):
                 data.pop(key, None)
         return data
 
-    def build(self, recipe: Recipe) -> Generator:
-        return ScenesGenerator(self, recipe)
+    def build(self, context: DatasetContext) -> Generator:
+        return ScenesGenerator(self, context)
 
-    def problems(self, recipe: Recipe) -> list[tuple[str, str]]:
+    def problems(self, context: DatasetContext) -> list[tuple[str, str]]:
         out = []
         if self.min_scale > self.max_scale:
             out.append(("generator.min_scale", f"{self.min_scale} is greater than max_scale {self.max_scale}"))
@@ -126,10 +127,10 @@ _PALETTES = {
 
 
 class ScenesGenerator(Generator):
-    def __init__(self, config: ScenesConfig, recipe: Recipe):
-        super().__init__(config, recipe)
-        self.size = recipe.image_size
-        classes = recipe.taxonomy.classes
+    def __init__(self, config: ScenesConfig, context: DatasetContext):
+        super().__init__(config, context)
+        self.size = context.image_size
+        classes = context.taxonomy.classes
         self.index = {c.id: i for i, c in enumerate(classes)}
         self.children: dict[str, list[ClassDef]] = {}
         for c in classes:
@@ -146,7 +147,7 @@ class ScenesGenerator(Generator):
         n = self.size
         image = self._background(rng)
         mask = np.zeros((n, n), dtype=np.uint8)
-        by_id = self.recipe.taxonomy.by_id()
+        by_id = self.context.taxonomy.by_id()
         instances = [
             by_id[cid] for cid in plan.class_ids for _ in range(int(rng.integers(cfg.instances.min, cfg.instances.max + 1)))
         ]

@@ -19,7 +19,7 @@ from synth.generate.base import Generator, GeneratorConfig, Sample
 
 if TYPE_CHECKING:
     from synth.generate.prompts import SamplePlan
-    from synth.recipe.schema import Recipe
+    from synth.core.dataset import DatasetContext
 
 
 class StyleGAN2Config(GeneratorConfig):
@@ -30,10 +30,10 @@ class StyleGAN2Config(GeneratorConfig):
     device: str = "cpu"
     batch: int = Field(default=8, ge=1)
 
-    def build(self, recipe: Recipe) -> Generator:
-        return StyleGAN2(self, recipe)
+    def build(self, context: DatasetContext) -> Generator:
+        return StyleGAN2(self, context)
 
-    def problems(self, recipe: Recipe) -> list[tuple[str, str]]:
+    def problems(self, context: DatasetContext) -> list[tuple[str, str]]:
         if Path(self.checkpoint).suffix != ".safetensors" and not self.allow_pickle:
             return [("generator.checkpoint", f"{self.checkpoint!r} is not .safetensors; pickled checkpoints run "
                      "arbitrary code and need allow_pickle: true")]
@@ -55,16 +55,16 @@ def to_uint8(images) -> np.ndarray:  # noqa: ANN001 - torch tensor, imported laz
 
 
 class StyleGAN2(Generator):
-    def __init__(self, config: StyleGAN2Config, recipe: Recipe):
-        super().__init__(config, recipe)
-        from synth.fewshot.stylegan2 import load_stylegan2
+    def __init__(self, config: StyleGAN2Config, context: DatasetContext):
+        super().__init__(config, context)
+        from synth.generate.stylegan2_network import load_stylegan2
 
         self.model = load_stylegan2(config.checkpoint, config.allow_pickle).to(config.device)
         resolution = self.model.config["resolution"]
-        if resolution != recipe.image_size:
+        if resolution != context.image_size:
             from synth.errors import UserError
 
-            raise UserError(f"image_size: {recipe.image_size} but {config.checkpoint} makes {resolution} px images")
+            raise UserError(f"image_size: {context.image_size} but {config.checkpoint} makes {resolution} px images")
         self.identity = config.provenance()
 
     @property
@@ -74,7 +74,7 @@ class StyleGAN2(Generator):
     def generate(self, plans: list[SamplePlan]) -> list[Sample]:
         import torch
 
-        from synth.fewshot.stylegan2 import latent_for_seed
+        from synth.generate.stylegan2_network import latent_for_seed
 
         out = []
         with torch.no_grad():

@@ -74,16 +74,16 @@ class MixSettings(_Strict):
     samples_per_shard: int = Field(default=250, ge=1, le=100_000)
     learned: LearnedMixer | None = Field(default=None, description="Mix in a learned feature space (HydraMix).")
 
-    def problems(self, recipe) -> list[tuple[str, str]]:  # noqa: ANN001 - Recipe, kept light
+    def problems(self, context) -> list[tuple[str, str]]:  # noqa: ANN001 - a DatasetContext
         out = []
-        roots = len(recipe.taxonomy.classes)
+        roots = len(context.taxonomy.classes)
         if self.pairing == "cross-class" and self.sources > roots:
             out.append(("mix.sources", f"cross-class needs {self.sources} different dominant classes, the taxonomy has {roots}"))
-        if self.learned is not None and recipe.image_size % (2**self.learned.downsamplings):
+        if self.learned is not None and context.image_size % (2**self.learned.downsamplings):
             out.append(
                 (
                     "mix.learned.downsamplings",
-                    f"image_size {recipe.image_size} is not divisible by 2**{self.learned.downsamplings}",
+                    f"image_size {context.image_size} is not divisible by 2**{self.learned.downsamplings}",
                 )
             )
         return out

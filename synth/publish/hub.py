@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from synth.errors import UserError
-from synth.paths import DatasetPaths
+from synth.core.paths import DatasetPaths
 from synth.publish.registry import data_hash, record_version
 from synth.recipe import Recipe, recipe_hash, recipe_path
 
@@ -36,7 +36,7 @@ class PublishReport:
 
 
 def _local_lineage(paths: DatasetPaths, recipe: Recipe) -> dict:
-    lineage_file = paths.build / "lineage.json"
+    lineage_file = paths.lineage
     if not lineage_file.is_file():
         raise UserError(f"{paths.build}: no build; run `synth build {recipe.name}` (or `dvc repro`) first")
     lineage = json.loads(lineage_file.read_text())

@@ -10,7 +10,8 @@ import json
 from pathlib import Path
 
 from synth.errors import UserError
-from synth.recipe import STAGE_FIELDS, Recipe, canonical_hash
+from synth.core.hashing import canonical_hash
+from synth.recipe import STAGE_FIELDS, Recipe
 
 REGISTRY_DIR = "registry"
 # What changes the published data: everything synthesis, decoding and the build's split assignment read.

@@ -74,10 +74,22 @@ def semantic_problems(recipe: Recipe) -> list[tuple[str, str]]:
     for i, template in enumerate(recipe.prompts.templates):
         problems.extend((f"prompts.templates[{i}]", msg) for msg in _template_problems(template))
 
-    problems.extend(recipe.generator.problems(recipe))
-    problems.extend(recipe.decode.problems(recipe))
+    context = recipe.context()
+    problems.extend(recipe.generator.problems(context))
+    problems.extend(recipe.decode.problems(context))
     problems.extend(optional_stage_problems(recipe))
     return problems
+
+
+def recipe_notes(recipe: Recipe) -> list[tuple[str, str]]:
+    """What ``synth check`` could not verify or finds odd without it being wrong, one ``(field, note)`` each."""
+    notes = list(recipe.generator.notes(recipe.context()))
+    records = getattr(recipe.generator, "features", None) is not None
+    reads = getattr(getattr(recipe.decode, "features", None), "type", None)
+    if records and reads != "captured":
+        notes.append(("generator.features", "recorded in every sample but read only by decode.type datasetgan with "
+                      "features.type captured; this recipe's decoder ignores them"))
+    return notes
 
 
 def _template_problems(template: str) -> list[str]:

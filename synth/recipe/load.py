@@ -2,34 +2,19 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import ValidationError
 
+from synth.core.hashing import canonical_hash
 from synth.errors import RecipeError, UserError
 from synth.recipe.checks import semantic_problems
 from synth.recipe.schema import Recipe
+from synth.recipe.stages import STAGE_FIELDS
 
 RECIPES_DIR = "recipes"
-
-# Which recipe fields each pipeline stage reads. dvc.yaml declares the same lists as per-stage params (a test
-# keeps the two in step), so an edit reruns exactly the stages that read what changed.
-STAGE_FIELDS: dict[str, tuple[str, ...]] = {
-    "synthesize": ("generator", "taxonomy", "prompts", "seeds", "image_size", "samples_per_shard", "image_format"),
-    "train-decoder": ("decode", "taxonomy"),
-    "decode": ("decode", "taxonomy"),
-    "validate": ("validation", "taxonomy", "seeds"),
-    # build also reads the thresholds: the card states what the data was validated against.
-    "build": ("name", "version", "description", "license", "hub_repo", "splits", "taxonomy", "validation"),
-    "mix": ("mix", "taxonomy", "image_size"),
-    "target": ("target", "taxonomy", "prompts", "generator", "image_size", "seeds"),
-    "stylize": ("stylize",),
-    "evaluate": ("evaluate", "taxonomy"),
-}
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -146,12 +131,6 @@ def _display(path: Path, root: Path | None) -> str:
         return str(path.resolve().relative_to(Path(root or ".").resolve()))
     except ValueError:
         return str(path)
-
-
-def canonical_hash(value: Any) -> str:
-    """sha256 of canonical JSON: key order and formatting of the YAML never change a hash."""
-    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def recipe_hash(recipe: Recipe) -> str:

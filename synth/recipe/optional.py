@@ -11,7 +11,7 @@ if TYPE_CHECKING:
 def optional_stage_problems(recipe: Recipe) -> list[tuple[str, str]]:
     problems: list[tuple[str, str]] = []
     if recipe.mix is not None:
-        problems.extend(recipe.mix.problems(recipe))
+        problems.extend(recipe.mix.problems(recipe.context()))
     if recipe.target is not None:
         problems.extend(_target_problems(recipe))
     if recipe.stylize is not None and recipe.target is None:

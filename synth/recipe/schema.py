@@ -10,9 +10,10 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_serializer
+from pydantic import Field, field_validator, model_serializer
 
 from synth.adapt.config import StylizeSettings, TargetSettings
+from synth.core.dataset import DatasetContext, Prompts, Strict, Taxonomy
 from synth.decode import DECODERS
 from synth.evaluate.config import EvaluateSettings
 from synth.generate import GENERATORS
@@ -20,71 +21,8 @@ from synth.mix.config import MixSettings
 
 SLUG = re.compile(r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$")
 SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?$")
-HEX_COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 
 OPTIONAL_SECTIONS = ("mix", "target", "stylize", "evaluate")
-
-from synth.labels import BACKGROUND_ID, IGNORE_ID  # noqa: E402,F401 - re-exported
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class ClassDef(Strict):
-    """One semantic class. ``prompt`` is how prompts say it ("dining table"), which may differ from ``name``."""
-
-    id: int = Field(ge=1, le=254, description="Label value in masks; 0 is background and 255 ignore.")
-    name: str = Field(min_length=1)
-    color: str = Field(description="#rrggbb used in previews and the annotation guide.")
-    prompt: str | None = Field(default=None, min_length=1)
-    parent: str | None = Field(default=None, description="Name of the class this one is a part of (car > wheel).")
-    weight: float = Field(default=1.0, gt=0, description="Target relative frequency; also how often it is drawn.")
-
-    @field_validator("color")
-    @classmethod
-    def _hex(cls, value: str) -> str:
-        if not HEX_COLOR.match(value):
-            raise ValueError(f"{value!r} is not a #rrggbb colour")
-        return value.lower()
-
-    @property
-    def phrase(self) -> str:
-        return self.prompt or self.name
-
-    @property
-    def rgb(self) -> tuple[int, int, int]:
-        return tuple(int(self.color[i : i + 2], 16) for i in (1, 3, 5))  # type: ignore[return-value]
-
-
-class Taxonomy(Strict):
-    classes: list[ClassDef] = Field(min_length=1)
-
-    def by_id(self) -> dict[int, ClassDef]:
-        return {c.id: c for c in self.classes}
-
-    def by_name(self) -> dict[str, ClassDef]:
-        return {c.name: c for c in self.classes}
-
-    @property
-    def ids(self) -> list[int]:
-        return [c.id for c in self.classes]
-
-    def id2label(self) -> dict[int, str]:
-        return {BACKGROUND_ID: "background", **{c.id: c.name for c in self.classes}}
-
-
-class ClassesPerSample(Strict):
-    min: int = Field(default=1, ge=1)
-    max: int = Field(default=3, ge=1)
-
-
-class Prompts(Strict):
-    """Caption templates. ``{classes}`` becomes the phrases of the classes drawn for a seed ("a car and a tree")."""
-
-    templates: list[str] = Field(default_factory=lambda: ["a photo of {classes}"], min_length=1)
-    negative: str = ""
-    classes_per_sample: ClassesPerSample = Field(default_factory=ClassesPerSample)
 
 
 class SeedRange(Strict):
@@ -182,6 +120,10 @@ class Recipe(Strict):
         if not SEMVER.match(value):
             raise ValueError(f"{value!r} is not a semantic version like 1.2.0")
         return value
+
+    def context(self) -> DatasetContext:
+        """What implementations (generators, decoders, mixers, ...) get instead of the whole recipe."""
+        return DatasetContext(self.name, self.taxonomy, self.image_size, self.prompts, self.generator)
 
     def all_seeds(self) -> list[int]:
         return [s for r in sorted(self.seeds, key=lambda r: r.start) for s in range(r.start, r.stop)]

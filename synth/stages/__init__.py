@@ -1,6 +1,14 @@
 """One module per DVC stage, each a pure function of (recipe, project root) that the CLI wraps."""
 
+from __future__ import annotations
+
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from synth.errors import UserError
+
+if TYPE_CHECKING:
+    from synth.recipe import Recipe
 
 
 @dataclass
@@ -17,3 +25,14 @@ class StageReport:
             f"{stage}: {self.samples} samples in {len(self.written) + len(self.skipped)} shards "
             f"({len(self.written)} written, {len(self.skipped)} up to date, {len(self.removed)} stale removed)"
         )
+
+
+def require_section(recipe: Recipe, section: str, params_list: str):
+    """The recipe's optional ``section`` (mix, target, stylize, evaluate), or one line saying how to fix it."""
+    value = getattr(recipe, section)
+    if value is None:
+        raise UserError(
+            f"recipes/{recipe.name}.yaml: {section}: no `{section}:` section; add one, or take {recipe.name} "
+            f"off `{params_list}` in params.yaml"
+        )
+    return value

@@ -22,11 +22,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from synth.build.card import render_card
-from synth.build.lineage import file_sha256, make_lineage
+from synth.card.card import render_card
+from synth.card.lineage import file_sha256, make_lineage
 from synth.errors import UserError
-from synth.paths import DatasetPaths
-from synth.recipe import Recipe, canonical_hash, recipe_path
+from synth.core.paths import DatasetPaths
+from synth.core.hashing import canonical_hash
+from synth.recipe import Recipe, recipe_path
 from synth.splits import SPLIT_NAMES, split_of
 from synth.store.labeled import paired_shards
 from synth.store.shards import parse_name, read_shard
@@ -35,7 +36,6 @@ BUILD_FORMAT = 1  # bump when the bytes of a split file change for the same inpu
 ROW_GROUP_ROWS = 100
 KEY_META = b"synth:key"  # Parquet footer entries: what made the file, and its Arrow size for the card
 BYTES_META = b"synth:arrow_bytes"
-EXCLUSIONS = "excluded.json"  # written by decoders that drop samples (see docs/datasetgan.md)
 
 
 @dataclass
@@ -88,7 +88,7 @@ def _image_column(data: pa.ChunkedArray, seeds: list[int], suffix: str) -> pa.St
 
 def read_exclusions(paths: DatasetPaths) -> dict[int, str]:
     """Seeds a decoder asked to leave out (e.g. DatasetGAN's most uncertain share), with the reason for each."""
-    listing = paths.masks / EXCLUSIONS
+    listing = paths.excluded  # written by decoders that drop samples (see docs/datasetgan.md)
     if not listing.is_file():
         return {}
     try:
@@ -226,14 +226,14 @@ def build(recipe: Recipe, root: Path = Path("."), allow_invalid: bool = False) -
     final = paths.build
     staging = final.with_name(f".{final.name}.building-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
-    (staging / "data").mkdir(parents=True)
+    (staging / paths.build_data.name).mkdir(parents=True)
     try:
         excluded = read_exclusions(paths)
-        previous = final / "data" if (final / "data").is_dir() else None
-        split_counts, split_bytes, has_confidence, reused = write_shards(recipe, pairs, staging / "data", excluded, previous)
+        previous = paths.build_data if paths.build_data.is_dir() else None
+        split_counts, split_bytes, has_confidence, reused = write_shards(recipe, pairs, staging / paths.build_data.name, excluded, previous)
         id2label = {str(k): v for k, v in recipe.taxonomy.id2label().items()}
-        (staging / "id2label.json").write_text(json.dumps(id2label, indent=2) + "\n")
-        known = _previous_hashes(final) if reused else {}
+        (staging / paths.id2label.name).write_text(json.dumps(id2label, indent=2) + "\n")
+        known = _previous_hashes(paths.lineage) if reused else {}
         files = {}
         for path in sorted(staging.rglob("*")):
             if path.is_file():
@@ -242,8 +242,8 @@ def build(recipe: Recipe, root: Path = Path("."), allow_invalid: bool = False) -
                 files[name] = known[name] if reuse else file_sha256(path)
         lineage = make_lineage(recipe, root, recipe_path(recipe.name, root), validation, split_counts, files)
         lineage["excluded"] = [{"seed": seed, "reason": reason} for seed, reason in sorted(excluded.items())]
-        (staging / "lineage.json").write_text(json.dumps(lineage, indent=2, sort_keys=True) + "\n")
-        (staging / "README.md").write_text(render_card(recipe, lineage, split_counts, split_bytes, has_confidence))
+        (staging / paths.lineage.name).write_text(json.dumps(lineage, indent=2, sort_keys=True) + "\n")
+        (staging / paths.card.name).write_text(render_card(recipe, lineage, split_counts, split_bytes, has_confidence))
         _swap_in(staging, final)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -251,10 +251,10 @@ def build(recipe: Recipe, root: Path = Path("."), allow_invalid: bool = False) -
     return BuildReport(final, split_counts, n_files, bool(validation["success"]))
 
 
-def _previous_hashes(final: Path) -> dict[str, str]:
+def _previous_hashes(lineage: Path) -> dict[str, str]:
     """File hashes the last build recorded, so linked files are not read again (a large dataset is gigabytes)."""
     try:
-        files = json.loads((final / "lineage.json").read_text())["files"]
+        files = json.loads(lineage.read_text())["files"]
         return {str(k): str(v) for k, v in files.items()}
     except (OSError, json.JSONDecodeError, KeyError, TypeError, AttributeError):
         return {}

@@ -7,25 +7,29 @@ only the thresholds re-decodes without touching synthesis.
 from __future__ import annotations
 
 import json
+import tempfile
+from functools import partial
 from pathlib import Path
 
+from synth.backends.work import ShardJob, ShardWork
 from synth.decode.base import Decoder
 from synth.errors import UserError
-from synth.paths import DatasetPaths
-from synth.progress import progress_bar
-from synth.recipe import Recipe, canonical_hash
+from synth.core.paths import DatasetPaths
+from synth.core.hashing import canonical_hash
+from synth.recipe import STAGES, Recipe
 from synth.stages import StageReport
+from synth.stages.runner import run_sharded
 from synth.stats import mask_stats
 from synth.store.codec import encode_confidence, encode_png
 from synth.store.records import MASKS_SCHEMA, iter_records, rows_to_table
-from synth.store.shards import ShardPlan, is_complete, list_shards, parse_name, prune, read_shard, write_atomic
+from synth.store.shards import ShardPlan, list_shards, parse_name, read_shard
 
 MASKS_FORMAT = 1
 
 
 def mask_shard_plans(recipe: Recipe, samples_dir: Path, trained: str | None = None) -> list[tuple[Path, ShardPlan]]:
     dump = recipe.model_dump(mode="json")
-    basis = {"decode": dump["decode"], "taxonomy": dump["taxonomy"], "format": MASKS_FORMAT}
+    basis = {k: dump[k] for k in STAGES["decode"].key_fields} | {"format": MASKS_FORMAT}
     if trained is not None:  # a trained decoder (datasetgan): retraining it re-decodes every shard
         basis["trained"] = trained
     plans = []
@@ -82,34 +86,73 @@ def decode(
     paths = DatasetPaths(Path(root), recipe.name)
     if not list_shards(paths.samples):
         raise UserError(f"{paths.samples}: no samples shards; run `synth synthesize {recipe.name}` first")
-    paths.masks.mkdir(parents=True, exist_ok=True)
     plans = mask_shard_plans(recipe, paths.samples, recipe.decode.trained_state(paths))
-    report = StageReport(removed=[p.name for p in prune(paths.masks, [plan.filename for _, plan in plans])])
-    report.samples = sum(len(plan.seeds) for _, plan in plans)
-    todo = []
-    for source, plan in plans:
-        if is_complete(paths.masks / plan.filename, len(plan.seeds)):
-            report.skipped.append(plan.filename)
-        else:
-            todo.append((source, plan))
-    if todo:
-        with progress_bar(f"decode {recipe.name}", sum(len(p.seeds) for _, p in todo), show_progress) as advance:
-            if backend == "ray":
-                from synth.backends.ray_backend import decode_on_ray
-
-                report.written.extend(decode_on_ray(recipe, todo, paths, advance, **(backend_options or {})))
-            else:
-                _decode_here(recipe, todo, paths, advance, report)
-    recipe.decode.finish(recipe, paths)
+    work = ShardWork(
+        name=recipe.name,
+        kind="masks",
+        # Locally the decoder reads its trained state where train-decoder wrote it; a Ray worker gets a copy.
+        setup=partial(_setup, recipe.model_dump(mode="json"), _trained_files(paths) if backend == "ray" else root),
+        make=_make,
+        teardown=_teardown,
+        source_columns=tuple(SAMPLE_COLUMNS),
+    )
+    jobs = [ShardJob(plan, str(source)) for source, plan in plans]
+    report = run_sharded(work, jobs, paths.masks, f"decode {recipe.name}", show_progress, backend, backend_options)
+    listing = recipe.decode.exclusions(recipe.context(), paths.masks)
+    if listing is not None:
+        write_exclusions(paths, listing)
     return report
 
 
-def _decode_here(recipe: Recipe, todo: list[tuple[Path, ShardPlan]], paths: DatasetPaths, advance, report: StageReport) -> None:  # noqa: ANN001
-    decoder = recipe.decode.build(recipe)
+def _trained_files(paths: DatasetPaths) -> dict[str, bytes]:
+    """The trained decoder's folder, as bytes: a worker on another machine lays it out again."""
+    if not paths.decoder.is_dir():
+        return {}
+    return {str(p.relative_to(paths.decoder)): p.read_bytes() for p in sorted(paths.decoder.rglob("*")) if p.is_file()}
+
+
+def _setup(recipe_json: dict, trained: dict[str, bytes] | Path):
+    """Per worker: the recipe and its decoder, attached to the trained state under the project root ``trained``,
+    or to a private copy of the trained files ``trained`` (a worker that may be on another machine)."""
+    recipe = Recipe.model_validate(recipe_json)
+    home = None
+    if isinstance(trained, dict):
+        home = tempfile.TemporaryDirectory(prefix="synth-decoder-")
+        paths = DatasetPaths(Path(home.name), recipe.name)
+        for relative, data in trained.items():
+            (paths.decoder / relative).parent.mkdir(parents=True, exist_ok=True)
+            (paths.decoder / relative).write_bytes(data)
+    else:
+        paths = DatasetPaths(Path(trained), recipe.name)
+    decoder = recipe.decode.build(recipe.context())
     try:
         decoder.attach(paths)
-        for source, plan in todo:
-            write_atomic(decode_shard(decoder, recipe, source, advance), paths.masks / plan.filename)
-            report.written.append(plan.filename)
-    finally:
+    except BaseException:
         decoder.close()
+        if home is not None:
+            home.cleanup()
+        raise
+    return recipe, decoder, home
+
+
+def _make(state, job: ShardJob, samples, advance):
+    recipe, decoder, _ = state
+    return decode_table(decoder, recipe, samples, job.source, advance)
+
+
+def _teardown(state, failed: bool) -> None:
+    _, decoder, home = state
+    try:
+        decoder.close()
+    finally:
+        if home is not None:
+            home.cleanup()
+
+
+def write_exclusions(paths: DatasetPaths, listing: dict) -> None:
+    """The samples the decoder excludes: ``masks/excluded.json`` (what build reads) and the same text in
+    ``reports/NAME/uncertain.json`` for people (not a DVC output: only datasetgan recipes have it)."""
+    text = json.dumps(listing, indent=1, sort_keys=True) + "\n"
+    paths.excluded.write_text(text)
+    paths.reports.mkdir(parents=True, exist_ok=True)
+    paths.uncertain.write_text(text)

@@ -11,16 +11,10 @@ from pathlib import Path
 import numpy as np
 
 from synth.errors import UserError
-from synth.paths import DatasetPaths
+from synth.core.paths import DatasetPaths
 from synth.recipe import Recipe
-from synth.stages.mix import require_section
-from synth.stages.stylize import stylized_dir
-from synth.stages.target import target_dir
+from synth.stages import require_section
 from synth.store.labeled import load_dataset_labeled, load_self_labeled
-
-
-def evaluate_path(root: Path, name: str) -> Path:
-    return DatasetPaths(Path(root), name).reports / "evaluate.json"
 
 
 def score_variants(sets: dict, num_classes: int, cfg, class_names: list[str], log=lambda msg: None) -> dict:  # noqa: ANN001
@@ -55,17 +49,17 @@ def evaluate(recipe: Recipe, root: Path = Path("."), log=lambda msg: None) -> di
     size = cfg.image_size
     sets = {
         "source": to_arrays(load_dataset_labeled(paths.samples, paths.masks, recipe.name), size),
-        "eval": to_arrays(load_self_labeled(target_dir(root, recipe.name) / "eval", f"synth target {recipe.name}"), size),
+        "eval": to_arrays(load_self_labeled(paths.target_eval, f"synth target {recipe.name}"), size),
     }
     if "adapted" in cfg.variants:
-        sets["target"] = to_arrays(load_self_labeled(target_dir(root, recipe.name) / "images", f"synth target {recipe.name}"), size, labeled=False)
+        sets["target"] = to_arrays(load_self_labeled(paths.target_images, f"synth target {recipe.name}"), size, labeled=False)
     if recipe.stylize is not None and {"stylized", "adapted"} & set(cfg.variants):
-        sets["stylized"] = to_arrays(load_self_labeled(stylized_dir(root, recipe.name), f"synth stylize {recipe.name}"), size)
+        sets["stylized"] = to_arrays(load_self_labeled(paths.stylized, f"synth stylize {recipe.name}"), size)
     id2label = recipe.taxonomy.id2label()
     num_classes = max(id2label) + 1
     unknown = {int(v) for v in np.unique(sets["eval"].masks)} - set(id2label) - {255}
     if unknown:
-        raise UserError(f"{target_dir(root, recipe.name) / 'eval'}: masks hold class ids {sorted(unknown)} not in the taxonomy")
+        raise UserError(f"{paths.target_eval}: masks hold class ids {sorted(unknown)} not in the taxonomy")
     names = [id2label.get(i, str(i)) for i in range(num_classes)]
     results = score_variants(sets, num_classes, cfg, names, log)
     metrics = {
@@ -76,7 +70,7 @@ def evaluate(recipe: Recipe, root: Path = Path("."), log=lambda msg: None) -> di
         "miou": {k: v["miou"] for k, v in results.items()},
         "per_class": {k: v["per_class"] for k, v in results.items()},
     }
-    path = evaluate_path(root, recipe.name)
+    path = paths.evaluation
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")

@@ -10,46 +10,33 @@ from __future__ import annotations
 
 import json
 import shutil
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
-from synth.errors import UserError
+from synth.backends.work import ShardJob, ShardWork
 from synth.mix.compose import MIX_STREAM, choose_sources, compose, dominant_classes, mixing_rng
 from synth.mix.masks import class_masks_index, coarsen, felzenszwalb_index
-from synth.paths import DatasetPaths
-from synth.progress import progress_bar
-from synth.recipe import Recipe, canonical_hash
-from synth.stages import StageReport
+from synth.core.paths import DatasetPaths
+from synth.core.hashing import canonical_hash
+from synth.recipe import Recipe
+from synth.stages import StageReport, require_section
+from synth.stages.runner import run_sharded
 from synth.store.codec import encode_png
 from synth.store.labeled import Labeled, load_dataset_labeled, paired_shards
 from synth.store.records import SAMPLES_SCHEMA, rows_to_table
-from synth.store.shards import ShardPlan, is_complete, parse_name, prune, write_atomic
+from synth.store.shards import ShardPlan, parse_name
 from synth.stats import image_stats
 
 MIXED_FORMAT = 1
 
 
-def mixed_dir(root: Path, name: str) -> Path:
-    return DatasetPaths(Path(root), name).root / "data" / name / "mixed"
-
-
-def require_section(recipe: Recipe, section: str, params_list: str):
-    value = getattr(recipe, section)
-    if value is None:
-        raise UserError(
-            f"recipes/{recipe.name}.yaml: {section}: no `{section}:` section; add one, or take {recipe.name} "
-            f"off `{params_list}` in params.yaml"
-        )
-    return value
-
-
 def mix(recipe: Recipe, root: Path = Path("."), show_progress: bool = True, log=lambda msg: None) -> StageReport:  # noqa: ANN001
     settings = require_section(recipe, "mix", "mix_recipes")
     paths = DatasetPaths(Path(root), recipe.name)
-    out_dir = mixed_dir(root, recipe.name)
+    out_dir = paths.mixed
     pairs = paired_shards(paths.samples, paths.masks, f"synth synthesize {recipe.name}")
-    dataset = load_dataset_labeled(paths.samples, paths.masks, recipe.name)
     source_key = canonical_hash([[parse_name(s)[1], parse_name(m)[1]] for s, m in pairs])  # type: ignore[index]
     basis = {"mix": settings.model_dump(mode="json"), "image_size": recipe.image_size, "format": MIXED_FORMAT, "sources": source_key}
     plans = []
@@ -62,24 +49,31 @@ def mix(recipe: Recipe, root: Path = Path("."), show_progress: bool = True, log=
     for stale in sorted(out_dir.glob("mixer-*")):
         if stale.name != mixer_name:
             shutil.rmtree(stale)
-    report = StageReport(removed=[p.name for p in prune(out_dir, [p.filename for p in plans])], samples=settings.count)
-    todo = [p for p in plans if not is_complete(out_dir / p.filename, len(p.seeds))]
-    report.skipped = [p.filename for p in plans if p not in todo]
-    if not todo:
-        return report
+    work = ShardWork(
+        name=recipe.name,
+        kind="mixed",
+        setup=partial(_setup, paths, recipe.taxonomy.ids, settings, mixer_name, log),
+        make=partial(_make, settings, mixer_name),
+    )
+    jobs = [ShardJob(plan) for plan in plans]
+    return run_sharded(work, jobs, out_dir, f"mix {recipe.name}", show_progress)
 
-    class_ids = recipe.taxonomy.ids
+
+def _setup(paths: DatasetPaths, class_ids: list[int], settings, mixer_name: str | None, log):
+    """The source dataset, its dominant classes and the learned mixer (trained once, then loaded)."""
+    dataset = load_dataset_labeled(paths.samples, paths.masks, paths.name)
     dominant = dominant_classes([d.class_fraction for d in dataset], class_ids)
     model = None
     if settings.learned is not None:
-        model = _trained_mixer(out_dir / mixer_name, [d.image for d in dataset], settings, log)  # type: ignore[operator]
-    with progress_bar(f"mix {recipe.name}", sum(len(p.seeds) for p in todo), show_progress) as advance:
-        for plan in todo:
-            rows = make_composites(dataset, dominant, settings, plan.seeds, model, mixer_name)
-            write_atomic(rows_to_table(rows, SAMPLES_SCHEMA), out_dir / plan.filename)
-            report.written.append(plan.filename)
-            advance(len(plan.seeds))
-    return report
+        model = _trained_mixer(paths.mixed / mixer_name, [d.image for d in dataset], settings, log)  # type: ignore[operator]
+    return dataset, dominant, model
+
+
+def _make(settings, mixer_name: str | None, state, job: ShardJob, _source, advance):
+    dataset, dominant, model = state
+    rows = make_composites(dataset, dominant, settings, job.plan.seeds, model, mixer_name)
+    advance(len(job.plan.seeds))
+    return rows_to_table(rows, SAMPLES_SCHEMA)
 
 
 def _trained_mixer(folder: Path, images: list[np.ndarray], settings, log):  # noqa: ANN001, ANN202

@@ -9,8 +9,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from PIL import Image, ImageDraw
 
-from synth.paths import DatasetPaths
-from synth.recipe import IGNORE_ID, Recipe
+from synth.core.paths import DatasetPaths
+from synth.core.labels import IGNORE_ID
+from synth.recipe import Recipe
 from synth.store.codec import decode_png
 from synth.store.records import records_from_table
 from synth.store.labeled import paired_shards

@@ -8,24 +8,25 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
 from synth.adapt.domain import domain_distance
 from synth.adapt.stylize import fda, lab_stats, reinhard
+from synth.backends.work import ShardJob, ShardWork
 from synth.errors import UserError
-from synth.paths import DatasetPaths
-from synth.progress import progress_bar
-from synth.recipe import Recipe, canonical_hash
-from synth.stages import StageReport
-from synth.stages.mix import require_section
-from synth.stages.target import target_dir
+from synth.core.paths import DatasetPaths
+from synth.core.hashing import canonical_hash
+from synth.recipe import Recipe
+from synth.stages import StageReport, require_section
+from synth.stages.runner import run_sharded
 from synth.stats import image_stats
 from synth.store.codec import encode_png
 from synth.store.labeled import load_self_labeled, paired_shards, read_pair
 from synth.store.records import SAMPLES_SCHEMA, rows_to_table
-from synth.store.shards import ShardPlan, is_complete, list_shards, parse_name, prune, write_atomic
+from synth.store.shards import ShardPlan, list_shards, parse_name
 
 STYLIZED_FORMAT = 1
 _STYLE_STREAM = 0x5354594C  # "STYL"
@@ -36,17 +37,9 @@ class StylizeReport(StageReport):
     metrics: dict = field(default_factory=dict)
 
 
-def stylized_dir(root: Path, name: str) -> Path:
-    return DatasetPaths(Path(root), name).root / "data" / name / "stylized"
-
-
-def metrics_path(root: Path, name: str) -> Path:
-    return DatasetPaths(Path(root), name).reports / "stylize.json"
-
-
-def target_images(root: Path, name: str) -> tuple[list[np.ndarray], str]:
-    folder = target_dir(root, name) / "images"
-    rows = load_self_labeled(folder, f"synth target {name}")
+def target_images(paths: DatasetPaths) -> tuple[list[np.ndarray], str]:
+    folder = paths.target_images
+    rows = load_self_labeled(folder, f"synth target {paths.name}")
     return [r.image for r in rows], canonical_hash([parse_name(p)[1] for p in list_shards(folder)])  # type: ignore[index]
 
 
@@ -63,51 +56,28 @@ def stylize_image(image: np.ndarray, seed: int, settings, targets: list[np.ndarr
 def stylize(recipe: Recipe, root: Path = Path("."), show_progress: bool = True) -> StylizeReport:
     settings = require_section(recipe, "stylize", "adapt_recipes")
     paths = DatasetPaths(Path(root), recipe.name)
-    out_dir = stylized_dir(root, recipe.name)
+    out_dir = paths.stylized
     pairs = paired_shards(paths.samples, paths.masks, f"synth synthesize {recipe.name}")
-    targets, targets_key = target_images(root, recipe.name)
+    targets, targets_key = target_images(paths)
     if any(t.shape != targets[0].shape for t in targets):
-        raise UserError(f"{target_dir(root, recipe.name)}: target images differ in size; rerun `synth target {recipe.name}`")
+        raise UserError(f"{paths.target}: target images differ in size; rerun `synth target {recipe.name}`")
     basis = {"stylize": settings.model_dump(mode="json"), "format": STYLIZED_FORMAT, "targets": targets_key}
-    plans = []
+    plans, jobs = [], []
     for samples_path, masks_path in pairs:
         index, skey = parse_name(samples_path)  # type: ignore[misc]
-        plans.append((samples_path, masks_path, ShardPlan(index, (), canonical_hash(basis | {"source": [skey, parse_name(masks_path)[1]]})[:16])))  # type: ignore[index]
-    out_dir.mkdir(parents=True, exist_ok=True)
-    report = StylizeReport(removed=[p.name for p in prune(out_dir, [plan.filename for *_, plan in plans])])
-    stats = lab_stats(targets)
-    before, after = [], []
-    todo = []
-    for samples_path, masks_path, plan in plans:
-        done = out_dir / plan.filename
-        if done.is_file() and is_complete(done, _rows(samples_path)):
-            report.skipped.append(plan.filename)
-        else:
-            todo.append((samples_path, masks_path, plan))
-    with progress_bar(f"stylize {recipe.name}", sum(_rows(s) for s, _, _ in todo), show_progress) as advance:
-        for samples_path, masks_path, plan in todo:
-            rows = []
-            for item in read_pair(samples_path, masks_path):
-                image = stylize_image(item.image, item.seed, settings, targets, stats)
-                rows.append(
-                    {
-                        "seed": item.seed,
-                        "prompt": item.prompt,
-                        "image": encode_png(image),
-                        "mask": item.mask_png,  # the very bytes decode wrote: geometry did not move
-                        "arrays": [],
-                        **image_stats(image),
-                        "provenance": json.dumps(
-                            item.provenance | {"stylize": settings.model_dump(mode="json") | {"targets": targets_key}},
-                            sort_keys=True,
-                            separators=(",", ":"),
-                        ),
-                    }
-                )
-                advance(1)
-            write_atomic(rows_to_table(rows, SAMPLES_SCHEMA), out_dir / plan.filename)
-            report.written.append(plan.filename)
-    for samples_path, masks_path, plan in plans:
+        key = canonical_hash(basis | {"source": [skey, parse_name(masks_path)[1]]})[:16]  # type: ignore[index]
+        plan = ShardPlan(index, tuple(range(_rows(samples_path))), key)
+        plans.append((samples_path, masks_path, plan))
+        jobs.append(ShardJob(plan, str(samples_path)))
+    work = ShardWork(
+        name=recipe.name,
+        kind="stylized",
+        setup=partial(_setup, targets),
+        make=partial(_make, settings, targets_key, {str(s): m for s, m, _ in plans}),
+    )
+    report = run_sharded(work, jobs, out_dir, f"stylize {recipe.name}", show_progress, report=StylizeReport())
+    before = []
+    for samples_path, masks_path, _ in plans:
         before += [item.image for item in read_pair(samples_path, masks_path)]
     after = [r.image for r in load_self_labeled(out_dir, f"synth stylize {recipe.name}")]
     report.samples = len(after)
@@ -123,13 +93,42 @@ def stylize(recipe: Recipe, root: Path = Path("."), show_progress: bool = True) 
             "reduction": round(1 - d_after / d_before, 4) if d_before > 0 else 0.0,
         },
     }
-    path = metrics_path(root, recipe.name)
+    path = paths.stylize_metrics
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
     tmp.replace(path)
     report.metrics = metrics
     return report
+
+
+def _setup(targets: list[np.ndarray]):
+    return targets, lab_stats(targets)
+
+
+def _make(settings, targets_key: str, masks: dict[str, Path], state, job: ShardJob, _source, advance):
+    """One stylized shard: each sample of the samples shard moved toward the targets, its mask bytes unchanged."""
+    targets, stats = state
+    rows = []
+    for item in read_pair(Path(job.source), masks[job.source]):
+        image = stylize_image(item.image, item.seed, settings, targets, stats)
+        rows.append(
+            {
+                "seed": item.seed,
+                "prompt": item.prompt,
+                "image": encode_png(image),
+                "mask": item.mask_png,  # the very bytes decode wrote: geometry did not move
+                "arrays": [],
+                **image_stats(image),
+                "provenance": json.dumps(
+                    item.provenance | {"stylize": settings.model_dump(mode="json") | {"targets": targets_key}},
+                    sort_keys=True,
+                    separators=(",", ":"),
+                ),
+            }
+        )
+        advance(1)
+    return rows_to_table(rows, SAMPLES_SCHEMA)
 
 
 def _rows(path: Path) -> int:

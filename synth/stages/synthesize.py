@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
+from functools import partial
 from pathlib import Path
 
 import pyarrow as pa
 
+from synth.backends.work import ShardJob, ShardWork
 from synth.generate.base import Generator
 from synth.generate.prompts import plan_sample
-from synth.paths import DatasetPaths
-from synth.progress import progress_bar
-from synth.recipe import Recipe, canonical_hash
+from synth.core.paths import DatasetPaths
+from synth.core.hashing import canonical_hash
+from synth.recipe import STAGES, Recipe
 from synth.stages import StageReport
+from synth.stages.runner import run_sharded
 from synth.store.encoder import Encoder, ThreadEncoder, open_encoder
-from synth.store.shards import ShardPlan, group_seeds, is_complete, prune, write_atomic
+from synth.store.shards import ShardPlan, group_seeds
 
 SAMPLES_FORMAT = 1  # bump when the bytes a shard holds change for the same recipe
 
@@ -28,8 +31,7 @@ def shard_plans(recipe: Recipe, limit: int | None = None) -> list[ShardPlan]:
     if limit is not None:
         seeds = seeds[:limit]
     dump = recipe.model_dump(mode="json")
-    keys = ("generator", "taxonomy", "prompts", "image_size", "image_format")
-    basis = {k: dump[k] for k in keys} | {"format": SAMPLES_FORMAT}
+    basis = {k: dump[k] for k in STAGES["synthesize"].key_fields} | {"format": SAMPLES_FORMAT}
     return [
         ShardPlan(index, members, canonical_hash(basis | {"seeds": list(members)})[:16])
         for index, members in group_seeds(seeds, recipe.samples_per_shard).items()
@@ -52,7 +54,8 @@ def make_shard(
 
 def feed_shard(generator: Generator, recipe: Recipe, plan: ShardPlan, encoder: Encoder, advance) -> Future:
     """Generate a shard into ``encoder`` and return without waiting for its table, so the next shard can start."""
-    plans = [plan_sample(recipe, seed) for seed in plan.seeds]
+    context = recipe.context()
+    plans = [plan_sample(context, seed) for seed in plan.seeds]
     step = max(1, generator.batch_size)
     for start in range(0, len(plans), step):
         batch = plans[start : start + step]
@@ -62,8 +65,38 @@ def feed_shard(generator: Generator, recipe: Recipe, plan: ShardPlan, encoder: E
     return encoder.finish()
 
 
-def _write_when_ready(table: Future, path: Path) -> None:
-    write_atomic(table.result(), path)
+def _setup(recipe_json: dict, generator: Generator | None = None, process_encoder: bool = False):
+    """Per worker: the recipe, its generator (built here unless given) and, locally, the encoder process.
+
+    The encoder starts before the generator, so its start-up overlaps loading a model. On Ray each actor is one
+    of several parallel workers: it encodes on a thread (``make_shard``) instead of starting another process.
+    """
+    recipe = Recipe.model_validate(recipe_json)
+    encoder = open_encoder(recipe.image_format) if process_encoder else None
+    try:
+        own = generator is None
+        return recipe, generator or recipe.generator.build(recipe.context()), own, encoder
+    except BaseException:
+        if encoder is not None:
+            encoder.close(abort=True)
+        raise
+
+
+def _make(state, job: ShardJob, _source, advance):
+    recipe, generator, _, encoder = state
+    if encoder is None:
+        return make_shard(generator, recipe, job.plan, advance)
+    return feed_shard(generator, recipe, job.plan, encoder, advance)  # a future: written while the next is made
+
+
+def _teardown(state, failed: bool) -> None:
+    _, generator, own, encoder = state
+    try:
+        if own:
+            generator.close()
+    finally:
+        if encoder is not None:
+            encoder.close(abort=failed)
 
 
 def synthesize(
@@ -76,40 +109,18 @@ def synthesize(
     backend_options: dict | None = None,
 ) -> StageReport:
     """Make every missing shard. ``backend`` ("local" or "ray") is how, never what: the bytes are the same."""
+    work = samples_work(recipe, generator, local=backend != "ray")
+    jobs = [ShardJob(plan) for plan in shard_plans(recipe, limit)]
     out_dir = DatasetPaths(Path(root), recipe.name).samples
-    out_dir.mkdir(parents=True, exist_ok=True)
-    plans = shard_plans(recipe, limit)
-    report = StageReport(removed=[p.name for p in prune(out_dir, [p.filename for p in plans])])
-    todo = []
-    for plan in plans:
-        if is_complete(out_dir / plan.filename, len(plan.seeds)):
-            report.skipped.append(plan.filename)
-        else:
-            todo.append(plan)
-    report.samples = sum(len(p.seeds) for p in plans)
-    if not todo:
-        return report
-    with progress_bar(f"synthesize {recipe.name}", sum(len(p.seeds) for p in todo), show_progress) as advance:
-        if backend == "ray":
-            from synth.backends.ray_backend import run_on_ray
+    return run_sharded(work, jobs, out_dir, f"synthesize {recipe.name}", show_progress, backend, backend_options)
 
-            report.written.extend(run_on_ray(recipe, todo, out_dir, advance, **(backend_options or {})))
-        else:
-            # The encoder starts before the generator, so its start-up overlaps loading a model; shards are
-            # written by a thread (Parquet releases the GIL) while the next one is generated.
-            with open_encoder(recipe.image_format) as encoder, ThreadPoolExecutor(1, "write") as writer:
-                own = generator is None
-                generator = generator or recipe.generator.build(recipe)
-                try:
-                    writes = [
-                        (plan, writer.submit(_write_when_ready, feed_shard(generator, recipe, plan, encoder, advance),
-                                             out_dir / plan.filename))
-                        for plan in todo
-                    ]
-                    for plan, written in writes:
-                        written.result()
-                        report.written.append(plan.filename)
-                finally:
-                    if own:
-                        generator.close()
-    return report
+
+def samples_work(recipe: Recipe, generator: Generator | None = None, local: bool = True) -> ShardWork:
+    """How one samples shard is made, for an executor: ``local`` encodes in a child process beside the generator."""
+    return ShardWork(
+        name=recipe.name,
+        kind="samples",
+        setup=partial(_setup, recipe.model_dump(mode="json"), generator if local else None, process_encoder=local),
+        make=_make,
+        teardown=_teardown,
+    )

@@ -8,23 +8,22 @@ untouched.
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
 
 from synth.adapt.target import load_source
-from synth.paths import DatasetPaths
-from synth.recipe import Recipe, canonical_hash
-from synth.stages import StageReport
-from synth.stages.mix import require_section
+from synth.backends.work import ShardJob, ShardWork
+from synth.core.hashing import canonical_hash
+from synth.core.paths import DatasetPaths
+from synth.recipe import Recipe
+from synth.stages import StageReport, require_section
+from synth.stages.runner import run_sharded
 from synth.stats import image_stats
 from synth.store.codec import encode_png
 from synth.store.records import SAMPLES_SCHEMA, rows_to_table
-from synth.store.shards import ShardPlan, is_complete, prune, write_atomic
+from synth.store.shards import ShardPlan, prune
 
 TARGET_FORMAT = 1
-
-
-def target_dir(root: Path, name: str) -> Path:
-    return DatasetPaths(Path(root), name).root / "data" / name / "target"
 
 
 def target(recipe: Recipe, root: Path = Path(".")) -> StageReport:
@@ -32,12 +31,12 @@ def target(recipe: Recipe, root: Path = Path(".")) -> StageReport:
     report = StageReport()
     for kind in ("images", "eval"):
         source = getattr(settings, kind)
-        out_dir = target_dir(root, recipe.name) / kind
+        out_dir = DatasetPaths(Path(root), recipe.name).target / kind
         out_dir.mkdir(parents=True, exist_ok=True)
         if source is None:
             report.removed += [p.name for p in prune(out_dir, [])]
             continue
-        items = load_source(source, recipe, Path(root), f"target.{kind}")
+        items = load_source(source, recipe.context(), Path(root), f"target.{kind}")
         rows = []
         for i, (ident, image, mask) in enumerate(items):
             keep_mask = mask if kind == "eval" else None  # target images are used unlabeled, whatever they came with
@@ -53,15 +52,18 @@ def target(recipe: Recipe, root: Path = Path(".")) -> StageReport:
                 }
             )
         key = canonical_hash({"format": TARGET_FORMAT, "rows": [[r["prompt"], _digest(r["image"]), _digest(r["mask"])] for r in rows]})[:16]
-        plan = ShardPlan(0, tuple(range(len(rows))), key)
-        report.removed += [p.name for p in prune(out_dir, [plan.filename])]
-        report.samples += len(rows)
-        if is_complete(out_dir / plan.filename, len(rows)):
-            report.skipped.append(f"{kind}/{plan.filename}")
-        else:
-            write_atomic(rows_to_table(rows, SAMPLES_SCHEMA), out_dir / plan.filename)
-            report.written.append(f"{kind}/{plan.filename}")
+        work = ShardWork(recipe.name, f"target/{kind}", setup=partial(rows_to_table, rows, SAMPLES_SCHEMA), make=_made)
+        done = run_sharded(work, [ShardJob(ShardPlan(0, tuple(range(len(rows))), key))], out_dir, f"target {kind}", False)
+        report.removed += done.removed
+        report.samples += done.samples
+        report.skipped += [f"{kind}/{name}" for name in done.skipped]
+        report.written += [f"{kind}/{name}" for name in done.written]
     return report
+
+
+def _made(table, _job: ShardJob, _source, _advance):
+    """The one shard of a target set: its rows are read (and keyed) before the shard is planned."""
+    return table
 
 
 def _digest(data: bytes | None) -> str | None:

@@ -18,12 +18,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from synth.paths import DatasetPaths
+from synth.core.paths import DatasetPaths
 from synth.recipe import Recipe
-from synth.stats_table import class_summary, load_stats_table
+from validation.stats_table import class_summary, load_stats_table
 
-DETAILS = "validation_details.json"
-DATA_DOCS = "data_docs"
 DIGITS = 6  # metrics are rounded so that a diff shows changes in the data, not float noise
 
 
@@ -32,7 +30,7 @@ class ValidationReport:
     success: bool
     metrics: dict
     failures: list[dict]
-    reports: Path
+    paths: DatasetPaths
 
     def lines(self) -> list[str]:
         from validation.outcome import describe
@@ -47,7 +45,7 @@ class ValidationReport:
             f"validate: {verdict}: {self.metrics['samples']} samples; "
             f"errors {err['failed'] + err['errored']} of {err['evaluated']}, "
             f"warnings {warn['failed'] + warn['errored']} of {warn['evaluated']}; "
-            f"report {self.reports / 'validation.json'}, data docs {self.reports / DATA_DOCS / 'index.html'}"
+            f"report {self.paths.validation}, data docs {self.paths.data_docs / 'index.html'}"
         )
 
 
@@ -125,17 +123,17 @@ def validate(recipe: Recipe, root: Path = Path(".")) -> ValidationReport:
     paths.reports.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".validate-", dir=paths.reports))
     try:
-        results = run_suites(recipe, {"samples": table, "classes": classes}, staging / DATA_DOCS)
+        results = run_suites(recipe, {"samples": table, "classes": classes}, staging / paths.data_docs.name)
         outcome = interpret(results)
         metrics = build_metrics(table, classes, outcome)
-        _dump(metrics, staging / "validation.json")
-        _dump({"success": outcome.success, "failures": outcome.failures}, staging / DETAILS)
-        old_docs = paths.reports / DATA_DOCS
+        _dump(metrics, staging / paths.validation.name)
+        _dump({"success": outcome.success, "failures": outcome.failures}, staging / paths.validation_details.name)
+        old_docs = paths.data_docs
         if old_docs.exists():
             shutil.rmtree(old_docs)
-        os.replace(staging / DATA_DOCS, old_docs)
-        os.replace(staging / DETAILS, paths.reports / DETAILS)
-        os.replace(staging / "validation.json", paths.validation)
+        os.replace(staging / paths.data_docs.name, old_docs)
+        os.replace(staging / paths.validation_details.name, paths.validation_details)
+        os.replace(staging / paths.validation.name, paths.validation)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return ValidationReport(success=outcome.success, metrics=metrics, failures=outcome.failures, reports=paths.reports)
+    return ValidationReport(success=outcome.success, metrics=metrics, failures=outcome.failures, paths=paths)

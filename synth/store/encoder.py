@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from synth.generate.base import Sample
+    from synth.core.sample import Sample
 
 IN_FLIGHT_BYTES = 64 << 20  # queued for the child: ~250 samples of 256 px, more than its start-up lets pile up
 _PIPE_BYTES = 1 << 20  # a 256 px sample in one write instead of four: fewer GIL hand-overs for the feeding thread

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from synth.generate.base import Sample
+from synth.core.sample import Sample
 from synth.stats import image_stats
 from synth.store.codec import decode_array, decode_png, encode_array, encode_image, encode_png
 

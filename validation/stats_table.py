@@ -14,7 +14,7 @@ import pandas as pd
 import pyarrow as pa
 
 from synth.errors import UserError
-from synth.paths import DatasetPaths
+from synth.core.paths import DatasetPaths
 from synth.recipe import Recipe
 from synth.store.shards import list_shards, read_shard
 

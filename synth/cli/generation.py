@@ -1,4 +1,4 @@
-"""One command per DVC stage; each loads the recipe and calls the library function of the same name."""
+"""The commands that make samples and masks: synthesize and decode (locally or on Ray, see synth/backends)."""
 
 from __future__ import annotations
 

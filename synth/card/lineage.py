@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 from synth import __version__
-from synth.generate.base import settings_hash
+from synth.core.hashing import settings_hash
 from synth.recipe import Recipe, recipe_hash
 
 

@@ -3,9 +3,10 @@
 Reads the checkpoint ``train-decoder`` wrote to ``data/NAME/decoder/``. Per sample: feature maps from the
 configured source, the ensemble's majority vote (mask), its mean probability of the voted class (confidence)
 and the image uncertainty (mean of the top ``top_pixels`` share of per-pixel Jensen-Shannon divergences),
-recorded in the sample's masks provenance. After every shard is decoded, ``finish`` ranks all samples and
-writes the most uncertain ``exclude_uncertain`` share to ``data/NAME/masks/excluded.json`` (the contract the
-build stage reads; see docs/datasetgan.md) and a copy for people to ``reports/NAME/uncertain.json``.
+recorded in the sample's masks provenance. After every shard is decoded, ``exclusions`` ranks all samples;
+the decode stage writes the most uncertain ``exclude_uncertain`` share to ``data/NAME/masks/excluded.json``
+(the contract the build stage reads; see docs/datasetgan.md) and a copy for people to
+``reports/NAME/uncertain.json``.
 """
 
 from __future__ import annotations
@@ -18,15 +19,15 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import Field
 
 from synth.decode.base import Decoded, Decoder, DecoderConfig
+from synth.decode.datasetgan.features.sources import FeatureSettings
 from synth.errors import UserError
-from synth.fewshot.sources import FeatureSettings
 
 if TYPE_CHECKING:
-    from synth.paths import DatasetPaths
-    from synth.recipe.schema import Recipe
-    from synth.store.records import SampleRecord
+    from pathlib import Path
 
-EXCLUDED = "excluded.json"
+    from synth.core.dataset import DatasetContext
+    from synth.core.paths import DatasetPaths
+    from synth.store.records import SampleRecord
 
 
 class DatasetGANConfig(DecoderConfig):
@@ -44,44 +45,41 @@ class DatasetGANConfig(DecoderConfig):
     chunk_pixels: int = Field(default=16384, ge=256, description="Pixels labelled at once (bounds decode memory).")
     seed: int = Field(default=0, ge=0)
 
-    def build(self, recipe: Recipe) -> Decoder:
-        return DatasetGANDecoder(self, recipe)
+    def build(self, context: DatasetContext) -> Decoder:
+        return DatasetGANDecoder(self, context)
 
     def train_settings(self):
-        from synth.fewshot.ensemble import TrainSettings
+        from synth.decode.datasetgan.ensemble import TrainSettings
 
         return TrainSettings(members=self.ensemble, batch_size=self.batch_size, lr=self.lr, max_epochs=self.max_epochs,
                              patience=self.patience, seed=self.seed)
 
-    def problems(self, recipe: Recipe) -> list[tuple[str, str]]:
-        return self.features.problems(recipe)
+    def problems(self, context: DatasetContext) -> list[tuple[str, str]]:
+        return self.features.problems(context)
 
     def trained_state(self, paths: DatasetPaths) -> str | None:
         """sha256 of the trained checkpoint: part of every masks shard key, so retraining re-decodes."""
-        from synth.fewshot.train import CHECKPOINT
-
-        path = paths.decoder / CHECKPOINT
+        path = paths.decoder_checkpoint
         if not path.is_file():
             raise UserError(f"{path}: no trained decoder; run `synth train-decoder {paths.name}` first")
         return hashlib.sha256(path.read_bytes()).hexdigest()
 
-    def finish(self, recipe: Recipe, paths: DatasetPaths) -> None:
-        write_exclusions(recipe, paths, self.exclude_uncertain)
+    def exclusions(self, context: DatasetContext, masks: Path) -> dict:
+        return rank_exclusions(context.name, masks, self.exclude_uncertain, self.top_pixels)
 
 
 class DatasetGANDecoder(Decoder):
     def attach(self, paths: DatasetPaths) -> None:
-        from synth.fewshot.ensemble import Ensemble
-        from synth.fewshot.train import CHECKPOINT
+        from synth.decode.datasetgan.ensemble import Ensemble
 
-        self.ensemble, _ = Ensemble.load(paths.decoder / CHECKPOINT)
-        self.source = self.config.features.build(self.recipe)
+        self.ensemble, _ = Ensemble.load(paths.decoder_checkpoint)
+        self.source = self.config.features.build(self.context)
         if self.source.dim != self.ensemble.dim:
             raise UserError(f"decode.features: {self.source.dim} dims but the decoder was trained on "
                             f"{self.ensemble.dim}; rerun `synth train-decoder {paths.name}`")
 
     def decode(self, record: SampleRecord) -> Decoded:
-        from synth.fewshot.ensemble import label_image
+        from synth.decode.datasetgan.ensemble import label_image
 
         if not hasattr(self, "ensemble"):
             raise RuntimeError("DatasetGANDecoder.attach(paths) must run before decode")
@@ -100,21 +98,21 @@ class DatasetGANDecoder(Decoder):
             self.source.close()
 
 
-def write_exclusions(recipe: Recipe, paths: DatasetPaths, share: float) -> dict:
+def rank_exclusions(name: str, masks: Path, share: float, top_pixels: float) -> dict:
     """Rank every decoded sample by uncertainty; the top ``share`` (rounded down) is excluded, by name."""
     from synth.store.shards import list_shards, read_shard
 
     scores = []
-    for shard in list_shards(paths.masks):
+    for shard in list_shards(masks):
         table = read_shard(shard, ["seed", "provenance"])
         for seed, prov in zip(table.column("seed").to_pylist(), table.column("provenance").to_pylist()):
             scores.append((float(json.loads(prov).get("uncertainty", 0.0)), int(seed)))
     scores.sort(key=lambda item: (-item[0], item[1]))
     count = int(math.floor(share * len(scores) + 1e-9))
     excluded = [{"seed": seed, "uncertainty": score, "reason": "uncertain"} for score, seed in scores[:count]]
-    report = {
-        "recipe": recipe.name,
-        "rule": f"image uncertainty = mean of the top {recipe.decode.top_pixels:g} pixel JS divergences; "
+    return {
+        "recipe": name,
+        "rule": f"image uncertainty = mean of the top {top_pixels:g} pixel JS divergences; "
                 f"the most uncertain {share:g} of samples are excluded",
         "share": share,
         "samples": len(scores),
@@ -122,8 +120,3 @@ def write_exclusions(recipe: Recipe, paths: DatasetPaths, share: float) -> dict:
         "threshold": excluded[-1]["uncertainty"] if excluded else None,
         "excluded": sorted(excluded, key=lambda e: e["seed"]),
     }
-    text = json.dumps(report, indent=1, sort_keys=True) + "\n"
-    (paths.masks / EXCLUDED).write_text(text)
-    paths.reports.mkdir(parents=True, exist_ok=True)
-    (paths.reports / "uncertain.json").write_text(text)
-    return report

@@ -63,7 +63,7 @@ def build_tiny_sd(path: str | Path, seed: int = 0) -> Path:
 def build_tiny_stylegan2(path: str | Path, resolution: int = 64, seed: int = 0) -> Path:
     import torch
 
-    from synth.fewshot.stylegan2 import StyleGAN2Generator, save_stylegan2
+    from synth.generate.stylegan2_network import StyleGAN2Generator, save_stylegan2
 
     torch.manual_seed(seed)
     model = StyleGAN2Generator(resolution=resolution, z_dim=32, w_dim=32, mapping_layers=2, channel_base=512, channel_max=32)

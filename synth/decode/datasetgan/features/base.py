@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     import numpy as np
     import torch
 
-    from synth.recipe.schema import Recipe
+    from synth.core.dataset import DatasetContext
     from synth.store.records import SampleRecord
 
 
@@ -86,11 +86,11 @@ class FeatureSourceConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    def build(self, recipe: Recipe | None = None) -> FeatureSource:
+    def build(self, context: DatasetContext | None = None) -> FeatureSource:
         """The recipe is needed only by sources whose shape the generator decides (``captured``)."""
         raise NotImplementedError
 
-    def problems(self, recipe: Recipe) -> list[tuple[str, str]]:
+    def problems(self, context: DatasetContext) -> list[tuple[str, str]]:
         """Recipe problems only this source can see (a generator that does not make what it reads)."""
         return []
 

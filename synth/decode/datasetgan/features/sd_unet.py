@@ -7,7 +7,7 @@ each timestep in ``timesteps``; all maps go to the shared bilinear-upsample-and-
 
 This is feature-only over any image, so it labels the samples of any generator (``scenes`` for measurement).
 Images the ``diffusion`` generator makes need no second pass: with ``generator.features`` the generation pass
-records the same activations itself and ``captured`` (``synth/fewshot/captured.py``) reads them. Models load with ``from_pretrained`` on a hub id or a local folder laid
+records the same activations itself and ``captured`` (``synth/decode/datasetgan/features/captured.py``) reads them. Models load with ``from_pretrained`` on a hub id or a local folder laid
 out like a diffusers pipeline (unet/, vae/, text_encoder/, tokenizer/, scheduler/).
 """
 
@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
-from synth.fewshot.features import FeatureSource, FeatureSourceConfig, as_numpy_image
+from synth.decode.datasetgan.features.base import FeatureSource, FeatureSourceConfig, as_numpy_image
 
 if TYPE_CHECKING:
     import torch
 
-    from synth.recipe.schema import Recipe
+    from synth.core.dataset import DatasetContext
     from synth.store.records import SampleRecord
 
 
@@ -36,7 +36,7 @@ class SDUnetFeaturesConfig(FeatureSourceConfig):
     device: str = "cpu"
     dtype: Literal["float32", "float16", "bfloat16"] = "float32"
 
-    def build(self, recipe: Recipe | None = None) -> FeatureSource:  # noqa: ARG002 - reads only the image
+    def build(self, context: DatasetContext | None = None) -> FeatureSource:  # noqa: ARG002 - reads only the image
         return SDUnetFeatures(self)
 
 

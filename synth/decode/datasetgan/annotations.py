@@ -27,19 +27,16 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from synth.errors import UserError
-from synth.recipe.schema import BACKGROUND_ID, IGNORE_ID
+from synth.core.labels import BACKGROUND_ID, IGNORE_ID
+from synth.core.paths import DatasetPaths
 
 if TYPE_CHECKING:
-    from synth.recipe.schema import Recipe
+    from synth.core.dataset import DatasetContext
 
 MANIFEST = "manifest.json"
 MANIFEST_FORMAT = 1
 _SEED_STEM = re.compile(r"^(?:seed[-_])?0*(\d+)$")
 SKIP_NAMES = {"guide.json", MANIFEST, "labelmap.txt", "labelme-labels.txt", "GUIDE.md"}
-
-
-def annotations_dir(root: Path, name: str) -> Path:
-    return Path(root) / "annotations" / name
 
 
 def seed_stem(seed: int) -> str:
@@ -50,7 +47,7 @@ def seed_stem(seed: int) -> str:
 
 
 def read_manifest(root: Path, name: str) -> dict:
-    path = annotations_dir(root, name) / MANIFEST
+    path = DatasetPaths(Path(root), name).annotations / MANIFEST
     if not path.is_file():
         return {"format": MANIFEST_FORMAT, "recipe": name, "annotations": []}
     try:
@@ -59,11 +56,11 @@ def read_manifest(root: Path, name: str) -> dict:
         raise UserError(f"{path}: not valid JSON ({error})") from None
 
 
-def load_annotations(recipe: Recipe, root: Path = Path(".")) -> dict[int, np.ndarray]:
+def load_annotations(context: DatasetContext, root: Path = Path(".")) -> dict[int, np.ndarray]:
     """Seed -> index mask of every stored annotation, checked against its manifest hash."""
-    folder = annotations_dir(root, recipe.name)
+    folder = DatasetPaths(Path(root), context.name).annotations
     out = {}
-    for entry in read_manifest(root, recipe.name)["annotations"]:
+    for entry in read_manifest(root, context.name)["annotations"]:
         path = folder / entry["file"]
         try:
             data = path.read_bytes()
@@ -79,17 +76,17 @@ def load_annotations(recipe: Recipe, root: Path = Path(".")) -> dict[int, np.nda
 # ---------------------------------------------------------------- export
 
 
-def class_presence(recipe: Recipe, seed: int) -> set[int]:
+def class_presence(context: DatasetContext, seed: int) -> set[int]:
     """Classes a sample is expected to show: those its plan asks for, plus their parts (car -> wheel)."""
     from synth.generate.prompts import plan_sample
 
-    asked = set(plan_sample(recipe, seed).class_ids)
-    names = {c.name: c.id for c in recipe.taxonomy.classes}
+    asked = set(plan_sample(context, seed).class_ids)
+    names = {c.name: c.id for c in context.taxonomy.classes}
     present = set(asked)
     changed = True
     while changed:
         changed = False
-        for cls in recipe.taxonomy.classes:
+        for cls in context.taxonomy.classes:
             if cls.parent is not None and names[cls.parent] in present and cls.id not in present:
                 present.add(cls.id)
                 changed = True
@@ -119,20 +116,19 @@ def pick_covering(presence: dict[int, set[int]], count: int, class_ids: list[int
     return sorted(picked)
 
 
-def export_for_annotation(recipe: Recipe, root: Path, count: int, out: Path) -> list[int]:
+def export_for_annotation(context: DatasetContext, version: str, root: Path, count: int, out: Path) -> list[int]:
     """Write the images of ``count`` samples that cover the taxonomy, and the guide annotators work from."""
-    from synth.paths import DatasetPaths
     from synth.store.shards import list_shards, read_shard
 
-    shards = list_shards(DatasetPaths(Path(root), recipe.name).samples)
+    shards = list_shards(DatasetPaths(Path(root), context.name).samples)
     if not shards:
-        raise UserError(f"data/{recipe.name}/samples: no samples shards; run `synth synthesize {recipe.name}` first")
-    done = set(load_annotations(recipe, root))
+        raise UserError(f"data/{context.name}/samples: no samples shards; run `synth synthesize {context.name}` first")
+    done = set(load_annotations(context, root))
     seeds = []
     for shard in shards:
         seeds.extend(int(s) for s in read_shard(shard, ["seed"]).column("seed").to_pylist())
-    presence = {s: class_presence(recipe, s) for s in seeds if s not in done}
-    chosen = set(pick_covering(presence, count, recipe.taxonomy.ids))
+    presence = {s: class_presence(context, s) for s in seeds if s not in done}
+    chosen = set(pick_covering(presence, count, context.taxonomy.ids))
     images = Path(out) / "images"
     images.mkdir(parents=True, exist_ok=True)
     for shard in shards:
@@ -140,14 +136,14 @@ def export_for_annotation(recipe: Recipe, root: Path, count: int, out: Path) -> 
         for seed, png in zip(table.column("seed").to_pylist(), table.column("image").to_pylist()):
             if seed in chosen:
                 (images / f"{seed_stem(seed)}.png").write_bytes(png)
-    write_guide(recipe, Path(out), sorted(chosen))
+    write_guide(context, version, Path(out), sorted(chosen))
     return sorted(chosen)
 
 
-def write_guide(recipe: Recipe, out: Path, seeds: list[int]) -> None:
+def write_guide(context: DatasetContext, version: str, out: Path, seeds: list[int]) -> None:
     classes = [{"id": BACKGROUND_ID, "name": "background", "color": "#000000", "parent": None}]
-    classes += [{"id": c.id, "name": c.name, "color": c.color, "parent": c.parent} for c in recipe.taxonomy.classes]
-    guide = {"recipe": recipe.name, "version": recipe.version, "image_size": recipe.image_size, "ignore_id": IGNORE_ID,
+    classes += [{"id": c.id, "name": c.name, "color": c.color, "parent": c.parent} for c in context.taxonomy.classes]
+    guide = {"recipe": context.name, "version": version, "image_size": context.image_size, "ignore_id": IGNORE_ID,
              "classes": classes, "seeds": seeds}
     (out / "guide.json").write_text(json.dumps(guide, indent=2) + "\n")
     # Pascal VOC / CVAT "Segmentation mask 1.1" label map: import it into a CVAT task to get these exact colours.
@@ -159,15 +155,15 @@ def write_guide(recipe: Recipe, out: Path, seeds: list[int]) -> None:
     (out / "labelme-labels.txt").write_text("\n".join(c["name"] for c in classes) + "\n")  # labelme --labels FILE
     rows = "\n".join(f"| {c['id']} | {c['name']} | {c['color']} | {c['parent'] or ''} |" for c in classes)
     (out / "GUIDE.md").write_text(
-        f"# Annotating {recipe.name} {recipe.version}\n\n"
-        f"Label every pixel of each image in images/ ({recipe.image_size} x {recipe.image_size} px).\n"
+        f"# Annotating {context.name} {version}\n\n"
+        f"Label every pixel of each image in images/ ({context.image_size} x {context.image_size} px).\n"
         "Parts win over their whole: paint a wheel as wheel, not car. Unsure pixels: 255 (ignore).\n\n"
         "| id | name | colour | part of |\n|---|---|---|---|\n" + rows + "\n\n"
         "Hand back, named after the image (seed-000123.*), any of:\n"
         "- PNG index masks (one channel, value = class id);\n"
         "- LabelMe JSON (polygons/rectangles, labels = class names; `labelme images --labels labelme-labels.txt`);\n"
         "- a CVAT 'Segmentation mask 1.1' export (labelmap.txt + SegmentationClass/*.png).\n\n"
-        f"Then: synth annotate import {recipe.name} DIR\n"
+        f"Then: synth annotate import {context.name} DIR\n"
     )
 
 
@@ -252,12 +248,11 @@ def parse_cvat_png(path: Path, colours: dict[tuple[int, int, int], int]) -> np.n
     return mask
 
 
-def parse_directory(recipe: Recipe, folder: Path) -> tuple[list[Parsed], list[str]]:
+def parse_directory(context: DatasetContext, seeds: set[int], folder: Path) -> tuple[list[Parsed], list[str]]:
     """Every annotation file in ``folder`` parsed and checked; problems as 'file: what' lines."""
-    names = {"background": BACKGROUND_ID, **{c.name: c.id for c in recipe.taxonomy.classes}}
-    allowed = {BACKGROUND_ID, IGNORE_ID, *recipe.taxonomy.ids}
-    seeds = set(recipe.all_seeds())
-    size = (recipe.image_size, recipe.image_size)
+    names = {"background": BACKGROUND_ID, **{c.name: c.id for c in context.taxonomy.classes}}
+    allowed = {BACKGROUND_ID, IGNORE_ID, *context.taxonomy.ids}
+    size = (context.image_size, context.image_size)
     problems: list[str] = []
     parsed: list[Parsed] = []
 
@@ -266,14 +261,14 @@ def parse_directory(recipe: Recipe, folder: Path) -> tuple[list[Parsed], list[st
             problems.append(f"{path}: cannot tell the seed from the name; name it like seed-000123")
             return
         if seed not in seeds:
-            problems.append(f"{path}: seed {seed} is not in recipe {recipe.name}'s seed ranges")
+            problems.append(f"{path}: seed {seed} is not in recipe {context.name}'s seed ranges")
             return
         if mask.shape[:2] != size:
             problems.append(f"{path}: size {mask.shape[1]}x{mask.shape[0]} but the image is {size[1]}x{size[0]}")
             return
         unknown = sorted(set(np.unique(mask).tolist()) - allowed)
         if unknown:
-            problems.append(f"{path}: class ids {unknown[:8]} not in the taxonomy (allowed: 0, {sorted(recipe.taxonomy.ids)}, 255)")
+            problems.append(f"{path}: class ids {unknown[:8]} not in the taxonomy (allowed: 0, {sorted(context.taxonomy.ids)}, 255)")
             return
         parsed.append(Parsed(seed, mask, source))
 
@@ -319,23 +314,23 @@ def parse_directory(recipe: Recipe, folder: Path) -> tuple[list[Parsed], list[st
     return parsed, problems
 
 
-def import_annotations(recipe: Recipe, root: Path, folder: Path) -> list[int]:
+def import_annotations(context: DatasetContext, seeds: set[int], root: Path, folder: Path) -> list[int]:
     """Check every file, then store all of them, or raise with one line per bad file and store nothing."""
     from synth.store.codec import encode_png
 
-    parsed, problems = parse_directory(recipe, Path(folder))
+    parsed, problems = parse_directory(context, seeds, Path(folder))
     if problems:
         raise UserError("\n".join(problems))
-    target = annotations_dir(root, recipe.name)
+    target = DatasetPaths(Path(root), context.name).annotations
     target.mkdir(parents=True, exist_ok=True)
-    manifest = read_manifest(root, recipe.name)
+    manifest = read_manifest(root, context.name)
     entries = {int(e["seed"]): e for e in manifest["annotations"]}
     for item in parsed:
         data = encode_png(item.mask.astype(np.uint8))
         name = f"{seed_stem(item.seed)}.png"
         _write_atomic(target / name, data)
         entries[item.seed] = {"seed": item.seed, "file": name, "sha256": hashlib.sha256(data).hexdigest(), "source": item.source}
-    manifest = {"format": MANIFEST_FORMAT, "recipe": recipe.name, "annotations": [entries[s] for s in sorted(entries)]}
+    manifest = {"format": MANIFEST_FORMAT, "recipe": context.name, "annotations": [entries[s] for s in sorted(entries)]}
     _write_atomic(target / MANIFEST, (json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode())
     return sorted(item.seed for item in parsed)
 

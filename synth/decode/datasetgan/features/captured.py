@@ -12,12 +12,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Literal
 
 from synth.errors import UserError
-from synth.fewshot.features import FeatureSource, FeatureSourceConfig
+from synth.decode.datasetgan.features.base import FeatureSource, FeatureSourceConfig
 
 if TYPE_CHECKING:
     import torch
 
-    from synth.recipe.schema import Recipe
+    from synth.core.dataset import DatasetContext
     from synth.store.records import SampleRecord
 
 ARRAY = "features"
@@ -26,17 +26,17 @@ ARRAY = "features"
 class CapturedFeaturesConfig(FeatureSourceConfig):
     type: Literal["captured"] = "captured"
 
-    def build(self, recipe: Recipe | None = None) -> FeatureSource:
-        settings = getattr(recipe.generator, "features", None) if recipe is not None else None
+    def build(self, context: DatasetContext | None = None) -> FeatureSource:
+        settings = getattr(context.generator, "features", None) if context is not None else None
         if settings is None:
             raise UserError("generator.features: required by decode.features.type 'captured'")
         return CapturedFeatures(settings.model_dump(mode="json"))
 
-    def problems(self, recipe: Recipe) -> list[tuple[str, str]]:
-        if recipe.generator.type != "diffusion":
+    def problems(self, context: DatasetContext) -> list[tuple[str, str]]:
+        if context.generator.type != "diffusion":
             return [("decode.features.type", f"'captured' reads the UNet features the diffusion generator records while "
-                     f"generating; generator {recipe.generator.type!r} records none (sd_unet re-encodes finished images)")]
-        if recipe.generator.features is None:
+                     f"generating; generator {context.generator.type!r} records none (sd_unet re-encodes finished images)")]
+        if context.generator.features is None:
             return [("generator.features", "required by decode.features.type 'captured': say which timesteps and "
                      "blocks the generation pass records, e.g. {timesteps: [50, 150, 250]}")]
         return []

@@ -14,18 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
-
+from synth.core.hashing import canonical_hash
+from synth.core.paths import DatasetPaths
+from synth.recipe import STAGES
 from synth.errors import UserError
-from synth.paths import DatasetPaths
 
 if TYPE_CHECKING:
     from synth.recipe.schema import Recipe
     from synth.store.records import SampleRecord
-
-CHECKPOINT = "ensemble.safetensors"
-META = "decoder.json"
-NOT_APPLICABLE = "not-applicable.json"
 
 
 @dataclass
@@ -55,48 +51,29 @@ def records_for_seeds(root: Path, name: str, seeds: set[int]) -> dict[int, Sampl
 
 
 def training_key(recipe: Recipe, root: Path, manifest: dict) -> str:
-    from synth.recipe import canonical_hash
     from synth.store.shards import list_shards
 
     dump = recipe.model_dump(mode="json")
     shards = [p.name for p in list_shards(DatasetPaths(Path(root), recipe.name).samples)]
     annotated = sorted((int(e["seed"]), e["sha256"]) for e in manifest["annotations"])
     spans = sorted({s for s in shards if any(int(s[6:11]) == seed // recipe.samples_per_shard for seed, _ in annotated)})
-    return canonical_hash({"decode": dump["decode"], "taxonomy": dump["taxonomy"], "annotations": annotated, "samples": spans})
-
-
-def collect_pixels(source, records: dict[int, SampleRecord], masks: dict[int, np.ndarray], values: list[int],
-                   pixels_per_image: int, seed: int):
-    """Class-stratified pixel features of every annotated image: float16 N x D and their class indices."""
-    import torch
-
-    from synth.fewshot.ensemble import sample_pixels
-    from synth.fewshot.features import pixel_features
-
-    index = {v: i for i, v in enumerate(values)}
-    rng = np.random.default_rng(seed)
-    feats, targets = [], []
-    for s in sorted(masks):
-        mask = masks[s]
-        ys, xs = sample_pixels(mask, pixels_per_image, rng)
-        maps = source.maps(records[s])
-        feats.append(pixel_features(maps, ys, xs, *mask.shape).half())
-        targets.append(torch.as_tensor([index[int(v)] for v in mask[ys, xs]], dtype=torch.long))
-    return torch.cat(feats), torch.cat(targets)
+    fields = {k: dump[k] for k in STAGES["train-decoder"].key_fields}
+    return canonical_hash(fields | {"annotations": annotated, "samples": spans})
 
 
 def train_decoder(recipe: Recipe, root: Path = Path("."), log=lambda message: None, force: bool = False) -> TrainReport:
-    from synth.fewshot.annotations import load_annotations, read_manifest
+    from synth.decode.datasetgan.annotations import load_annotations, read_manifest
+    from synth.decode.datasetgan.ensemble import collect_pixels
 
-    out = DatasetPaths(Path(root), recipe.name).decoder
-    out.mkdir(parents=True, exist_ok=True)
+    paths = DatasetPaths(Path(root), recipe.name)
+    paths.decoder.mkdir(parents=True, exist_ok=True)
     if recipe.decode.type != "datasetgan":
-        for name in (CHECKPOINT, META):
-            (out / name).unlink(missing_ok=True)
+        for path in (paths.decoder_checkpoint, paths.decoder_meta):
+            path.unlink(missing_ok=True)
         note = {"decoder": recipe.decode.type, "note": "train-decoder applies only to decode.type datasetgan"}
-        (out / NOT_APPLICABLE).write_text(json.dumps(note, sort_keys=True) + "\n")
+        paths.decoder_not_applicable.write_text(json.dumps(note, sort_keys=True) + "\n")
         return TrainReport("not applicable")
-    (out / NOT_APPLICABLE).unlink(missing_ok=True)
+    paths.decoder_not_applicable.unlink(missing_ok=True)
     manifest = read_manifest(root, recipe.name)
     if not manifest["annotations"]:
         raise UserError(
@@ -104,21 +81,21 @@ def train_decoder(recipe: Recipe, root: Path = Path("."), log=lambda message: No
             f"label the images, then `synth annotate import {recipe.name} DIR`"
         )
     key = training_key(recipe, root, manifest)
-    meta_path = out / META
-    if not force and (out / CHECKPOINT).is_file() and meta_path.is_file():
+    meta_path = paths.decoder_meta
+    if not force and paths.decoder_checkpoint.is_file() and meta_path.is_file():
         try:
             if json.loads(meta_path.read_text()).get("key") == key:
                 return TrainReport("up to date")
         except json.JSONDecodeError:
             pass
-    masks = load_annotations(recipe, root)
+    masks = load_annotations(recipe.context(), root)
     records = records_for_seeds(root, recipe.name, set(masks))
     missing = sorted(set(masks) - set(records))
     if missing:
         raise UserError(f"annotations/{recipe.name}: seeds {missing[:8]} have no samples; run `synth synthesize {recipe.name}`")
     settings = recipe.decode
     values = [0, *recipe.taxonomy.ids]
-    source = settings.features.build(recipe)
+    source = settings.features.build(recipe.context())
     try:
         dim = source.dim
         budget = settings.max_feature_mb * 2**20 // (2 * dim * len(masks))
@@ -127,7 +104,7 @@ def train_decoder(recipe: Recipe, root: Path = Path("."), log=lambda message: No
         identity = source.identity()
     finally:
         source.close()
-    from synth.fewshot.ensemble import train_ensemble
+    from synth.decode.datasetgan.ensemble import train_ensemble
 
     ensemble = train_ensemble(features, targets, values, settings.train_settings(), log)
     meta = {
@@ -140,8 +117,8 @@ def train_decoder(recipe: Recipe, root: Path = Path("."), log=lambda message: No
         "features": identity,
         "members": [vars(s) for s in ensemble.stats],
     }
-    tmp = out / f".{CHECKPOINT}.tmp"
+    tmp = paths.decoder_checkpoint.with_name(f".{paths.decoder_checkpoint.name}.tmp")
     ensemble.save(tmp, extra={"key": key, "dim": dim})
-    tmp.replace(out / CHECKPOINT)
+    tmp.replace(paths.decoder_checkpoint)
     meta_path.write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n")
     return TrainReport("trained", len(masks), int(features.shape[0]), dim)

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from synth.cli.app import ROOT, app, echo, load
+from synth.core.paths import DatasetPaths
 
 NAME = Annotated[str, typer.Argument(help="Recipe name (recipes/NAME.yaml).")]
 
@@ -22,11 +23,11 @@ def annotate_export(
     out: Annotated[Path | None, typer.Option(help="Folder to write; default reports/NAME/annotate.")] = None,
 ) -> None:
     """Pick COUNT not-yet-annotated samples covering the taxonomy; write their images and the annotation guide."""
-    from synth.fewshot.annotations import export_for_annotation
+    from synth.decode.datasetgan.annotations import export_for_annotation
 
     recipe = load(name)
-    target = out or ROOT / "reports" / recipe.name / "annotate"
-    seeds = export_for_annotation(recipe, ROOT, count, target)
+    target = out or DatasetPaths(ROOT, recipe.name).annotation_export
+    seeds = export_for_annotation(recipe.context(), recipe.version, ROOT, count, target)
     echo(f"annotate export {recipe.name}: {len(seeds)} images and GUIDE.md in {target}")
 
 
@@ -36,10 +37,10 @@ def annotate_import(
     folder: Annotated[Path, typer.Argument(help="PNG index masks, LabelMe JSON, or a CVAT 'Segmentation mask 1.1' export.")],
 ) -> None:
     """Check every annotation file and store them all in annotations/NAME (or none, exit 2, one line per bad file)."""
-    from synth.fewshot.annotations import import_annotations
+    from synth.decode.datasetgan.annotations import import_annotations
 
     recipe = load(name)
-    seeds = import_annotations(recipe, ROOT, folder)
+    seeds = import_annotations(recipe.context(), set(recipe.all_seeds()), ROOT, folder)
     echo(f"annotate import {recipe.name}: {len(seeds)} annotations stored in annotations/{recipe.name}")
 
 
@@ -50,7 +51,7 @@ def train_decoder(
     force: Annotated[bool, typer.Option(help="Retrain even if the checkpoint is up to date.")] = False,
 ) -> None:
     """Train the DatasetGAN label decoder on annotations/NAME into data/NAME/decoder (other decoders: a marker)."""
-    from synth.fewshot.train import train_decoder as run
+    from synth.stages.train_decoder import train_decoder as run
 
     recipe = load(name)
     echo(run(recipe, ROOT, log=(lambda m: None) if quiet else echo, force=force).summary(recipe.name))

@@ -6,14 +6,14 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
 from pydantic import Field
 
-from synth.fewshot.captured import CapturedFeaturesConfig
-from synth.fewshot.features import FeatureSource, FeatureSourceConfig
-from synth.fewshot.sd_unet import SDUnetFeaturesConfig
+from synth.decode.datasetgan.features.captured import CapturedFeaturesConfig
+from synth.decode.datasetgan.features.base import FeatureSource, FeatureSourceConfig
+from synth.decode.datasetgan.features.sd_unet import SDUnetFeaturesConfig
 
 if TYPE_CHECKING:
     import torch
 
-    from synth.recipe.schema import Recipe
+    from synth.core.dataset import DatasetContext
     from synth.store.records import SampleRecord
 
 
@@ -31,10 +31,10 @@ class StyleGAN2FeaturesConfig(FeatureSourceConfig):
     layers: list[int] | None = Field(default=None, description="Indices of styled layers to use; None = all.")
     device: str = "cpu"
 
-    def build(self, recipe: Recipe | None = None) -> FeatureSource:  # noqa: ARG002 - the checkpoint says it all
+    def build(self, context: DatasetContext | None = None) -> FeatureSource:  # noqa: ARG002 - the checkpoint says it all
         return StyleGAN2Features(self)
 
-    def problems(self, recipe: Recipe) -> list[tuple[str, str]]:  # noqa: ARG002
+    def problems(self, context: DatasetContext) -> list[tuple[str, str]]:  # noqa: ARG002
         from pathlib import Path
 
         if Path(self.checkpoint).suffix != ".safetensors" and not self.allow_pickle:
@@ -45,7 +45,7 @@ class StyleGAN2FeaturesConfig(FeatureSourceConfig):
 
 class StyleGAN2Features(FeatureSource):
     def __init__(self, config: StyleGAN2FeaturesConfig):
-        from synth.fewshot.stylegan2 import load_stylegan2
+        from synth.generate.stylegan2_network import load_stylegan2
 
         self.config = config
         self.model = load_stylegan2(config.checkpoint, config.allow_pickle, where="decode.features.checkpoint")
@@ -70,7 +70,7 @@ class StyleGAN2Features(FeatureSource):
     def maps(self, record: SampleRecord) -> list[torch.Tensor]:
         import torch
 
-        from synth.fewshot.stylegan2 import latent_for_seed
+        from synth.generate.stylegan2_network import latent_for_seed
 
         if "z" in record.array_bytes:
             z = torch.from_numpy(record.array("z")).float()[None]
@@ -93,7 +93,7 @@ class RandomConvFeaturesConfig(FeatureSourceConfig):
     channels: list[int] = Field(default_factory=lambda: [16, 32, 64], min_length=1)
     seed: int = 0
 
-    def build(self, recipe: Recipe | None = None) -> FeatureSource:  # noqa: ARG002 - reads only the image
+    def build(self, context: DatasetContext | None = None) -> FeatureSource:  # noqa: ARG002 - reads only the image
         return RandomConvFeatures(self)
 
 
@@ -118,7 +118,7 @@ class RandomConvFeatures(FeatureSource):
         import torch
         import torch.nn.functional as F
 
-        from synth.fewshot.features import as_numpy_image
+        from synth.decode.datasetgan.features.base import as_numpy_image
 
         x = torch.from_numpy(as_numpy_image(record).copy()).permute(2, 0, 1).float()[None] / 127.5 - 1.0
         out = []

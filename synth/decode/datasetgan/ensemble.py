@@ -11,10 +11,14 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from torch import nn
+
+if TYPE_CHECKING:
+    from synth.store.records import SampleRecord
 
 FORMAT = "synth-datasetgan-ensemble/1"
 
@@ -234,7 +238,7 @@ class Labelled:
 def label_image(ensemble: Ensemble, maps: list[torch.Tensor], height: int, width: int, chunk: int = 16384,
                 top: float = 0.1) -> Labelled:
     """Mask, confidence and JS map of one image, ``chunk`` pixels at a time (memory bounded by the chunk)."""
-    from synth.fewshot.features import iter_pixel_chunks
+    from synth.decode.datasetgan.features.base import iter_pixel_chunks
 
     labels = np.zeros(height * width, np.uint8)
     confidence = np.zeros(height * width, np.float32)
@@ -246,3 +250,20 @@ def label_image(ensemble: Ensemble, maps: list[torch.Tensor], height: int, width
         js[where] = pred.js.numpy()
     js_map = js.reshape(height, width)
     return Labelled(labels.reshape(height, width), confidence.reshape(height, width), js_map, image_uncertainty(js_map, top))
+
+
+def collect_pixels(source, records: dict[int, SampleRecord], masks: dict[int, np.ndarray], values: list[int],
+                   pixels_per_image: int, seed: int):
+    """Class-stratified pixel features of every annotated image: float16 N x D and their class indices."""
+    from synth.decode.datasetgan.features.base import pixel_features
+
+    index = {v: i for i, v in enumerate(values)}
+    rng = np.random.default_rng(seed)
+    feats, targets = [], []
+    for s in sorted(masks):
+        mask = masks[s]
+        ys, xs = sample_pixels(mask, pixels_per_image, rng)
+        maps = source.maps(records[s])
+        feats.append(pixel_features(maps, ys, xs, *mask.shape).half())
+        targets.append(torch.as_tensor([index[int(v)] for v in mask[ys, xs]], dtype=torch.long))
+    return torch.cat(feats), torch.cat(targets)

@@ -1,0 +1,63 @@
+"""The pipeline's stages, written once: which recipe fields each reads and which code it runs.
+
+dvc.yaml declares the same lists (``params`` and the code entries of ``deps``): tests/test_dvc_graph.py keeps the
+two equal and checks that a stage's code imports nothing outside its declared code. The shard keys of synthesize
+and decode are built from the same field lists (``key_fields``), so a field a stage reads is in its DVC params
+and in its shard key, or in neither.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Stage:
+    fields: tuple[str, ...]  # recipe fields the stage reads: its DVC params
+    code: tuple[str, ...]  # folders and files of the code it runs: the code part of its DVC deps
+    # Fields that decide which seeds a shard holds rather than what its bytes are: the key adds the seeds instead.
+    sharding: tuple[str, ...] = ()
+
+    @property
+    def key_fields(self) -> tuple[str, ...]:
+        """The fields a shard key hashes (besides the shard's own seeds or source)."""
+        return tuple(f for f in self.fields if f not in self.sharding)
+
+
+STAGES: dict[str, Stage] = {
+    "synthesize": Stage(
+        ("generator", "taxonomy", "prompts", "seeds", "image_size", "samples_per_shard", "image_format"),
+        ("synth/generate", "synth/stages/synthesize.py"),
+        sharding=("seeds", "samples_per_shard"),
+    ),
+    "train-decoder": Stage(
+        ("decode", "taxonomy"),
+        ("synth/decode/datasetgan", "synth/decode/base.py", "synth/generate", "synth/stages/train_decoder.py"),
+    ),
+    "decode": Stage(("decode", "taxonomy"), ("synth/decode", "synth/generate", "synth/stages/decode.py")),
+    "validate": Stage(
+        ("validation", "taxonomy", "seeds"),
+        ("validation", "synth/stages/validate.py", "synth/cli/validate.py"),
+    ),
+    # build also reads the thresholds: the card states what the data was validated against.
+    "build": Stage(
+        ("name", "version", "description", "license", "hub_repo", "splits", "taxonomy", "validation"),
+        ("synth/card", "synth/stages/build.py"),
+    ),
+    "preview": Stage(("taxonomy",), ("synth/stages/preview.py",)),
+    "mix": Stage(
+        ("mix", "taxonomy", "image_size"),
+        ("synth/mix", "synth/evaluate/train.py", "synth/evaluate/net.py", "synth/stages/mix.py"),
+    ),
+    "target": Stage(
+        ("target", "taxonomy", "prompts", "generator", "image_size", "seeds"),
+        ("synth/adapt/target.py", "synth/generate", "synth/stages/target.py"),
+    ),
+    "stylize": Stage(("stylize",), ("synth/adapt/stylize.py", "synth/adapt/domain.py", "synth/stages/stylize.py")),
+    "evaluate": Stage(
+        ("evaluate", "taxonomy"),
+        ("synth/evaluate", "synth/adapt/csa.py", "synth/adapt/config.py", "synth/stages/evaluate.py"),
+    ),
+}
+
+STAGE_FIELDS: dict[str, tuple[str, ...]] = {name: stage.fields for name, stage in STAGES.items()}
