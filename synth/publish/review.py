@@ -145,7 +145,13 @@ def data_section(root: Path, base: str, name: str, base_root: Path | None, image
         out += table(overview_rows(before, after)) + [""]
         out += class_tables(before, after)
         out += ["**validation**: failing expectations", "", *failure_table(before, after), ""]
-    out += ["#### Params by field", "", *params_table(params_rows(before.recipe, after.recipe)), ""]
+    out.append("#### Params by field")
+    out.append("")
+    if before.recipe is None or after.recipe is None:
+        out.append(f"Every field is {'new' if before.recipe is None else 'removed'}: see `recipes/{name}.yaml`.")
+    else:
+        out += params_table(params_rows(before.recipe, after.recipe))
+    out.append("")
     if image:
         path = f"recipes/{name}.yaml"
         base_model, why = _base_recipe_model(before, path)

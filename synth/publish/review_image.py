@@ -127,7 +127,9 @@ def review_image(
 ) -> tuple[Path | None, list[str]]:
     """Write ``reports/NAME/review.png``; returns its path (None when neither side has data) and note lines."""
     notes: list[str] = []
-    left, right = Panel(f"before: {base_rev}"), Panel("after: this branch")
+    from synth.publish.review_sides import short_rev
+
+    left, right = Panel(f"before: {short_rev(root, base_rev)}"), Panel("after: this branch")
     after_seeds = held_seeds(root, name) if head_recipe is not None else None
     if head_recipe is None:
         right.missing = "the recipe is removed in this change"
@@ -158,6 +160,7 @@ def review_image(
         except UserError as error:
             notes.append(f"preview: {error}")
             return None, notes
+    notes += [f"{label}: {panel.missing}" for label, panel in (("before", left), ("after", right)) if panel.missing]
     if left.sheet is None and right.sheet is None:
         return None, notes
     out = DatasetPaths(Path(root), name).reports / "review.png"
@@ -165,9 +168,4 @@ def review_image(
     tmp = out.with_name(".review.png.tmp")
     side_by_side(left, right).save(tmp, format="PNG")
     tmp.replace(out)
-    if left.missing:
-        notes.append(f"before: {left.missing}")
-    if right.missing:
-        notes.append(f"after: {right.missing}")
-    notes.insert(0, f"seeds {', '.join(map(str, sorted(seeds)))}")
-    return out, notes
+    return out, [f"seeds {', '.join(map(str, sorted(seeds)))}", *notes]

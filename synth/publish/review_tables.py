@@ -133,15 +133,24 @@ def _failure_key(item: dict) -> str:
     return f"{item.get('severity')}: {item.get('suite')}: {target}"
 
 
-def _failure_cell(item: dict | None, validated: bool) -> str:
-    if not validated:
+def _observed(value) -> str:
+    if isinstance(value, dict) and "unexpected_count" in value:
+        return f"{value['unexpected_count']} of {value['element_count']} rows outside"
+    return f"{value:.4g}" if isinstance(value, float) else fmt(value)
+
+
+def _failure_cell(item: dict | None, side: Side, column: str | None) -> str:
+    """The outcome on one side; an expectation about a class that side does not have is ``absent`` there."""
+    if "validation_details.json" not in side.reports:
+        return ABSENT
+    classes = _get(side.reports.get("validation.json"), "classes") or {}
+    if item is None and column and "__" in column and column.split("__", 1)[1] not in classes:
         return ABSENT
     if item is None:
         return "passed"
     if item.get("status") == "errored":
         return f"**errored**: {item.get('exception')}"
-    observed = item.get("observed")
-    observed = f"{observed:.4g}" if isinstance(observed, float) else fmt(observed)
+    observed = _observed(item.get("observed"))
     limits = ", ".join(f"{k} {fmt(v)}" for k, v in (item.get("thresholds") or {}).items())
     field = f" ({item['recipe_field']}: {limits})" if item.get("recipe_field") else f" ({limits})" if limits else ""
     return f"**failed**: observed {observed}{field}"
@@ -151,13 +160,13 @@ def failure_table(before: Side, after: Side) -> list[str]:
     """Every expectation that fails on either side, named, with its outcome before and after."""
     a = {_failure_key(f): f for f in (_get(before.reports.get("validation_details.json"), "failures") or [])}
     b = {_failure_key(f): f for f in (_get(after.reports.get("validation_details.json"), "failures") or [])}
-    validated = ("validation_details.json" in before.reports, "validation_details.json" in after.reports)
     keys = list(b) + [k for k in a if k not in b]
     if not keys:
-        return ["No expectation fails before or after." if all(validated) else "No expectation fails."]
+        return ["No expectation fails, before or after."]
     lines = ["| failing expectation | before | after |", "|---|---|---|"]
     for key in keys:
-        lines.append(f"| `{key}` | {_failure_cell(a.get(key), validated[0])} | {_failure_cell(b.get(key), validated[1])} |")
+        column = (b.get(key) or a.get(key) or {}).get("column")
+        lines.append(f"| `{key}` | {_failure_cell(a.get(key), before, column)} | {_failure_cell(b.get(key), after, column)} |")
     return lines
 
 

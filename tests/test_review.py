@@ -1,0 +1,159 @@
+"""``synth review``: a real two-commit project whose base was built with ``dvc repro`` and pushed to a local DVC
+remote, and whose head changes the recipe and is built again. The review must show real numbers on both sides,
+the params by field, and one picture with the same seeds before and after (checked by its pixels)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import Project, copy_project, tiny_recipe
+from synth.publish.review_image import GAP, HEADER
+from synth.publish.review_tables import change, params_rows, table
+from synth.stages.preview import CELL
+
+DOG = (0xFF, 0xE1, 0x19)
+CAR = (0xE6, 0x19, 0x4B)
+
+
+def head_recipe() -> dict:
+    recipe = tiny_recipe(version="1.1.0", seeds=[{"start": 0, "stop": 60}])
+    recipe["taxonomy"]["classes"].append({"id": 4, "name": "dog", "color": "#ffe119"})
+    recipe["taxonomy"]["classes"][1]["weight"] = 0.8
+    recipe["validation"]["max_class_kl"] = 1.5
+    return recipe
+
+
+@pytest.fixture(scope="module")
+def history(tmp_path_factory) -> tuple[Project, str, Path]:
+    """Base commit built and pushed to a local remote; head commit changed and built; metrics JSON committed."""
+    tmp = tmp_path_factory.mktemp("review")
+    project = copy_project(tmp / "project")
+    project.write_recipe(tiny_recipe())
+    project.use_recipes("tiny")
+    remote = tmp / "remote"
+    project.dvc("remote", "add", "-d", "shared", str(remote))
+    project.dvc("repro")
+    project.commit("base: tiny 1.0.0 built")
+    project.dvc("push")
+    base = project.git("rev-parse", "HEAD").stdout.strip()
+    project.write_recipe(head_recipe())
+    project.dvc("repro")
+    project.commit("head: tiny 1.1.0")
+    return project, base, remote
+
+
+def rows(text: str, first: str) -> list[list[str]]:
+    """Cells of the Markdown table rows whose first cell (bold or not) is ``first``."""
+    found = []
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if cells and cells[0].strip("*") == first:
+            found.append(cells)
+    return found
+
+
+def test_the_metrics_json_is_versioned_with_the_recipe(history):
+    project, base, _ = history
+    tracked = project.git("ls-tree", "-r", "--name-only", base, "reports/").stdout.split()
+    assert tracked == ["reports/tiny/validation.json", "reports/tiny/validation_details.json"]
+    assert not (project.root / "reports/tiny/.gitignore").exists()
+    assert project.git("check-ignore", "reports/tiny/preview.png", "reports/tiny/data_docs/index.html").returncode == 0
+    diff = project.dvc("metrics", "diff", base, "--json").stdout
+    assert '"samples": {"old": 40, "new": 60' in diff.replace("\n", "").replace("  ", " ")
+
+
+def test_review_shows_both_sides_from_the_remote(history):
+    project, base, _ = history
+    shutil.rmtree(project.root / ".dvc" / "cache")  # the base's shards can only come from the remote now
+    text = project.synth("review", "--base", base).stdout
+
+    assert "class added: 4 `dog`" in text  # the semantic diff stays
+    assert rows(text, "samples") == [["**samples**", "40", "**60**", "**+20 (+50%)**"]]
+    assert rows(text, "shards")[0][1:3] == ["4", "**6**"]
+    assert rows(text, "validation") == [["validation", "passed", "passed", ""]]
+    kl = rows(text, "class KL (observed ‖ target)")[0]
+    assert re.fullmatch(r"0\.\d+", kl[1]) and re.fullmatch(r"\*\*0\.\d+\*\*", kl[2]) and kl[3].startswith("**")
+    for name in ("car", "wheel", "tree"):  # classes the base has: a real number before and after, never a dash
+        for cells in rows(text, f"`{name}`"):
+            assert re.fullmatch(r"[\d.]+", cells[1]) and re.fullmatch(r"\**[\d.]+\**", cells[2]), cells
+    assert rows(text, "`dog`")[0][1:4] == ["absent", rows(text, "`dog`")[0][2], "**new**"]
+    assert "`wheel` (target 0.2 → 0.2105)" in text
+    assert "| `warning: mask_quality: expect_column_values_to_be_between(min_component__dog)` | absent | **failed**" in text
+    data = text.split("#### Data")[1].split("#### Params")[0]
+    for line in data.splitlines():
+        if line.startswith("| ") and not line.startswith("| class ") and not line.startswith("|  |"):
+            cells = [c.strip() for c in line.strip("|").split("|")]
+            assert "-" not in cells and "" not in cells[1:3], line  # every row has both sides, never a dash
+
+    params = text.split("#### Params by field")[1].split("####")[0]
+    changed = [line.split("|")[1].strip() for line in params.splitlines() if line.startswith("| `")]
+    assert changed == ["`seeds`", "`taxonomy.classes[id=2].weight`", "`taxonomy.classes[id=4]`",
+                       "`validation.max_class_kl`", "`version`"]
+    assert "| `taxonomy.classes[id=2].weight` | 0.5 | 0.8 |" in params
+
+    assert "`reports/tiny/review.png` (seeds 0, 8, 16, 23, 31, 39)" in text
+    with Image.open(project.root / "reports/tiny/review.png") as image:
+        pixels = np.asarray(image.convert("RGB"))
+    half = (pixels.shape[1] - GAP) // 2
+    cells = 6 * (CELL + 14)  # the six sampled rows, above the legend
+    left, right = pixels[HEADER:HEADER + cells, :half], pixels[HEADER:HEADER + cells, half + GAP:]
+    for side in (left, right):
+        assert side.std() > 20  # images, not an empty panel
+        assert (side == CAR).all(axis=-1).sum() > 100  # the car class, in its taxonomy colour
+    assert (left == DOG).all(axis=-1).sum() == 0  # no dog before ...
+    assert (right == DOG).all(axis=-1).sum() > 100  # ... the class the change added, after
+    assert np.array_equal(left[14:14 + CELL, :CELL], right[14:14 + CELL, :CELL])  # seed 0's image did not change
+
+
+def test_review_says_why_data_is_missing(history, tmp_path):
+    project, base, _ = history
+    clone = Project(tmp_path / "clone")
+    project.git("clone", "-q", str(project.root), str(clone.root))
+    clone.dvc("remote", "modify", "--local", "shared", "url", str(tmp_path / "nowhere"))
+    stale = head_recipe()
+    stale["seeds"] = [{"start": 0, "stop": 70}]
+    clone.write_recipe(stale)
+    clone.write_recipe(tiny_recipe(name="tiny2"), "tiny2")
+    text = clone.synth("review", "--base", base).stdout
+
+    assert rows(text, "samples")[0][1:3] == ["40", "**60**"]  # committed metrics need no data
+    assert "neither in the DVC cache nor on a reachable remote" in text and "`dvc pull data/tiny`" in text
+    assert "> after: no data in data/tiny: run `dvc repro` (or `dvc pull`)" in text
+    assert "made from an older recipe (seeds changed since" in text
+    tiny2 = text.split("### `tiny2`")[1]
+    assert "> before: `tiny2` is new in this change" in tiny2
+    assert "> after: no `reports/tiny2/validation.json` here: run `dvc repro`" in tiny2
+
+
+def test_bad_base_root_is_one_line(history, tmp_path):
+    project, base, _ = history
+    result = project.synth("review", "--base", base, "--base-root", str(tmp_path), check=False)
+    assert result.returncode == 2 and result.stderr.strip() == f"--base-root {tmp_path}: not a checkout of this project (no dvc.yaml)"
+
+
+def test_params_by_field_one_line_per_change():
+    before = tiny_recipe()
+    after = tiny_recipe()
+    after["taxonomy"]["classes"][2]["name"] = "oak"
+    after["taxonomy"]["classes"][2]["color"] = "#000000"
+    del after["taxonomy"]["classes"][0]
+    assert params_rows(before, after) == [
+        ("taxonomy.classes[id=1]", before["taxonomy"]["classes"][0], None),
+        ("taxonomy.classes[id=3].color", "#4363d8", "#000000"),
+        ("taxonomy.classes[id=3].name", "tree", "oak"),
+    ]
+    assert params_rows(before, tiny_recipe()) == []
+
+
+def test_only_changed_rows_are_highlighted():
+    lines = table([("same", 1, 1), ("up", 0.5, 0.75), ("new", None, 3)])
+    assert lines[2] == "| same | 1 | 1 | |"
+    assert lines[3] == "| **up** | 0.5 | **0.75** | **+0.25 (+50%)** |"
+    assert lines[4] == "| **new** | absent | **3** | **new** |"
+    assert change("passed", "FAILED") == "**changed**"
