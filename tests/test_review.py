@@ -4,15 +4,18 @@ the params by field, and one picture with the same seeds before and after (check
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import Project, copy_project, tiny_recipe
+from conftest import REPO, Project, copy_project, tiny_recipe
 from synth.publish.review_image import GAP, HEADER
 from synth.publish.review_tables import change, params_rows, table
 from synth.stages.preview import CELL
@@ -157,3 +160,62 @@ def test_only_changed_rows_are_highlighted():
     assert lines[3] == "| **up** | 0.5 | **0.75** | **+0.25 (+50%)** |"
     assert lines[4] == "| **new** | absent | **3** | **new** |"
     assert change("passed", "FAILED") == "**changed**"
+
+
+def test_workflow_script_builds_the_same_seeds_for_base_and_head(history, tmp_path):
+    """What the pull-request workflow runs, in a fresh clone as CI has it (no data, no DVC cache)."""
+    project, base, _ = history
+    clone = tmp_path / "checkout"
+    project.git("clone", "-q", str(project.root), str(clone))
+    env = Project(clone).env | {"PYTHON": sys.executable}
+    script = REPO / ".github/scripts/review.sh"
+    result = subprocess.run(["bash", str(script), base, "out", "16"], cwd=clone, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    text = (clone / "out/review.md").read_text()
+    assert rows(text, "samples")[0][1:3] == ["40", "**60**"]
+    assert "`reports/tiny/review.png` (seeds 0, 3, 6, 9, 12, 15)" in text
+    assert "> before:" not in text and "> after:" not in text and "::warning::" not in result.stdout
+    with Image.open(clone / "out/tiny/review.png") as image:
+        pixels = np.asarray(image.convert("RGB"))
+    half = (pixels.shape[1] - GAP) // 2
+    left, right = pixels[HEADER:HEADER + 6 * (CELL + 14), :half], pixels[HEADER:HEADER + 6 * (CELL + 14), half + GAP:]
+    assert left.std() > 20 and right.std() > 20
+    assert np.array_equal(left[14:14 + CELL, :CELL], right[14:14 + CELL, :CELL])  # seed 0, built on both sides
+    assert project.git("-C", str(clone), "worktree", "list").stdout.count("\n") == 1  # the base checkout is gone
+
+
+def fake_gh(tmp_path: Path) -> Path:
+    """A stand-in for the GitHub CLI that records each call; ``--edit-last`` fails as when no comment exists yet."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    gh = bin_dir / "gh"
+    gh.write_text(
+        "#!/usr/bin/env bash\n"
+        'echo "$*" >> "$GH_LOG"\n'
+        'while [ $# -gt 0 ]; do [ "$1" = --body-file ] && cp "$2" "$GH_LOG.body"; shift; done\n'
+        'grep -q -- --edit-last <(tail -1 "$GH_LOG") && exit 1 || exit 0\n'
+    )
+    gh.chmod(0o755)
+    return bin_dir
+
+
+@pytest.mark.parametrize("size", [200, 70_000])
+def test_comment_script_posts_the_review_with_links(tmp_path, size):
+    review = tmp_path / "review.md"
+    review.write_text("## Recipe review\n" + "x" * size + "\n")
+    summary = tmp_path / "summary.md"
+    env = dict(os.environ) | {
+        "PATH": f"{fake_gh(tmp_path)}{os.pathsep}{os.environ['PATH']}", "GH_LOG": str(tmp_path / "gh.log"),
+        "PR": "7", "ARTIFACT_URL": "https://example.invalid/artifacts/1", "RUN_URL": "https://example.invalid/runs/1",
+        "GITHUB_STEP_SUMMARY": str(summary),
+    }
+    result = subprocess.run(["bash", str(REPO / ".github/scripts/review-comment.sh"), str(review)], env=env,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    calls = (tmp_path / "gh.log").read_text().splitlines()
+    assert [c.split(" --body-file")[0] for c in calls] == ["pr comment 7 --edit-last", "pr comment 7"]
+    body = (tmp_path / "gh.log.body").read_text()
+    assert body.startswith("## Recipe review") and len(body) < 65536
+    assert "[artifact `recipe-review`](https://example.invalid/artifacts/1) of [this run](https://example.invalid/runs/1)" in body
+    assert ("the rest is in the artifact" in body) == (size > 60_000)
+    assert summary.read_text() == body
