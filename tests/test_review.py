@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import REPO, Project, copy_project, tiny_recipe
 from PIL import Image
 
-from conftest import REPO, Project, copy_project, tiny_recipe
 from synth.publish.review_image import GAP, HEADER
 from synth.publish.review_tables import change, params_rows, table
 from synth.stages.preview import CELL
@@ -87,7 +87,8 @@ def test_review_shows_both_sides_from_the_remote(history):
             assert re.fullmatch(r"[\d.]+", cells[1]) and re.fullmatch(r"\**[\d.]+\**", cells[2]), cells
     assert rows(text, "`dog`")[0][1:4] == ["absent", rows(text, "`dog`")[0][2], "**new**"]
     assert "`wheel` (target 0.2 → 0.2105)" in text
-    assert "| `warning: mask_quality: expect_column_values_to_be_between(min_component__dog)` | absent | **failed**" in text
+    dog_rule = "`warning: mask_quality: expect_column_values_to_be_between(min_component__dog)`"
+    assert f"| {dog_rule} | absent | **failed**" in text
     data = text.split("#### Data")[1].split("#### Params")[0]
     for line in data.splitlines():
         if line.startswith("| ") and not line.startswith("| class ") and not line.startswith("|  |"):
@@ -137,7 +138,8 @@ def test_review_says_why_data_is_missing(history, tmp_path):
 def test_bad_base_root_is_one_line(history, tmp_path):
     project, base, _ = history
     result = project.synth("review", "--base", base, "--base-root", str(tmp_path), check=False)
-    assert result.returncode == 2 and result.stderr.strip() == f"--base-root {tmp_path}: not a checkout of this project (no dvc.yaml)"
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"--base-root {tmp_path}: not a checkout of this project (no dvc.yaml)"
 
 
 def test_params_by_field_one_line_per_change():
@@ -169,7 +171,8 @@ def test_workflow_script_builds_the_same_seeds_for_base_and_head(history, tmp_pa
     project.git("clone", "-q", str(project.root), str(clone))
     env = Project(clone).env | {"PYTHON": sys.executable}
     script = REPO / ".github/scripts/review.sh"
-    result = subprocess.run(["bash", str(script), base, "out", "16"], cwd=clone, env=env, capture_output=True, text=True)
+    result = subprocess.run(["bash", str(script), base, "out", "16"], cwd=clone, env=env, capture_output=True,
+                            text=True, check=False)
     assert result.returncode == 0, result.stderr
     text = (clone / "out/review.md").read_text()
     assert rows(text, "samples")[0][1:3] == ["40", "**60**"]
@@ -210,12 +213,13 @@ def test_comment_script_posts_the_review_with_links(tmp_path, size):
         "GITHUB_STEP_SUMMARY": str(summary),
     }
     result = subprocess.run(["bash", str(REPO / ".github/scripts/review-comment.sh"), str(review)], env=env,
-                            capture_output=True, text=True)
+                            capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
     calls = (tmp_path / "gh.log").read_text().splitlines()
     assert [c.split(" --body-file")[0] for c in calls] == ["pr comment 7 --edit-last", "pr comment 7"]
     body = (tmp_path / "gh.log.body").read_text()
     assert body.startswith("## Recipe review") and len(body) < 65536
-    assert "[artifact `recipe-review`](https://example.invalid/artifacts/1) of [this run](https://example.invalid/runs/1)" in body
+    assert "[artifact `recipe-review`](https://example.invalid/artifacts/1)" in body
+    assert "of [this run](https://example.invalid/runs/1)." in body
     assert ("the rest is in the artifact" in body) == (size > 60_000)
     assert summary.read_text() == body

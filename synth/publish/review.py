@@ -8,10 +8,12 @@ from pathlib import Path
 import yaml
 
 from synth.errors import UserError
+from synth.publish.review_sides import Side
+from synth.recipe import Recipe
 
 
 def _git(root: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True)
+    return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=False)
 
 
 def changed_recipes(root: Path, base: str) -> list[str]:
@@ -105,7 +107,7 @@ def version_line(old: dict | None, new: dict | None) -> str:
 
 def _dvc(root: Path, *args: str) -> str:
     try:
-        result = subprocess.run(["dvc", *args], cwd=root, capture_output=True, text=True, timeout=300)
+        result = subprocess.run(["dvc", *args], cwd=root, capture_output=True, text=True, timeout=300, check=False)
     except (OSError, subprocess.TimeoutExpired) as error:
         return f"_`dvc {' '.join(args)}` could not run: {error.__class__.__name__}_"
     if result.returncode != 0:
@@ -113,7 +115,7 @@ def _dvc(root: Path, *args: str) -> str:
     return result.stdout.strip() or "_no differences_"
 
 
-def _base_recipe_model(side, path: str):  # noqa: ANN001 - a Side
+def _base_recipe_model(side: Side, path: str) -> tuple[Recipe | None, str | None]:
     """The base recipe as a typed Recipe for the picture, or the one line saying why it is not one."""
     from synth.recipe.load import parse_recipe
 

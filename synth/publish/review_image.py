@@ -16,6 +16,7 @@ from PIL import Image, ImageDraw
 
 from synth.errors import UserError
 from synth.paths import DatasetPaths
+from synth.recipe import Recipe
 from synth.store.shards import list_shards, parse_name, read_shard
 
 GAP = 16
@@ -51,6 +52,8 @@ def fetch_from_dvc(root: Path, rev: str, name: str, samples_per_shard: int, seed
     Returns None when done, else one line saying why not and how to get the data.
     """
     from dvc.api import DVCFileSystem
+    from dvc.exceptions import DvcException
+    from dvc_data.index import DataIndexError
 
     wanted = {seed // samples_per_shard for seed in seeds}
     how = (f"check out `{rev}` and `dvc pull data/{name}` (or `dvc push` it where it was built), or pass "
@@ -67,9 +70,10 @@ def fetch_from_dvc(root: Path, rev: str, name: str, samples_per_shard: int, seed
                 parsed = parse_name(Path(entry))
                 if parsed is not None and parsed[0] in wanted:
                     fs.get_file(entry, str(target / Path(entry).name))
-    except Exception as error:  # noqa: BLE001 - DVC raises many kinds here; all mean "not available"
+    except (OSError, DvcException, DataIndexError) as error:  # a missing file, directory manifest or remote
         reason = str(error).strip().splitlines()[0] if str(error).strip() else error.__class__.__name__
-        return f"the data of `{name}` at `{rev}` is neither in the DVC cache nor on a reachable remote ({reason}): {how}"
+        return (f"the data of `{name}` at `{rev}` is neither in the DVC cache nor on a reachable remote ({reason}): "
+                f"{how}")
     return None
 
 
@@ -115,15 +119,15 @@ def choose_seeds(before: set[int] | None, after: set[int] | None, count: int = C
     return pick_seeds(sorted(before or after or []), count), None
 
 
-def render(recipe, root: Path, seeds: list[int]) -> Image.Image:  # noqa: ANN001 - a Recipe
+def render(recipe: Recipe, root: Path, seeds: list[int]) -> Image.Image:
     from synth.stages.preview import contact_sheet
 
     return contact_sheet(recipe, root, seeds=seeds)
 
 
 def review_image(
-    root: Path, name: str, base_rev: str, base_recipe, head_recipe, base_root: Path | None = None,  # noqa: ANN001
-    count: int = COUNT,
+    root: Path, name: str, base_rev: str, base_recipe: Recipe | None, head_recipe: Recipe | None,
+    base_root: Path | None = None, count: int = COUNT,
 ) -> tuple[Path | None, list[str]]:
     """Write ``reports/NAME/review.png``; returns its path (None when neither side has data) and note lines."""
     notes: list[str] = []

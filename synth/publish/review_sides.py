@@ -21,7 +21,7 @@ REPORTS = ("validation.json", "validation_details.json", "evaluate.json", "styli
 
 
 def git(root: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True)
+    return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=False)
 
 
 def short_rev(root: Path, rev: str) -> str:

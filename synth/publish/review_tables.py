@@ -76,6 +76,10 @@ def _failed(validation: dict | None, severity: str) -> str | None:
     return f"{counts.get('failed', 0) + counts.get('errored', 0)} of {counts.get('evaluated', 0)}"
 
 
+def _megabytes(samples: tuple[int, int] | None, masks: tuple[int, int] | None) -> float | None:
+    return round((samples[1] + masks[1]) / 1e6, 2) if samples and masks else None
+
+
 def overview_rows(before: Side, after: Side) -> list[tuple[str, object, object]]:
     """Counts, validation outcome and data-quality numbers of the dataset as a whole."""
     a, b = before.reports.get("validation.json"), after.reports.get("validation.json")
@@ -83,11 +87,10 @@ def overview_rows(before: Side, after: Side) -> list[tuple[str, object, object]]
         "synthesize", f"data/{after.name}/samples")
     masks_a, masks_b = before.out_files("decode", f"data/{before.name}/masks"), after.out_files(
         "decode", f"data/{after.name}/masks")
-    size = lambda s, m: round((s[1] + m[1]) / 1e6, 2) if s and m else None  # noqa: E731
     rows = [
         ("samples", _get(a, "samples"), _get(b, "samples")),
         ("shards", shards_a and shards_a[0], shards_b and shards_b[0]),
-        ("samples + masks (MB)", size(shards_a, masks_a), size(shards_b, masks_b)),
+        ("samples + masks (MB)", _megabytes(shards_a, masks_a), _megabytes(shards_b, masks_b)),
         ("validation", _verdict(a), _verdict(b)),
         ("error expectations failed", _failed(a, "error"), _failed(b, "error")),
         ("warning expectations failed", _failed(a, "warning"), _failed(b, "warning")),
@@ -166,7 +169,8 @@ def failure_table(before: Side, after: Side) -> list[str]:
     lines = ["| failing expectation | before | after |", "|---|---|---|"]
     for key in keys:
         column = (b.get(key) or a.get(key) or {}).get("column")
-        lines.append(f"| `{key}` | {_failure_cell(a.get(key), before, column)} | {_failure_cell(b.get(key), after, column)} |")
+        cells = _failure_cell(a.get(key), before, column), _failure_cell(b.get(key), after, column)
+        lines.append(f"| `{key}` | {cells[0]} | {cells[1]} |")
     return lines
 
 
