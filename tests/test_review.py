@@ -223,3 +223,46 @@ def test_comment_script_posts_the_review_with_links(tmp_path, size):
     assert "of [this run](https://example.invalid/runs/1)." in body
     assert ("the rest is in the artifact" in body) == (size > 60_000)
     assert summary.read_text() == body
+
+
+@pytest.fixture
+def s3_endpoint(monkeypatch) -> str:
+    """A real S3 API on loopback (moto's server) for a DVC remote through dvc-s3."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                       "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(key, value)
+    import boto3
+
+    boto3.client("s3", endpoint_url=f"http://{host}:{port}").create_bucket(Bucket="datasets")
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+def test_review_reads_the_base_from_an_s3_remote(history, tmp_path, s3_endpoint):
+    """The documented flow: the base's data is pushed to an S3 remote; a reviewer's clone has no DVC cache."""
+    project, base, _ = history
+    builder = Project(tmp_path / "builder")
+    project.git("clone", "-q", str(project.root), str(builder.root))
+    builder.git("checkout", "-q", base)
+    builder.dvc("pull", "-r", "shared", "data/tiny/samples", "data/tiny/masks")  # the base, from the folder remote
+    builder.dvc("remote", "add", "--local", "s3", "s3://datasets/dvc")
+    builder.dvc("remote", "modify", "--local", "s3", "endpointurl", s3_endpoint)
+    builder.dvc("push", "-r", "s3", "data/tiny/samples", "data/tiny/masks")
+
+    reviewer = Project(tmp_path / "reviewer")
+    project.git("clone", "-q", str(project.root), str(reviewer.root))
+    reviewer.dvc("remote", "add", "--local", "--default", "s3", "s3://datasets/dvc")
+    reviewer.dvc("remote", "modify", "--local", "s3", "endpointurl", s3_endpoint)
+    reviewer.dvc("remote", "modify", "--local", "shared", "url", str(tmp_path / "nowhere"))  # S3 or nothing
+    text = reviewer.synth("review", "--base", base).stdout
+    assert "`reports/tiny/review.png`" in text and "> before:" not in text
+    assert "> after: no data in data/tiny" in text  # the head was never pushed: one line says so
+    with Image.open(reviewer.root / "reports/tiny/review.png") as image:
+        pixels = np.asarray(image.convert("RGB"))
+    half = (pixels.shape[1] - GAP) // 2
+    assert pixels[HEADER:HEADER + 6 * (CELL + 14), :half].std() > 20  # the base's samples, from S3
