@@ -114,7 +114,7 @@ def copy_project(dest: Path) -> Project:
         elif source.exists():
             (dest / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, dest / name)
-    (dest / ".gitignore").write_text("/data/\n/build/\n/reports/\n__pycache__/\n")
+    shutil.copy2(REPO / ".gitignore", dest / ".gitignore")  # reports/NAME/*.json versioned, as in the repository
     project = Project(dest)
     project.git("init", "-q")
     project.git("config", "user.email", "tests@example.invalid")

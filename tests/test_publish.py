@@ -155,6 +155,7 @@ def test_review_shows_the_semantic_diff(project):
         "seeds: [0, 40) → [0, 60) (40 → 60 samples)",
         "generator setting `generator.max_scale`: `0.3` → `0.4`",
         "validation `validation.max_class_kl`: `2.0` → `1.0`",
-        "### `dvc params diff`",
+        "#### Params by field",
+        "| `validation.max_class_kl` | 2 | 1 |",
     ]:
         assert expected in text, expected

@@ -8,10 +8,12 @@ from pathlib import Path
 import yaml
 
 from synth.errors import UserError
+from synth.publish.review_sides import Side
+from synth.recipe import Recipe
 
 
 def _git(root: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True)
+    return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=False)
 
 
 def changed_recipes(root: Path, base: str) -> list[str]:
@@ -105,7 +107,7 @@ def version_line(old: dict | None, new: dict | None) -> str:
 
 def _dvc(root: Path, *args: str) -> str:
     try:
-        result = subprocess.run(["dvc", *args], cwd=root, capture_output=True, text=True, timeout=300)
+        result = subprocess.run(["dvc", *args], cwd=root, capture_output=True, text=True, timeout=300, check=False)
     except (OSError, subprocess.TimeoutExpired) as error:
         return f"_`dvc {' '.join(args)}` could not run: {error.__class__.__name__}_"
     if result.returncode != 0:
@@ -113,10 +115,76 @@ def _dvc(root: Path, *args: str) -> str:
     return result.stdout.strip() or "_no differences_"
 
 
-def review_markdown(root: Path, base: str) -> str:
+def _base_recipe_model(side: Side, path: str) -> tuple[Recipe | None, str | None]:
+    """The base recipe as a typed Recipe for the picture, or the one line saying why it is not one."""
+    from synth.recipe.load import parse_recipe
+
+    if side.recipe is None:
+        return None, None
+    try:
+        return parse_recipe(side.recipe, path), None
+    except UserError as error:
+        return None, f"the base recipe does not load with this version of synth: {str(error).splitlines()[0]}"
+
+
+def report_links(root: Path, name: str) -> list[str]:
+    """Extra per-recipe lines (e.g. a link to an HTML report); one place, so other report kinds add one line here."""
+    return []
+
+
+def data_section(root: Path, base: str, name: str, base_root: Path | None, image: bool) -> list[str]:
+    """Before | after | change tables of the committed metrics, the params by field, and the side-by-side picture."""
+    from synth.publish.review_image import review_image
+    from synth.publish.review_sides import load_side
+    from synth.publish.review_tables import class_tables, failure_table, overview_rows, params_rows, params_table, table
+
+    before, after = load_side(root, name, base), load_side(root, name, None)
+    out = ["#### Data", ""]
+    notes = [f"> {label}: {side.missing or side.stale}" for label, side in (("before", before), ("after", after))
+             if side.missing or side.stale]
+    out += [*notes, *([""] if notes else [])]
+    if before.reports or after.reports:
+        out += table(overview_rows(before, after)) + [""]
+        out += class_tables(before, after)
+        out += ["**validation**: failing expectations", "", *failure_table(before, after), ""]
+    out.append("#### Params by field")
+    out.append("")
+    if before.recipe is None or after.recipe is None:
+        out.append(f"Every field is {'new' if before.recipe is None else 'removed'}: see `recipes/{name}.yaml`.")
+    else:
+        out += params_table(params_rows(before.recipe, after.recipe))
+    out.append("")
+    if image:
+        path = f"recipes/{name}.yaml"
+        base_model, why = _base_recipe_model(before, path)
+        head_model = None
+        if after.recipe is not None:
+            from synth.recipe.load import parse_recipe
+
+            head_model = parse_recipe(after.recipe, path)
+        picture, lines = review_image(root, name, base, base_model if why is None else None, head_model, base_root)
+        if why:
+            lines.append(f"before: {why}")
+        out.append("#### Preview, same seeds: before | after")
+        out.append("")
+        if picture is not None:
+            out.append(f"`{picture.relative_to(root).as_posix()}` ({lines[0]})" if lines else f"`{picture}`")
+            lines = lines[1:]
+        out += [f"> {line}" for line in lines]
+        out.append("")
+    out += report_links(root, name)
+    return out
+
+
+def review_markdown(root: Path, base: str, base_root: Path | None = None, image: bool = True) -> str:
+    """The whole review: per changed recipe the semantic diff, the data before and after, params by field and the
+    side-by-side picture; then params.yaml by field and DVC's own metrics diff, folded."""
+    from synth.publish.review_sides import short_rev
+    from synth.publish.review_tables import params_rows, params_table
+
     root = Path(root)
     paths = changed_recipes(root, base)
-    out = [f"## Recipe review against `{base}`", ""]
+    out = [f"## Recipe review against `{base}` ({short_rev(root, base)})", ""]
     if not paths:
         out.append("No recipe changed.")
     for path in paths:
@@ -129,10 +197,14 @@ def review_markdown(root: Path, base: str) -> str:
         if version:
             out += [version, ""]
         out += [f"- {line}" for line in semantic_diff(old, new)] or ["- no semantic change (formatting or comments only)"]
-        preview = root / "reports" / name / "preview.png"
-        if preview.is_file():
-            out += ["", f"Preview after: `{preview.relative_to(root)}` (`dvc plots diff {base}` shows before and after)"]
         out.append("")
-    out += ["### `dvc params diff`", "", _dvc(root, "params", "diff", base, "--md"), "",
-            "### `dvc metrics diff`", "", _dvc(root, "metrics", "diff", base, "--md"), ""]
+        out += data_section(root, base, name, base_root, image)
+    shown = _git(root, "show", f"{base}:params.yaml")
+    old_params = yaml.safe_load(shown.stdout) if shown.returncode == 0 else None
+    new_params = yaml.safe_load((root / "params.yaml").read_text()) if (root / "params.yaml").is_file() else None
+    rows = params_rows(old_params, new_params)
+    if rows:
+        out += ["### `params.yaml` by field", "", *params_table(rows), ""]
+    out += ["<details><summary><code>dvc metrics diff</code> (DVC's own view of the same metrics)</summary>", "",
+            _dvc(root, "metrics", "diff", base, "--md"), "", "</details>", ""]
     return "\n".join(out)

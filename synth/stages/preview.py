@@ -42,13 +42,15 @@ def _cell(array: np.ndarray) -> Image.Image:
     return Image.fromarray(array).resize((CELL, CELL), Image.NEAREST if array.ndim == 2 else Image.BILINEAR)
 
 
-def contact_sheet(recipe: Recipe, root: Path = Path("."), count: int = 8) -> Image.Image:
+def contact_sheet(recipe: Recipe, root: Path = Path("."), count: int = 8, seeds: list[int] | None = None) -> Image.Image:
+    """``seeds``: exactly these (those the data holds), e.g. the same seeds of two versions for a review."""
     paths = DatasetPaths(Path(root), recipe.name)
     pairs = dict(enumerate(paired_shards(paths.samples, paths.masks, f"synth synthesize {recipe.name}")))
     samples = {i: pair[0] for i, pair in pairs.items()}
     masks = {i: pair[1] for i, pair in pairs.items()}
     all_seeds = {i: read_shard(p, ["seed"]).column("seed").to_pylist() for i, p in samples.items()}
-    chosen = set(pick_seeds([s for seeds in all_seeds.values() for s in seeds], count))
+    held = [s for shard_seeds in all_seeds.values() for s in shard_seeds]
+    chosen = set(held).intersection(seeds) if seeds is not None else set(pick_seeds(held, count))
     lut = palette(recipe)
     rows = []
     for index in sorted(samples):
