@@ -2,5 +2,8 @@
 
 from synth.cli import build, fewshot, mixing, publish, recipes, stages, validate  # noqa: F401 - importing registers the commands
 from synth.cli.app import app, main
+from synth.cli.help import organize
+
+organize(app)
 
 __all__ = ["app", "main"]

@@ -9,6 +9,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from PIL import Image, ImageDraw
 
+from synth.palette import IGNORE_RGB, palette_rgb
 from synth.paths import DatasetPaths
 from synth.recipe import IGNORE_ID, Recipe
 from synth.store.codec import decode_png
@@ -17,16 +18,11 @@ from synth.store.labeled import paired_shards
 from synth.store.shards import read_shard
 
 CELL = 160
-IGNORE_RGB = (255, 255, 255)
 
 
 def palette(recipe: Recipe) -> np.ndarray:
     """Mask value -> RGB: taxonomy colours, black background, white ignore."""
-    lut = np.zeros((256, 3), dtype=np.uint8)
-    for cls in recipe.taxonomy.classes:
-        lut[cls.id] = cls.rgb
-    lut[IGNORE_ID] = IGNORE_RGB
-    return lut
+    return palette_rgb(recipe.taxonomy)
 
 
 def pick_seeds(seeds: list[int], count: int) -> list[int]:
