@@ -36,7 +36,9 @@ def check(
         if (problem := unbumped_change(ROOT, recipe)) is not None:
             problems.append(f"{path}: version: {problem}")
             continue
-        for loc, note in recipe.generator.notes(recipe):
+        from synth.recipe.reach import check_notes
+
+        for loc, note in [*recipe.generator.notes(recipe), *check_notes(recipe)]:
             typer.echo(f"note {path}: {loc}: {note}", err=True)
         typer.echo(f"ok {path}: {recipe.name} {recipe.version}, {len(recipe.taxonomy.classes)} classes, {recipe.num_samples} samples")
     if problems:

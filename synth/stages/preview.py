@@ -9,6 +9,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from PIL import Image, ImageDraw
 
+from synth.fonts import label_font
 from synth.palette import IGNORE_RGB, palette_rgb
 from synth.paths import DatasetPaths
 from synth.recipe import IGNORE_ID, Recipe
@@ -65,9 +66,10 @@ def contact_sheet(recipe: Recipe, root: Path = Path("."), count: int = 8) -> Ima
     legend_h = 18 * (len(recipe.taxonomy.classes) + 2) + 8
     sheet = Image.new("RGB", (3 * CELL, len(rows) * (CELL + 14) + legend_h), (24, 24, 24))
     draw = ImageDraw.Draw(sheet)
+    font = label_font(12)  # covers Latin, Greek, Cyrillic and CJK names where such a font is installed
     for i, (seed, *cells) in enumerate(rows):
         y = i * (CELL + 14)
-        draw.text((4, y + 1), f"seed {seed}: image | overlay | mask", fill=(220, 220, 220))
+        draw.text((4, y + 1), f"seed {seed}: image | overlay | mask", fill=(220, 220, 220), font=font)
         for j, cell in enumerate(cells):
             sheet.paste(cell, (j * CELL, y + 14))
     y = len(rows) * (CELL + 14) + 4
@@ -75,7 +77,7 @@ def contact_sheet(recipe: Recipe, root: Path = Path("."), count: int = 8) -> Ima
     entries.append((IGNORE_ID, "ignore", IGNORE_RGB))
     for k, (value, name, rgb) in enumerate(entries):
         draw.rectangle([6, y + 18 * k, 20, y + 18 * k + 12], fill=tuple(rgb), outline=(128, 128, 128))
-        draw.text((28, y + 18 * k), f"{value}: {name}", fill=(220, 220, 220))
+        draw.text((28, y + 18 * k), f"{value}: {name}", fill=(220, 220, 220), font=font)
     return sheet
 
 

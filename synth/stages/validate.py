@@ -12,7 +12,7 @@ import math
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -33,11 +33,12 @@ class ValidationReport:
     metrics: dict
     failures: list[dict]
     reports: Path
+    absent: list[dict] = field(default_factory=list)
 
     def lines(self) -> list[str]:
         from validation.outcome import describe
 
-        return [describe(f) for f in self.failures]
+        return [describe(f) for f in self.failures] + [absent_line(a, self.metrics["samples"]) for a in self.absent]
 
     def summary(self) -> str:
         counts = self.metrics["expectations"]
@@ -61,6 +62,22 @@ def class_table(table: pd.DataFrame, recipe: Recipe) -> pd.DataFrame:
         with np.errstate(divide="ignore", invalid="ignore"):
             terms = np.where(observed > 0, observed * np.log(observed / target), 0.0)
     return classes.assign(kl_term=terms)
+
+
+def absent_classes(recipe: Recipe, metrics: dict) -> list[dict]:
+    """Classes in no mask at all, each with the likeliest reason (synth.recipe.reach)."""
+    from synth.recipe.reach import absence_reason
+
+    by_name = recipe.taxonomy.by_name()
+    return [
+        {"class": name, "id": by_name[name].id, "reason": absence_reason(recipe, by_name[name], metrics["samples"])}
+        for name, values in metrics["classes"].items()
+        if values["presence"] == 0 and name in by_name
+    ]
+
+
+def absent_line(entry: dict, samples: int) -> str:
+    return f"absent: class {entry['class']} (id {entry['id']}) is in none of the {samples} masks; likely: {entry['reason']}"
 
 
 def _round(value: float) -> float:
@@ -129,7 +146,8 @@ def validate(recipe: Recipe, root: Path = Path(".")) -> ValidationReport:
         outcome = interpret(results)
         metrics = build_metrics(table, classes, outcome)
         _dump(metrics, staging / "validation.json")
-        _dump({"success": outcome.success, "failures": outcome.failures}, staging / DETAILS)
+        absent = absent_classes(recipe, metrics)
+        _dump({"success": outcome.success, "failures": outcome.failures, "absent_classes": absent}, staging / DETAILS)
         old_docs = paths.reports / DATA_DOCS
         if old_docs.exists():
             shutil.rmtree(old_docs)
@@ -138,4 +156,5 @@ def validate(recipe: Recipe, root: Path = Path(".")) -> ValidationReport:
         os.replace(staging / "validation.json", paths.validation)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return ValidationReport(success=outcome.success, metrics=metrics, failures=outcome.failures, reports=paths.reports)
+    return ValidationReport(success=outcome.success, metrics=metrics, failures=outcome.failures, reports=paths.reports,
+                            absent=absent)
