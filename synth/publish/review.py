@@ -132,7 +132,7 @@ def review_markdown(root: Path, base: str) -> str:
         preview = root / "reports" / name / "preview.png"
         if preview.is_file():
             out += ["", f"Preview after: `{preview.relative_to(root)}` (`dvc plots diff {base}` shows before and after)"]
-        out.append("")
+        out += ["", f"Report: `reports/{name}/report/index.html` (`synth report {name}`; opens offline)", ""]
     out += ["### `dvc params diff`", "", _dvc(root, "params", "diff", base, "--md"), "",
             "### `dvc metrics diff`", "", _dvc(root, "metrics", "diff", base, "--md"), ""]
     return "\n".join(out)

@@ -25,6 +25,8 @@ STAGE_FIELDS: dict[str, tuple[str, ...]] = {
     "validate": ("validation", "taxonomy", "seeds"),
     # build also reads the thresholds: the card states what the data was validated against.
     "build": ("name", "version", "description", "license", "hub_repo", "splits", "taxonomy", "validation"),
+    # report shows lineage, class statistics against the weights and thresholds, and the decoder's outputs.
+    "report": ("name", "version", "description", "hub_repo", "generator", "taxonomy", "decode", "validation"),
     "mix": ("mix", "taxonomy", "image_size"),
     "target": ("target", "taxonomy", "prompts", "generator", "image_size", "seeds"),
     "stylize": ("stylize",),
