@@ -15,8 +15,9 @@ PANELS: dict[str, list[str]] = {
         "synthesize", "train-decoder", "decode", "validate", "build", "preview", "report",
     ],
     "Optional stages (params.yaml: mix_recipes, adapt_recipes)": ["mix", "target", "stylize", "evaluate"],
-    "Publishing and registry": ["publish", "export", "registry", "review"],
-    "Tools": ["check", "list", "annotate", "export-photos"],
+    # Sub-apps (registry, annotate) are listed after the commands of their panel: typer adds groups last.
+    "Publishing and registry": ["publish", "export", "review", "registry"],
+    "Tools": ["check", "list", "export-photos", "annotate"],
 }
 
 
