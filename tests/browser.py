@@ -34,6 +34,7 @@ class PageVisit:
     failed: list[str] = field(default_factory=list)
     screenshot: bytes = b""
     title: str = ""
+    value: object = None  # what ``expression`` evaluated to after load
 
 
 class Chromium:
@@ -95,7 +96,7 @@ class Chromium:
             if event.get("method") == method and event.get("sessionId") == session:
                 return event
 
-    def visit(self, url: str, width: int = 1280) -> PageVisit:
+    def visit(self, url: str, width: int = 1280, expression: str | None = None) -> PageVisit:
         """Open ``url`` in a fresh tab, wait for load, screenshot the whole page; report requests and errors."""
         target = self.send("Target.createTarget", {"url": "about:blank"})["targetId"]
         session = self.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
@@ -116,6 +117,9 @@ class Chromium:
         visit = PageVisit()
         visit.title = self.send("Runtime.evaluate", {"expression": "document.title", "returnByValue": True},
                                 session=session)["result"]["value"]
+        if expression is not None:
+            visit.value = self.send("Runtime.evaluate", {"expression": expression, "returnByValue": True},
+                                    session=session)["result"].get("value")
         visit.screenshot = base64.b64decode(self.send("Page.captureScreenshot", {"format": "png"}, session=session)["data"])
         for event in self.events[start:]:
             if event.get("sessionId") != session:
@@ -150,8 +154,11 @@ class Chromium:
         shutil.rmtree(self.profile, ignore_errors=True)
 
 
-def non_file_requests(visit: PageVisit) -> list[str]:
-    return [url for url in visit.requests if not url.startswith("file://")]
+def non_file_requests(visit: PageVisit, allow_inline: bool = False) -> list[str]:
+    """Requests to anything but a file; ``allow_inline`` also lets ``data:`` URLs pass (bytes inside a stylesheet,
+    e.g. bootstrap-table's sort icons: no host is asked for them)."""
+    allowed = ("file://", "data:") if allow_inline else ("file://",)
+    return [url for url in visit.requests if not url.startswith(allowed)]
 
 
 def open_offline(path: Path) -> PageVisit:
