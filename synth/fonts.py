@@ -39,7 +39,9 @@ def _fontconfig(family: str) -> str | None:
     if shutil.which("fc-match") is None:
         return None
     try:
-        found = subprocess.run(["fc-match", "-f", "%{file}", family], capture_output=True, text=True, timeout=10).stdout
+        found = subprocess.run(
+            ["fc-match", "-f", "%{file}", family], capture_output=True, text=True, timeout=10, check=False
+        ).stdout
     except (OSError, subprocess.TimeoutExpired):
         return None
     return found if found and Path(found).is_file() else None
@@ -53,7 +55,7 @@ def candidates() -> list[str]:
     return list(dict.fromkeys(found))
 
 
-def uncovered_scripts(font) -> list[str]:  # noqa: ANN001 - any PIL font
+def uncovered_scripts(font) -> list[str]:
     return [script for script, sample in SCRIPTS.items() if missing_glyphs(font, sample)]
 
 
@@ -78,11 +80,15 @@ def label_font(size: int = 12) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
         if not missing:
             return font
     if best is None:
-        note_once("no TrueType font found (install fonts-noto-cjk or fonts-dejavu); class names outside ASCII "
-                  "may show as boxes")
+        note_once(
+            "no TrueType font found (install fonts-noto-cjk or fonts-dejavu); class names outside ASCII "
+            "may show as boxes"
+        )
         return ImageFont.load_default(size)
-    note_once(f"no installed font covers {', '.join(best_missing)} (install fonts-noto-cjk); using {best_path}, "
-              f"class names in {', '.join(best_missing)} show as boxes")
+    note_once(
+        f"no installed font covers {', '.join(best_missing)} (install fonts-noto-cjk); using {best_path}, "
+        f"class names in {', '.join(best_missing)} show as boxes"
+    )
     return best
 
 

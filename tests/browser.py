@@ -4,6 +4,7 @@ package. Used to open the report the way a person would and record every request
 from __future__ import annotations
 
 import base64
+import fcntl
 import json
 import os
 import shutil
@@ -14,9 +15,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--disable-extensions", "--disable-default-apps",
-    "--hide-scrollbars", "--mute-audio", "--remote-debugging-pipe",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-extensions",
+    "--disable-default-apps",
+    "--hide-scrollbars",
+    "--mute-audio",
+    "--remote-debugging-pipe",
 ]
 
 
@@ -42,16 +53,18 @@ class Chromium:
         self.profile = tempfile.mkdtemp(prefix="chromium-profile-")
         commands_r, self._commands_w = os.pipe()
         self._replies_r, replies_w = os.pipe()
+        # Move the child's ends above 9 so that putting them on 3 and 4 can never overwrite one with the other.
+        high = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10) for fd in (commands_r, replies_w)]
+        os.close(commands_r)
+        os.close(replies_w)
+        commands_r, replies_w = high
 
-        def child_fds() -> None:  # Chromium reads commands on fd 3 and writes replies on fd 4
-            a, b = os.dup(commands_r), os.dup(replies_w)
-            os.dup2(a, 3)
-            os.dup2(b, 4)
-
+        # Chromium reads commands on fd 3 and writes replies on fd 4; bash puts the pipe ends there
+        # (dash and POSIX sh only redirect single-digit descriptors).
         self.process = subprocess.Popen(
-            [executable, *FLAGS, f"--user-data-dir={self.profile}", "about:blank"],
-            close_fds=False, preexec_fn=child_fds,  # Python's own fds are non-inheritable anyway (PEP 446)
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            ["bash", "-c", f'exec "$0" "$@" 3<&{commands_r} 4>&{replies_w}', executable, *FLAGS,
+             f"--user-data-dir={self.profile}", "about:blank"],
+            pass_fds=(commands_r, replies_w), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         os.close(commands_r)
         os.close(replies_w)
@@ -102,25 +115,44 @@ class Chromium:
         session = self.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
         for domain in ("Network", "Runtime", "Log", "Page"):
             self.send(f"{domain}.enable", session=session)
-        self.send("Emulation.setDeviceMetricsOverride",
-                  {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": False}, session=session)
+        self.send(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": False},
+            session=session,
+        )
         start = len(self.events)
         self.send("Page.navigate", {"url": url}, session=session)
         self.wait_for("Page.loadEventFired", session)
         # Lazy images below the fold load once the viewport covers them: grow it to the page's height.
-        height = self.send("Runtime.evaluate", {"expression": "document.documentElement.scrollHeight",
-                                                 "returnByValue": True}, session=session)["result"]["value"]
-        self.send("Emulation.setDeviceMetricsOverride",
-                  {"width": width, "height": int(height), "deviceScaleFactor": 1, "mobile": False}, session=session)
-        self.send("Runtime.evaluate", {"expression": "Promise.all([...document.images].map(i => i.decode().catch(() => 0)))",
-                                       "awaitPromise": True}, session=session)
+        height = self.send(
+            "Runtime.evaluate",
+            {"expression": "document.documentElement.scrollHeight", "returnByValue": True},
+            session=session,
+        )["result"]["value"]
+        self.send(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": width, "height": int(height), "deviceScaleFactor": 1, "mobile": False},
+            session=session,
+        )
+        self.send(
+            "Runtime.evaluate",
+            {
+                "expression": "Promise.all([...document.images].map(i => i.decode().catch(() => 0)))",
+                "awaitPromise": True,
+            },
+            session=session,
+        )
         visit = PageVisit()
-        visit.title = self.send("Runtime.evaluate", {"expression": "document.title", "returnByValue": True},
-                                session=session)["result"]["value"]
+        visit.title = self.send(
+            "Runtime.evaluate", {"expression": "document.title", "returnByValue": True}, session=session
+        )["result"]["value"]
         if expression is not None:
-            visit.value = self.send("Runtime.evaluate", {"expression": expression, "returnByValue": True},
-                                    session=session)["result"].get("value")
-        visit.screenshot = base64.b64decode(self.send("Page.captureScreenshot", {"format": "png"}, session=session)["data"])
+            visit.value = self.send(
+                "Runtime.evaluate", {"expression": expression, "returnByValue": True}, session=session
+            )["result"].get("value")
+        visit.screenshot = base64.b64decode(
+            self.send("Page.captureScreenshot", {"format": "png"}, session=session)["data"]
+        )
         for event in self.events[start:]:
             if event.get("sessionId") != session:
                 continue
@@ -130,12 +162,16 @@ class Chromium:
             elif method == "Network.loadingFailed":
                 visit.failed.append(f"{params.get('errorText')}: {params.get('requestId')}")
             elif method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert"):
-                visit.console_errors.append(" ".join(str(a.get("value", a.get("description", ""))) for a in params.get("args", [])))
+                visit.console_errors.append(
+                    " ".join(str(a.get("value", a.get("description", ""))) for a in params.get("args", []))
+                )
             elif method == "Runtime.exceptionThrown":
                 visit.console_errors.append(params.get("exceptionDetails", {}).get("text", "exception"))
             elif method == "Log.entryAdded" and params.get("entry", {}).get("level") == "error":
                 entry = params["entry"]
-                visit.console_errors.append(f"{entry.get('source')}: {entry.get('text')} {entry.get('url', '')}".strip())
+                visit.console_errors.append(
+                    f"{entry.get('source')}: {entry.get('text')} {entry.get('url', '')}".strip()
+                )
         self.send("Target.closeTarget", {"targetId": target})
         return visit
 

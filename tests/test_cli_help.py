@@ -7,13 +7,15 @@ import subprocess
 import sys
 
 from conftest import REPO, cli_env
+
 from synth.cli.help import PANELS
 
 
 def test_help_groups_commands_into_panels_in_pipeline_order():
     env = cli_env(REPO) | {"COLUMNS": "120", "TERM": "dumb"}
-    text = subprocess.run([sys.executable, "-m", "synth", "--help"], cwd=REPO, env=env, capture_output=True,
-                          text=True, check=True).stdout
+    text = subprocess.run(
+        [sys.executable, "-m", "synth", "--help"], cwd=REPO, env=env, capture_output=True, text=True, check=True
+    ).stdout
     panels: dict[str, list[str]] = {}
     current = None
     for line in text.splitlines():
@@ -26,7 +28,13 @@ def test_help_groups_commands_into_panels_in_pipeline_order():
     assert list(panels) == list(PANELS)  # no "Commands" catch-all: every command has its place
     assert panels == PANELS
     assert panels["Pipeline stages (what dvc repro runs, in this order)"][:6] == [
-        "synthesize", "train-decoder", "decode", "validate", "build", "preview"]
+        "synthesize",
+        "train-decoder",
+        "decode",
+        "validate",
+        "build",
+        "preview",
+    ]
 
 
 def test_every_dvc_stage_is_a_command_in_a_stage_panel():

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 
 import pytest
-
 from browser import Chromium, find_chromium, non_file_requests
 
 LOADS_REMOTE = re.compile(r'<(?:script|link|img)\b[^>]*\b(?:src|href)="https?://', re.IGNORECASE)

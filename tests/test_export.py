@@ -7,9 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
-
 from conftest import tiny_recipe
+from PIL import Image
 
 
 @pytest.fixture(scope="module")
@@ -64,18 +63,24 @@ def test_coco_export_read_with_pycocotools_equals_the_build(built):
 
     result = built.synth("export", "tiny", "--format", "coco")
     out = built.root / "exports/tiny/coco"
-    assert result.stderr.startswith(f"export coco: exports/tiny/coco (train ")
+    assert result.stderr.startswith("export coco: exports/tiny/coco (train ")
     expected = build_masks(built)
     for split, masks in expected.items():
         coco = COCO(str(out / "annotations" / f"{split}.json"))
         assert {c["name"]: c["supercategory"] for c in coco.loadCats(coco.getCatIds())} == {
-            "car": "car", "wheel": "car", "tree": "tree", "茶碗": "茶碗"}
+            "car": "car",
+            "wheel": "car",
+            "tree": "tree",
+            "茶碗": "茶碗",
+        }
         assert sorted(coco.getImgIds()) == sorted(masks)
         for image_id, mask in masks.items():
             info = coco.loadImgs(image_id)[0]
             assert (out / "images" / info["file_name"]).is_file() and info["file_name"].endswith(".jpg")
             annotations = coco.loadAnns(coco.getAnnIds(imgIds=image_id))
-            assert sorted(a["category_id"] for a in annotations) == sorted(set(np.unique(mask)) - {0, 255})  # one per class
+            assert sorted(a["category_id"] for a in annotations) == sorted(
+                set(np.unique(mask)) - {0, 255}
+            )  # one per class
             rebuilt = np.zeros_like(mask)
             for annotation in annotations:
                 binary = coco.annToMask(annotation).astype(bool)
@@ -102,7 +107,10 @@ def test_voc_export_equals_the_build(built):
                 assert np.array_equal(np.asarray(target), masks[int(i)])
     trainval = (out / "ImageSets/Segmentation/trainval.txt").read_text().split()
     assert len(trainval) == len(build_masks(built)["train"]) + len(build_masks(built).get("validation", {}))
-    assert (out / "labelmap.txt").read_text(encoding="utf-8").splitlines()[1:3] == ["background:0,0,0::", "car:230,25,75::"]
+    assert (out / "labelmap.txt").read_text(encoding="utf-8").splitlines()[1:3] == [
+        "background:0,0,0::",
+        "car:230,25,75::",
+    ]
 
 
 def test_cityscapes_export_equals_the_build(built):
@@ -114,7 +122,13 @@ def test_cityscapes_export_equals_the_build(built):
         # torchvision's Cityscapes reader: every image in leftImg8bit/SPLIT/CITY, its target by name in gtFine.
         for image_path in sorted((out / "leftImg8bit" / names[split]).glob("*/*_leftImg8bit.png")):
             city = image_path.parent.name
-            target = out / "gtFine" / names[split] / city / image_path.name.replace("_leftImg8bit.png", "_gtFine_labelIds.png")
+            target = (
+                out
+                / "gtFine"
+                / names[split]
+                / city
+                / image_path.name.replace("_leftImg8bit.png", "_gtFine_labelIds.png")
+            )
             with Image.open(target) as labels:
                 assert labels.mode == "L"
                 seen[int(image_path.name.split("_")[2])] = np.asarray(labels)

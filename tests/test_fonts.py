@@ -11,7 +11,7 @@ from synth import fonts
 NAMES = "Küchentisch Fuß Ωμέγα Жук 茶碗"
 
 
-def _drawn(text: str, font) -> np.ndarray:  # noqa: ANN001
+def _drawn(text: str, font) -> np.ndarray:
     image = Image.new("L", (400, 24))
     ImageDraw.Draw(image).text((2, 2), text, fill=255, font=font)
     return np.asarray(image)
@@ -40,14 +40,17 @@ def test_without_a_cjk_font_it_falls_back_and_says_so_once(monkeypatch, capsys):
     finally:
         fonts.label_font.cache_clear()
     notes = [line for line in capsys.readouterr().err.splitlines() if line.startswith("synth: note:")]
-    assert notes == [f"synth: note: no installed font covers CJK (install fonts-noto-cjk); using {dejavu[0]}, "
-                     "class names in CJK show as boxes"]
+    assert notes == [
+        (f"synth: note: no installed font covers CJK (install fonts-noto-cjk); using {dejavu[0]}, "
+        "class names in CJK show as boxes")
+    ]
     assert fonts.missing_glyphs(font, NAMES) == ["茶", "碗"]  # Latin, Greek and Cyrillic still drawn
 
 
 def test_preview_legend_draws_unicode_names(project):
     """The legend of a real preview sheet: the CJK name differs from the same name drawn as missing glyphs."""
     from conftest import tiny_recipe
+
     from synth.recipe import load_recipe
     from synth.stages.preview import contact_sheet
 

@@ -13,7 +13,9 @@ from synth.recipe.schema import Taxonomy
 from synth.store.codec import decode_png, encode_mask, encode_png
 from synth.store.shards import list_shards, read_shard
 
-TAXONOMY = Taxonomy(classes=[{"id": 1, "name": "car", "color": "#e6194b"}, {"id": 2, "name": "Fuß", "color": "#3cb44b"}])
+TAXONOMY = Taxonomy(
+    classes=[{"id": 1, "name": "car", "color": "#e6194b"}, {"id": 2, "name": "Fuß", "color": "#3cb44b"}]
+)
 
 
 def test_encode_mask_keeps_ids_and_carries_the_taxonomy_palette():

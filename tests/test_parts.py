@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import numpy as np
-from scipy import ndimage
-
 from conftest import tiny_recipe
+from scipy import ndimage
 from tinysd import diffusion_recipe
 
 KITCHEN = {
@@ -19,9 +17,10 @@ KITCHEN = {
 
 
 def test_scenes_draws_three_level_chains_inside_their_parents(tmp_path):
+    from conftest import copy_project
+
     from synth.generate.prompts import plan_sample
     from synth.recipe import load_recipe
-    from conftest import copy_project
 
     project = copy_project(tmp_path / "p")
     project.write_recipe(tiny_recipe(taxonomy=KITCHEN, image_size=96))
@@ -47,8 +46,10 @@ def test_check_notes_classes_the_decoder_can_never_produce(project):
     recipe["taxonomy"]["classes"][2].update(parent="car", name="wheel")
     project.write_recipe(recipe)
     result = project.synth("check", "recipes/tinysd.yaml")
-    assert ("note recipes/tinysd.yaml: taxonomy.classes[2]: 'wheel' can never appear in a mask: a part (of 'car'): "
-            "prompts name top-level classes only, so the attention decoder has no score map for it") in result.stderr
+    assert (
+        "note recipes/tinysd.yaml: taxonomy.classes[2]: 'wheel' can never appear in a mask: a part (of 'car'): "
+        "prompts name top-level classes only, so the attention decoder has no score map for it"
+    ) in result.stderr
     result = project.synth("check", "recipes/tiny.yaml")  # scenes draws parts of parts: nothing to note
     assert "can never appear" not in result.stderr
 
@@ -63,8 +64,8 @@ def test_validate_names_a_class_with_zero_presence_and_the_likely_reason(project
     result = project.synth("validate", "tiny", check=False)
     lines = [line for line in result.stderr.splitlines() if line.startswith("absent:")]
     assert lines == [
-        "absent: class 茶碗 (id 4) is in none of the 40 masks; likely: its top-level class '茶碗' is asked for in only "
-        "~0.0% of samples (weight 0.0001); raise the weight or the seeds"
+        ("absent: class 茶碗 (id 4) is in none of the 40 masks; likely: its top-level class '茶碗' is asked for in only "
+        "~0.0% of samples (weight 0.0001); raise the weight or the seeds")
     ]
     import json
 

@@ -12,13 +12,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
-
 from browser import find_chromium, non_file_requests, open_offline
 from conftest import tiny_recipe
+from PIL import Image
 
 CHROMIUM = find_chromium()
-needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (Debian: apt-get install chromium)")
+needs_chromium = pytest.mark.skipif(
+    CHROMIUM is None, reason="chromium is not installed (Debian: apt-get install chromium)"
+)
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +83,9 @@ def test_report_needs_validation_results(project):
     project.synth("decode", "tiny", "--quiet")
     result = project.synth("report", "tiny", check=False)
     assert result.returncode == 2
-    assert result.stderr.strip() == "reports/tiny/validation.json: no validation results; run `synth validate tiny` first"
+    assert (
+        result.stderr.strip() == "reports/tiny/validation.json: no validation results; run `synth validate tiny` first"
+    )
     assert not (project.root / "reports/tiny/report").exists()
 
 
@@ -110,7 +113,9 @@ def test_the_browser_check_catches_remote_requests_and_console_errors(reported, 
     folder = tmp_path / "bad"
     shutil.copytree(reported.root / "reports/tiny/report", folder)
     html = (folder / "index.html").read_text(encoding="utf-8")
-    html = html.replace("</body>", '<img src="https://cdn.example.invalid/x.png"><script>console.error("boom")</script></body>')
+    html = html.replace(
+        "</body>", '<img src="https://cdn.example.invalid/x.png"><script>console.error("boom")</script></body>'
+    )
     (folder / "index.html").write_text(html, encoding="utf-8")
     visit = open_offline(folder / "index.html")
     assert non_file_requests(visit) == ["https://cdn.example.invalid/x.png"]

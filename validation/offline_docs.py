@@ -18,32 +18,27 @@ from pathlib import Path
 ASSETS = Path(__file__).resolve().parent / "data_docs_assets" / "vendor"
 VENDOR = Path("static") / "vendor"
 
-# CDN URL (query string ignored) -> file under vendor/. Every URL GE 1.x's templates load, by prefix.
-URLS = {
-    "https://maxcdn.bootstrapcdn.com/bootstrap/4.3.1/css/bootstrap.min.css": "bootstrap/bootstrap.min.css",
-    "https://stackpath.bootstrapcdn.com/bootstrap/4.3.1/js/bootstrap.min.js": "bootstrap/bootstrap.min.js",
-    "https://code.jquery.com/jquery-3.7.1.min.js": "jquery/jquery.min.js",
-    "https://cdnjs.cloudflare.com/ajax/libs/popper.js/1.12.9/umd/popper.min.js": "popper/popper.min.js",
-    "https://unpkg.com/bootstrap-table@1.19.1/dist/bootstrap-table.min.css": "bootstrap-table/bootstrap-table.min.css",
-    "https://unpkg.com/bootstrap-table@1.19.1/dist/bootstrap-table.min.js": "bootstrap-table/bootstrap-table.min.js",
-    "https://unpkg.com/bootstrap-table@1.19.1/dist/extensions/filter-control/bootstrap-table-filter-control.min.js":
-        "bootstrap-table/bootstrap-table-filter-control.min.js",
-    # 1.19.0's filter-control CSS is two rules, identical in 1.19.1.
-    "https://unpkg.com/bootstrap-table@1.19.0/dist/extensions/filter-control/bootstrap-table-filter-control.css":
-        "bootstrap-table/bootstrap-table-filter-control.min.css",
-    "https://unpkg.com/bootstrap-table@1.19.0/dist/extensions/filter-control/bootstrap-table-filter-control.min.css":
-        "bootstrap-table/bootstrap-table-filter-control.min.css",
-    "https://cdnjs.cloudflare.com/ajax/libs/bootstrap-datepicker/1.9.0/css/bootstrap-datepicker.min.css":
-        "bootstrap-datepicker/bootstrap-datepicker.min.css",
-    "https://cdnjs.cloudflare.com/ajax/libs/bootstrap-datepicker/1.9.0/js/bootstrap-datepicker.min.js":
-        "bootstrap-datepicker/bootstrap-datepicker.min.js",
-    "https://cdn.jsdelivr.net/npm/@forevolve/bootstrap-dark@1.1.0/dist/css/bootstrap-prefers-dark.css":
-        "bootstrap-dark/bootstrap-prefers-dark.min.css",
-    "https://cdnjs.cloudflare.com/ajax/libs/font-awesome/6.6.0/css/all.min.css": "fontawesome/css/all.min.css",
-    "https://cdn.jsdelivr.net/npm/vega@5": "vega/vega.min.js",
-    "https://cdn.jsdelivr.net/npm/vega-lite@5": "vega/vega-lite.min.js",
-    "https://cdn.jsdelivr.net/npm/vega-embed@6": "vega/vega-embed.min.js",
-}
+# File under vendor/ and the CDN URL it stands for (query strings ignored): every URL GE 1.x's templates load.
+# bootstrap-table 1.19.0's filter-control CSS (two rules) is served by 1.19.1's identical file.
+_TABLE = """
+bootstrap/bootstrap.min.css                             https://maxcdn.bootstrapcdn.com/bootstrap/4.3.1/css/bootstrap.min.css
+bootstrap/bootstrap.min.js                              https://stackpath.bootstrapcdn.com/bootstrap/4.3.1/js/bootstrap.min.js
+jquery/jquery.min.js                                    https://code.jquery.com/jquery-3.7.1.min.js
+popper/popper.min.js                                    https://cdnjs.cloudflare.com/ajax/libs/popper.js/1.12.9/umd/popper.min.js
+bootstrap-table/bootstrap-table.min.css                 https://unpkg.com/bootstrap-table@1.19.1/dist/bootstrap-table.min.css
+bootstrap-table/bootstrap-table.min.js                  https://unpkg.com/bootstrap-table@1.19.1/dist/bootstrap-table.min.js
+bootstrap-table/bootstrap-table-filter-control.min.js   https://unpkg.com/bootstrap-table@1.19.1/dist/extensions/filter-control/bootstrap-table-filter-control.min.js
+bootstrap-table/bootstrap-table-filter-control.min.css  https://unpkg.com/bootstrap-table@1.19.0/dist/extensions/filter-control/bootstrap-table-filter-control.css
+bootstrap-table/bootstrap-table-filter-control.min.css  https://unpkg.com/bootstrap-table@1.19.0/dist/extensions/filter-control/bootstrap-table-filter-control.min.css
+bootstrap-datepicker/bootstrap-datepicker.min.css       https://cdnjs.cloudflare.com/ajax/libs/bootstrap-datepicker/1.9.0/css/bootstrap-datepicker.min.css
+bootstrap-datepicker/bootstrap-datepicker.min.js        https://cdnjs.cloudflare.com/ajax/libs/bootstrap-datepicker/1.9.0/js/bootstrap-datepicker.min.js
+bootstrap-dark/bootstrap-prefers-dark.min.css           https://cdn.jsdelivr.net/npm/@forevolve/bootstrap-dark@1.1.0/dist/css/bootstrap-prefers-dark.css
+fontawesome/css/all.min.css                             https://cdnjs.cloudflare.com/ajax/libs/font-awesome/6.6.0/css/all.min.css
+vega/vega.min.js                                        https://cdn.jsdelivr.net/npm/vega@5
+vega/vega-lite.min.js                                   https://cdn.jsdelivr.net/npm/vega-lite@5
+vega/vega-embed.min.js                                  https://cdn.jsdelivr.net/npm/vega-embed@6
+"""
+URLS = {url: path for path, url in (line.split() for line in _TABLE.strip().splitlines())}
 # The navbar logo comes from GE's S3 bucket with the data context id appended; the site has its own copy.
 REMOTE_IMAGES = "https://great-expectations-web-assets.s3.us-east-2.amazonaws.com/"
 LOADING_ATTRIBUTE = re.compile(r'\b(src|href)="(https?://[^"]+)"')
@@ -56,7 +51,7 @@ def _local(url: str, page: Path, site: Path) -> str | None:
     if bare in URLS:
         target = site / VENDOR / URLS[bare]
     elif bare.startswith(REMOTE_IMAGES):
-        target = site / "static" / "images" / bare[len(REMOTE_IMAGES):]
+        target = site / "static" / "images" / bare[len(REMOTE_IMAGES) :]
     else:
         return None
     return Path(os.path.relpath(target, page.parent)).as_posix()
@@ -78,7 +73,11 @@ def _rewrite(html: str, page: Path, site: Path, unknown: set[str]) -> str:
         if (page.parent / path).exists():
             return match.group(0)
         target = site / "static" / path.split("static/", 1)[1]
-        return f'{attribute}="{Path(os.path.relpath(target, page.parent)).as_posix()}"' if target.exists() else match.group(0)
+        return (
+            f'{attribute}="{Path(os.path.relpath(target, page.parent)).as_posix()}"'
+            if target.exists()
+            else match.group(0)
+        )
 
     def tag(match: re.Match) -> str:
         return SRI.sub("", LOCAL_STATIC.sub(fix_static, LOADING_ATTRIBUTE.sub(replace, match.group(0))))

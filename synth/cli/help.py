@@ -12,7 +12,13 @@ import typer
 
 PANELS: dict[str, list[str]] = {
     "Pipeline stages (what dvc repro runs, in this order)": [
-        "synthesize", "train-decoder", "decode", "validate", "build", "preview", "report",
+        "synthesize",
+        "train-decoder",
+        "decode",
+        "validate",
+        "build",
+        "preview",
+        "report",
     ],
     "Optional stages (params.yaml: mix_recipes, adapt_recipes)": ["mix", "target", "stylize", "evaluate"],
     # Sub-apps (registry, annotate) are listed after the commands of their panel: typer adds groups last.
@@ -21,7 +27,7 @@ PANELS: dict[str, list[str]] = {
 }
 
 
-def _name(info) -> str:  # noqa: ANN001 - typer's CommandInfo or TyperInfo
+def _name(info) -> str:
     if info.name:
         return info.name
     callback = info.callback if info.callback is not None else getattr(info.typer_instance, "info", None)

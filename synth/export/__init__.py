@@ -63,7 +63,9 @@ def export(recipe: Recipe, root: Path = Path("."), fmt: str = "coco", out: Path 
     staging.mkdir()
     try:
         counts, notes = _writer(fmt)(dataset, staging)
-        (staging / MARKER).write_text(json.dumps({"format": fmt, "dataset": recipe.name, "version": recipe.version}) + "\n")
+        (staging / MARKER).write_text(
+            json.dumps({"format": fmt, "dataset": recipe.name, "version": recipe.version}) + "\n"
+        )
         old = folder.with_name(f".{folder.name}.old-{os.getpid()}")
         if folder.exists():
             os.replace(folder, old)

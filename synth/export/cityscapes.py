@@ -47,8 +47,13 @@ def write(dataset: BuiltDataset, folder: Path) -> tuple[dict[str, int], list[str
             Image.fromarray(lut[mask]).save(labels / f"{base}_gtFine_color.png", format="PNG")
             n += 1
         counts[split] = n
-    classes = [{"id": 0, "name": "background", "color": "#000000", "trainId": 0}] + [
-        {"id": c.id, "name": c.name, "color": c.color, "trainId": c.id, "parent": c.parent} for c in recipe.taxonomy.classes
-    ] + [{"id": 255, "name": "ignore", "color": "#ffffff", "trainId": 255}]
+    classes = (
+        [{"id": 0, "name": "background", "color": "#000000", "trainId": 0}]
+        + [
+            {"id": c.id, "name": c.name, "color": c.color, "trainId": c.id, "parent": c.parent}
+            for c in recipe.taxonomy.classes
+        ]
+        + [{"id": 255, "name": "ignore", "color": "#ffffff", "trainId": 255}]
+    )
     (folder / "labels.json").write_text(json.dumps(classes, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     return counts, []

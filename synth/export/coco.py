@@ -48,8 +48,14 @@ def write(dataset: BuiltDataset, folder: Path) -> tuple[dict[str, int], list[str
             mask = row.mask()
             name = f"{split}/{row.stem}{row.suffix}"
             (folder / "images" / name).write_bytes(row.image_bytes)
-            entry = {"id": row.seed, "file_name": name, "height": int(mask.shape[0]), "width": int(mask.shape[1]),
-                     "seed": row.seed, "prompt": row.prompt}
+            entry = {
+                "id": row.seed,
+                "file_name": name,
+                "height": int(mask.shape[0]),
+                "width": int(mask.shape[1]),
+                "seed": row.seed,
+                "prompt": row.prompt,
+            }
             if (mask == IGNORE_ID).any():
                 entry["ignore_rle"] = _json_rle(_rle(mask == IGNORE_ID))
             images.append(entry)
@@ -58,18 +64,29 @@ def write(dataset: BuiltDataset, folder: Path) -> tuple[dict[str, int], list[str
                 if not present.any():
                     continue
                 rle = _rle(present)
-                annotations.append({
-                    "id": len(annotations) + 1, "image_id": row.seed, "category_id": cls.id, "segmentation": _json_rle(rle),
-                    "area": float(mask_utils.area(rle)), "bbox": [float(v) for v in mask_utils.toBbox(rle)], "iscrowd": 0,
-                })
+                annotations.append(
+                    {
+                        "id": len(annotations) + 1,
+                        "image_id": row.seed,
+                        "category_id": cls.id,
+                        "segmentation": _json_rle(rle),
+                        "area": float(mask_utils.area(rle)),
+                        "bbox": [float(v) for v in mask_utils.toBbox(rle)],
+                        "iscrowd": 0,
+                    }
+                )
         document = {
-            "info": {"description": f"{recipe.name} {recipe.version} ({split}), exported by synth-datasets",
-                     "version": recipe.version},
+            "info": {
+                "description": f"{recipe.name} {recipe.version} ({split}), exported by synth-datasets",
+                "version": recipe.version,
+            },
             "licenses": [{"id": 1, "name": recipe.license}],
             "images": images,
             "annotations": annotations,
             "categories": categories(dataset),
         }
-        (folder / "annotations" / f"{split}.json").write_text(json.dumps(document, ensure_ascii=False) + "\n", encoding="utf-8")
+        (folder / "annotations" / f"{split}.json").write_text(
+            json.dumps(document, ensure_ascii=False) + "\n", encoding="utf-8"
+        )
         counts[split] = len(images)
     return counts, []

@@ -54,11 +54,17 @@ class BuiltDataset:
             try:
                 table = pq.read_table(path, columns=["image", "mask", "seed", "prompt"])
             except Exception as error:  # noqa: BLE001 - any unreadable file is a damaged build
-                raise UserError(f"{path}: unreadable build file ({error}); rerun `synth build {self.recipe.name}`") from None
+                raise UserError(
+                    f"{path}: unreadable build file ({error}); rerun `synth build {self.recipe.name}`"
+                ) from None
             for r in table.to_pylist():
                 if r["mask"] is None or r["image"] is None:
-                    raise UserError(f"{path}: seed {r['seed']} has no image or mask; rerun `synth build {self.recipe.name}`")
-                yield BuiltRow(split, r["seed"], r["prompt"], r["image"]["bytes"], r["image"]["path"] or "", r["mask"]["bytes"])
+                    raise UserError(
+                        f"{path}: seed {r['seed']} has no image or mask; rerun `synth build {self.recipe.name}`"
+                    )
+                yield BuiltRow(
+                    split, r["seed"], r["prompt"], r["image"]["bytes"], r["image"]["path"] or "", r["mask"]["bytes"]
+                )
 
     @property
     def splits(self) -> list[str]:
@@ -77,7 +83,12 @@ def open_build(recipe: Recipe, folder: Path) -> BuiltDataset:
     try:
         id2label = json.loads((folder / "id2label.json").read_text())
     except (OSError, json.JSONDecodeError) as error:
-        raise UserError(f"{folder / 'id2label.json'}: unreadable ({error}); rerun `synth build {recipe.name}`") from None
+        raise UserError(
+            f"{folder / 'id2label.json'}: unreadable ({error}); rerun `synth build {recipe.name}`"
+        ) from None
     if {int(k): v for k, v in id2label.items()} != recipe.taxonomy.id2label():
-        raise UserError(f"{folder}: built from a different taxonomy than recipes/{recipe.name}.yaml; rerun `synth build {recipe.name}`")
+        raise UserError(
+            f"{folder}: built from a different taxonomy than recipes/{recipe.name}.yaml; "
+            f"rerun `synth build {recipe.name}`"
+        )
     return BuiltDataset(recipe, folder, files)

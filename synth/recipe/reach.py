@@ -59,13 +59,18 @@ def absence_reason(recipe: Recipe, cls: ClassDef, samples: int) -> str:
     path = chain(recipe, cls)
     drawn = draw_probability(recipe, cls)
     if drawn * samples < 3:
-        return (f"its top-level class {path[0]!r} is asked for in only ~{drawn:.1%} of samples (weight "
-                f"{next(c for c in recipe.taxonomy.classes if c.name == path[0]).weight:g}); raise the weight or the seeds")
+        return (
+            f"its top-level class {path[0]!r} is asked for in only ~{drawn:.1%} of samples (weight "
+            f"{next(c for c in recipe.taxonomy.classes if c.name == path[0]).weight:g}); raise the weight or the seeds"
+        )
     if recipe.decode.type != "exact":
-        return (f"the {recipe.decode.type!r} decoder labeled none of its pixels: check the decoder's thresholds"
-                + (" and that annotations contain it" if recipe.decode.type == "datasetgan" else ""))
+        return f"the {recipe.decode.type!r} decoder labeled none of its pixels: check the decoder's thresholds" + (
+            " and that annotations contain it" if recipe.decode.type == "datasetgan" else ""
+        )
     if len(path) > 1 and recipe.generator.type == "scenes":
         largest = recipe.generator.max_scale * recipe.image_size * PART_SCALE ** (len(path) - 1)
-        return (f"a part at depth {len(path) - 1} ({' > '.join(path)}): drawn at most ~{max(largest, MIN_RADIUS):.1f} px "
-                f"in radius and only over visible pixels of {path[-2]!r}; raise image_size or generator.max_scale")
+        return (
+            f"a part at depth {len(path) - 1} ({' > '.join(path)}): drawn at most ~{max(largest, MIN_RADIUS):.1f} px "
+            f"in radius and only over visible pixels of {path[-2]!r}; raise image_size or generator.max_scale"
+        )
     return "the generator drew it but nothing of it stayed visible (occluded); check the generator's settings"

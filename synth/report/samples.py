@@ -47,8 +47,15 @@ def sample_index(recipe: Recipe, root: Path) -> tuple[list[tuple[Path, Path]], l
         table = read_shard(masks, ["seed", "class_fraction", "mean_confidence", "provenance"]).to_pylist()
         for r in table:
             uncertainty = json.loads(r["provenance"] or "{}").get("uncertainty")
-            rows.append(IndexRow(r["seed"], i, list(r["class_fraction"] or []), r["mean_confidence"],
-                                 None if uncertainty is None else float(uncertainty)))
+            rows.append(
+                IndexRow(
+                    r["seed"],
+                    i,
+                    list(r["class_fraction"] or []),
+                    r["mean_confidence"],
+                    None if uncertainty is None else float(uncertainty),
+                )
+            )
     return pairs, rows
 
 
@@ -95,5 +102,7 @@ def load_views(pairs: list[tuple[Path, Path]], rows: list[IndexRow], seeds: set[
         for s in samples:
             m = masks[s["seed"]]
             confidence = None if m["confidence"] is None else decode_confidence(m["confidence"])
-            out[s["seed"]] = SampleView(s["seed"], s["prompt"], decode_png(s["image"]), decode_png(m["mask"]), confidence)
+            out[s["seed"]] = SampleView(
+                s["seed"], s["prompt"], decode_png(s["image"]), decode_png(m["mask"]), confidence
+            )
     return out

@@ -20,7 +20,14 @@ from synth.palette import palette_bytes, palette_rgb
 from synth.paths import DatasetPaths
 from synth.recipe import Recipe, recipe_hash
 from synth.report import charts, page
-from synth.report.samples import SampleView, class_examples, evenly_spaced, load_views, most_uncertain, sample_index
+from synth.report.samples import (
+    SampleView,
+    class_examples,
+    evenly_spaced,
+    load_views,
+    most_uncertain,
+    sample_index,
+)
 
 GALLERY = 8
 PER_CLASS = 4
@@ -47,14 +54,27 @@ def _lineage(recipe: Recipe, paths: DatasetPaths) -> list[tuple[str, object]]:
     built = _read_json(paths.build / "lineage.json", "lineage", f"synth build {recipe.name}")
     if built is None:
         gen = recipe.generator.provenance()
-        return [("version", recipe.version), ("recipe hash", recipe_hash(recipe)), ("build", "not built yet"),
-                ("generator", gen.get("generator")), ("model", gen.get("model")), ("model revision", gen.get("revision"))]
+        return [
+            ("version", recipe.version),
+            ("recipe hash", recipe_hash(recipe)),
+            ("build", "not built yet"),
+            ("generator", gen.get("generator")),
+            ("model", gen.get("model")),
+            ("model revision", gen.get("revision")),
+        ]
     gen = built.get("generator", {})
     return [
-        ("version", built.get("version")), ("recipe hash", built.get("recipe_hash")), ("git commit", built.get("git_commit")),
-        ("content hash", built.get("content_hash")), ("generator", gen.get("generator")), ("model", gen.get("model")),
-        ("model revision", gen.get("revision")), ("generator settings hash", gen.get("settings_hash")),
-        ("decoder", built.get("decoder")), ("synth-datasets", built.get("synth_version")), ("splits", built.get("splits")),
+        ("version", built.get("version")),
+        ("recipe hash", built.get("recipe_hash")),
+        ("git commit", built.get("git_commit")),
+        ("content hash", built.get("content_hash")),
+        ("generator", gen.get("generator")),
+        ("model", gen.get("model")),
+        ("model revision", gen.get("revision")),
+        ("generator settings hash", gen.get("settings_hash")),
+        ("decoder", built.get("decoder")),
+        ("synth-datasets", built.get("synth_version")),
+        ("splits", built.get("splits")),
         ("hub repo", recipe.hub_repo or "none"),
     ]
 
@@ -78,14 +98,21 @@ def _write_images(view: SampleView, lut: np.ndarray, palette: bytes, folder: Pat
 
 
 def _class_charts(recipe: Recipe, classes: list[dict]) -> list[str]:
-    rows = lambda key: [(c["name"], c["color"], [c[key]]) for c in classes]  # noqa: E731
+    rows = lambda key: [(c["name"], c["color"], [c[key]]) for c in classes]
     return [
-        charts.bar_chart("Class pixel frequency vs target weight",
-                         [(c["name"], c["color"], [c["frequency"], c["target"]]) for c in classes],
-                         [("observed frequency", ""), ("target (recipe weight)", "#bbbbbb")]),
+        charts.bar_chart(
+            "Class pixel frequency vs target weight",
+            [(c["name"], c["color"], [c["frequency"], c["target"]]) for c in classes],
+            [("observed frequency", ""), ("target (recipe weight)", "#bbbbbb")],
+        ),
         charts.bar_chart("Pixel share of images", rows("pixel_share"), [("mean share of pixels", "")], fmt="{:.4f}"),
-        charts.bar_chart("Presence: share of samples with the class", rows("presence"), [("presence", "")], scale_max=1.0,
-                         marker=(recipe.validation.min_class_presence, f"min {recipe.validation.min_class_presence:g}")),
+        charts.bar_chart(
+            "Presence: share of samples with the class",
+            rows("presence"),
+            [("presence", "")],
+            scale_max=1.0,
+            marker=(recipe.validation.min_class_presence, f"min {recipe.validation.min_class_presence:g}"),
+        ),
     ]
 
 
@@ -106,8 +133,14 @@ def report(recipe: Recipe, root: Path = Path(".")) -> Path:
     known = {r.seed for r in rows}
     stats = validation.get("classes", {})
     classes = [
-        {"id": c.id, "name": c.name, "color": c.color, "parent": c.parent, "weight": c.weight,
-         **{k: float(stats.get(c.name, {}).get(k, 0.0)) for k in ("presence", "pixel_share", "frequency", "target")}}
+        {
+            "id": c.id,
+            "name": c.name,
+            "color": c.color,
+            "parent": c.parent,
+            "weight": c.weight,
+            **{k: float(stats.get(c.name, {}).get(k, 0.0)) for k in ("presence", "pixel_share", "frequency", "target")},
+        }
         for c in recipe.taxonomy.classes
     ]
     failures = list(details.get("failures", []))
@@ -120,7 +153,9 @@ def report(recipe: Recipe, root: Path = Path(".")) -> Path:
     per_class = class_examples(recipe, rows, PER_CLASS)
     uncertain, ranked_by = most_uncertain(rows, UNCERTAIN)
     excluded_shown = sorted(excluded)[:EXCLUDED_SHOWN]
-    wanted = set(gallery) | set(failing) | set(uncertain) | set(excluded_shown) | {s for v in per_class.values() for s in v}
+    wanted = (
+        set(gallery) | set(failing) | set(uncertain) | set(excluded_shown) | {s for v in per_class.values() for s in v}
+    )
     views = load_views(pairs, rows, wanted)
 
     final = report_dir(root, recipe.name)
@@ -142,20 +177,33 @@ def report(recipe: Recipe, root: Path = Path(".")) -> Path:
             return "" if r.mean_confidence is None else f"mean confidence {r.mean_confidence:.3f}"
 
         ctx = {
-            "name": recipe.name, "version": recipe.version, "description": recipe.description.strip(),
-            "generator": recipe.generator.type, "decoder": recipe.decode.type, "synth_version": __version__,
-            "validation": validation, "lineage": _lineage(recipe, paths), "classes": classes,
-            "charts": _class_charts(recipe, classes), "failures": failures,
+            "name": recipe.name,
+            "version": recipe.version,
+            "description": recipe.description.strip(),
+            "generator": recipe.generator.type,
+            "decoder": recipe.decode.type,
+            "synth_version": __version__,
+            "validation": validation,
+            "lineage": _lineage(recipe, paths),
+            "classes": classes,
+            "charts": _class_charts(recipe, classes),
+            "failures": failures,
             "absent": [absent_line(a, validation.get("samples", 0)) for a in details.get("absent_classes", [])],
             "class_anchor": {c.name: f"class-{c.id}" for c in recipe.taxonomy.classes},
-            "failing_seeds": set(failing), "failing": [card(s) for s in failing],
+            "failing_seeds": set(failing),
+            "failing": [card(s) for s in failing],
             "gallery": [card(s) for s in gallery],
-            "per_class": [{"id": c.id, "name": c.name, "color": c.color, "cards": [card(s) for s in per_class[c.id]]}
-                          for c in recipe.taxonomy.classes],
+            "per_class": [
+                {"id": c.id, "name": c.name, "color": c.color, "cards": [card(s) for s in per_class[c.id]]}
+                for c in recipe.taxonomy.classes
+            ],
             "has_confidence": any(r.mean_confidence is not None for r in rows),
             "uncertain": {"by": ranked_by, "cards": [card(s, confidence_note(s)) for s in uncertain]},
-            "excluded": {"count": len(excluded), "rule": "DatasetGAN uncertainty; seeds and reasons in lineage.json",
-                         "cards": [card(s, excluded[s]) for s in excluded_shown if s in views]},
+            "excluded": {
+                "count": len(excluded),
+                "rule": "DatasetGAN uncertainty; seeds and reasons in lineage.json",
+                "cards": [card(s, excluded[s]) for s in excluded_shown if s in views],
+            },
             "evaluate": evaluate,
         }
         (staging / "index.html").write_text(page.render(ctx), encoding="utf-8")
@@ -171,6 +219,6 @@ def report(recipe: Recipe, root: Path = Path(".")) -> Path:
 
 
 def _icon(lut: np.ndarray, path: Path) -> None:
-    """A favicon beside the page (the first four class colours), so the browser asks for a file here and nothing else."""
+    """A favicon beside the page (the first four class colours): the browser asks for a file here, nothing else."""
     cells = np.array([[1, 2], [3, 4]], dtype=np.uint8).repeat(8, 0).repeat(8, 1)
     Image.fromarray(lut[cells]).save(path, format="PNG")
