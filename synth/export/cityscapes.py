@@ -19,6 +19,7 @@ from PIL import Image
 
 from synth.export.source import BuiltDataset
 from synth.palette import palette_rgb
+from synth.store.codec import PNG_COMPRESS_LEVEL
 
 CITYSCAPES_SPLIT = {"train": "train", "validation": "val", "test": "test"}
 
@@ -39,12 +40,12 @@ def write(dataset: BuiltDataset, folder: Path) -> tuple[dict[str, int], list[str
             if row.suffix == ".png":
                 (images / f"{base}_leftImg8bit.png").write_bytes(row.image_bytes)
             else:
-                row.image().save(images / f"{base}_leftImg8bit.png", format="PNG")
+                row.image().save(images / f"{base}_leftImg8bit.png", format="PNG", compress_level=PNG_COMPRESS_LEVEL)
             mask = row.mask()
             buffer = io.BytesIO()
-            Image.fromarray(np.ascontiguousarray(mask)).save(buffer, format="PNG")  # "L": plain label ids
+            Image.fromarray(np.ascontiguousarray(mask)).save(buffer, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
             (labels / f"{base}_gtFine_labelIds.png").write_bytes(buffer.getvalue())
-            Image.fromarray(lut[mask]).save(labels / f"{base}_gtFine_color.png", format="PNG")
+            Image.fromarray(lut[mask]).save(labels / f"{base}_gtFine_color.png", format="PNG", compress_level=PNG_COMPRESS_LEVEL)
             n += 1
         counts[split] = n
     classes = (

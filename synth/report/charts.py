@@ -27,7 +27,7 @@ def bar_chart(
     """
     n = len(series)
     group = ROW * n + 6
-    top = 28
+    top = 42 if marker is not None else 28  # room for the threshold label under the title
     height = top + group * len(rows) + 24
     width = LABEL_W + BAR_W + VALUE_W
     peak = scale_max or max([v for _, _, values in rows for v in values] + [marker[0] if marker else 0, 1e-9])

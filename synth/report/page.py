@@ -191,11 +191,13 @@ def render(ctx: dict) -> str:
         )
     else:
         eval_html = (
-            '<p class="muted">No reports/NAME/evaluate.json: this recipe does not run the optional evaluate stage.</p>'
+            f'<p class="muted">No reports/{escape(ctx["name"])}/evaluate.json: this recipe does not run the optional '
+            "evaluate stage.</p>"
         )
     excluded = ctx["excluded"]
     excluded_html = (
-        f"<p>{excluded['count']} samples are left out of the build by the decoder ({escape(excluded['rule'])}); "
+        f"<p>{excluded['count']} {'sample is' if excluded['count'] == 1 else 'samples are'} left out of the build by "
+        f"the decoder ({escape(excluded['rule'])}; seeds and reasons in lineage.json); "
         f"showing {len(excluded['cards'])}.</p>" + gallery(excluded["cards"])
         if excluded["count"]
         else '<p class="muted">The decoder excluded no sample.</p>'

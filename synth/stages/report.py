@@ -97,6 +97,14 @@ def _write_images(view: SampleView, lut: np.ndarray, palette: bytes, folder: Pat
     return out
 
 
+def _exclusion_rule(paths: DatasetPaths) -> str:
+    """The decoder's own words for why it excluded samples (DatasetGAN writes its rule next to the list)."""
+    from synth.stages.build import EXCLUSIONS
+
+    listing = _read_json(paths.masks / EXCLUSIONS, "exclusions", f"synth decode {paths.name}") or {}
+    return str(listing.get("rule") or "the decoder's exclusion rule")
+
+
 def _class_charts(recipe: Recipe, classes: list[dict]) -> list[str]:
     rows = lambda key: [(c["name"], c["color"], [c[key]]) for c in classes]
     return [
@@ -201,7 +209,7 @@ def report(recipe: Recipe, root: Path = Path(".")) -> Path:
             "uncertain": {"by": ranked_by, "cards": [card(s, confidence_note(s)) for s in uncertain]},
             "excluded": {
                 "count": len(excluded),
-                "rule": "DatasetGAN uncertainty; seeds and reasons in lineage.json",
+                "rule": _exclusion_rule(paths),
                 "cards": [card(s, excluded[s]) for s in excluded_shown if s in views],
             },
             "evaluate": evaluate,
