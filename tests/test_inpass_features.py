@@ -253,4 +253,4 @@ def test_dvc_repro_on_captured_features_and_new_annotations_rerun_only_downstrea
     ran = {line.split("'")[1] for line in again.stdout.splitlines() if line.startswith("Running stage")}
     assert "synthesize@tinysd" not in ran
     assert {"train-decoder@tinysd", "decode@tinysd"} <= ran <= {
-        "train-decoder@tinysd", "decode@tinysd", "validate@tinysd", "build@tinysd", "preview@tinysd"}, ran
+        "train-decoder@tinysd", "decode@tinysd", "validate@tinysd", "build@tinysd", "preview@tinysd", "report@tinysd"}, ran

@@ -12,7 +12,7 @@ reader has to follow, and the one that hides a circle). The layers, lowest first
 5. implementations that consume samples: ``synth.decode``, ``synth.mix``, ``synth.adapt``, ``synth.evaluate``.
    Layers 4 and 5 get their own config and a ``DatasetContext``, never the recipe.
 6. recipe: ``synth.recipe`` (imports the implementations' configs), ``synth.splits``.
-7. dataset-level checks and files: ``validation``, ``synth.card``, ``synth.publish``.
+7. dataset-level checks and files: ``validation``, ``synth.card``, ``synth.publish``, ``synth.report``, ``synth.export``.
 8. stages: ``synth.stages`` (one function per DVC stage).
 9. interfaces: ``synth.cli``, ``synth.catalog``, ``synth.__main__``.
 """
@@ -32,7 +32,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("generators", ("synth.generate",)),
     ("implementations", ("synth.decode", "synth.mix", "synth.adapt", "synth.evaluate")),
     ("recipe", ("synth.recipe", "synth.splits")),
-    ("dataset checks and files", ("validation", "synth.card", "synth.publish")),
+    ("dataset checks and files", ("validation", "synth.card", "synth.publish", "synth.report", "synth.export")),
     ("stages", ("synth.stages",)),
     ("interfaces", ("synth.cli", "synth.catalog", "synth.__main__")),
 ]

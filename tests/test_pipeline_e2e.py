@@ -62,14 +62,14 @@ def test_extending_the_seeds_through_dvc_keeps_every_finished_file(project):
     assert sorted(seed for split in dataset.values() for seed in split["seed"]) == list(range(50))
 
 
-def test_editing_a_validation_threshold_reruns_only_validate_and_build(project):
+def test_editing_a_validation_threshold_reruns_only_validate_build_and_report(project):
     project.dvc("repro")
     recipe = project.read_recipe("tiny")
     recipe["validation"]["max_components"] = 30
     project.write_recipe(recipe)
-    assert changed_stages(project) == {"validate@tiny", "build@tiny"}
+    assert changed_stages(project) == {"validate@tiny", "build@tiny", "report@tiny"}  # the report draws the threshold
     result = project.dvc("repro")
-    for stage in ("validate@tiny", "build@tiny"):
+    for stage in ("validate@tiny", "build@tiny", "report@tiny"):
         assert f"Running stage '{stage}'" in result.stdout
     for stage in ("synthesize@tiny", "decode@tiny", "preview@tiny"):
         assert f"Stage '{stage}' didn't change, skipping" in result.stdout

@@ -18,7 +18,7 @@ from PIL import Image
 
 from synth.publish.review_image import GAP, HEADER
 from synth.publish.review_tables import change, params_rows, table
-from synth.stages.preview import CELL
+from synth.report.contact_sheet import CELL
 
 DOG = (0xFF, 0xE1, 0x19)
 CAR = (0xE6, 0x19, 0x4B)

@@ -279,7 +279,7 @@ def test_dvc_repro_records_metrics_and_threshold_edit_reruns_only_validate_and_b
     recipe["validation"]["max_duplicate_fraction"] = 0.5
     project.write_recipe(recipe)
     status = json.loads(project.dvc("status", "--json").stdout)
-    assert set(status) == {"validate@tiny", "build@tiny"}  # build states the thresholds in the card
+    assert set(status) == {"validate@tiny", "build@tiny", "report@tiny"}  # build and report state the thresholds
 
 
 def test_great_expectations_error_counts_as_failure(decoded, tmp_path):

@@ -140,3 +140,11 @@ def describe(item: dict) -> str:
         shown = "; ".join(", ".join(f"{k}={_short(v)}" for k, v in ex.items()) for ex in item["examples"][:5])
         line += f", e.g. {shown}"
     return line
+
+
+def absent_line(entry: dict, samples: int) -> str:
+    """One line for a class in no mask at all (``synth validate`` and the report say the same)."""
+    return (
+        f"absent: class {entry['class']} (id {entry['id']}) is in none of the {samples} masks; "
+        f"likely: {entry['reason']}"
+    )

@@ -91,8 +91,11 @@ from datasets import load_dataset
 ds = load_dataset("{load_id}", revision="v{recipe.version}")
 ```
 
-Masks are single-channel PNGs: the pixel value is the class id below, `0` is background and `255` is ignore
-(pixels the decoder was not confident about). `id2label.json` maps ids to names.
+Masks are single-channel palette ("P" mode) PNGs: the pixel value is the class id below, `0` is background and
+`255` is ignore (pixels the decoder was not confident about); `np.asarray(row["mask"])` gives the ids.
+`id2label.json` maps ids to names. The PNG palette is the taxonomy's colours (`0` black, `255` white, every
+class the colour in the table below), so image viewers and the Hub's dataset viewer show the masks in colour;
+convert with `np.asarray`, never with `.convert("RGB")`, to train on them.
 
 ## Taxonomy
 

@@ -2,13 +2,18 @@
 
 from synth.cli import (  # noqa: F401 - importing registers the commands
     datasetgan,
+    export,
     generation,
     optional_stages,
     outputs,
     publish,
     recipes,
+    report,
     validate,
 )
 from synth.cli.app import app, main
+from synth.cli.help import organize
+
+organize(app)
 
 __all__ = ["app", "main"]

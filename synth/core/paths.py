@@ -108,6 +108,15 @@ class DatasetPaths:
         return self.reports / "preview.png"
 
     @property
+    def report(self) -> Path:
+        """report: the self-contained HTML page and its images."""
+        return self.reports / "report"
+
+    @property
+    def report_page(self) -> Path:
+        return self.report / "index.html"
+
+    @property
     def annotation_export(self) -> Path:
         """``synth annotate export``'s default folder: images and the guide handed to annotators."""
         return self.reports / "annotate"

@@ -39,6 +39,15 @@ class AttentionDecoderConfig(DecoderConfig):
             out.append(("decode.background_threshold", f"{self.background_threshold} is above label_threshold {self.label_threshold}"))
         return out
 
+    def never_produces(self, context: DatasetContext) -> dict[str, str]:
+        # Score maps exist for the classes a prompt names, and prompts name top-level classes only.
+        return {
+            c.name: f"a part (of {c.parent!r}): prompts name top-level classes only, so the attention decoder has "
+            "no score map for it"
+            for c in context.taxonomy.classes
+            if c.parent is not None
+        }
+
 
 def decode_scores(scores: np.ndarray, class_ids: np.ndarray, size: int, label_threshold: float, background_threshold: float):
     """(K, r, r) score maps -> (mask, confidence) at ``size`` x ``size``. Pure numpy/torch math, tested directly."""

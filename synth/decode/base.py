@@ -55,6 +55,10 @@ class DecoderConfig(BaseModel):
         """Problems only this decoder can see, e.g. a generator that does not produce what it reads."""
         return []
 
+    def never_produces(self, context: DatasetContext) -> dict[str, str]:
+        """Classes this decoder can never label, with the reason (``synth check`` notes them)."""
+        return {}
+
     def trained_state(self, paths: DatasetPaths) -> str | None:
         """Digest of trained state the masks depend on (joins the masks shard key); None when there is none."""
         return None

@@ -59,6 +59,10 @@ class GeneratorConfig(BaseModel):
         """Things ``synth check`` could not verify and says so (e.g. a model that is not available locally)."""
         return []
 
+    def never_produces(self, context: DatasetContext) -> dict[str, str]:
+        """Classes this generator can never put in a mask, with the reason (``synth check`` notes them)."""
+        return {}
+
     def provenance(self) -> dict[str, Any]:
         """Identity of the model behind the samples, recorded in every sample and in the dataset card."""
         return {"generator": getattr(self, "type", type(self).__name__), "model": None, "revision": None}

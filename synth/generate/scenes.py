@@ -6,7 +6,8 @@ validation, mixing and adaptation can be measured against known answers.
 
 Each class is a distinct family of shapes with its own colour and texture statistics; instances vary in scale,
 position, rotation and count, occlude each other in drawing order, and sit on a textured background. Classes
-with a ``parent`` (car > wheel) are drawn as parts inside instances of their parent.
+with a ``parent`` (car > wheel) are drawn as parts inside instances of their parent, to any depth
+(table > leg > foot).
 """
 
 from __future__ import annotations
@@ -156,16 +157,7 @@ class ScenesGenerator(Generator):
             scale = rng.uniform(cfg.min_scale, cfg.max_scale) * n
             center = rng.uniform(0.1 * n, 0.9 * n, size=2)
             region = self._draw(rng, image, mask, cls, center, scale, within=None)
-            for part in self.children.get(cls.name, []):
-                for _ in range(int(rng.integers(1, 3))):
-                    if region is None:
-                        break
-                    ys, xs, inside = region
-                    pick = rng.integers(inside.sum()) if inside.any() else None
-                    if pick is None:
-                        break
-                    py, px = np.argwhere(inside)[pick]
-                    self._draw(rng, image, mask, part, (ys.start + py, xs.start + px), scale * rng.uniform(0.2, 0.35), within=(region, cls.id))
+            self._draw_parts(rng, image, mask, cls, region, scale)
         if cfg.blur > 0:
             from scipy.ndimage import gaussian_filter
 
@@ -180,6 +172,26 @@ class ScenesGenerator(Generator):
             image = image + rng.standard_normal(size=image.shape, dtype=np.float32) * np.float32(cfg.sensor_noise)
         pixels = np.clip(image + 0.5, 0, 255).astype(np.uint8)
         return Sample(plan.seed, pixels, plan.caption, mask=mask, provenance=dict(self.provenance))
+
+    def _draw_parts(self, rng, image, mask, cls: ClassDef, region, scale: float) -> None:
+        """1-2 instances of each part of ``cls`` inside the pixels its instance got, then their parts inside them.
+
+        Part-of chains of any depth (table > leg > foot): each level is 20-35% of its parent's size (at least
+        2 px radius) and drawn only over pixels that still show the parent. A part with no parts of its own
+        draws nothing more from ``rng``, so one-level taxonomies give the same bytes as before.
+        """
+        for part in self.children.get(cls.name, []):
+            for _ in range(int(rng.integers(1, 3))):
+                if region is None:
+                    break
+                ys, xs, inside = region
+                pick = rng.integers(inside.sum()) if inside.any() else None
+                if pick is None:
+                    break
+                py, px = np.argwhere(inside)[pick]
+                part_scale = scale * rng.uniform(0.2, 0.35)
+                drawn = self._draw(rng, image, mask, part, (ys.start + py, xs.start + px), part_scale, within=(region, cls.id))
+                self._draw_parts(rng, image, mask, part, drawn, part_scale)
 
     def _background(self, rng: np.random.Generator) -> np.ndarray:
         cfg: ScenesConfig = self.config  # type: ignore[assignment]

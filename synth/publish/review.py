@@ -129,7 +129,10 @@ def _base_recipe_model(side: Side, path: str) -> tuple[Recipe | None, str | None
 
 def report_links(root: Path, name: str) -> list[str]:
     """Extra per-recipe lines (e.g. a link to an HTML report); one place, so other report kinds add one line here."""
-    return []
+    from synth.core.paths import DatasetPaths
+
+    page = DatasetPaths(root, name).report_page
+    return [f"Report: `{page.relative_to(root)}` (`synth report {name}`; opens offline)", ""]
 
 
 def data_section(root: Path, base: str, name: str, base_root: Path | None, image: bool) -> list[str]:

@@ -108,7 +108,7 @@ def side_by_side(left: Panel, right: Panel) -> Image.Image:
 
 def choose_seeds(before: set[int] | None, after: set[int] | None, count: int = COUNT) -> tuple[list[int], str | None]:
     """The same seeds on both sides where they share any; else each side's own, with a note saying so."""
-    from synth.stages.preview import pick_seeds
+    from synth.report.contact_sheet import pick_seeds
 
     if before and after:
         common = sorted(before & after)
@@ -120,7 +120,7 @@ def choose_seeds(before: set[int] | None, after: set[int] | None, count: int = C
 
 
 def render(recipe: Recipe, root: Path, seeds: list[int]) -> Image.Image:
-    from synth.stages.preview import contact_sheet
+    from synth.report.contact_sheet import contact_sheet
 
     return contact_sheet(recipe, root, seeds=seeds)
 

@@ -83,7 +83,9 @@ def semantic_problems(recipe: Recipe) -> list[tuple[str, str]]:
 
 def recipe_notes(recipe: Recipe) -> list[tuple[str, str]]:
     """What ``synth check`` could not verify or finds odd without it being wrong, one ``(field, note)`` each."""
-    notes = list(recipe.generator.notes(recipe.context()))
+    from synth.recipe.reach import check_notes
+
+    notes = [*recipe.generator.notes(recipe.context()), *check_notes(recipe)]
     records = getattr(recipe.generator, "features", None) is not None
     reads = getattr(getattr(recipe.decode, "features", None), "type", None)
     if records and reads != "captured":

@@ -44,7 +44,12 @@ STAGES: dict[str, Stage] = {
         ("name", "version", "description", "license", "hub_repo", "splits", "taxonomy", "validation"),
         ("synth/card", "synth/stages/build.py"),
     ),
-    "preview": Stage(("taxonomy",), ("synth/stages/preview.py",)),
+    "preview": Stage(("taxonomy",), ("synth/report/contact_sheet.py", "synth/stages/preview.py")),
+    # report shows lineage, class statistics against the weights and thresholds, and the decoder's outputs.
+    "report": Stage(
+        ("name", "version", "description", "hub_repo", "generator", "taxonomy", "decode", "validation"),
+        ("synth/report", "synth/stages/report.py", "validation/outcome.py"),
+    ),
     "mix": Stage(
         ("mix", "taxonomy", "image_size"),
         ("synth/mix", "synth/evaluate/train.py", "synth/evaluate/net.py", "synth/stages/mix.py"),

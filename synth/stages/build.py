@@ -26,6 +26,7 @@ from synth.card.card import render_card
 from synth.card.lineage import file_sha256, make_lineage
 from synth.errors import UserError
 from synth.core.paths import DatasetPaths
+from synth.store.exclusions import read_exclusions
 from synth.core.hashing import canonical_hash
 from synth.recipe import Recipe, recipe_path
 from synth.splits import SPLIT_NAMES, split_of
@@ -84,18 +85,6 @@ def _image_column(data: pa.ChunkedArray, seeds: list[int], suffix: str) -> pa.St
     data = data.combine_chunks()
     paths = pa.array([None if valid is False else f"{seed:08d}{suffix}" for seed, valid in zip(seeds, data.is_valid().to_pylist())], pa.string())
     return pa.StructArray.from_arrays([data, paths], names=["bytes", "path"], mask=data.is_null())
-
-
-def read_exclusions(paths: DatasetPaths) -> dict[int, str]:
-    """Seeds a decoder asked to leave out (e.g. DatasetGAN's most uncertain share), with the reason for each."""
-    listing = paths.excluded  # written by decoders that drop samples (see docs/datasetgan.md)
-    if not listing.is_file():
-        return {}
-    try:
-        entries = json.loads(listing.read_text())["excluded"]
-        return {int(e["seed"]): str(e.get("reason", "excluded by the decoder")) for e in entries}
-    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
-        raise UserError(f"{listing}: unreadable exclusion list ({error}); rerun `synth decode {paths.name}`") from None
 
 
 @dataclass(frozen=True)

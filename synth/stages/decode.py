@@ -20,11 +20,12 @@ from synth.recipe import STAGES, Recipe
 from synth.stages import StageReport
 from synth.stages.runner import run_sharded
 from synth.stats import mask_stats
-from synth.store.codec import encode_confidence, encode_png
+from synth.core.palette import palette_bytes
+from synth.store.codec import encode_confidence, encode_mask
 from synth.store.records import MASKS_SCHEMA, iter_records, rows_to_table
 from synth.store.shards import ShardPlan, list_shards, parse_name, read_shard
 
-MASKS_FORMAT = 1
+MASKS_FORMAT = 2  # 2: masks are palette PNGs (synth.core.palette); 1 was greyscale
 
 
 def mask_shard_plans(recipe: Recipe, samples_dir: Path, trained: str | None = None) -> list[tuple[Path, ShardPlan]]:
@@ -59,13 +60,14 @@ def decode_shard(decoder: Decoder, recipe: Recipe, source: Path, advance=lambda 
 def decode_table(decoder: Decoder, recipe: Recipe, samples, source: Path | str, advance=lambda n=1: None):  # noqa: ANN001
     """A masks table from a samples table; ``source`` names where the samples came from, for messages."""
     class_ids = recipe.taxonomy.ids
+    palette = palette_bytes(recipe.taxonomy)
     rows = []
     for record in iter_records(samples, source):
         decoded = decoder.decode(record)
         rows.append(
             {
                 "seed": record.seed,
-                "mask": encode_png(decoded.mask),
+                "mask": encode_mask(decoded.mask, palette),
                 "confidence": None if decoded.confidence is None else encode_confidence(decoded.confidence),
                 "provenance": json.dumps(decoded.provenance, sort_keys=True, separators=(",", ":")),
                 **mask_stats(decoded.mask, class_ids, decoded.confidence),

@@ -4,86 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
-from PIL import Image, ImageDraw
-
+from synth.report.contact_sheet import contact_sheet
 from synth.core.paths import DatasetPaths
-from synth.core.labels import IGNORE_ID
 from synth.recipe import Recipe
-from synth.store.codec import decode_png
-from synth.store.records import records_from_table
-from synth.store.labeled import paired_shards
-from synth.store.shards import read_shard
-
-CELL = 160
-IGNORE_RGB = (255, 255, 255)
-
-
-def palette(recipe: Recipe) -> np.ndarray:
-    """Mask value -> RGB: taxonomy colours, black background, white ignore."""
-    lut = np.zeros((256, 3), dtype=np.uint8)
-    for cls in recipe.taxonomy.classes:
-        lut[cls.id] = cls.rgb
-    lut[IGNORE_ID] = IGNORE_RGB
-    return lut
-
-
-def pick_seeds(seeds: list[int], count: int) -> list[int]:
-    """Evenly spaced over the sorted seeds: the same recipe always previews the same samples."""
-    if len(seeds) <= count:
-        return sorted(seeds)
-    ordered = sorted(seeds)
-    return [ordered[round(i * (len(ordered) - 1) / (count - 1))] for i in range(count)] if count > 1 else ordered[:1]
-
-
-def _cell(array: np.ndarray) -> Image.Image:
-    return Image.fromarray(array).resize((CELL, CELL), Image.NEAREST if array.ndim == 2 else Image.BILINEAR)
-
-
-def contact_sheet(recipe: Recipe, root: Path = Path("."), count: int = 8, seeds: list[int] | None = None) -> Image.Image:
-    """``seeds``: exactly these (those the data holds), e.g. the same seeds of two versions for a review."""
-    paths = DatasetPaths(Path(root), recipe.name)
-    pairs = dict(enumerate(paired_shards(paths.samples, paths.masks, f"synth synthesize {recipe.name}")))
-    samples = {i: pair[0] for i, pair in pairs.items()}
-    masks = {i: pair[1] for i, pair in pairs.items()}
-    all_seeds = {i: read_shard(p, ["seed"]).column("seed").to_pylist() for i, p in samples.items()}
-    held = [s for shard_seeds in all_seeds.values() for s in shard_seeds]
-    chosen = set(held).intersection(seeds) if seeds is not None else set(pick_seeds(held, count))
-    lut = palette(recipe)
-    rows = []
-    for index in sorted(samples):
-        if not chosen.intersection(all_seeds[index]):
-            continue
-        wanted = pa.array(sorted(chosen.intersection(all_seeds[index])))
-        table = read_shard(samples[index], ["seed", "prompt", "image", "mask", "arrays", "provenance"])
-        table = table.filter(pc.is_in(table.column("seed"), wanted))  # decode only the previewed samples
-        records = {r.seed: r for r in records_from_table(table, samples[index])}
-        mask_table = read_shard(masks[index], ["seed", "mask"])
-        decoded = {r["seed"]: r["mask"] for r in mask_table.filter(pc.is_in(mask_table.column("seed"), wanted)).to_pylist()}
-        for seed in sorted(chosen.intersection(all_seeds[index])):
-            image = records[seed].image
-            mask = decode_png(decoded[seed])
-            colours = lut[mask]
-            labeled = (mask != 0)[..., None]
-            overlay = np.where(labeled, 0.45 * image + 0.55 * colours, image).astype(np.uint8)
-            rows.append((seed, _cell(image), _cell(overlay), _cell(colours)))
-    legend_h = 18 * (len(recipe.taxonomy.classes) + 2) + 8
-    sheet = Image.new("RGB", (3 * CELL, len(rows) * (CELL + 14) + legend_h), (24, 24, 24))
-    draw = ImageDraw.Draw(sheet)
-    for i, (seed, *cells) in enumerate(rows):
-        y = i * (CELL + 14)
-        draw.text((4, y + 1), f"seed {seed}: image | overlay | mask", fill=(220, 220, 220))
-        for j, cell in enumerate(cells):
-            sheet.paste(cell, (j * CELL, y + 14))
-    y = len(rows) * (CELL + 14) + 4
-    entries = [(0, "background", (0, 0, 0))] + [(c.id, c.name, c.rgb) for c in recipe.taxonomy.classes]
-    entries.append((IGNORE_ID, "ignore", IGNORE_RGB))
-    for k, (value, name, rgb) in enumerate(entries):
-        draw.rectangle([6, y + 18 * k, 20, y + 18 * k + 12], fill=tuple(rgb), outline=(128, 128, 128))
-        draw.text((28, y + 18 * k), f"{value}: {name}", fill=(220, 220, 220))
-    return sheet
 
 
 def preview(recipe: Recipe, root: Path = Path("."), count: int = 8) -> Path:

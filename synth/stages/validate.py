@@ -12,7 +12,7 @@ import math
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -31,11 +31,12 @@ class ValidationReport:
     metrics: dict
     failures: list[dict]
     paths: DatasetPaths
+    absent: list[dict] = field(default_factory=list)
 
     def lines(self) -> list[str]:
-        from validation.outcome import describe
+        from validation.outcome import absent_line, describe
 
-        return [describe(f) for f in self.failures]
+        return [describe(f) for f in self.failures] + [absent_line(a, self.metrics["samples"]) for a in self.absent]
 
     def summary(self) -> str:
         counts = self.metrics["expectations"]
@@ -59,6 +60,18 @@ def class_table(table: pd.DataFrame, recipe: Recipe) -> pd.DataFrame:
         with np.errstate(divide="ignore", invalid="ignore"):
             terms = np.where(observed > 0, observed * np.log(observed / target), 0.0)
     return classes.assign(kl_term=terms)
+
+
+def absent_classes(recipe: Recipe, metrics: dict) -> list[dict]:
+    """Classes in no mask at all, each with the likeliest reason (synth.recipe.reach)."""
+    from synth.recipe.reach import absence_reason
+
+    by_name = recipe.taxonomy.by_name()
+    return [
+        {"class": name, "id": by_name[name].id, "reason": absence_reason(recipe, by_name[name], metrics["samples"])}
+        for name, values in metrics["classes"].items()
+        if values["presence"] == 0 and name in by_name
+    ]
 
 
 def _round(value: float) -> float:
@@ -127,7 +140,9 @@ def validate(recipe: Recipe, root: Path = Path(".")) -> ValidationReport:
         outcome = interpret(results)
         metrics = build_metrics(table, classes, outcome)
         _dump(metrics, staging / paths.validation.name)
-        _dump({"success": outcome.success, "failures": outcome.failures}, staging / paths.validation_details.name)
+        absent = absent_classes(recipe, metrics)
+        _dump({"success": outcome.success, "failures": outcome.failures, "absent_classes": absent},
+              staging / paths.validation_details.name)
         old_docs = paths.data_docs
         if old_docs.exists():
             shutil.rmtree(old_docs)
@@ -136,4 +151,5 @@ def validate(recipe: Recipe, root: Path = Path(".")) -> ValidationReport:
         os.replace(staging / paths.validation.name, paths.validation)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return ValidationReport(success=outcome.success, metrics=metrics, failures=outcome.failures, paths=paths)
+    return ValidationReport(success=outcome.success, metrics=metrics, failures=outcome.failures, paths=paths,
+                            absent=absent)

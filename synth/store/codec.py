@@ -36,6 +36,19 @@ def encode_image(array: np.ndarray, image_format: str = "png") -> bytes:
     return buffer.getvalue()
 
 
+def encode_mask(mask: np.ndarray, palette: bytes) -> bytes:
+    """A class-id mask as a palette PNG: values unchanged (``np.asarray`` gives the ids), colours for viewers.
+
+    ``palette`` is 768 bytes (``synth.core.palette.palette_bytes``). Reading needs nothing special: ``decode_png`` and
+    ``np.asarray(PIL.Image.open(...))`` return the ids for palette and for older greyscale masks alike.
+    """
+    image = Image.fromarray(np.ascontiguousarray(mask, dtype=np.uint8))
+    image.putpalette(palette)  # "L" -> "P" with the pixel values kept
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
+    return buffer.getvalue()
+
+
 def decode_png(data: bytes) -> np.ndarray:
     with Image.open(io.BytesIO(data)) as image:
         return np.asarray(image)

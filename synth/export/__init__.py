@@ -1,0 +1,76 @@
+"""``synth export``: a built dataset (``build/NAME``) in the layouts other tools read: COCO, Pascal VOC, Cityscapes.
+
+The build is the source, never the shards: an export holds exactly the samples a user loads from the Hub, in the
+same splits. Each format is a module with ``write(dataset, folder)``; ``export`` writes into a staging folder and
+swaps it in, so a failed export leaves nothing half-written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from synth.errors import UserError
+from synth.export.source import BuiltDataset, open_build
+from synth.core.paths import DatasetPaths
+from synth.recipe import Recipe
+
+FORMATS = ("coco", "voc", "cityscapes")
+MARKER = ".synth-export.json"  # tells a later export that this folder is ours to replace
+
+
+@dataclass
+class ExportReport:
+    folder: Path
+    format: str
+    counts: dict[str, int]
+    notes: list[str]
+
+    def summary(self) -> str:
+        splits = ", ".join(f"{s} {n}" for s, n in self.counts.items())
+        notes = "".join(f"; {n}" for n in self.notes)
+        return f"export {self.format}: {self.folder} ({splits}){notes}"
+
+
+def _writer(fmt: str):
+    if fmt == "coco":
+        from synth.export import coco as module
+    elif fmt == "voc":
+        from synth.export import voc as module
+    else:
+        from synth.export import cityscapes as module
+    return module.write
+
+
+def _check_target(folder: Path) -> None:
+    if folder.exists() and (not folder.is_dir() or (any(folder.iterdir()) and not (folder / MARKER).is_file())):
+        raise UserError(f"{folder}: exists and is not an earlier synth export; choose another --out or remove it")
+
+
+def export(recipe: Recipe, root: Path = Path("."), fmt: str = "coco", out: Path | None = None) -> ExportReport:
+    if fmt not in FORMATS:
+        raise UserError(f"--format {fmt}: unknown format; choose one of {', '.join(FORMATS)}")
+    root = Path(root)
+    dataset: BuiltDataset = open_build(recipe, DatasetPaths(root, recipe.name).build)
+    folder = Path(out) if out is not None else root / "exports" / recipe.name / fmt
+    _check_target(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = folder.with_name(f".{folder.name}.exporting-{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    try:
+        counts, notes = _writer(fmt)(dataset, staging)
+        (staging / MARKER).write_text(
+            json.dumps({"format": fmt, "dataset": recipe.name, "version": recipe.version}) + "\n"
+        )
+        old = folder.with_name(f".{folder.name}.old-{os.getpid()}")
+        if folder.exists():
+            os.replace(folder, old)
+        os.replace(staging, folder)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return ExportReport(folder, fmt, counts, notes)

@@ -1,0 +1,94 @@
+"""Rows of a built dataset, one split file at a time, with the pixels each format needs decoded on demand."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+from PIL import Image
+
+from synth.errors import UserError
+from synth.recipe import Recipe
+from synth.splits import SPLIT_NAMES
+from synth.store.codec import decode_png
+
+
+@dataclass
+class BuiltRow:
+    split: str
+    seed: int
+    prompt: str
+    image_bytes: bytes
+    image_name: str  # "00000003.jpg": the build's own file name, whose suffix says how the bytes are encoded
+    mask_bytes: bytes
+
+    @property
+    def stem(self) -> str:
+        return f"{self.seed:08d}"
+
+    @property
+    def suffix(self) -> str:
+        return Path(self.image_name).suffix.lower() or ".png"
+
+    def mask(self) -> np.ndarray:
+        return decode_png(self.mask_bytes)
+
+    def image(self) -> Image.Image:
+        with Image.open(io.BytesIO(self.image_bytes)) as image:
+            return image.convert("RGB")
+
+
+@dataclass
+class BuiltDataset:
+    recipe: Recipe
+    folder: Path
+    files: dict[str, list[Path]]  # split -> its Parquet files
+
+    def rows(self, split: str) -> Iterator[BuiltRow]:
+        for path in self.files[split]:
+            try:
+                table = pq.read_table(path, columns=["image", "mask", "seed", "prompt"])
+            except Exception as error:  # noqa: BLE001 - any unreadable file is a damaged build
+                raise UserError(
+                    f"{path}: unreadable build file ({error}); rerun `synth build {self.recipe.name}`"
+                ) from None
+            for r in table.to_pylist():
+                if r["mask"] is None or r["image"] is None:
+                    raise UserError(
+                        f"{path}: seed {r['seed']} has no image or mask; rerun `synth build {self.recipe.name}`"
+                    )
+                yield BuiltRow(
+                    split, r["seed"], r["prompt"], r["image"]["bytes"], r["image"]["path"] or "", r["mask"]["bytes"]
+                )
+
+    @property
+    def splits(self) -> list[str]:
+        return [s for s in SPLIT_NAMES if self.files.get(s)]
+
+
+def open_build(recipe: Recipe, folder: Path) -> BuiltDataset:
+    data = folder / "data"
+    if not data.is_dir():
+        raise UserError(f"{folder}: not built; run `synth build {recipe.name}` first")
+    files: dict[str, list[Path]] = {}
+    for path in sorted(data.glob("*.parquet")):
+        files.setdefault(path.name.split("-")[0], []).append(path)
+    if not files:
+        raise UserError(f"{data}: no split files; rerun `synth build {recipe.name}`")
+    try:
+        id2label = json.loads((folder / "id2label.json").read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        raise UserError(
+            f"{folder / 'id2label.json'}: unreadable ({error}); rerun `synth build {recipe.name}`"
+        ) from None
+    if {int(k): v for k, v in id2label.items()} != recipe.taxonomy.id2label():
+        raise UserError(
+            f"{folder}: built from a different taxonomy than recipes/{recipe.name}.yaml; "
+            f"rerun `synth build {recipe.name}`"
+        )
+    return BuiltDataset(recipe, folder, files)

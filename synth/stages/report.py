@@ -1,0 +1,226 @@
+"""The report stage: validation results, lineage, class statistics and chosen samples -> ``reports/NAME/report/``.
+
+``index.html`` and the PNGs it shows (``img/``) are written to a staging folder and swapped in by rename, so a
+failed run leaves the previous report. The page has no timestamp: the same inputs give the same bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from synth import __version__
+from synth.errors import UserError
+from synth.core.palette import palette_bytes, palette_rgb
+from synth.core.paths import DatasetPaths
+from synth.store.exclusions import read_exclusions
+from validation.outcome import absent_line
+from synth.recipe import Recipe, recipe_hash
+from synth.report import charts, page
+from synth.report.samples import (
+    SampleView,
+    class_examples,
+    evenly_spaced,
+    load_views,
+    most_uncertain,
+    sample_index,
+)
+
+GALLERY = 8
+PER_CLASS = 4
+PER_FAILURE = 4
+MAX_FAILING = 24
+UNCERTAIN = 8
+EXCLUDED_SHOWN = 12
+
+
+def _read_json(path: Path, what: str, rerun: str) -> dict | None:
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise UserError(f"{path}: not valid JSON ({error}); rerun `{rerun}`") from None
+
+
+def _lineage(recipe: Recipe, paths: DatasetPaths) -> list[tuple[str, object]]:
+    built = _read_json(paths.build / "lineage.json", "lineage", f"synth build {recipe.name}")
+    if built is None:
+        gen = recipe.generator.provenance()
+        return [
+            ("version", recipe.version),
+            ("recipe hash", recipe_hash(recipe)),
+            ("build", "not built yet"),
+            ("generator", gen.get("generator")),
+            ("model", gen.get("model")),
+            ("model revision", gen.get("revision")),
+        ]
+    gen = built.get("generator", {})
+    return [
+        ("version", built.get("version")),
+        ("recipe hash", built.get("recipe_hash")),
+        ("git commit", built.get("git_commit")),
+        ("content hash", built.get("content_hash")),
+        ("generator", gen.get("generator")),
+        ("model", gen.get("model")),
+        ("model revision", gen.get("revision")),
+        ("generator settings hash", gen.get("settings_hash")),
+        ("decoder", built.get("decoder")),
+        ("synth-datasets", built.get("synth_version")),
+        ("splits", built.get("splits")),
+        ("hub repo", recipe.hub_repo or "none"),
+    ]
+
+
+def _write_images(view: SampleView, lut: np.ndarray, palette: bytes, folder: Path) -> dict[str, str]:
+    stem = f"{view.seed:08d}"
+    colours = lut[view.mask]
+    labeled = (view.mask != 0)[..., None]
+    overlay = np.where(labeled, 0.45 * view.image + 0.55 * colours, view.image).astype(np.uint8)
+    mask = Image.fromarray(view.mask)
+    mask.putpalette(palette)  # the same palette PNG the dataset stores: the browser shows the colours
+    files = {"image": Image.fromarray(view.image), "overlay": Image.fromarray(overlay), "mask": mask}
+    if view.confidence is not None:
+        files["confidence"] = Image.fromarray(np.clip(np.rint(view.confidence * 255), 0, 255).astype(np.uint8))
+    out = {}
+    for kind, image in files.items():
+        name = f"img/{stem}-{kind}.png"
+        image.save(folder / name, format="PNG", compress_level=6)
+        out[kind] = name
+    return out
+
+
+def _exclusion_rule(paths: DatasetPaths) -> str:
+    """The decoder's own words for why it excluded samples (DatasetGAN writes its rule next to the list)."""
+    listing = _read_json(paths.excluded, "exclusions", f"synth decode {paths.name}") or {}
+    return str(listing.get("rule") or "the decoder's exclusion rule")
+
+
+def _class_charts(recipe: Recipe, classes: list[dict]) -> list[str]:
+    rows = lambda key: [(c["name"], c["color"], [c[key]]) for c in classes]
+    return [
+        charts.bar_chart(
+            "Class pixel frequency vs target weight",
+            [(c["name"], c["color"], [c["frequency"], c["target"]]) for c in classes],
+            [("observed frequency", ""), ("target (recipe weight)", "#bbbbbb")],
+        ),
+        charts.bar_chart("Pixel share of images", rows("pixel_share"), [("mean share of pixels", "")], fmt="{:.4f}"),
+        charts.bar_chart(
+            "Presence: share of samples with the class",
+            rows("presence"),
+            [("presence", "")],
+            scale_max=1.0,
+            marker=(recipe.validation.min_class_presence, f"min {recipe.validation.min_class_presence:g}"),
+        ),
+    ]
+
+
+def report(recipe: Recipe, root: Path = Path(".")) -> Path:
+    """Write ``reports/NAME/report/index.html``; needs decoded shards and ``synth validate`` results."""
+    root = Path(root)
+    paths = DatasetPaths(root, recipe.name)
+    validation = _read_json(paths.validation, "validation", f"synth validate {recipe.name}")
+    if validation is None:
+        raise UserError(f"{paths.validation}: no validation results; run `synth validate {recipe.name}` first")
+    details = _read_json(paths.validation_details, "details", f"synth validate {recipe.name}") or {}
+    evaluate = _read_json(paths.evaluation, "evaluate", f"synth evaluate {recipe.name}")
+
+    pairs, rows = sample_index(recipe, root)
+    excluded = read_exclusions(paths)
+    known = {r.seed for r in rows}
+    stats = validation.get("classes", {})
+    classes = [
+        {
+            "id": c.id,
+            "name": c.name,
+            "color": c.color,
+            "parent": c.parent,
+            "weight": c.weight,
+            **{k: float(stats.get(c.name, {}).get(k, 0.0)) for k in ("presence", "pixel_share", "frequency", "target")},
+        }
+        for c in recipe.taxonomy.classes
+    ]
+    failures = list(details.get("failures", []))
+    failing: list[int] = []
+    for f in failures:
+        seeds = [e["seed"] for e in f.get("examples", []) if isinstance(e.get("seed"), int) and e["seed"] in known]
+        failing += [s for s in seeds[:PER_FAILURE] if s not in failing]
+    failing = failing[:MAX_FAILING]
+    gallery = evenly_spaced(sorted(known), GALLERY)
+    per_class = class_examples(recipe, rows, PER_CLASS)
+    uncertain, ranked_by = most_uncertain(rows, UNCERTAIN)
+    excluded_shown = sorted(excluded)[:EXCLUDED_SHOWN]
+    wanted = (
+        set(gallery) | set(failing) | set(uncertain) | set(excluded_shown) | {s for v in per_class.values() for s in v}
+    )
+    views = load_views(pairs, rows, wanted)
+
+    final = paths.report
+    staging = final.with_name(f".report.tmp-{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)
+    (staging / "img").mkdir(parents=True)
+    try:
+        lut, palette = palette_rgb(recipe.taxonomy), palette_bytes(recipe.taxonomy)
+        files = {seed: _write_images(view, lut, palette, staging) for seed, view in sorted(views.items())}
+        by_seed = {r.seed: r for r in rows}
+
+        def card(seed: int, note: str = "") -> dict:
+            return {"seed": seed, "prompt": views[seed].prompt, "files": files[seed], "note": note}
+
+        def confidence_note(seed: int) -> str:
+            r = by_seed[seed]
+            if r.uncertainty is not None:
+                return f"uncertainty {r.uncertainty:.4f}"
+            return "" if r.mean_confidence is None else f"mean confidence {r.mean_confidence:.3f}"
+
+        ctx = {
+            "name": recipe.name,
+            "version": recipe.version,
+            "description": recipe.description.strip(),
+            "generator": recipe.generator.type,
+            "decoder": recipe.decode.type,
+            "synth_version": __version__,
+            "validation": validation,
+            "lineage": _lineage(recipe, paths),
+            "classes": classes,
+            "charts": _class_charts(recipe, classes),
+            "failures": failures,
+            "absent": [absent_line(a, validation.get("samples", 0)) for a in details.get("absent_classes", [])],
+            "class_anchor": {c.name: f"class-{c.id}" for c in recipe.taxonomy.classes},
+            "failing_seeds": set(failing),
+            "failing": [card(s) for s in failing],
+            "gallery": [card(s) for s in gallery],
+            "per_class": [
+                {"id": c.id, "name": c.name, "color": c.color, "cards": [card(s) for s in per_class[c.id]]}
+                for c in recipe.taxonomy.classes
+            ],
+            "has_confidence": any(r.mean_confidence is not None for r in rows),
+            "uncertain": {"by": ranked_by, "cards": [card(s, confidence_note(s)) for s in uncertain]},
+            "excluded": {
+                "count": len(excluded),
+                "rule": _exclusion_rule(paths),
+                "cards": [card(s, excluded[s]) for s in excluded_shown if s in views],
+            },
+            "evaluate": evaluate,
+        }
+        (staging / "index.html").write_text(page.render(ctx), encoding="utf-8")
+        _icon(lut, staging / "icon.png")
+        old = final.with_name(f".report.old-{os.getpid()}")
+        if final.exists():
+            os.replace(final, old)
+        os.replace(staging, final)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return final / "index.html"
+
+
+def _icon(lut: np.ndarray, path: Path) -> None:
+    """A favicon beside the page (the first four class colours): the browser asks for a file here, nothing else."""
+    cells = np.array([[1, 2], [3, 4]], dtype=np.uint8).repeat(8, 0).repeat(8, 1)
+    Image.fromarray(lut[cells]).save(path, format="PNG")

@@ -1,0 +1,45 @@
+"""``synth --help`` lists commands by what a user does: pipeline stages in pipeline order, then the rest."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+from conftest import REPO, cli_env
+
+from synth.cli.help import PANELS
+
+
+def test_help_groups_commands_into_panels_in_pipeline_order():
+    env = cli_env(REPO) | {"COLUMNS": "120", "TERM": "dumb"}
+    text = subprocess.run(
+        [sys.executable, "-m", "synth", "--help"], cwd=REPO, env=env, capture_output=True, text=True, check=True
+    ).stdout
+    panels: dict[str, list[str]] = {}
+    current = None
+    for line in text.splitlines():
+        if title := re.match(r"^╭─ (.+?) ─", line):
+            current = title.group(1)
+            panels[current] = []
+        elif current and (command := re.match(r"^│ ([a-z][a-z-]+)\s{2,}", line)):
+            panels[current].append(command.group(1))
+    panels.pop("Options", None)
+    assert list(panels) == list(PANELS)  # no "Commands" catch-all: every command has its place
+    assert panels == PANELS
+    assert panels["Pipeline stages (what dvc repro runs, in this order)"][:6] == [
+        "synthesize",
+        "train-decoder",
+        "decode",
+        "validate",
+        "build",
+        "preview",
+    ]
+
+
+def test_every_dvc_stage_is_a_command_in_a_stage_panel():
+    import yaml
+
+    stages = list(yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"])
+    listed = [c for title, names in PANELS.items() if "stages" in title for c in names]
+    assert sorted(stages) == sorted(listed)

@@ -1,0 +1,154 @@
+"""Exports read back with each format's own conventions (pycocotools for COCO) equal the build, mask for mask."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import tiny_recipe
+from PIL import Image
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """A build with JPEG images, a part-of class and ignore pixels (so every value path is exercised)."""
+    from conftest import copy_project
+
+    project = copy_project(tmp_path_factory.mktemp("export") / "project")
+    recipe = tiny_recipe(image_format="jpeg")
+    recipe["taxonomy"]["classes"].append({"id": 4, "name": "茶碗", "color": "#911eb4"})
+    project.write_recipe(recipe)
+    project.use_recipes("tiny")
+    project.commit("initial")
+    project.synth("synthesize", "tiny", "--quiet")
+    project.synth("decode", "tiny", "--quiet")
+    _add_ignore_pixels(project.root)
+    project.synth("validate", "tiny", check=False)
+    project.synth("build", "tiny", "--allow-invalid")
+    return project
+
+
+def _add_ignore_pixels(root: Path) -> None:
+    """Exact masks have no 255; put a 3x3 ignore block into every mask shard row so exports must keep it."""
+    import pyarrow.parquet as pq
+
+    from synth.core.palette import palette_bytes
+    from synth.recipe import load_recipe
+    from synth.store.codec import decode_png, encode_mask
+
+    palette = palette_bytes(load_recipe("tiny", root).taxonomy)
+    for path in sorted((root / "data/tiny/masks").glob("shard-*.parquet")):
+        table = pq.read_table(path)
+        masks = []
+        for data in table.column("mask").to_pylist():
+            mask = decode_png(data).copy()
+            mask[:3, :3] = 255
+            masks.append(encode_mask(mask, palette))
+        table = table.set_column(table.schema.get_field_index("mask"), table.schema.field("mask"), [masks])
+        pq.write_table(table, path)
+
+
+def build_masks(project) -> dict[str, dict[int, np.ndarray]]:
+    from datasets import load_dataset
+
+    dataset = load_dataset(str(project.root / "build/tiny"), cache_dir=str(project.root / ".hf-cache"))
+    return {split: {row["seed"]: np.asarray(row["mask"]) for row in rows} for split, rows in dataset.items()}
+
+
+def test_coco_export_read_with_pycocotools_equals_the_build(built):
+    from pycocotools import mask as mask_utils
+    from pycocotools.coco import COCO
+
+    result = built.synth("export", "tiny", "--format", "coco")
+    out = built.root / "exports/tiny/coco"
+    assert result.stderr.startswith("export coco: exports/tiny/coco (train ")
+    expected = build_masks(built)
+    for split, masks in expected.items():
+        coco = COCO(str(out / "annotations" / f"{split}.json"))
+        assert {c["name"]: c["supercategory"] for c in coco.loadCats(coco.getCatIds())} == {
+            "car": "car",
+            "wheel": "car",
+            "tree": "tree",
+            "茶碗": "茶碗",
+        }
+        assert sorted(coco.getImgIds()) == sorted(masks)
+        for image_id, mask in masks.items():
+            info = coco.loadImgs(image_id)[0]
+            assert (out / "images" / info["file_name"]).is_file() and info["file_name"].endswith(".jpg")
+            annotations = coco.loadAnns(coco.getAnnIds(imgIds=image_id))
+            assert sorted(a["category_id"] for a in annotations) == sorted(
+                set(np.unique(mask)) - {0, 255}
+            )  # one per class
+            rebuilt = np.zeros_like(mask)
+            for annotation in annotations:
+                binary = coco.annToMask(annotation).astype(bool)
+                assert not rebuilt[binary].any()  # classes never overlap
+                rebuilt[binary] = annotation["category_id"]
+                assert annotation["area"] == binary.sum()
+            rebuilt[mask_utils.decode(info["ignore_rle"]).astype(bool)] = 255
+            assert np.array_equal(rebuilt, mask), (split, image_id)
+
+
+def test_voc_export_equals_the_build(built):
+    built.synth("export", "tiny", "--format", "voc", "--out", "voc-out")
+    out = built.root / "voc-out"
+    names = {"train": "train", "validation": "val", "test": "test"}
+    for split, masks in build_masks(built).items():
+        ids = (out / "ImageSets/Segmentation" / f"{names[split]}.txt").read_text().split()
+        assert sorted(int(i) for i in ids) == sorted(masks)
+        for i in ids:  # what torchvision's VOCSegmentation and mmsegmentation open for an id
+            with Image.open(out / "JPEGImages" / f"{i}.jpg") as image:
+                assert image.format == "JPEG" and image.size == (64, 64)
+            with Image.open(out / "SegmentationClass" / f"{i}.png") as target:
+                assert target.mode == "P"
+                assert tuple(target.getpalette()[3:6]) == (0xE6, 0x19, 0x4B)  # class 1's colour
+                assert np.array_equal(np.asarray(target), masks[int(i)])
+    trainval = (out / "ImageSets/Segmentation/trainval.txt").read_text().split()
+    assert len(trainval) == len(build_masks(built)["train"]) + len(build_masks(built).get("validation", {}))
+    assert (out / "labelmap.txt").read_text(encoding="utf-8").splitlines()[1:3] == [
+        "background:0,0,0::",
+        "car:230,25,75::",
+    ]
+
+
+def test_cityscapes_export_equals_the_build(built):
+    built.synth("export", "tiny", "--format", "cityscapes")
+    out = built.root / "exports/tiny/cityscapes"
+    names = {"train": "train", "validation": "val", "test": "test"}
+    for split, masks in build_masks(built).items():
+        seen = {}
+        # torchvision's Cityscapes reader: every image in leftImg8bit/SPLIT/CITY, its target by name in gtFine.
+        for image_path in sorted((out / "leftImg8bit" / names[split]).glob("*/*_leftImg8bit.png")):
+            city = image_path.parent.name
+            target = (
+                out
+                / "gtFine"
+                / names[split]
+                / city
+                / image_path.name.replace("_leftImg8bit.png", "_gtFine_labelIds.png")
+            )
+            with Image.open(target) as labels:
+                assert labels.mode == "L"
+                seen[int(image_path.name.split("_")[2])] = np.asarray(labels)
+        assert sorted(seen) == sorted(masks)
+        for seed, labels in seen.items():
+            assert np.array_equal(labels, masks[seed])
+    labels = json.loads((out / "labels.json").read_text(encoding="utf-8"))
+    assert [entry["id"] for entry in labels] == [0, 1, 2, 3, 4, 255]
+
+
+def test_export_refuses_bad_input_in_one_line(built, project):
+    result = built.synth("export", "tiny", "--format", "yolo", check=False)
+    assert result.returncode == 2
+    assert result.stderr.strip() == "--format yolo: unknown format; choose one of coco, voc, cityscapes"
+    result = project.synth("export", "tiny", check=False)  # nothing built in this fresh project
+    assert result.returncode == 2
+    assert result.stderr.strip() == "build/tiny: not built; run `synth build tiny` first"
+    assert not (project.root / "exports").exists()
+    (built.root / "occupied").mkdir()
+    (built.root / "occupied/notes.txt").write_text("mine")
+    result = built.synth("export", "tiny", "--out", "occupied", check=False)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
+    assert (built.root / "occupied/notes.txt").read_text() == "mine"
