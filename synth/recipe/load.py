@@ -29,6 +29,8 @@ STAGE_FIELDS: dict[str, tuple[str, ...]] = {
     "target": ("target", "taxonomy", "prompts", "generator", "image_size", "seeds"),
     "stylize": ("stylize",),
     "evaluate": ("evaluate", "taxonomy"),
+    # The same command for recipes scored on a real labeled set named in `evaluate:` (no target, no stylize).
+    "evaluate-real": ("evaluate", "taxonomy"),
 }
 
 
