@@ -136,10 +136,12 @@ def test_load_real_set_bad_file(tmp_path):
 @needs_raw
 def test_cli_writes_sets_and_rejects_bad_root(tmp_path):
     run = [sys.executable, "-m", "synth", "real-data", "fashion-mnist"]
-    done = subprocess.run([*run, "--out", str(tmp_path / "out"), "--count", "4"], capture_output=True, text=True)
+    args = [*run, "--out", str(tmp_path / "out"), "--count", "4"]
+    done = subprocess.run(args, check=False, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert len(fm.load_real_set(tmp_path / "out" / "eval.parquet")) == 4
-    bad = subprocess.run([*run, "--out", str(tmp_path / "x"), "--root", str(tmp_path)], capture_output=True, text=True)
+    args = [*run, "--out", str(tmp_path / "x"), "--root", str(tmp_path)]
+    bad = subprocess.run(args, check=False, capture_output=True, text=True)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
     assert bad.stderr.strip().count("\n") == 0 and "t10k-images-idx3-ubyte.gz" in bad.stderr
     assert not (tmp_path / "x" / "eval.parquet").exists()
