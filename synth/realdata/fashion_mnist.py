@@ -7,6 +7,8 @@ the real evaluation set from the test split only; ``source_indices`` records whi
 so that disjointness can be checked on pixel content.
 
 Class ids are the Fashion-MNIST label + 1 (0 background, 255 ignore), as in every synthetic fashion recipe.
+``CLASS_NAMES`` are the words captions use; each is one CLIP BPE token ("ankle boot" two), and "tshirt" is
+spelled so that Fashion-MNIST's "T-shirt/top" does not share the token "shirt" with the shirt class.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import numpy as np
 from synth.errors import UserError
 
 CLASS_NAMES: tuple[str, ...] = (
-    "t-shirt", "trousers", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "ankle boot",
+    "tshirt", "trousers", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "ankle boot",
 )
 DEFAULT_ROOT = Path("/usr/share/datasets/fashion-mnist")
 LICENSE_NOTICE = (
