@@ -43,8 +43,9 @@ def _evaluate_problems(recipe: Recipe) -> list[tuple[str, str]]:
 
 
 def _target_problems(recipe: Recipe) -> list[tuple[str, str]]:
-    from synth.generate.scenes import ScenesConfig
     from pydantic import ValidationError
+
+    from synth.generate.scenes import ScenesConfig
 
     out: list[tuple[str, str]] = []
     spans = []

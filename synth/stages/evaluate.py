@@ -29,7 +29,7 @@ def evaluate_path(root: Path, name: str) -> Path:
     return DatasetPaths(Path(root), name).reports / "evaluate.json"
 
 
-def score_variants(sets: dict, num_classes: int, cfg, class_names: list[str], log=lambda msg: None) -> dict:  # noqa: ANN001
+def score_variants(sets: dict, num_classes: int, cfg, class_names: list[str], log=lambda msg: None) -> dict:
     """``sets``: source, stylized/real (optional), target (unlabeled Arrays), eval (labeled Arrays).
 
     Each variant is trained ``cfg.repeats`` times (seeds ``cfg.seed``, ``cfg.seed + 1``, ...); its ``miou`` and
@@ -58,7 +58,7 @@ def score_variants(sets: dict, num_classes: int, cfg, class_names: list[str], lo
     return results
 
 
-def _check_ids(arrays, id2label: dict[int, str], where: str) -> None:  # noqa: ANN001 - Arrays
+def _check_ids(arrays, id2label: dict[int, str], where: str) -> None:
     unknown = {int(v) for v in np.unique(arrays.masks)} - set(id2label) - {0, 255}
     if unknown:
         raise UserError(f"{where}: masks hold class ids {sorted(unknown)} not in the taxonomy")
@@ -96,7 +96,7 @@ def load_sets(recipe: Recipe, root: Path) -> dict:
     return sets
 
 
-def evaluate(recipe: Recipe, root: Path = Path("."), log=lambda msg: None) -> dict:  # noqa: ANN001
+def evaluate(recipe: Recipe, root: Path = Path("."), log=lambda msg: None) -> dict:
     cfg = require_section(recipe, "evaluate", "adapt_recipes` or `evaluate_recipes")
     sets = load_sets(recipe, root)
     id2label = recipe.taxonomy.id2label()
