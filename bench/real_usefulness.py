@@ -17,7 +17,7 @@ Last line: ``synthetic_to_real=<best synthetic mIoU / real-data mIoU>``. Targets
 DatasetGAN >= 0.85. Needs the recipes' samples and masks (``dvc repro``; the stages here skip what is done) and,
 for DatasetGAN, annotations/fashion-datasetgan (scripts/annotate_fashion.py).
 
-    python bench/real_usefulness.py                 # ~15 CPU minutes on 1 thread once the datasets exist
+    python bench/real_usefulness.py --preview docs/fashion-preview.png   # ~15 CPU minutes once the datasets exist
 """
 
 from __future__ import annotations
@@ -85,6 +85,7 @@ def main() -> None:
     parser.add_argument("--sweep-thresholds", action="store_true", help="re-decode attention at other thresholds")
     parser.add_argument("--skip-training", action="store_true", help="direct mask quality only")
     parser.add_argument("--classifier", type=Path, default=Path("data/annotator/classifier.safetensors"))
+    parser.add_argument("--preview", type=Path, default=None, help="also write a 4-sample contact sheet here (README)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--root", type=Path, default=Path(__file__).resolve().parents[1])
     args = parser.parse_args()
@@ -114,6 +115,12 @@ def main() -> None:
             train_decoder(recipe, root)
         decode(recipe, root, show_progress=False)
     print(f"datasets ready in {time.perf_counter() - started:.0f} s", flush=True)
+    if args.preview is not None:
+        from synth.stages.preview import contact_sheet
+
+        sheet = contact_sheet(recipes["attention"], root, count=4)
+        sheet.resize((sheet.width // 2, sheet.height // 2)).save(args.preview, optimize=True)
+        print(f"preview: {args.preview}", flush=True)
 
     annotator = Annotator(classifier(args.classifier))
     sets = load_sets(recipes["attention"], root)
