@@ -57,12 +57,3 @@ def export_photos(
 
     for path in run(folder):
         typer.echo(str(path))
-
-
-@app.command("train-generator")
-def train_generator(quiet: QUIET = False) -> None:
-    """Train the fashion text-to-image model (params.yaml train_generator:) into models/fashion-sd."""
-    from synth.stages.train_generator import train_generator as run
-
-    summary = run(ROOT, log=(lambda m: None) if quiet else echo)
-    echo(f"train-generator: {summary['unet_steps_done']} UNet steps in {summary['seconds']} s")
