@@ -6,13 +6,15 @@ reader has to follow, and the one that hides a circle). The layers, lowest first
 
 1. kernel: ``synth.core`` (Sample, label ids, canonical_hash, DatasetPaths, taxonomy and DatasetContext),
    ``synth.errors``, ``synth.progress``, ``synth`` itself (the version). Imports nothing else of the project.
-2. storage: ``synth.store`` (shards, codecs, records, object stores), ``synth.stats`` (per-sample statistics).
+2. storage: ``synth.store`` (shards, codecs, records, object stores), ``synth.stats`` (per-sample statistics),
+   ``synth.realdata`` (real labeled images: Fashion-MNIST compositions).
 3. execution: ``synth.backends`` (run per-shard callables locally or on Ray; never imports a stage).
 4. generators: ``synth.generate``.
 5. implementations that consume samples: ``synth.decode``, ``synth.mix``, ``synth.adapt``, ``synth.evaluate``.
    Layers 4 and 5 get their own config and a ``DatasetContext``, never the recipe.
 6. recipe: ``synth.recipe`` (imports the implementations' configs), ``synth.splits``.
-7. dataset-level checks and files: ``validation``, ``synth.card``, ``synth.publish``, ``synth.report``, ``synth.export``.
+7. dataset-level checks, files and models: ``validation``, ``synth.card``, ``synth.publish``, ``synth.report``,
+   ``synth.export``, ``synth.train_generator`` (trains a generator, measures it through a recipe).
 8. stages: ``synth.stages`` (one function per DVC stage).
 9. interfaces: ``synth.cli``, ``synth.catalog``, ``synth.__main__``.
 """
@@ -27,12 +29,15 @@ PACKAGES = ("synth", "validation")
 
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("kernel", ("synth.core", "synth.errors", "synth.progress", "synth")),
-    ("storage", ("synth.store", "synth.stats")),
+    ("storage", ("synth.store", "synth.stats", "synth.realdata")),
     ("execution", ("synth.backends",)),
     ("generators", ("synth.generate",)),
     ("implementations", ("synth.decode", "synth.mix", "synth.adapt", "synth.evaluate")),
     ("recipe", ("synth.recipe", "synth.splits")),
-    ("dataset checks and files", ("validation", "synth.card", "synth.publish", "synth.report", "synth.export")),
+    (
+        "dataset checks, files and models",
+        ("validation", "synth.card", "synth.publish", "synth.report", "synth.export", "synth.train_generator"),
+    ),
     ("stages", ("synth.stages",)),
     ("interfaces", ("synth.cli", "synth.catalog", "synth.__main__")),
 ]

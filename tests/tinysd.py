@@ -32,7 +32,8 @@ def clip_tokenizer():
     return CLIPTokenizer(vocab=vocab, merges=merges, model_max_length=77)
 
 
-def save_tiny_sd(folder: Path) -> Path:
+def save_tiny_sd(folder: Path, vae_factor: int = 8) -> Path:
+    """``vae_factor`` 8 as SD (128 px images -> 16x16 latents); 4 gives the 64 px layout of models/fashion-sd."""
     import torch
     from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel
@@ -49,13 +50,14 @@ def save_tiny_sd(folder: Path) -> Path:
         attention_head_dim=8,
         norm_num_groups=8,
     )
+    blocks = vae_factor.bit_length()  # one DownEncoderBlock2D more than the number of 2x downsamplings
     vae = AutoencoderKL(
-        block_out_channels=(8, 16, 16, 16),
-        down_block_types=("DownEncoderBlock2D",) * 4,
-        up_block_types=("UpDecoderBlock2D",) * 4,
+        block_out_channels=(8, 16, 16, 16)[:blocks],
+        down_block_types=("DownEncoderBlock2D",) * blocks,
+        up_block_types=("UpDecoderBlock2D",) * blocks,
         latent_channels=4,
         norm_num_groups=8,
-        sample_size=128,
+        sample_size=16 * vae_factor,
     )
     text_encoder = CLIPTextModel(
         CLIPTextConfig(

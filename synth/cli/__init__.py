@@ -7,8 +7,10 @@ from synth.cli import (  # noqa: F401 - importing registers the commands
     optional_stages,
     outputs,
     publish,
+    realdata,
     recipes,
     report,
+    train_generator,
     validate,
 )
 from synth.cli.app import app, main

@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from synth.evaluate.config import EvaluateSettings
+
 
 def build_unet(num_classes: int, width: int = 16):
     import torch
@@ -37,3 +44,13 @@ def build_unet(num_classes: int, width: int = 16):
             return self.head(d1), self.project(d1)
 
     return TinyUNet()
+
+
+def build_segmenter(num_classes: int, cfg: EvaluateSettings) -> nn.Module:
+    """The network ``evaluate.segmenter`` names: the tiny UNet (default) or a random-init SegFormer."""
+    arch = cfg.architecture
+    if arch.type == "segformer":
+        from synth.evaluate.segformer import build_segformer
+
+        return build_segformer(num_classes, arch)
+    return build_unet(num_classes, cfg.width)

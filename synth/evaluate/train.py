@@ -81,13 +81,13 @@ def train_supervised(data: Arrays, num_classes: int, cfg, seed: int):  # noqa: A
     import torch
     import torch.nn.functional as F
 
-    from synth.evaluate.net import build_unet
+    from synth.evaluate.net import build_segmenter
 
     torch_threads()
     device = resolve_device(cfg.device)
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
-    model = build_unet(num_classes, cfg.width).to(device)
+    model = build_segmenter(num_classes, cfg).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.steps)
     model.train()

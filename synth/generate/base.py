@@ -63,6 +63,12 @@ class GeneratorConfig(BaseModel):
         """Classes this generator can never put in a mask, with the reason (``synth check`` notes them)."""
         return {}
 
+    def weights_digest(self) -> str | None:
+        """Digest of local weight files the recipe names by path: a path says nothing of what is in it, so the
+        samples shard key adds this and retrained weights make new shards. None: no local weights (a pinned Hub
+        revision, or no model at all)."""
+        return None
+
     def provenance(self) -> dict[str, Any]:
         """Identity of the model behind the samples, recorded in every sample and in the dataset card."""
         return {"generator": getattr(self, "type", type(self).__name__), "model": None, "revision": None}

@@ -136,9 +136,29 @@ class DiffusionConfig(GeneratorConfig):
         except (OSError, ValueError):
             return None
 
+    def weights_digest(self) -> str | None:
+        return folder_digest(Path(self.model)) if self.is_local else None
+
     def provenance(self) -> dict:
         return {"generator": "diffusion", "model": self.model, "revision": self.revision}
 
     @property
     def is_local(self) -> bool:
         return Path(self.model).is_dir()
+
+
+# The model card and its pictures may change without the model changing.
+NOT_WEIGHTS = {"README.md", "preview.png", "train_log.json"}
+
+
+def folder_digest(folder: Path) -> str:
+    """sha256 over a pipeline folder's files (relative path and bytes), its model card excluded."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.name not in NOT_WEIGHTS):
+        digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()[:16]

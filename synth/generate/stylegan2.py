@@ -39,6 +39,9 @@ class StyleGAN2Config(GeneratorConfig):
                      "arbitrary code and need allow_pickle: true")]
         return []
 
+    def weights_digest(self) -> str | None:
+        return checkpoint_digest(self.checkpoint)
+
     def provenance(self) -> dict[str, Any]:
         return {"generator": "stylegan2", "model": self.checkpoint, "revision": checkpoint_digest(self.checkpoint)}
 

@@ -16,21 +16,36 @@ def optional_stage_problems(recipe: Recipe) -> list[tuple[str, str]]:
         problems.extend(_target_problems(recipe))
     if recipe.stylize is not None and recipe.target is None:
         problems.append(("stylize", "needs a `target:` section (the images to move toward)"))
-    ev = recipe.evaluate
-    if ev is not None:
-        if recipe.target is None or recipe.target.eval is None:
-            problems.append(("evaluate", "needs `target.eval` (a labeled evaluation set)"))
-        for i, variant in enumerate(ev.variants):
-            if variant == "stylized" and recipe.stylize is None:
-                problems.append((f"evaluate.variants[{i}]", "'stylized' needs a `stylize:` section"))
-        if len(set(ev.variants)) != len(ev.variants):
-            problems.append(("evaluate.variants", "lists a variant twice"))
+    if recipe.evaluate is not None:
+        problems.extend(_evaluate_problems(recipe))
     return problems
 
 
+def _evaluate_problems(recipe: Recipe) -> list[tuple[str, str]]:
+    ev = recipe.evaluate
+    out: list[tuple[str, str]] = []
+    if ev.eval is None and (recipe.target is None or recipe.target.eval is None):
+        out.append(("evaluate", "needs `target.eval` or `evaluate.eval` (a labeled evaluation set)"))
+    for i, variant in enumerate(ev.variants):
+        if variant == "stylized" and recipe.stylize is None:
+            out.append((f"evaluate.variants[{i}]", "'stylized' needs a `stylize:` section"))
+        if variant == "real" and ev.reference is None:
+            out.append((f"evaluate.variants[{i}]", "'real' needs `evaluate.reference` (a real labeled training set)"))
+        if variant == "adapted" and ev.architecture.type != "unet":
+            out.append((f"evaluate.variants[{i}]", "'adapted' (CSA) trains the tiny UNet only; drop `evaluate.segmenter`"))
+        if variant == "adapted" and recipe.target is None:
+            out.append((f"evaluate.variants[{i}]", "'adapted' needs `target.images` (unlabeled target images)"))
+    if len(set(ev.variants)) != len(ev.variants):
+        out.append(("evaluate.variants", "lists a variant twice"))
+    if ev.reference is not None and "real" not in ev.variants:
+        out.append(("evaluate.reference", "is read only by the 'real' variant; add it to `evaluate.variants`"))
+    return out
+
+
 def _target_problems(recipe: Recipe) -> list[tuple[str, str]]:
-    from synth.generate.scenes import ScenesConfig
     from pydantic import ValidationError
+
+    from synth.generate.scenes import ScenesConfig
 
     out: list[tuple[str, str]] = []
     spans = []

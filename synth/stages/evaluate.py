@@ -1,6 +1,11 @@
-"""The evaluate stage: the usefulness score. For each variant in ``evaluate.variants``, train the tiny UNet and
-report mIoU (mean and per class) on the labeled target evaluation set, in ``reports/NAME/evaluate.json`` (DVC
-metrics), so a recipe change shows its effect on the number users care about.
+"""The evaluate stage: the usefulness score. For each variant in ``evaluate.variants``, train a segmentation
+network and report mIoU (mean and per class) on a labeled evaluation set, in ``reports/NAME/evaluate.json``
+(DVC metrics), so a recipe change shows its effect on the number users care about.
+
+The evaluation set is ``evaluate.eval`` (a real labeled set in a Parquet file, e.g. Fashion-MNIST canvases)
+or else the recipe's ``target.eval``. The ``real`` variant trains on ``evaluate.reference`` (real labeled
+training images): synthetic-to-real is ``miou.source / miou.real``. The stage runs for ``adapt_recipes``
+(DVC stage ``evaluate``) and ``evaluate_recipes`` (``evaluate-real``: no target or stylize stage first).
 """
 
 from __future__ import annotations
@@ -14,63 +19,99 @@ from synth.errors import UserError
 from synth.core.paths import DatasetPaths
 from synth.recipe import Recipe
 from synth.stages import require_section
+from synth.store.exclusions import read_exclusions
 from synth.store.labeled import load_dataset_labeled, load_self_labeled
 
 
 def score_variants(sets: dict, num_classes: int, cfg, class_names: list[str], log=lambda msg: None) -> dict:  # noqa: ANN001
-    """``sets``: source, stylized (optional), target (unlabeled Arrays), eval (labeled Arrays)."""
+    """``sets``: source, stylized/real (optional), target (unlabeled Arrays), eval (labeled Arrays).
+
+    Each variant is trained ``cfg.repeats`` times (seeds ``cfg.seed``, ``cfg.seed + 1``, ...); its ``miou`` and
+    ``per_class`` are means over the runs, ``runs`` lists every run's mIoU."""
     from synth.adapt.csa import train_adapted
     from synth.evaluate.train import iou_per_class, mean_iou, predict, train_supervised
 
     results = {}
     for variant in cfg.variants:
-        if variant == "source":
-            model = train_supervised(sets["source"], num_classes, cfg, cfg.seed)
-        elif variant == "stylized":
-            model = train_supervised(sets["stylized"], num_classes, cfg, cfg.seed)
-        else:
-            labeled = sets.get("stylized") or sets["source"]
-            model = train_adapted(labeled, sets["target"], num_classes, cfg, cfg.seed)
-        ious = iou_per_class(predict(model, sets["eval"].images), sets["eval"].masks, num_classes)
-        results[variant] = {
-            "miou": round(mean_iou(ious), 4),
-            "per_class": {name: (None if v is None else round(v, 4)) for name, v in zip(class_names, ious)},
-        }
-        log(f"evaluate {variant}: mIoU {results[variant]['miou']:.4f}")
+        runs, per_run = [], []
+        for seed in range(cfg.seed, cfg.seed + cfg.repeats):
+            if variant == "adapted":
+                labeled = sets.get("stylized") or sets["source"]
+                model = train_adapted(labeled, sets["target"], num_classes, cfg, seed)
+            else:
+                model = train_supervised(sets[variant], num_classes, cfg, seed)
+            ious = iou_per_class(predict(model, sets["eval"].images), sets["eval"].masks, num_classes)
+            runs.append(mean_iou(ious))
+            per_run.append(ious)
+            log(f"evaluate {variant} (seed {seed}): mIoU {runs[-1]:.4f}")
+        per_class = {}
+        for c, name in enumerate(class_names):
+            values = [r[c] for r in per_run if r[c] is not None]
+            per_class[name] = round(float(np.mean(values)), 4) if values else None
+        results[variant] = {"miou": round(float(np.mean(runs)), 4), "per_class": per_class, "runs": [round(v, 4) for v in runs]}
     return results
 
 
-def evaluate(recipe: Recipe, root: Path = Path("."), log=lambda msg: None) -> dict:  # noqa: ANN001
+def _check_ids(arrays, id2label: dict[int, str], where: str) -> None:
+    unknown = {int(v) for v in np.unique(arrays.masks)} - set(id2label) - {0, 255}
+    if unknown:
+        raise UserError(f"{where}: masks hold class ids {sorted(unknown)} not in the taxonomy")
+
+
+def load_sets(recipe: Recipe, root: Path) -> dict:
+    """Every set the recipe's variants need, as Arrays at ``evaluate.image_size``."""
+    from synth.evaluate.labeled_file import read_labeled_file
     from synth.evaluate.train import to_arrays
 
-    cfg = require_section(recipe, "evaluate", "adapt_recipes")
-    require_section(recipe, "target", "adapt_recipes")
-    paths = DatasetPaths(Path(root), recipe.name)
+    cfg = recipe.evaluate
     size = cfg.image_size
-    sets = {
-        "source": to_arrays(load_dataset_labeled(paths.samples, paths.masks, recipe.name), size),
-        "eval": to_arrays(load_self_labeled(paths.target_eval, f"synth target {recipe.name}"), size),
-    }
+    paths = DatasetPaths(Path(root), recipe.name)
+    excluded = read_exclusions(paths)
+    made = [row for row in load_dataset_labeled(paths.samples, paths.masks, recipe.name) if row.seed not in excluded]
+    if not made:
+        raise UserError(f"{paths.masks}: every sample is excluded; nothing to train on")
+    sets = {"source": to_arrays(made, size)}
+    if cfg.eval is not None:
+        sets["eval"] = read_labeled_file(root, cfg.eval, size)
+        eval_where = cfg.eval.path
+    else:
+        require_section(recipe, "target", "adapt_recipes")
+        eval_where = str(paths.target_eval)
+        sets["eval"] = to_arrays(load_self_labeled(paths.target_eval, f"synth target {recipe.name}"), size)
+    id2label = recipe.taxonomy.id2label()
+    _check_ids(sets["eval"], id2label, eval_where)
+    if "real" in cfg.variants:
+        sets["real"] = read_labeled_file(root, cfg.reference, size)
+        _check_ids(sets["real"], id2label, cfg.reference.path)
     if "adapted" in cfg.variants:
         sets["target"] = to_arrays(load_self_labeled(paths.target_images, f"synth target {recipe.name}"), size, labeled=False)
     if recipe.stylize is not None and {"stylized", "adapted"} & set(cfg.variants):
         sets["stylized"] = to_arrays(load_self_labeled(paths.stylized, f"synth stylize {recipe.name}"), size)
+    return sets
+
+
+def evaluate(recipe: Recipe, root: Path = Path("."), log=lambda msg: None) -> dict:  # noqa: ANN001
+    cfg = require_section(recipe, "evaluate", "adapt_recipes` or `evaluate_recipes")
+    sets = load_sets(recipe, root)
     id2label = recipe.taxonomy.id2label()
     num_classes = max(id2label) + 1
-    unknown = {int(v) for v in np.unique(sets["eval"].masks)} - set(id2label) - {255}
-    if unknown:
-        raise UserError(f"{paths.target_eval}: masks hold class ids {sorted(unknown)} not in the taxonomy")
     names = [id2label.get(i, str(i)) for i in range(num_classes)]
     results = score_variants(sets, num_classes, cfg, names, log)
     metrics = {
         "eval_samples": len(sets["eval"]),
         "train_samples": len(sets["source"]),
-        "image_size": size,
+        "image_size": cfg.image_size,
         "steps": cfg.steps,
         "miou": {k: v["miou"] for k, v in results.items()},
         "per_class": {k: v["per_class"] for k, v in results.items()},
     }
-    path = paths.evaluation
+    if "real" in sets:
+        metrics["reference_samples"] = len(sets["real"])
+        if "source" in results and results["real"]["miou"] > 0:
+            metrics["synthetic_to_real"] = round(results["source"]["miou"] / results["real"]["miou"], 4)
+    if cfg.repeats > 1:
+        metrics["runs"] = {k: v["runs"] for k, v in results.items()}
+    path = DatasetPaths(Path(root), recipe.name).evaluation
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")

@@ -96,7 +96,13 @@ class SDUnetFeatures(FeatureSource):
         return self._dim
 
     def identity(self) -> dict[str, Any]:
-        return self.config.model_dump(mode="json", exclude={"device"})
+        from pathlib import Path
+
+        from synth.generate.diffusion import folder_digest
+
+        local = Path(self.config.model)
+        digest = {"digest": folder_digest(local)} if local.is_dir() else {}  # local weights: what is in the path
+        return self.config.model_dump(mode="json", exclude={"device"}) | digest
 
     def _text(self, prompt: str):
         import torch

@@ -1,0 +1,180 @@
+"""Train the fashion text-to-image latent diffusion model and save it as a ``StableDiffusionPipeline`` folder.
+
+Two phases, seeded: the VAE on train-split compositions (reconstruction + a small KL term), then the UNet and
+the text encoder jointly on the VAE's latents (epsilon prediction, DDPM noise schedule of SD 1.x, caption
+dropout for classifier-free guidance, and the cross-attention grounding loss of ``grounding.py``). A pipeline
+folder is written every ``checkpoint_every`` steps, so a run can be stopped at any point and its last
+checkpoint kept.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from synth.realdata.fashion_mnist import DEFAULT_ROOT
+
+
+@dataclass(frozen=True)
+class TrainGeneratorConfig:
+    out: str = "models/fashion-sd"
+    checkpoints: str = "models/.fashion-sd-checkpoints"
+    bpe: str = "models/clip-bpe/bpe_simple_vocab_16e6.txt.gz"
+    fashion_root: str = str(DEFAULT_ROOT)
+    seed: int = 0
+    threads: int = 1
+    compositions: int = 8000
+    item_mix: tuple[float, ...] = (0.4, 0.35, 0.25)
+    vae_steps: int = 300
+    vae_batch: int = 16
+    vae_lr: float = 1e-3
+    vae_kl_weight: float = 1e-6
+    unet_steps: int = 2000
+    unet_batch: int = 48
+    unet_lr: float = 5e-4
+    grounding_weight: float = 0.1
+    p_class_suffix: float = 0.35
+    p_class_only: float = 0.2
+    p_empty: float = 0.1
+    checkpoint_every: int = 50
+    max_minutes: float | None = None
+    size: dict = field(default_factory=dict)
+
+
+def _save(folder: Path, vae, text_encoder, tokenizer, unet, scheduler) -> None:
+    import torch
+    from diffusers import StableDiffusionPipeline
+
+    pipe = StableDiffusionPipeline(vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet,
+                                   scheduler=scheduler, safety_checker=None, feature_extractor=None,
+                                   requires_safety_checker=False)
+    tmp = folder.with_name(folder.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    pipe.to(torch.float16).save_pretrained(tmp, safe_serialization=True)
+    pipe.to(torch.float32)
+    shutil.rmtree(folder, ignore_errors=True)
+    tmp.replace(folder)
+
+
+def train_generator(cfg: TrainGeneratorConfig, root: Path, log: Callable[[str], None] = print) -> dict:
+    """Train both phases and write ``cfg.out``; returns the training summary that also goes to train_log.json."""
+    import torch
+    import torch.nn.functional as F
+    from transformers import CLIPTokenizer
+
+    from synth.train_generator.data import TokenSpans, caption_variant, make_train_set
+    from synth.train_generator.grounding import (
+        grounding_loss,
+        install_grounding,
+        remove_grounding,
+    )
+    from synth.train_generator.models import (
+        ModelSize,
+        build_scheduler,
+        build_text_encoder,
+        build_unet,
+        build_vae,
+    )
+    from synth.train_generator.tokenizer import write_clip_tokenizer
+
+    torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    started = time.monotonic()
+    deadline = started + 60 * cfg.max_minutes if cfg.max_minutes else None
+    checkpoints = root / cfg.checkpoints
+    checkpoints.mkdir(parents=True, exist_ok=True)
+    tokenizer_dir = write_clip_tokenizer(root / cfg.bpe, checkpoints / "tokenizer")
+    tokenizer = CLIPTokenizer.from_pretrained(tokenizer_dir)
+    size = ModelSize(**{k: tuple(v) if isinstance(v, list) else v for k, v in cfg.size.items()})
+
+    data = make_train_set(cfg.compositions, cfg.seed, cfg.item_mix, cfg.fashion_root)
+    images = torch.from_numpy(data.images).float().div(127.5).sub(1.0)[:, None].expand(-1, 3, -1, -1)
+    log(f"train-generator: {len(images)} train-split compositions")
+    history: dict = {"vae": [], "unet": []}
+
+    # Phase 1: VAE
+    vae = build_vae(size)
+    opt = torch.optim.AdamW(vae.parameters(), lr=cfg.vae_lr)
+    for step in range(cfg.vae_steps):
+        batch = images[torch.from_numpy(rng.integers(0, len(images), cfg.vae_batch))]
+        posterior = vae.encode(batch).latent_dist
+        recon = vae.decode(posterior.sample()).sample
+        loss = F.l1_loss(recon, batch) + cfg.vae_kl_weight * posterior.kl().mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if step % 25 == 0 or step == cfg.vae_steps - 1:
+            history["vae"].append({"step": step, "loss": round(float(loss), 5)})
+            log(f"vae step {step} l1+kl {float(loss):.4f} ({time.monotonic() - started:.0f} s)")
+    vae.eval().requires_grad_(False)
+    with torch.no_grad():
+        moments = [vae.encode(images[i:i + 256]).latent_dist for i in range(0, len(images), 256)]
+        mean = torch.cat([m.mean for m in moments])
+        std = torch.cat([m.std for m in moments])
+    scaling = float(1.0 / mean.std())
+    vae.register_to_config(scaling_factor=scaling)
+    log(f"latents encoded; scaling_factor {scaling:.4f} ({time.monotonic() - started:.0f} s)")
+
+    # Phase 2: UNet + text encoder
+    text_encoder = build_text_encoder(size, tokenizer)
+    unet = build_unet(size)
+    scheduler = build_scheduler()
+    spans_finder = TokenSpans(tokenizer)
+    maps = install_grounding(unet)
+    params = list(unet.parameters()) + list(text_encoder.parameters())
+    opt = torch.optim.AdamW(params, lr=cfg.unet_lr, weight_decay=0.01)
+    masks = torch.from_numpy(data.masks)
+    alphas = scheduler.alphas_cumprod
+    step = 0
+    for step in range(1, cfg.unet_steps + 1):
+        idx = rng.integers(0, len(images), cfg.unet_batch)
+        captions = [caption_variant(data.captions[i], data.labels[i], rng, cfg.p_class_suffix, cfg.p_class_only,
+                                    cfg.p_empty) for i in idx]
+        ids = tokenizer(captions, padding="max_length", max_length=tokenizer.model_max_length, truncation=True,
+                        return_tensors="pt").input_ids
+        spans = [[(pos, label + 1) for label in dict.fromkeys(data.labels[i])
+                  if (pos := spans_finder.find(row.tolist(), label))] for i, row in zip(idx, ids)]
+        t_idx = torch.from_numpy(idx)
+        latents = (mean[t_idx] + std[t_idx] * torch.randn_like(mean[t_idx])) * scaling
+        noise = torch.randn_like(latents)
+        timesteps = torch.randint(0, scheduler.config.num_train_timesteps, (len(idx),))
+        a = alphas[timesteps].view(-1, 1, 1, 1)
+        noisy = a.sqrt() * latents + (1 - a).sqrt() * noise
+        maps.clear()
+        lr = cfg.unet_lr * min(1.0, step / 100)
+        for group in opt.param_groups:
+            group["lr"] = lr
+        pred = unet(noisy, timesteps, text_encoder(ids)[0]).sample
+        mse = F.mse_loss(pred, noise)
+        ground = grounding_loss(list(maps), masks[t_idx], spans)
+        loss = mse + cfg.grounding_weight * ground
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        if step % 10 == 0:
+            history["unet"].append({"step": step, "mse": round(float(mse), 5), "grounding": round(float(ground), 5)})
+            log(f"unet step {step} mse {float(mse):.4f} grounding {float(ground):.4f} "
+                f"({time.monotonic() - started:.0f} s)")
+        out_of_time = deadline is not None and time.monotonic() > deadline
+        if step % cfg.checkpoint_every == 0 or step == cfg.unet_steps or out_of_time:
+            remove_grounding(unet)
+            _save(checkpoints / f"step-{step:05d}", vae, text_encoder, tokenizer, unet, scheduler)
+            maps = install_grounding(unet)
+            log(f"checkpoint step {step} ({time.monotonic() - started:.0f} s)")
+        if out_of_time:
+            break
+    remove_grounding(unet)
+    summary = {"unet_steps_done": step, "seconds": round(time.monotonic() - started), "scaling_factor": scaling,
+               "history": history}
+    out = root / cfg.out
+    _save(out, vae, text_encoder, tokenizer, unet, scheduler)
+    (out / "train_log.json").write_text(json.dumps(summary, indent=1))
+    return summary

@@ -1,0 +1,187 @@
+"""The usefulness score on a real labeled set named in the recipe (``evaluate.eval`` / ``evaluate.reference``):
+reading the Parquet files, the random-init SegFormer, the ``real`` variant, the checks, and the DVC stage
+``evaluate-real`` for ``evaluate_recipes``. Here the "real" sets are exact-mask ``scenes`` samples of other
+seeds written the way ``real/fashion-mnist/*.parquet`` is (PNG image and mask columns)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+from synth.errors import UserError
+from synth.evaluate.config import EvaluateSettings, LabeledFile
+from synth.evaluate.labeled_file import read_labeled_file
+from synth.core.paths import DatasetPaths
+from synth.recipe import load_recipe
+from synth.stages.decode import decode
+from synth.stages.evaluate import evaluate
+from synth.stages.synthesize import synthesize
+from synth.store.labeled import load_dataset_labeled
+from tests.conftest import tiny_recipe
+
+SEGFORMER = {"type": "segformer", "hidden_sizes": [8, 16, 32, 32], "decoder_hidden_size": 16}
+
+
+def write_labeled_parquet(root: Path, rel: str, seeds: tuple[int, int]) -> Path:
+    """Exact-mask scenes samples of ``seeds`` as a Parquet file of PNG ``image`` and ``mask`` columns."""
+    data = tiny_recipe(name="realsrc", seeds=[{"start": seeds[0], "stop": seeds[1]}])
+    (root / "recipes").mkdir(parents=True, exist_ok=True)
+    (root / "recipes" / "realsrc.yaml").write_text(yaml.safe_dump(data))
+    recipe = load_recipe("realsrc", root)
+    synthesize(recipe, root, show_progress=False)
+    decode(recipe, root, show_progress=False)
+    paths = DatasetPaths(root, "realsrc")
+    rows = load_dataset_labeled(paths.samples, paths.masks, "realsrc")
+    out = root / rel
+    out.parent.mkdir(parents=True, exist_ok=True)
+    table = pa.table({"image": [r.image_png for r in rows], "mask": [r.mask_png for r in rows], "caption": [r.prompt for r in rows]})
+    pq.write_table(table, out)
+    return out
+
+
+def real_recipe(**evaluate) -> dict:
+    settings = {
+        "variants": ["source", "real"],
+        "eval": {"path": "real/eval.parquet"},
+        "reference": {"path": "real/train.parquet"},
+        "segmenter": SEGFORMER,
+        "steps": 4,
+        "batch_size": 4,
+    }
+    settings.update(evaluate)
+    return tiny_recipe(seeds=[{"start": 0, "stop": 20}], evaluate=settings)
+
+
+@pytest.fixture
+def real_sets(tmp_path: Path) -> Path:
+    write_labeled_parquet(tmp_path, "real/eval.parquet", (600, 612))
+    write_labeled_parquet(tmp_path, "real/train.parquet", (700, 720))
+    return tmp_path
+
+
+def test_labeled_parquet_reads_images_and_masks_at_the_asked_size(real_sets):
+    arrays = read_labeled_file(real_sets, LabeledFile(path="real/eval.parquet"), 32)
+    assert arrays.images.shape == (12, 32, 32, 3) and arrays.masks.shape == (12, 32, 32)
+    assert set(np.unique(arrays.masks)) <= {0, 1, 2, 3}
+    assert len(read_labeled_file(real_sets, LabeledFile(path="real/eval.parquet", limit=5), 64)) == 5
+
+
+@pytest.mark.parametrize(
+    ("setup", "message"),
+    [
+        (lambda root: None, "real/missing.parquet: no such file"),
+        (lambda root: (root / "real/missing.parquet").write_bytes(b"not parquet"), "real/missing.parquet: not a readable Parquet file"),
+        (lambda root: pq.write_table(pa.table({"image": [b"x"]}), root / "real/missing.parquet"), "has no column 'mask'"),
+        (lambda root: pq.write_table(pa.table({"image": [b"x"], "mask": [b"y"]}), root / "real/missing.parquet"), "row 0: cannot decode"),
+    ],
+)
+def test_a_bad_labeled_file_is_one_user_error_naming_it(tmp_path, setup, message):
+    (tmp_path / "real").mkdir()
+    setup(tmp_path)
+    with pytest.raises(UserError, match=message):
+        read_labeled_file(tmp_path, LabeledFile(path="real/missing.parquet"), 64)
+
+
+def test_evaluate_scores_the_dataset_and_the_real_reference_on_the_real_eval_set(real_sets):
+    root = real_sets
+    data = real_recipe(repeats=2)
+    (root / "recipes" / "tiny.yaml").write_text(yaml.safe_dump(data))
+    recipe = load_recipe("tiny", root)
+    synthesize(recipe, root, show_progress=False)
+    decode(recipe, root, show_progress=False)
+    metrics = evaluate(recipe, root)
+    assert metrics["eval_samples"] == 12 and metrics["train_samples"] == 20 and metrics["reference_samples"] == 20
+    assert set(metrics["miou"]) == {"source", "real"} and all(0.0 <= v <= 1.0 for v in metrics["miou"].values())
+    assert set(metrics["per_class"]["real"]) == {"background", "car", "wheel", "tree"}
+    assert len(metrics["runs"]["real"]) == 2 and metrics["miou"]["real"] == pytest.approx(np.mean(metrics["runs"]["real"]), abs=1e-4)
+    assert metrics["synthetic_to_real"] == pytest.approx(metrics["miou"]["source"] / metrics["miou"]["real"], abs=1e-3)
+    assert json.loads((root / "reports/tiny/evaluate.json").read_text()) == metrics
+
+
+def test_samples_the_decoder_excluded_are_not_trained_on(real_sets):
+    root = real_sets
+    (root / "recipes" / "tiny.yaml").write_text(yaml.safe_dump(real_recipe(variants=["source"], reference=None)))
+    recipe = load_recipe("tiny", root)
+    synthesize(recipe, root, show_progress=False)
+    decode(recipe, root, show_progress=False)
+    (DatasetPaths(root, "tiny").masks / "excluded.json").write_text(json.dumps({"excluded": [{"seed": 3, "reason": "uncertain"}]}))
+    assert evaluate(recipe, root)["train_samples"] == 19
+
+
+def test_segformer_learns_the_real_training_set(tmp_path):
+    """Trained on exact scenes labels, the random-init SegFormer (default size) beats the all-background
+    prediction on held-out scenes: the yardstick can tell a useful dataset from none."""
+    from synth.evaluate.train import iou_per_class, mean_iou, predict, train_supervised
+
+    write_labeled_parquet(tmp_path, "real/train.parquet", (0, 48))
+    write_labeled_parquet(tmp_path, "real/eval.parquet", (900, 916))
+    train = read_labeled_file(tmp_path, LabeledFile(path="real/train.parquet"), 64)
+    held = read_labeled_file(tmp_path, LabeledFile(path="real/eval.parquet"), 64)
+    model = train_supervised(train, 4, EvaluateSettings(segmenter={"type": "segformer"}, steps=200, lr=1e-3), 0)
+    trained = mean_iou(iou_per_class(predict(model, held.images), held.masks, 4))
+    background_only = mean_iou(iou_per_class(np.zeros_like(held.masks), held.masks, 4))
+    assert trained > background_only + 0.3, (trained, background_only)
+
+
+@pytest.mark.parametrize(
+    ("evaluate_section", "expected"),
+    [
+        ({"variants": ["source", "real"], "reference": None}, "evaluate.variants[1]: 'real' needs `evaluate.reference`"),
+        ({"variants": ["source"]}, "evaluate.reference: is read only by the 'real' variant"),
+        ({"variants": ["source", "adapted"], "reference": None}, "evaluate.variants[1]: 'adapted' (CSA) trains the tiny UNet only"),
+        ({"eval": None}, "evaluate: needs `target.eval` or `evaluate.eval`"),
+        ({"segmenter": {"type": "segformer", "depths": [1, 1]}}, "evaluate.segmenter.depths"),
+    ],
+)
+def test_bad_real_evaluation_settings_are_one_line_and_exit_2(project, evaluate_section, expected):
+    data = real_recipe(**evaluate_section)
+    data["evaluate"] = {k: v for k, v in data["evaluate"].items() if v is not None}
+    project.write_recipe(data)
+    result = project.synth("check", "recipes/tiny.yaml", check=False)
+    assert result.returncode == 2 and expected in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_evaluate_with_a_missing_real_set_exits_2(project):
+    project.write_recipe(real_recipe())
+    project.synth("synthesize", "tiny", "--quiet")
+    project.synth("decode", "tiny", "--quiet")
+    result = project.synth("evaluate", "tiny", check=False)
+    assert result.returncode == 2 and "real/eval.parquet: no such file" in result.stderr and "Traceback" not in result.stderr
+    assert not (project.root / "reports/tiny/evaluate.json").exists()
+
+
+def test_recipes_without_the_new_settings_dump_as_before():
+    dumped = EvaluateSettings().model_dump(mode="json")
+    assert not {"eval", "reference", "segmenter", "repeats"} & set(dumped)
+    assert EvaluateSettings(repeats=3, reference={"path": "x.parquet"}).model_dump(mode="json")["repeats"] == 3
+
+
+@pytest.mark.slow
+def test_evaluate_real_stage_runs_through_dvc_repro_for_evaluate_recipes(project):
+    write_labeled_parquet(project.root / "scratch", "real/eval.parquet", (600, 612))
+    write_labeled_parquet(project.root / "scratch", "real/train.parquet", (700, 720))
+    (project.root / "scratch" / "real").rename(project.root / "real")
+    import shutil
+
+    shutil.rmtree(project.root / "scratch")
+    project.write_recipe(real_recipe())
+    project.use_recipes("tiny", evaluate=["tiny"])
+    project.commit("real evaluation")
+    out = project.dvc("repro").stdout
+    assert "Running stage 'evaluate-real@tiny'" in out and "target@tiny" not in out
+    metrics = json.loads((project.root / "reports/tiny/evaluate.json").read_text())
+    assert set(metrics["miou"]) == {"source", "real"}
+    assert "evaluate.json" in project.dvc("metrics", "show", "--json").stdout
+    assert "Running stage 'evaluate-real@tiny'" not in project.dvc("repro").stdout
+    # A new real evaluation set reruns the score only.
+    write_labeled_parquet(project.root / "scratch", "real/eval.parquet", (640, 650))
+    shutil.move(project.root / "scratch/real/eval.parquet", project.root / "real/eval.parquet")
+    again = project.dvc("repro").stdout
+    assert "Running stage 'evaluate-real@tiny'" in again and "Running stage 'synthesize@tiny'" not in again
