@@ -111,7 +111,7 @@ def train_generator(cfg: TrainGeneratorConfig, root: Path, log: Callable[[str], 
         loss.backward()
         opt.step()
         if step % 25 == 0 or step == cfg.vae_steps - 1:
-            history["vae"].append({"step": step, "loss": round(float(loss), 5)})
+            history["vae"].append({"step": step, "loss": round(float(loss.detach()), 5)})
             log(f"vae step {step} l1+kl {float(loss):.4f} ({time.monotonic() - started:.0f} s)")
     vae.eval().requires_grad_(False)
     with torch.no_grad():
