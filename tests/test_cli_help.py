@@ -40,6 +40,7 @@ def test_help_groups_commands_into_panels_in_pipeline_order():
 def test_every_dvc_stage_is_a_command_in_a_stage_panel():
     import yaml
 
-    stages = list(yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"])
+    stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+    commands = {stage.get("do", stage)["cmd"].split()[1] for stage in stages.values()}  # evaluate-real runs evaluate
     listed = [c for title, names in PANELS.items() if "stages" in title for c in names]
-    assert sorted(stages) == sorted(listed)
+    assert sorted(commands) == sorted(listed)

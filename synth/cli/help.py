@@ -20,10 +20,16 @@ PANELS: dict[str, list[str]] = {
         "preview",
         "report",
     ],
-    "Optional stages (params.yaml: mix_recipes, adapt_recipes)": ["mix", "target", "stylize", "evaluate"],
+    "Optional stages (params.yaml: mix_recipes, adapt_recipes, evaluate_recipes; train-generator is frozen)": [
+        "mix",
+        "target",
+        "stylize",
+        "evaluate",
+        "train-generator",
+    ],
     # Sub-apps (registry, annotate) are listed after the commands of their panel: typer adds groups last.
     "Publishing and registry": ["publish", "export", "review", "registry"],
-    "Tools": ["check", "list", "export-photos", "annotate"],
+    "Tools": ["check", "list", "export-photos", "real-data", "annotate"],
 }
 
 

@@ -52,7 +52,15 @@ STAGES: dict[str, Stage] = {
     ),
     "mix": Stage(
         ("mix", "taxonomy", "image_size"),
-        ("synth/mix", "synth/evaluate/train.py", "synth/evaluate/net.py", "synth/stages/mix.py"),
+        (
+            "synth/mix",
+            "synth/evaluate/train.py",
+            "synth/evaluate/net.py",
+            "synth/evaluate/segformer.py",
+            "synth/evaluate/config.py",
+            "synth/adapt/config.py",
+            "synth/stages/mix.py",
+        ),
     ),
     "target": Stage(
         ("target", "taxonomy", "prompts", "generator", "image_size", "seeds"),
@@ -62,6 +70,18 @@ STAGES: dict[str, Stage] = {
     "evaluate": Stage(
         ("evaluate", "taxonomy"),
         ("synth/evaluate", "synth/adapt/csa.py", "synth/adapt/config.py", "synth/stages/evaluate.py"),
+    ),
+    # The same command for recipes scored on a real labeled set named in `evaluate:` (no target, no stylize).
+    "evaluate-real": Stage(
+        ("evaluate", "taxonomy"),
+        ("synth/evaluate", "synth/adapt/csa.py", "synth/adapt/config.py", "synth/stages/evaluate.py"),
+    ),
+    # Not per recipe: trains models/fashion-sd from params.yaml `train_generator:` (frozen in dvc.yaml).
+    # measure.py (attention probes through a recipe) is not training code: not listed.
+    "train-generator": Stage(
+        (),
+        tuple(f"synth/train_generator/{m}.py" for m in ("data", "grounding", "models", "tokenizer", "train"))
+        + ("synth/realdata", "synth/stages/train_generator.py"),
     ),
 }
 
