@@ -27,7 +27,7 @@ from synth.store.records import SAMPLES_SCHEMA, rows_to_table
 from synth.store.shards import ShardPlan, is_complete, parse_name, prune, write_atomic
 from synth.stats import image_stats
 
-MIXED_FORMAT = 1
+MIXED_FORMAT = 2  # 2: the learned mixer trains on N-way segment mixes (was 2-way random blocks)
 
 
 def mixed_dir(root: Path, name: str) -> Path:
@@ -72,7 +72,7 @@ def mix(recipe: Recipe, root: Path = Path("."), show_progress: bool = True, log=
     dominant = dominant_classes([d.class_fraction for d in dataset], class_ids)
     model = None
     if settings.learned is not None:
-        model = _trained_mixer(out_dir / mixer_name, [d.image for d in dataset], settings, log)  # type: ignore[operator]
+        model = _trained_mixer(out_dir / mixer_name, dataset, settings, log)  # type: ignore[operator]
     with progress_bar(f"mix {recipe.name}", sum(len(p.seeds) for p in todo), show_progress) as advance:
         for plan in todo:
             rows = make_composites(dataset, dominant, settings, plan.seeds, model, mixer_name)
@@ -82,12 +82,14 @@ def mix(recipe: Recipe, root: Path = Path("."), show_progress: bool = True, log=
     return report
 
 
-def _trained_mixer(folder: Path, images: list[np.ndarray], settings, log):  # noqa: ANN001, ANN202
+def _trained_mixer(folder: Path, dataset: list[Labeled], settings, log):
     from synth.mix.learned import LearnedMixerModel, train_mixer
 
     if (folder / "model.safetensors").is_file():
         return LearnedMixerModel.load(folder)
-    model, history = train_mixer(images, settings.learned, settings.seed, log)
+    images = [d.image for d in dataset]
+    masks = [d.mask for d in dataset] if settings.mask.type == "class-masks" else None
+    model, history = train_mixer(images, settings.learned, settings.seed, log, sources=settings.sources, mask=settings.mask, masks=masks)
     tmp = folder.with_name(f".{folder.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     model.save(tmp)
