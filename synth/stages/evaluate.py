@@ -36,7 +36,8 @@ def score_variants(sets: dict, num_classes: int, cfg, class_names: list[str], lo
             model = train_supervised(sets["stylized"], num_classes, cfg, cfg.seed)
         else:
             labeled = sets.get("stylized") or sets["source"]
-            model = train_adapted(labeled, sets["target"], num_classes, cfg, cfg.seed)
+            original = sets["source"] if sets.get("stylized") is not None else None  # CSA's consistency term
+            model = train_adapted(labeled, sets["target"], num_classes, cfg, cfg.seed, original=original)
         ious = iou_per_class(predict(model, sets["eval"].images), sets["eval"].masks, num_classes)
         results[variant] = {
             "miou": round(mean_iou(ious), 4),
