@@ -49,12 +49,26 @@ def main() -> None:
     import numpy as np
 
     from synth.adapt.csa import train_adapted
-    from synth.adapt.domain import conv_domain_distance, domain_distance, frechet_distance
+    from synth.adapt.domain import (
+        conv_domain_distance,
+        domain_distance,
+        frechet_distance,
+    )
     from synth.adapt.standin import standin_look
     from synth.adapt.stylize import fda, lab_stats, reinhard
     from synth.evaluate.config import EvaluateSettings
-    from synth.evaluate.train import Arrays, iou_per_class, mean_iou, predict, train_supervised
-    from synth.realdata.fashion_mnist import CLASS_NAMES, load_real_set, make_compositions
+    from synth.evaluate.train import (
+        Arrays,
+        iou_per_class,
+        mean_iou,
+        predict,
+        train_supervised,
+    )
+    from synth.realdata.fashion_mnist import (
+        CLASS_NAMES,
+        load_real_set,
+        make_compositions,
+    )
 
     root = Path(__file__).resolve().parents[1]
     started = time.perf_counter()
