@@ -140,3 +140,33 @@ def test_conv_domain_distance_can_rise_as_well_as_fall_under_stylization():
     # it further from the noisy target in conv features while the LAB-statistics distance falls.
     assert domain_distance(to_noisy, noisy_target) < domain_distance(source, noisy_target)
     assert conv_domain_distance(to_noisy, noisy_target) > conv_domain_distance(source, noisy_target)
+
+
+def _tiny_sets(n: int = 6):
+    rng = np.random.default_rng(4)
+    masks = rng.integers(0, 3, (n, 16, 16), dtype=np.uint8)
+    original = Arrays((masks[..., None] * 80 + rng.integers(0, 30, (n, 16, 16, 3))).astype(np.uint8), masks)
+    styled = Arrays((255 - original.images).astype(np.uint8), masks)
+    target = Arrays(rng.integers(0, 256, (n, 16, 16, 3), dtype=np.uint8))
+    return original, styled, target
+
+
+def _weights(model) -> list:
+    return [p.detach().clone() for p in model.parameters()]
+
+
+def test_train_adapted_uses_the_originals_only_through_the_consistency_term():
+    from synth.adapt.csa import train_adapted
+    from synth.evaluate.config import EvaluateSettings
+
+    original, styled, target = _tiny_sets()
+    cfg = EvaluateSettings(image_size=16, steps=4, batch_size=2, width=4, device="cpu",
+                           adapt={"teacher_ema": 0.9, "top_k": 4, "warmup_steps": 1, "consistency_weight": 0.0})
+    without = _weights(train_adapted(styled, target, 3, cfg, seed=0))
+    ignored = _weights(train_adapted(styled, target, 3, cfg, seed=0, original=original))
+    assert all(torch.equal(a, b) for a, b in zip(without, ignored)), "weight 0: the same draws, the same weights"
+    on = cfg.model_copy(update={"adapt": cfg.adapt.model_copy(update={"consistency_weight": 1.0})})
+    used = _weights(train_adapted(styled, target, 3, on, seed=0, original=original))
+    assert any(not torch.equal(a, b) for a, b in zip(without, used)), "weight 1: the term changes training"
+    with pytest.raises(ValueError, match="pair row for row"):
+        train_adapted(styled, target, 3, on, seed=0, original=Arrays(original.images[:3], original.masks[:3]))
