@@ -130,6 +130,8 @@ def test_learned_mixer_images_come_from_the_source_their_labels_name(tmp_path):
         members = [sources[s] for s in row.provenance["mix"]["sources"]]
         images, masks = [m.image for m in members], [m.mask for m in members]
         agree.append(label_agreement(row.image, images, masks, row.mask))
+        recorded = row.provenance["mix"]["label_agreement"]
+        assert recorded == (None if np.isnan(agree[-1]) else pytest.approx(agree[-1], abs=1e-4))
         other = np.where(row.mask == masks[0], masks[1], masks[0])  # the label of the source the mask did NOT pick
         swapped.append(label_agreement(row.image, images, masks, other))
     assert np.nanmean(agree) > 0.7, agree  # chance is 0.5 with two sources

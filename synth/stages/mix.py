@@ -16,6 +16,7 @@ import numpy as np
 
 from synth.errors import UserError
 from synth.mix.compose import MIX_STREAM, choose_sources, compose, dominant_classes, mixing_rng
+from synth.mix.learned import label_agreement
 from synth.mix.masks import class_masks_index, coarsen, felzenszwalb_index
 from synth.paths import DatasetPaths
 from synth.progress import progress_bar
@@ -119,8 +120,11 @@ def make_composites(dataset: list[Labeled], dominant: np.ndarray, settings, indi
     rows = []
     for k, (i, members, images, masks, index) in enumerate(planned):
         image, mask = compose(images, masks, index)
+        agreement = None
         if drawn is not None:
             image = drawn[k]
+            measured = label_agreement(image, images, masks, mask)  # on the drawn image: does it match its labels?
+            agreement = None if np.isnan(measured) else round(measured, 4)
         provenance = {
             "seed": i,
             "mix": {
@@ -132,6 +136,7 @@ def make_composites(dataset: list[Labeled], dominant: np.ndarray, settings, indi
                 "mask": settings.mask.model_dump(mode="json"),
                 "source_shares": [round(float((index == k2).mean()), 6) for k2 in range(len(members))],
                 "learned": mixer_name,
+                "label_agreement": agreement,
             },
             "generator": members[0].provenance.get("generator"),
         }
