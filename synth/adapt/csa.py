@@ -5,9 +5,14 @@ Per step (after ``warmup_steps`` of plain supervised training):
 - an EMA teacher labels the unlabeled target images; its confident share weights the pseudo-labels (DACS);
 - ClassMix: half of the classes of each synthetic image are pasted, with their exact labels, onto a target
   image; the student learns the mix against (synthetic label where pasted, teacher pseudo-label elsewhere);
-- class prototypes: per class, the mean feature of its ``top_k`` most confident labeled pixels, EMA-updated;
+- class prototypes: per class, the mean feature of its ``top_k`` most confident labeled pixels, each weighted by
+  its class score (CSA weights them by the class activation map; in a segmenter the per-pixel class score is
+  that map), EMA-updated;
 - pixel-to-prototype contrastive loss (InfoNCE over prototypes, temperature 0.1) on labeled and confidently
-  pseudo-labeled mixed pixels, pulling target features toward the synthetic classes' prototypes.
+  pseudo-labeled mixed pixels, pulling target features toward the synthetic classes' prototypes;
+- consistency: when the labeled images are stylized and their originals are given, the prototype-similarity
+  maps (softmax over prototypes of feature . prototype / temperature) of the original and the stylized image
+  should agree, so appearance does not move a pixel between classes.
 The student's weights are scored; the teacher only makes pseudo-labels.
 """
 
@@ -34,8 +39,9 @@ def classmix(xs, ys, xt, pseudo, weight, gen):  # noqa: ANN001, ANN201
     return x, y, w, m
 
 
-def update_prototypes(prototypes, ready, feats, probs, labels, top_k: int, momentum: float) -> None:  # noqa: ANN001
-    """EMA of the mean (normalised) feature of each class's top-k most confident labeled pixels."""
+def update_prototypes(prototypes, ready, feats, probs, labels, top_k: int, momentum: float, weighting: str = "mean") -> None:
+    """EMA of the mean (normalised) feature of each class's top-k most confident labeled pixels; with
+    ``weighting="confidence"`` each of those features weighs by its class score."""
     import torch.nn.functional as F
 
     f = F.normalize(feats.detach(), dim=1).permute(0, 2, 3, 1).reshape(-1, feats.shape[1])
@@ -46,7 +52,11 @@ def update_prototypes(prototypes, ready, feats, probs, labels, top_k: int, momen
         if len(where) == 0:
             continue
         top = where[p[where, c].topk(min(top_k, len(where))).indices]
-        mean = F.normalize(f[top].mean(0), dim=0)
+        if weighting == "confidence":
+            w = p[top, c]
+            mean = F.normalize((f[top] * w[:, None]).sum(0) / w.sum().clamp_min(1e-12), dim=0)
+        else:
+            mean = F.normalize(f[top].mean(0), dim=0)
         prototypes[c] = mean if not ready[c] else F.normalize(momentum * prototypes[c] + (1 - momentum) * mean, dim=0)
         ready[c] = True
 
@@ -69,12 +79,50 @@ def prototype_contrastive(feats, labels, prototypes, ready, temperature: float, 
     return F.cross_entropy(logits, lab[idx])
 
 
-def train_adapted(source: Arrays, target: Arrays, num_classes: int, cfg, seed: int):  # noqa: ANN001, ANN201 - EvaluateSettings
+def similarity_maps(feats, prototypes, ready, temperature: float):
+    """Per pixel, the softmax over the ready prototypes of cosine similarity / temperature: B x K x H x W."""
+    import torch.nn.functional as F
+
+    logits = F.normalize(feats, dim=1).permute(0, 2, 3, 1) @ prototypes.T / temperature
+    return logits.masked_fill(~ready, float("-inf")).softmax(-1).permute(0, 3, 1, 2)
+
+
+def prototype_consistency(feats_original, feats_stylized, prototypes, ready, temperature: float):
+    """Mean squared difference between the original and the stylized image's prototype-similarity maps (CSA's
+    consistency term): zero when stylization does not change which prototype a pixel resembles."""
+    if not bool(ready.any()):
+        return feats_original.sum() * 0.0
+    a = similarity_maps(feats_original, prototypes, ready, temperature)
+    b = similarity_maps(feats_stylized, prototypes, ready, temperature)
+    return (a - b)[:, ready].pow(2).sum(1).mean()
+
+
+def paired_batch(data: Arrays, original: Arrays | None, idx, gen, device):
+    """A labeled batch and, when ``original`` is given, the same images before stylization with the same flips.
+    Draws from ``gen`` exactly as ``batch`` does, so runs without originals are unchanged."""
+    import torch
+
+    x, y = batch(data, idx, gen, flip=False)
+    flips = torch.rand(len(idx), generator=gen) < 0.5
+    x[flips], y[flips] = x[flips].flip(-1), y[flips].flip(-1)
+    xo = None
+    if original is not None:
+        xo, _ = batch(Arrays(original.images), idx, gen, flip=False)
+        xo[flips] = xo[flips].flip(-1)
+        xo = xo.to(device)
+    return x.to(device), y.to(device), xo
+
+
+def train_adapted(source: Arrays, target: Arrays, num_classes: int, cfg, seed: int, original: Arrays | None = None):
+    """CSA on labeled ``source`` (stylized, if the recipe stylizes) and unlabeled ``target``; ``original``: the
+    same labeled images before stylization, row for row (turns the consistency term on)."""
     import torch
     import torch.nn.functional as F
 
     from synth.evaluate.net import build_unet
 
+    if original is not None and len(original) != len(source):
+        raise ValueError(f"original has {len(original)} images, the stylized source {len(source)}: they must pair row for row")
     torch_threads()
     device = resolve_device(cfg.device)
     a = cfg.adapt
@@ -92,7 +140,7 @@ def train_adapted(source: Arrays, target: Arrays, num_classes: int, cfg, seed: i
     teacher.train()  # BatchNorm in train mode: batch statistics of the target batch, as DACS does
     for step in range(cfg.steps):
         idx_s = torch.randint(len(source), (cfg.batch_size,), generator=gen).numpy()
-        xs, ys = batch(source, idx_s, gen, device=device)
+        xs, ys, xo = paired_batch(source, original if a.consistency_weight > 0 else None, idx_s, gen, device)
         logits_s, feats_s = student(xs)
         loss = F.cross_entropy(logits_s, ys, ignore_index=IGNORE)
         if step >= a.warmup_steps:
@@ -106,13 +154,16 @@ def train_adapted(source: Arrays, target: Arrays, num_classes: int, cfg, seed: i
             logits_m, feats_m = student(xm)
             per_pixel = F.cross_entropy(logits_m, ym, ignore_index=IGNORE, reduction="none")
             loss = loss + (per_pixel * wm).mean()
-            update_prototypes(prototypes, ready, feats_s, logits_s.softmax(1), ys, a.top_k, a.prototype_ema)
+            update_prototypes(prototypes, ready, feats_s, logits_s.softmax(1), ys, a.top_k, a.prototype_ema, a.prototype_weighting)
             if a.contrastive_weight > 0:
                 confident = pasted | (conf > a.pseudo_threshold)
                 ym_conf = torch.where(confident, ym, torch.full_like(ym, IGNORE))
                 feats = torch.cat([feats_s, feats_m])
                 labels = torch.cat([ys, ym_conf])
                 loss = loss + a.contrastive_weight * prototype_contrastive(feats, labels, prototypes, ready, a.temperature, gen)
+            if xo is not None:
+                feats_o = student(xo)[1]
+                loss = loss + a.consistency_weight * prototype_consistency(feats_o, feats_s, prototypes, ready, a.temperature)
         opt.zero_grad()
         loss.backward()
         opt.step()

@@ -2,7 +2,9 @@
 
 Training (CycleGAN-like generator, no pretraining): reconstruction L1 + Laplacian-pyramid L1 (a perceptual loss
 that needs no pretrained network) on reconstructions, and a PatchGAN discriminator with the least-squares (LSGAN)
-objective on reconstructions and on feature-space mixes, so mixes look like dataset images. Composites are then
+objective on reconstructions and on N-way feature-space mixes drawn exactly as the mix stage draws its
+composites (the same number of sources, Felzenszwalb segments or class masks at feature resolution), so mixes
+look like dataset images. Composites are then
 ``decoder(sum_k onehot_k(mixing mask at feature resolution) * encoder(source_k))``. Labels never come from the
 network: they follow the (coarsened) mixing mask and the sources' masks exactly.
 
@@ -130,61 +132,155 @@ class LearnedMixerModel:
         return cls(cfg, encoder, decoder)
 
 
-def train_mixer(images: list[np.ndarray], cfg: LearnedMixer, seed: int, log=lambda msg: None) -> tuple[LearnedMixerModel, dict]:  # noqa: ANN001
-    """Train encoder, decoder and discriminator from scratch; deterministic for a given seed and machine."""
+class MixerTrainer:
+    """Encoder, decoder, PatchGAN discriminator and their optimisers; ``step`` is one training step on one batch.
+
+    A step decodes the batch's reconstructions and its N-way feature-space mixes (what ``LearnedMixerModel.mix``
+    draws later), updates the discriminator (LSGAN: real -> 1, reconstructions and mixes -> 0), then the encoder
+    and decoder: L1 + Laplacian-pyramid L1 on reconstructions, adversarial on reconstructions and mixes.
+    """
+
+    def __init__(self, cfg: LearnedMixer, seed: int, device=None):
+        import torch
+
+        self.cfg = cfg
+        self.device = device or torch.device("cpu")
+        torch.manual_seed(seed)
+        self.encoder, self.decoder, self.disc = build_networks(cfg)
+        for net in (self.encoder, self.decoder, self.disc):  # reseeded init: the weights depend on `seed` only
+            for module in net.modules():
+                if hasattr(module, "reset_parameters"):
+                    module.reset_parameters()
+            net.to(self.device)
+        gen_params = [*self.encoder.parameters(), *self.decoder.parameters()]
+        self.opt_g = torch.optim.Adam(gen_params, lr=cfg.lr, betas=(0.5, 0.999))
+        self.opt_d = torch.optim.Adam(self.disc.parameters(), lr=cfg.lr, betas=(0.5, 0.999))
+
+    def mix_features(self, feats, groups, owners):
+        """``groups`` [B, N]: batch positions of each mix's sources; ``owners`` [B, h, w]: source 0..N-1 per cell."""
+        import torch.nn.functional as F
+
+        onehot = F.one_hot(owners, groups.shape[1]).permute(0, 3, 1, 2).unsqueeze(2).float()  # B, N, 1, h, w
+        return (feats[groups] * onehot).sum(dim=1)
+
+    def step(self, x, groups, owners) -> dict:
+        import torch
+        import torch.nn.functional as F
+
+        feats = self.encoder(x)
+        recon = self.decoder(feats)
+        mixed = self.decoder(self.mix_features(feats, groups, owners))
+        fakes = torch.cat([recon, mixed])
+        self.opt_d.zero_grad()
+        real_score, fake_score = self.disc(x), self.disc(fakes.detach())
+        d_loss = 0.5 * (F.mse_loss(real_score, torch.ones_like(real_score)) + F.mse_loss(fake_score, torch.zeros_like(fake_score)))
+        d_loss.backward()
+        self.opt_d.step()
+        self.opt_g.zero_grad()
+        rec = F.l1_loss(recon, x)
+        lap = laplacian_loss(recon, x, self.cfg.pyramid_levels)
+        score = self.disc(fakes)
+        adv = F.mse_loss(score, torch.ones_like(score))
+        w = self.cfg.weights
+        (w.reconstruction * rec + w.laplacian * lap + w.adversarial * adv).backward()
+        self.opt_g.step()
+        return {k: float(v.detach()) for k, v in (("reconstruction", rec), ("laplacian", lap), ("adversarial", adv), ("discriminator", d_loss))}
+
+    def model(self) -> LearnedMixerModel:
+        return LearnedMixerModel(self.cfg, self.encoder, self.decoder)
+
+
+def training_mixes(positions, n_sources: int, stride: int, index_for, rng: np.random.Generator, gen):
+    """N-way mixes of one batch, drawn the way the mix stage draws composites: source 0 is each batch item, the
+    other N - 1 are distinct other items; ``index_for(sources, rng)`` is the pixel index map (Felzenszwalb
+    segments of source 0, or class masks), taken at feature resolution (the owner at each cell's centre)."""
     import torch
-    import torch.nn.functional as F
+
+    b = len(positions)
+    n = min(n_sources, b)
+    groups = [[i, *[int(j) for j in (torch.randperm(b - 1, generator=gen)[: n - 1] + i + 1) % b]] for i in range(b)]
+    owners = [index_for([positions[j] for j in g], rng)[stride // 2 :: stride, stride // 2 :: stride] for g in groups]
+    return torch.tensor(groups), torch.from_numpy(np.stack(owners).astype(np.int64))
+
+
+def segment_index_for(images: list[np.ndarray], mask=None, masks: list[np.ndarray] | None = None):
+    """The mix stage's mixing-mask rule as ``index_for(source positions, rng)``; Felzenszwalb segments are
+    computed once per image."""
+    from synth.mix.config import FelzenszwalbMask
+    from synth.mix.masks import (
+        assign_segments,
+        class_masks_index,
+        felzenszwalb_segments,
+    )
+
+    if mask is not None and mask.type == "class-masks":
+        if masks is None:
+            raise ValueError("class-masks mixing needs the sources' masks")
+        return lambda sources, rng: class_masks_index([masks[s] for s in sources], mask, rng)
+    cfg = mask or FelzenszwalbMask()
+    segments: dict[int, np.ndarray] = {}
+
+    def index_for(sources, rng):
+        first = sources[0]
+        if first not in segments:
+            segments[first] = felzenszwalb_segments(images[first], cfg)
+        return assign_segments(segments[first], len(sources), rng)
+
+    return index_for
+
+
+def train_mixer(
+    images: list[np.ndarray],
+    cfg: LearnedMixer,
+    seed: int,
+    log=lambda msg: None,
+    sources: int = 2,
+    mask=None,
+    masks: list[np.ndarray] | None = None,
+) -> tuple[LearnedMixerModel, dict]:
+    """Train encoder, decoder and discriminator from scratch on N-way segment mixes (``sources`` and ``mask`` as
+    the mix stage uses them); deterministic for a given seed and machine."""
+    import torch
 
     from synth.evaluate.train import resolve_device, torch_threads
 
     torch_threads()
-    device = resolve_device(cfg.device)
-    torch.manual_seed(seed)
+    trainer = MixerTrainer(cfg, seed, resolve_device(cfg.device))
     gen = torch.Generator().manual_seed(seed)
-    encoder, decoder, disc = build_networks(cfg)
-    for net in (encoder, decoder, disc):  # reseeded init: the weights depend on `seed` only
-        for module in net.modules():
-            if hasattr(module, "reset_parameters"):
-                module.reset_parameters()
-        net.to(device)
-    data = to_tensor(images[: cfg.train_limit] if cfg.train_limit else images)
-    opt_g = torch.optim.Adam([*encoder.parameters(), *decoder.parameters()], lr=cfg.lr, betas=(0.5, 0.999))
-    opt_d = torch.optim.Adam(disc.parameters(), lr=cfg.lr, betas=(0.5, 0.999))
-    weights = cfg.weights
+    rng = np.random.default_rng([0x4D495854, seed])  # "MIXT": the training mixes' own stream
+    images = images[: cfg.train_limit] if cfg.train_limit else images
+    index_for = segment_index_for(images, mask, masks[: len(images)] if masks is not None else None)
+    data = to_tensor(images)
+    stride = 2**cfg.downsamplings
     history: dict = {}
     for epoch in range(cfg.epochs):
         order = torch.randperm(len(data), generator=gen)
-        sums = {"reconstruction": 0.0, "laplacian": 0.0, "adversarial": 0.0, "discriminator": 0.0}
+        sums: dict[str, float] = {}
         batches = 0
         for start in range(0, len(order) - 1, cfg.batch_size):
-            x = data[order[start : start + cfg.batch_size]].to(device)
-            if len(x) < 2:
+            positions = [int(i) for i in order[start : start + cfg.batch_size]]
+            if len(positions) < 2:
                 continue
-            feats = encoder(x)
-            recon = decoder(feats)
-            # Training mixes: two-way, random blocks of feature cells, so the decoder learns to render seams.
-            h, w = feats.shape[-2:]
-            cells = (torch.rand(len(x), 1, max(1, h // 2), max(1, w // 2), generator=gen) < 0.5).float().to(device)
-            m = F.interpolate(cells, size=(h, w), mode="nearest")
-            mixed = decoder(m * feats + (1 - m) * feats.roll(1, dims=0))
-            fakes = torch.cat([recon, mixed])
-            # discriminator step (LSGAN: real -> 1, fake -> 0)
-            opt_d.zero_grad()
-            real_score, fake_score = disc(x), disc(fakes.detach())
-            d_loss = 0.5 * (F.mse_loss(real_score, torch.ones_like(real_score)) + F.mse_loss(fake_score, torch.zeros_like(fake_score)))
-            d_loss.backward()
-            opt_d.step()
-            # generator step
-            opt_g.zero_grad()
-            rec = F.l1_loss(recon, x)
-            lap = laplacian_loss(recon, x, cfg.pyramid_levels)
-            score = disc(fakes)
-            adv = F.mse_loss(score, torch.ones_like(score))
-            (weights.reconstruction * rec + weights.laplacian * lap + weights.adversarial * adv).backward()
-            opt_g.step()
-            for key, value in (("reconstruction", rec), ("laplacian", lap), ("adversarial", adv), ("discriminator", d_loss)):
-                sums[key] += float(value.detach())
+            groups, owners = training_mixes(positions, sources, stride, index_for, rng, gen)
+            losses = trainer.step(data[positions].to(trainer.device), groups.to(trainer.device), owners.to(trainer.device))
+            for key, value in losses.items():
+                sums[key] = sums.get(key, 0.0) + value
             batches += 1
         history = {k: round(v / max(1, batches), 6) for k, v in sums.items()}
         log(f"mixer epoch {epoch + 1}/{cfg.epochs}: " + ", ".join(f"{k} {v:.4f}" for k, v in history.items()))
-    return LearnedMixerModel(cfg, encoder, decoder), history
+    return trainer.model(), history
+
+
+def label_agreement(image: np.ndarray, images: list[np.ndarray], masks: list[np.ndarray], mask: np.ndarray) -> float:
+    """Image-to-label agreement of a composite, measured on its pixels: at each pixel where the sources' labels
+    differ, the source whose colour is nearest the composite's pixel; the share of those pixels where that
+    source's label is the composite's label. 1.0 for an exact pixel-space composite; about 1/N when the image
+    ignores the labels. NaN when no pixel tells the sources apart."""
+    stack = np.stack(images).astype(np.int32)
+    labels = np.stack(masks)
+    informative = (labels != labels[:1]).any(axis=0) & (np.abs(stack - stack[:1]).sum(-1) > 0).any(axis=0)
+    if not informative.any():
+        return float("nan")
+    nearest = np.abs(stack - image.astype(np.int32)[None]).sum(-1).argmin(axis=0)
+    chosen = np.take_along_axis(labels, nearest[None], axis=0)[0]
+    return float((chosen == mask)[informative].mean())

@@ -14,9 +14,18 @@ from synth.mix.config import ClassMasksMask, FelzenszwalbMask
 def felzenszwalb_index(image: np.ndarray, n_sources: int, cfg: FelzenszwalbMask, rng: np.random.Generator) -> np.ndarray:
     """Segment ``image`` and give every segment to a uniformly drawn source, each source at least one segment
     when there are enough segments (a composite made of one source is no mix)."""
+    return assign_segments(felzenszwalb_segments(image, cfg), n_sources, rng)
+
+
+def felzenszwalb_segments(image: np.ndarray, cfg: FelzenszwalbMask) -> np.ndarray:
+    """skimage's Felzenszwalb segment ids of ``image`` (the expensive, rng-free half of a mixing mask)."""
     from skimage.segmentation import felzenszwalb
 
-    segments = felzenszwalb(image, scale=cfg.scale, sigma=cfg.sigma, min_size=cfg.min_size)
+    return felzenszwalb(image, scale=cfg.scale, sigma=cfg.sigma, min_size=cfg.min_size)
+
+
+def assign_segments(segments: np.ndarray, n_sources: int, rng: np.random.Generator) -> np.ndarray:
+    """Give every segment to a uniformly drawn source, each source at least one segment when there are enough."""
     count = int(segments.max()) + 1
     owner = rng.integers(0, n_sources, size=count)
     if count >= n_sources:

@@ -37,7 +37,8 @@ def score_variants(sets: dict, num_classes: int, cfg, class_names: list[str], lo
         for seed in range(cfg.seed, cfg.seed + cfg.repeats):
             if variant == "adapted":
                 labeled = sets.get("stylized") or sets["source"]
-                model = train_adapted(labeled, sets["target"], num_classes, cfg, seed)
+                original = sets["source"] if sets.get("stylized") is not None else None  # CSA's consistency term
+                model = train_adapted(labeled, sets["target"], num_classes, cfg, seed, original=original)
             else:
                 model = train_supervised(sets[variant], num_classes, cfg, seed)
             ious = iou_per_class(predict(model, sets["eval"].images), sets["eval"].masks, num_classes)

@@ -17,6 +17,7 @@ import numpy as np
 
 from synth.backends.work import ShardJob, ShardWork
 from synth.mix.compose import MIX_STREAM, choose_sources, compose, dominant_classes, mixing_rng
+from synth.mix.learned import label_agreement
 from synth.mix.masks import class_masks_index, coarsen, felzenszwalb_index
 from synth.core.paths import DatasetPaths
 from synth.core.hashing import canonical_hash
@@ -29,7 +30,7 @@ from synth.store.records import SAMPLES_SCHEMA, rows_to_table
 from synth.store.shards import ShardPlan, parse_name
 from synth.stats import image_stats
 
-MIXED_FORMAT = 1
+MIXED_FORMAT = 2  # 2: the learned mixer trains on N-way segment mixes (was 2-way random blocks)
 
 
 def mix(recipe: Recipe, root: Path = Path("."), show_progress: bool = True, log=lambda msg: None) -> StageReport:  # noqa: ANN001
@@ -65,7 +66,7 @@ def _setup(paths: DatasetPaths, class_ids: list[int], settings, mixer_name: str 
     dominant = dominant_classes([d.class_fraction for d in dataset], class_ids)
     model = None
     if settings.learned is not None:
-        model = _trained_mixer(paths.mixed / mixer_name, [d.image for d in dataset], settings, log)  # type: ignore[operator]
+        model = _trained_mixer(paths.mixed / mixer_name, dataset, settings, log)  # type: ignore[operator]
     return dataset, dominant, model
 
 
@@ -76,12 +77,14 @@ def _make(settings, mixer_name: str | None, state, job: ShardJob, _source, advan
     return rows_to_table(rows, SAMPLES_SCHEMA)
 
 
-def _trained_mixer(folder: Path, images: list[np.ndarray], settings, log):  # noqa: ANN001, ANN202
+def _trained_mixer(folder: Path, dataset: list[Labeled], settings, log):
     from synth.mix.learned import LearnedMixerModel, train_mixer
 
     if (folder / "model.safetensors").is_file():
         return LearnedMixerModel.load(folder)
-    model, history = train_mixer(images, settings.learned, settings.seed, log)
+    images = [d.image for d in dataset]
+    masks = [d.mask for d in dataset] if settings.mask.type == "class-masks" else None
+    model, history = train_mixer(images, settings.learned, settings.seed, log, sources=settings.sources, mask=settings.mask, masks=masks)
     tmp = folder.with_name(f".{folder.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     model.save(tmp)
@@ -111,8 +114,11 @@ def make_composites(dataset: list[Labeled], dominant: np.ndarray, settings, indi
     rows = []
     for k, (i, members, images, masks, index) in enumerate(planned):
         image, mask = compose(images, masks, index)
+        agreement = None
         if drawn is not None:
             image = drawn[k]
+            measured = label_agreement(image, images, masks, mask)  # on the drawn image: does it match its labels?
+            agreement = None if np.isnan(measured) else round(measured, 4)
         provenance = {
             "seed": i,
             "mix": {
@@ -124,6 +130,7 @@ def make_composites(dataset: list[Labeled], dominant: np.ndarray, settings, indi
                 "mask": settings.mask.model_dump(mode="json"),
                 "source_shares": [round(float((index == k2).mean()), 6) for k2 in range(len(members))],
                 "learned": mixer_name,
+                "label_agreement": agreement,
             },
             "generator": members[0].provenance.get("generator"),
         }
