@@ -9,7 +9,6 @@ import torch
 import torch.nn.functional as F
 
 from synth.adapt.csa import (
-    classmix,
     paired_batch,
     prototype_consistency,
     prototype_contrastive,
@@ -17,6 +16,7 @@ from synth.adapt.csa import (
     update_prototypes,
 )
 from synth.evaluate.train import IGNORE, Arrays, batch
+from synth.mix.classmix import classmix
 
 
 def test_classmix_pastes_whole_classes_with_their_labels_and_weights():

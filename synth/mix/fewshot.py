@@ -68,7 +68,7 @@ def classmix_batch(x, y, gen):
     """ClassMix within a batch: half of another image's classes are pasted, with their labels."""
     import torch
 
-    from synth.adapt.csa import classmix
+    from synth.mix.classmix import classmix
 
     partner = torch.randperm(len(x), generator=gen)
     mixed_x, mixed_y, _, _ = classmix(x[partner], y[partner], x, y, torch.ones(len(x)), gen)

@@ -69,12 +69,24 @@ STAGES: dict[str, Stage] = {
     "stylize": Stage(("stylize",), ("synth/adapt/stylize.py", "synth/adapt/domain.py", "synth/stages/stylize.py")),
     "evaluate": Stage(
         ("evaluate", "taxonomy"),
-        ("synth/evaluate", "synth/adapt/csa.py", "synth/adapt/config.py", "synth/stages/evaluate.py"),
+        (
+            "synth/evaluate",
+            "synth/adapt/csa.py",
+            "synth/adapt/config.py",
+            "synth/mix/classmix.py",
+            "synth/stages/evaluate.py",
+        ),
     ),
     # The same command for recipes scored on a real labeled set named in `evaluate:` (no target, no stylize).
     "evaluate-real": Stage(
         ("evaluate", "taxonomy"),
-        ("synth/evaluate", "synth/adapt/csa.py", "synth/adapt/config.py", "synth/stages/evaluate.py"),
+        (
+            "synth/evaluate",
+            "synth/adapt/csa.py",
+            "synth/adapt/config.py",
+            "synth/mix/classmix.py",
+            "synth/stages/evaluate.py",
+        ),
     ),
     # Not per recipe: trains models/fashion-sd from params.yaml `train_generator:` (frozen in dvc.yaml).
     # measure.py (attention probes through a recipe) is not training code: not listed.
