@@ -25,12 +25,17 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-SD15_UNET = dict(
-    sample_size=64, in_channels=4, out_channels=4, layers_per_block=2, block_out_channels=(320, 640, 1280, 1280),
-    down_block_types=("CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"),
-    up_block_types=("UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"),
-    cross_attention_dim=768, attention_head_dim=8,
-)
+SD15_UNET = {
+    "sample_size": 64,
+    "in_channels": 4,
+    "out_channels": 4,
+    "layers_per_block": 2,
+    "block_out_channels": (320, 640, 1280, 1280),
+    "down_block_types": ("CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"),
+    "up_block_types": ("UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"),
+    "cross_attention_dim": 768,
+    "attention_head_dim": 8,
+}
 
 
 def save_pipeline(folder: Path) -> None:
@@ -44,14 +49,31 @@ def save_pipeline(folder: Path) -> None:
     tokenizer = clip_tokenizer()
     pipe = StableDiffusionPipeline(
         unet=UNet2DConditionModel(**SD15_UNET),
-        vae=AutoencoderKL(block_out_channels=(8, 16, 16, 16), down_block_types=("DownEncoderBlock2D",) * 4,
-                          up_block_types=("UpDecoderBlock2D",) * 4, latent_channels=4, norm_num_groups=8),
-        text_encoder=CLIPTextModel(CLIPTextConfig(vocab_size=len(tokenizer), hidden_size=768, intermediate_size=768,
-                                                  num_attention_heads=12, num_hidden_layers=1, max_position_embeddings=77,
-                                                  bos_token_id=0, eos_token_id=1, pad_token_id=1)),
+        vae=AutoencoderKL(
+            block_out_channels=(8, 16, 16, 16),
+            down_block_types=("DownEncoderBlock2D",) * 4,
+            up_block_types=("UpDecoderBlock2D",) * 4,
+            latent_channels=4,
+            norm_num_groups=8,
+        ),
+        text_encoder=CLIPTextModel(
+            CLIPTextConfig(
+                vocab_size=len(tokenizer),
+                hidden_size=768,
+                intermediate_size=768,
+                num_attention_heads=12,
+                num_hidden_layers=1,
+                max_position_embeddings=77,
+                bos_token_id=0,
+                eos_token_id=1,
+                pad_token_id=1,
+            )
+        ),
         tokenizer=tokenizer,
         scheduler=DDIMScheduler(beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012, steps_offset=1),
-        safety_checker=None, feature_extractor=None, requires_safety_checker=False,
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
     )
     pipe.save_pretrained(folder)
 
@@ -80,10 +102,19 @@ def _plain(generator, recipe):
     import torch
 
     def run(plans):
-        latents = torch.cat([torch.randn((1, 4, 64, 64), generator=torch.Generator().manual_seed(p.seed)) for p in plans])
-        return generator.pipe(prompt=[p.caption for p in plans], negative_prompt=[p.negative for p in plans],
-                              height=512, width=512, num_inference_steps=generator.config.steps,
-                              guidance_scale=generator.config.guidance_scale, latents=latents, output_type="np").images
+        latents = torch.cat(
+            [torch.randn((1, 4, 64, 64), generator=torch.Generator().manual_seed(p.seed)) for p in plans]
+        )
+        return generator.pipe(
+            prompt=[p.caption for p in plans],
+            negative_prompt=[p.negative for p in plans],
+            height=512,
+            width=512,
+            num_inference_steps=generator.config.steps,
+            guidance_scale=generator.config.guidance_scale,
+            latents=latents,
+            output_type="np",
+        ).images
 
     return run
 
@@ -106,7 +137,7 @@ def reference_bytes_per_image(steps: int) -> int:
     return total * 4 * steps
 
 
-def alternate(off, on, plans, reps: int) -> dict[str, list[float]]:  # noqa: ANN001
+def alternate(off, on, plans, reps: int) -> dict[str, list[float]]:
     """Seconds per generate call of each mode, off and on taking turns so that machine noise hits both."""
     times: dict[str, list[float]] = {"on": [], "off": []}
     for _ in range(reps):
@@ -143,14 +174,20 @@ def main() -> None:
         state = (32 * 32) ** 2 * 4 + 16 * 16 * k * 4
         peaks = {}
         for mode in ("off", "on"):
-            out = subprocess.run([sys.executable, __file__, "--child", mode, "--model", str(model), "--steps", str(args.steps)],
-                                 capture_output=True, text=True, check=True)
+            out = subprocess.run(
+                [sys.executable, __file__, "--child", mode, "--model", str(model), "--steps", str(args.steps)],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
             peaks[mode] = json.loads(out.stdout.strip().splitlines()[-1])["peak_rss_mb"]
     best = {mode: min(values) for mode, values in times.items()}
     print(f"steps={args.steps} reps={args.reps} captured_layers cross={layers['cross']} self={layers['self']}")
     print(f"seconds_per_image off={best['off']:.2f} on={best['on']:.2f}")
-    print(f"capture_state_mb_per_image={state / 2**20:.2f} reference_all_maps_all_steps_mb="
-          f"{reference_bytes_per_image(args.steps) / 2**20:.0f} (at {args.steps} steps; x{100 // args.steps} for 100 steps)")
+    print(
+        f"capture_state_mb_per_image={state / 2**20:.2f} reference_all_maps_all_steps_mb="
+        f"{reference_bytes_per_image(args.steps) / 2**20:.0f} (at {args.steps} steps; x{100 // args.steps} for 100 steps)"
+    )
     print(f"peak_rss_mb off={peaks['off']:.0f} on={peaks['on']:.0f}")
     print(f"capture_time_ratio={best['on'] / best['off']:.3f}")
 

@@ -83,12 +83,19 @@ def main() -> None:
     stats = lab_stats(list(target.images))
     styled = Arrays(np.stack([reinhard(img, *stats, 1.0) for img in source.images]), source.masks)
     pick = np.random.default_rng(0).integers(0, len(target), len(source))
-    fda_set = Arrays(np.stack([fda(img, target.images[j], 0.05, 1.0) for img, j in zip(source.images, pick)]), source.masks)
+    fda_set = Arrays(
+        np.stack([fda(img, target.images[j], 0.05, 1.0) for img, j in zip(source.images, pick)]), source.masks
+    )
     num_classes = len(CLASS_NAMES) + 1
-    print("SOURCE IS A STAND-IN: real train-split Fashion-MNIST compositions re-rendered with synth.adapt.standin "
-          "(coloured backdrop, tinted garments, blur, noise), not a generative model's images.")
-    print(f"{args.source} stand-in source / {args.target} unlabeled real target (= upper-bound set) / {args.eval} real "
-          f"eval images, 64 px, tiny UNet width {args.width}, {args.steps} steps, batch 8, seeds 0..{args.seeds - 1}", flush=True)
+    print(
+        "SOURCE IS A STAND-IN: real train-split Fashion-MNIST compositions re-rendered with synth.adapt.standin "
+        "(coloured backdrop, tinted garments, blur, noise), not a generative model's images."
+    )
+    print(
+        f"{args.source} stand-in source / {args.target} unlabeled real target (= upper-bound set) / {args.eval} real "
+        f"eval images, 64 px, tiny UNet width {args.width}, {args.steps} steps, batch 8, seeds 0..{args.seeds - 1}",
+        flush=True,
+    )
 
     def score(model) -> float:
         return mean_iou(iou_per_class(predict(model, evaluation.images), evaluation.masks, num_classes))
@@ -99,7 +106,11 @@ def main() -> None:
         "source only": ("sup", source, None),
         "+ Reinhard": ("sup", styled, None),
         "+ FDA": ("sup", fda_set, None),
-        "Reinhard + CSA self-training (no prototype terms)": ("adapt", styled, {"contrastive_weight": 0.0, "consistency_weight": 0.0}),
+        "Reinhard + CSA self-training (no prototype terms)": (
+            "adapt",
+            styled,
+            {"contrastive_weight": 0.0, "consistency_weight": 0.0},
+        ),
         "+ prototype contrastive": ("adapt", styled, {"contrastive_weight": 0.1, "consistency_weight": 0.0}),
         "+ consistency (full method)": ("adapt", styled, {"contrastive_weight": 0.1, "consistency_weight": 0.1}),
         "real upper bound": ("sup", upper_set, None),
@@ -116,7 +127,10 @@ def main() -> None:
             results[name].append(score(model))
             if name == "real upper bound" and seed == 0:
                 upper_model = model
-            print(f"  seed {seed} {name:<50} mIoU {results[name][-1]:.4f}  ({time.perf_counter() - started:.0f}s)", flush=True)
+            print(
+                f"  seed {seed} {name:<50} mIoU {results[name][-1]:.4f}  ({time.perf_counter() - started:.0f}s)",
+                flush=True,
+            )
 
     print("domain distance to the real target images (Frechet; smaller is closer):")
     sets = {"source": source.images, "+ Reinhard": styled.images, "+ FDA": fda_set.images}
@@ -128,10 +142,14 @@ def main() -> None:
         print(f"  {name:<12} LAB stats {lab:10.2f}   random conv {conv:8.3f}   real-trained segmenter {seg:8.3f}")
     print("mIoU on the real evaluation set (mean +- std over seeds; per seed):")
     for name, values in results.items():
-        print(f"{name:<52} mIoU {np.mean(values):.4f} +- {np.std(values):.4f}  [{', '.join(f'{v:.4f}' for v in values)}]")
+        print(
+            f"{name:<52} mIoU {np.mean(values):.4f} +- {np.std(values):.4f}  [{', '.join(f'{v:.4f}' for v in values)}]"
+        )
     src, full, top = (np.array(results[k]) for k in ("source only", "+ consistency (full method)", "real upper bound"))
     per_seed = (full - src) / np.where(top > src, top - src, np.nan)
-    print(f"gap closed per seed: [{', '.join(f'{v:.3f}' for v in per_seed)}]; elapsed {time.perf_counter() - started:.0f}s")
+    print(
+        f"gap closed per seed: [{', '.join(f'{v:.3f}' for v in per_seed)}]; elapsed {time.perf_counter() - started:.0f}s"
+    )
     gap = (full.mean() - src.mean()) / (top.mean() - src.mean()) if top.mean() > src.mean() else 0.0
     print(f"gap_closed={gap:.3f}")
 

@@ -88,8 +88,12 @@ def main() -> None:
     parser.add_argument("--drop", type=float, default=0.1, help="Most uncertain share to drop.")
     parser.add_argument("--counts", default="4,16,64")
     parser.add_argument("--timesteps", default="50,150,250", help="sd_unet: DDPM-Seg's choice by default.")
-    parser.add_argument("--source", choices=["sd_unet", "random_conv"], default="sd_unet",
-                        help="random_conv: a fixed random conv pyramid over the image (not a generator), for contrast.")
+    parser.add_argument(
+        "--source",
+        choices=["sd_unet", "random_conv"],
+        default="sd_unet",
+        help="random_conv: a fixed random conv pyramid over the image (not a generator), for contrast.",
+    )
     parser.add_argument("--project-dim", type=int, default=0, help="Reduce the maps as in-pass capture stores them.")
     args = parser.parse_args()
 
@@ -97,11 +101,10 @@ def main() -> None:
     from scipy.stats import spearmanr
 
     from synth.decode.datasetgan.annotations import pick_covering
-    from synth.decode.datasetgan.ensemble import TrainSettings, label_image, train_ensemble
+    from synth.decode.datasetgan.ensemble import TrainSettings, collect_pixels, label_image, train_ensemble
     from synth.decode.datasetgan.features.sd_unet import SDUnetFeaturesConfig
     from synth.decode.datasetgan.features.sources import RandomConvFeaturesConfig
     from tests.tinymodels import build_tiny_sd
-    from synth.decode.datasetgan.ensemble import collect_pixels
 
     torch.set_num_threads(1)  # tiny models: threads only contend on a shared CPU
     counts = [int(c) for c in args.counts.split(",")]
@@ -115,8 +118,9 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         if args.source == "sd_unet":
-            config = SDUnetFeaturesConfig(model=str(build_tiny_sd(Path(tmp) / "tiny-sd")),
-                                          timesteps=[int(t) for t in args.timesteps.split(",")])
+            config = SDUnetFeaturesConfig(
+                model=str(build_tiny_sd(Path(tmp) / "tiny-sd")), timesteps=[int(t) for t in args.timesteps.split(",")]
+            )
             what = f"sd_unet over a tiny random-weight SD, timesteps {config.timesteps}, all up blocks"
         else:
             config = RandomConvFeaturesConfig()
@@ -128,8 +132,10 @@ def main() -> None:
     print(f"features: {what}, D={source.dim}, {per_image * 1000:.0f} ms/image on CPU")
     if args.project_dim:
         maps = {seed: project_maps(m, args.project_dim) for seed, m in maps.items()}
-        print(f"reduced as in-pass capture stores them: D={source.dim} -> {args.project_dim} (unit RMS per map, "
-              f"Gaussian projection, finest grid {maps[records[0].seed][0].shape[-1]} px)")
+        print(
+            f"reduced as in-pass capture stores them: D={source.dim} -> {args.project_dim} (unit RMS per map, "
+            f"Gaussian projection, finest grid {maps[records[0].seed][0].shape[-1]} px)"
+        )
     print(f"data: scenes, 64 px, {len(values) - 1} classes + background; held-out {len(heldout)} samples")
 
     class Cached:
@@ -140,8 +146,9 @@ def main() -> None:
     for count in counts:
         chosen = set(pick_covering(presence, count, recipe.taxonomy.ids))
         train = {r.seed: r for r in annotatable if r.seed in chosen}
-        feats, targets = collect_pixels(Cached(), train, {s: r.mask for s, r in train.items()}, values,
-                                        args.pixels_per_image, seed=0)
+        feats, targets = collect_pixels(
+            Cached(), train, {s: r.mask for s, r in train.items()}, values, args.pixels_per_image, seed=0
+        )
         settings = TrainSettings(members=args.members, batch_size=args.batch_size, max_epochs=args.max_epochs)
         start = time.perf_counter()
         ensemble = train_ensemble(feats, targets, values, settings)
@@ -156,9 +163,11 @@ def main() -> None:
         score = miou(conf)
         epochs = [s.epochs for s in ensemble.stats]
         ious = np.diag(conf) / np.maximum(1, conf.sum(0) + conf.sum(1) - np.diag(conf))
-        print(f"annotations={count:3d}: held-out mIoU {score:.3f}, pixel acc {np.trace(conf) / conf.sum():.3f} "
-              f"({feats.shape[0]} training pixels, epochs {min(epochs)}-{max(epochs)}, train {seconds:.0f} s); "
-              f"IoU " + " ".join(f"{n}={v:.2f}" for n, v in zip(["background", *names], ious)))
+        print(
+            f"annotations={count:3d}: held-out mIoU {score:.3f}, pixel acc {np.trace(conf) / conf.sum():.3f} "
+            f"({feats.shape[0]} training pixels, epochs {min(epochs)}-{max(epochs)}, train {seconds:.0f} s); "
+            f"IoU " + " ".join(f"{n}={v:.2f}" for n, v in zip(["background", *names], ious))
+        )
         if count == 16:
             result16 = (score, per_image)
     if result16 is None:
@@ -169,9 +178,11 @@ def main() -> None:
     kept = ranked[dropped:]
     kept_score = miou(sum(c for _, c, _ in kept))
     rho = spearmanr([u for u, _, _ in per_image], [e for _, _, e in per_image]).statistic
-    print(f"uncertainty (16 annotations): dropping the {dropped} most uncertain of {len(ranked)} held-out samples: "
-          f"mIoU {score:.3f} -> {kept_score:.3f} ({'raises' if kept_score > score else 'does not raise'}); "
-          f"Spearman(uncertainty, pixel error) = {rho:.2f}")
+    print(
+        f"uncertainty (16 annotations): dropping the {dropped} most uncertain of {len(ranked)} held-out samples: "
+        f"mIoU {score:.3f} -> {kept_score:.3f} ({'raises' if kept_score > score else 'does not raise'}); "
+        f"Spearman(uncertainty, pixel error) = {rho:.2f}"
+    )
     print(f"fewshot_miou={score:.4f}")
 
 

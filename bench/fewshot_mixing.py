@@ -57,13 +57,21 @@ def main() -> None:
     num_classes = len(CLASS_NAMES) + 1
     mask = FelzenszwalbMask()
     ks = [int(k) for k in args.k.split(",")]
-    print(f"real Fashion-MNIST compositions, 64 px; eval {args.eval} real test-split canvases; tiny UNet width "
-          f"{args.width}, {args.steps} steps, batch 8; pools of {args.pool} 2-source mixes; seeds 0..{args.seeds - 1}", flush=True)
+    print(
+        f"real Fashion-MNIST compositions, 64 px; eval {args.eval} real test-split canvases; tiny UNet width "
+        f"{args.width}, {args.steps} steps, batch 8; pools of {args.pool} 2-source mixes; seeds 0..{args.seeds - 1}",
+        flush=True,
+    )
 
     def score(model) -> float:
         return mean_iou(iou_per_class(predict(model, evaluation.images), evaluation.masks, num_classes))
 
-    rows = ["standard augmentation", "+ CutMix/ClassMix", "+ HydraMix segment mixes (pixel space)", "+ HydraMix learned feature-space mixer"]
+    rows = [
+        "standard augmentation",
+        "+ CutMix/ClassMix",
+        "+ HydraMix segment mixes (pixel space)",
+        "+ HydraMix learned feature-space mixer",
+    ]
     results = {(k, r): [] for k in ks for r in rows}
     for k in ks:
         for seed in range(args.seeds):
@@ -72,8 +80,14 @@ def main() -> None:
             train = {"steps": args.steps, "width": args.width, "device": "cpu"}
             pixel_pool = hydramix_pool(few.images, few.masks, args.pool, seed, 2, mask)
             batches = max(1, math.ceil(k / min(8, k)))
-            mixer_cfg = LearnedMixer(width=8, residual_blocks=1, epochs=max(1, args.mixer_steps // batches),
-                                     batch_size=min(8, k), lr=1e-3, device="cpu")
+            mixer_cfg = LearnedMixer(
+                width=8,
+                residual_blocks=1,
+                epochs=max(1, args.mixer_steps // batches),
+                batch_size=min(8, k),
+                lr=1e-3,
+                device="cpu",
+            )
             mixer, losses = train_mixer(list(few.images), mixer_cfg, seed, sources=2, mask=mask)
             learned_pool = hydramix_pool(few.images, few.masks, args.pool, seed, 2, mask, mixer=mixer)
             runs = {
@@ -84,21 +98,32 @@ def main() -> None:
             }
             for name, extra in runs.items():
                 results[(k, name)].append(score(train_fewshot(few, num_classes, seed, **train, **extra)))
-                print(f"  k={k:<3} seed {seed} {name:<42} mIoU {results[(k, name)][-1]:.4f}  ({time.perf_counter() - started:.0f}s)", flush=True)
-            print(f"  k={k:<3} seed {seed} mixer losses after training: " + ", ".join(f"{a} {b:.3f}" for a, b in losses.items()), flush=True)
+                print(
+                    f"  k={k:<3} seed {seed} {name:<42} mIoU {results[(k, name)][-1]:.4f}  ({time.perf_counter() - started:.0f}s)",
+                    flush=True,
+                )
+            print(
+                f"  k={k:<3} seed {seed} mixer losses after training: "
+                + ", ".join(f"{a} {b:.3f}" for a, b in losses.items()),
+                flush=True,
+            )
     print("mIoU on the real evaluation set (mean +- std over seeds; per seed):")
     for k in ks:
         for name in rows:
             values = results[(k, name)]
-            print(f"k={k:<3} {name:<42} mIoU {np.mean(values):.4f} +- {np.std(values):.4f}  [{', '.join(f'{v:.4f}' for v in values)}]")
+            print(
+                f"k={k:<3} {name:<42} mIoU {np.mean(values):.4f} +- {np.std(values):.4f}  [{', '.join(f'{v:.4f}' for v in values)}]"
+            )
     k0 = ks[0]
     base = np.array(results[(k0, rows[0])])
     for label, name in (("pixel_segment_mix_gain", rows[2]), ("cutmix_classmix_gain", rows[1])):
         diff = np.array(results[(k0, name)]) - base
         print(f"{label}_k{k0}={diff.mean():.4f} (per seed [{', '.join(f'{v:+.4f}' for v in diff)}])")
     diff = np.array(results[(k0, rows[3])]) - base
-    print(f"learned-mixer gain per seed at k={k0}: [{', '.join(f'{v:+.4f}' for v in diff)}], std {diff.std():.4f}; "
-          f"elapsed {time.perf_counter() - started:.0f}s")
+    print(
+        f"learned-mixer gain per seed at k={k0}: [{', '.join(f'{v:+.4f}' for v in diff)}], std {diff.std():.4f}; "
+        f"elapsed {time.perf_counter() - started:.0f}s"
+    )
     print(f"hydramix_gain_k{k0}={diff.mean():.4f}")
 
 

@@ -71,11 +71,17 @@ def child(model: Path, steps: int, features: dict | None) -> None:
     before = _status_mb("VmRSS")
     Path("/proc/self/clear_refs").write_text("5")
     generator.generate(plans)
-    print(json.dumps({"peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                      "generation_peak_above_start_mb": _status_mb("VmHWM") - before}))
+    print(
+        json.dumps(
+            {
+                "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                "generation_peak_above_start_mb": _status_mb("VmHWM") - before,
+            }
+        )
+    )
 
 
-def reencode_seconds(model: Path, timesteps: list[int], record) -> float:  # noqa: ANN001
+def reencode_seconds(model: Path, timesteps: list[int], record) -> float:
     from synth.decode.datasetgan.features.sd_unet import SDUnetFeaturesConfig
 
     source = SDUnetFeaturesConfig(model=str(model), timesteps=timesteps).build()
@@ -120,24 +126,52 @@ def main() -> None:
         reencode = reencode_seconds(model, features["timesteps"], record)
         peaks = {}
         for mode in ("off", "on"):
-            out = subprocess.run([sys.executable, __file__, "--child", mode, "--model", str(model), "--steps", str(args.steps),
-                                  "--dim", str(args.dim)], capture_output=True, text=True, check=True)
+            out = subprocess.run(
+                [
+                    sys.executable,
+                    __file__,
+                    "--child",
+                    mode,
+                    "--model",
+                    str(model),
+                    "--steps",
+                    str(args.steps),
+                    "--dim",
+                    str(args.dim),
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
             peaks[mode] = json.loads(out.stdout.strip().splitlines()[-1])
     best = {mode: min(values) for mode, values in times.items()}
     side, dim, raw = recorder.side, recorder.settings.dim, recorder.raw_channels
     stored = len(encode_array(sample.arrays["features"]))
     per_step_raw = sum(recorder.channels) * 64 * 64 * 2  # every up block upsampled to the 64x64 latent grid, fp16
-    print(f"steps={args.steps} reps={args.reps} recorded steps at t={recorder.timesteps} blocks={recorder.blocks} "
-          f"channels={recorder.channels} raw_dims={raw} -> dim={dim} at {side}x{side}")
-    print(f"seconds_per_image off={best['off']:.2f} on={best['on']:.2f} (all runs: off={times['off']} on={times['on']})")
-    print(f"stored_bytes_per_image={stored} (fp16 {dim}x{side}x{side} + npy header); unreduced fp16 at 64x64: "
-          f"{per_step_raw / 1e6:.1f} MB per recorded timestep, {per_step_raw * len(recorder.timesteps) / 1e6:.1f} MB here")
+    print(
+        f"steps={args.steps} reps={args.reps} recorded steps at t={recorder.timesteps} blocks={recorder.blocks} "
+        f"channels={recorder.channels} raw_dims={raw} -> dim={dim} at {side}x{side}"
+    )
+    print(
+        f"seconds_per_image off={best['off']:.2f} on={best['on']:.2f} (all runs: off={times['off']} on={times['on']})"
+    )
+    print(
+        f"stored_bytes_per_image={stored} (fp16 {dim}x{side}x{side} + npy header); unreduced fp16 at 64x64: "
+        f"{per_step_raw / 1e6:.1f} MB per recorded timestep, {per_step_raw * len(recorder.timesteps) / 1e6:.1f} MB here"
+    )
     print(f"recorder_state_mb_per_image={dim * side * side * 4 / 2**20:.2f} (fp32 running sum)")
-    print(f"peak_rss_mb off={peaks['off']['peak_rss_mb']:.0f} on={peaks['on']['peak_rss_mb']:.0f} (model loading sets it)")
-    print("generation_peak_rss_above_start_mb off={:.0f} on={:.0f}".format(
-        *(peaks[m]["generation_peak_above_start_mb"] for m in ("off", "on"))))
-    print(f"reencode_seconds_per_image={reencode:.2f} (sd_unet over the finished image, {len(features['timesteps'])} "
-          f"timesteps, tiny stand-in VAE; spent at every train and decode, not by the in-pass path)")
+    print(
+        f"peak_rss_mb off={peaks['off']['peak_rss_mb']:.0f} on={peaks['on']['peak_rss_mb']:.0f} (model loading sets it)"
+    )
+    print(
+        "generation_peak_rss_above_start_mb off={:.0f} on={:.0f}".format(
+            *(peaks[m]["generation_peak_above_start_mb"] for m in ("off", "on"))
+        )
+    )
+    print(
+        f"reencode_seconds_per_image={reencode:.2f} (sd_unet over the finished image, {len(features['timesteps'])} "
+        f"timesteps, tiny stand-in VAE; spent at every train and decode, not by the in-pass path)"
+    )
     print(f"inpass_capture_time_ratio={best['on'] / best['off']:.3f}")
 
 

@@ -26,8 +26,17 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-PROJECT_FILES = ["dvc.yaml", "params.yaml", "recipes", "synth", "validation", "annotations", ".dvc/config", ".dvcignore",
-                 "pyproject.toml"]
+PROJECT_FILES = [
+    "dvc.yaml",
+    "params.yaml",
+    "recipes",
+    "synth",
+    "validation",
+    "annotations",
+    ".dvc/config",
+    ".dvcignore",
+    "pyproject.toml",
+]
 STAGES = ["synthesize", "decode", "validate", "build"]  # peak memory is measured per stage
 
 
@@ -55,8 +64,11 @@ def write_recipe(root: Path, recipe: dict) -> None:
 
 
 def env(root: Path) -> dict:
-    return os.environ | {"PYTHONPATH": str(root), "DVC_NO_ANALYTICS": "1",
-                         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    return os.environ | {
+        "PYTHONPATH": str(root),
+        "DVC_NO_ANALYTICS": "1",
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+    }
 
 
 def run(argv: list[str], root: Path) -> float:
@@ -116,9 +128,15 @@ PEAK = (
 
 
 def peak_memory_mb(root: Path, stage: str, name: str) -> float | None:
-    result = subprocess.run([sys.executable, "-c", PEAK, stage, name, "--quiet"] if stage in ("synthesize", "decode")
-                            else [sys.executable, "-c", PEAK, stage, name],
-                            cwd=root, env=env(root), capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-c", PEAK, stage, name, "--quiet"]
+        if stage in ("synthesize", "decode")
+        else [sys.executable, "-c", PEAK, stage, name],
+        cwd=root,
+        env=env(root),
+        capture_output=True,
+        text=True,
+    )
     if result.returncode != 0:
         if "No such command" in result.stderr:
             return None
@@ -130,14 +148,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--recipe", default="street-scenes")
     parser.add_argument("--samples", type=int, default=300, help="samples at 1x for the memory runs")
-    parser.add_argument("--throughput-samples", type=int,
-                        help="samples for the throughput runs; default: the recipe's own seeds, because the last "
-                             "shard's encode and write (~0.1-0.2 s) cannot overlap generation and a run of a few "
-                             "hundred samples lasts only ~1 s")
-    parser.add_argument("--extend-scales", type=lambda text: [int(x) for x in text.split(",")], default=[1, 4],
-                        help="multiples of the recipe's seed count at which to measure the +10%% extension")
-    parser.add_argument("--only", choices=["repro", "memory", "throughput"],
-                        help="run one part (minutes saved when iterating on one figure); default: all")
+    parser.add_argument(
+        "--throughput-samples",
+        type=int,
+        help="samples for the throughput runs; default: the recipe's own seeds, because the last "
+        "shard's encode and write (~0.1-0.2 s) cannot overlap generation and a run of a few "
+        "hundred samples lasts only ~1 s",
+    )
+    parser.add_argument(
+        "--extend-scales",
+        type=lambda text: [int(x) for x in text.split(",")],
+        default=[1, 4],
+        help="multiples of the recipe's seed count at which to measure the +10%% extension",
+    )
+    parser.add_argument(
+        "--only",
+        choices=["repro", "memory", "throughput"],
+        help="run one part (minutes saved when iterating on one figure); default: all",
+    )
     args = parser.parse_args()
     wanted = {"repro", "memory", "throughput"} if args.only is None else {args.only}
     recipe = yaml.safe_load((REPO / "recipes" / f"{args.recipe}.yaml").read_text())
@@ -155,8 +183,10 @@ def main() -> None:
             noop_s = run([sys.executable, "-m", "dvc", "repro", "-q"], root)
             write_recipe(root, with_seeds(recipe, count + count // 10))
             extend_s = run([sys.executable, "-m", "dvc", "repro", "-q"], root)
-            print(f"[{scale}x] dvc_repro_full_s={full_s:.2f} samples={count} dvc_repro_noop_s={noop_s:.2f} "
-                  f"extend_10pct_s={extend_s:.2f} extend_cost_ratio={extend_s / full_s:.3f} (target <= 0.15)")
+            print(
+                f"[{scale}x] dvc_repro_full_s={full_s:.2f} samples={count} dvc_repro_noop_s={noop_s:.2f} "
+                f"extend_10pct_s={extend_s:.2f} extend_cost_ratio={extend_s / full_s:.3f} (target <= 0.15)"
+            )
             shutil.rmtree(root)
 
         # 2. peak memory per stage at 1x and 5x
@@ -181,8 +211,10 @@ def main() -> None:
             root = make_project(tmp / f"tp-{label}", variant)
             e2e, bare = throughput(root, args.recipe)
             ratios[label] = e2e / bare
-            print(f"[{label}: image_format={variant.get('image_format', 'png')}, samples={count}] "
-                  f"synthesize_samples_per_s={e2e:.1f} bare_generator_samples_per_s={bare:.1f} ratio={e2e / bare:.3f}")
+            print(
+                f"[{label}: image_format={variant.get('image_format', 'png')}, samples={count}] "
+                f"synthesize_samples_per_s={e2e:.1f} bare_generator_samples_per_s={bare:.1f} ratio={e2e / bare:.3f}"
+            )
         print(f"throughput_ratio={ratios['recipe']:.3f}")
 
 

@@ -41,8 +41,8 @@ def _fmt(ious: list) -> str:
 
 def held_out(recipe, root: Path, count: int) -> list:
     """The first ``count`` samples (by seed) that are not annotations the decoder trained on."""
-    from synth.decode.datasetgan.annotations import load_annotations
     from synth.core.paths import DatasetPaths
+    from synth.decode.datasetgan.annotations import load_annotations
     from synth.store.labeled import load_dataset_labeled
 
     annotated = set(load_annotations(recipe, root)) if recipe.decode.type == "datasetgan" else set()
@@ -71,8 +71,11 @@ def mask_quality(pred: np.ndarray, truth: np.ndarray) -> dict:
 
 
 def print_quality(label: str, q: dict) -> None:
-    print(f"  {label:<34} mIoU {q['miou']:.4f}  fg IoU {q['fg_iou']:.3f}  binding {q['binding']:.3f}  "
-          f"ignore {q['ignore']:.3f}   per class: {_fmt(q['per_class'])}", flush=True)
+    print(
+        f"  {label:<34} mIoU {q['miou']:.4f}  fg IoU {q['fg_iou']:.3f}  binding {q['binding']:.3f}  "
+        f"ignore {q['ignore']:.3f}   per class: {_fmt(q['per_class'])}",
+        flush=True,
+    )
 
 
 def main() -> None:
@@ -97,12 +100,12 @@ def main() -> None:
     from annotate_fashion import classifier
 
     from synth.decode.attention import decode_scores
-    from synth.stages.train_decoder import train_decoder
     from synth.realdata.annotator import Annotator
     from synth.recipe import load_recipe
     from synth.stages.decode import decode
     from synth.stages.evaluate import load_sets, score_variants
     from synth.stages.synthesize import synthesize
+    from synth.stages.train_decoder import train_decoder
 
     root = args.root
     recipes = {"attention": load_recipe(args.attention, root)}
@@ -144,8 +147,11 @@ def main() -> None:
     cfg = recipes["attention"].evaluate
     cfg = cfg.model_copy(update={"repeats": args.seeds, **({"steps": args.steps} if args.steps else {})})
     names = ["background"] + [c.name for c in recipes["attention"].taxonomy.classes]
-    print(f"\n== segmenter ({cfg.architecture.type}, {cfg.steps} steps, batch {cfg.batch_size}) trained on each set, "
-          f"scored on {len(real_eval)} REAL test-split canvases; seeds {cfg.seed}..{cfg.seed + args.seeds - 1}", flush=True)
+    print(
+        f"\n== segmenter ({cfg.architecture.type}, {cfg.steps} steps, batch {cfg.batch_size}) trained on each set, "
+        f"scored on {len(real_eval)} REAL test-split canvases; seeds {cfg.seed}..{cfg.seed + args.seeds - 1}",
+        flush=True,
+    )
     trained = {"real": sets["real"], "attention": sets["source"]}
     if "datasetgan" in recipes:
         trained["datasetgan"] = load_sets(recipes["datasetgan"], root)["source"]
@@ -157,9 +163,11 @@ def main() -> None:
         results[variant] = res
         runs = np.array(res["runs"])
         ious = [res["per_class"][n] for n in names]
-        print(f"  {variant:<11} ({len(data):>4} images) mIoU {runs.mean():.4f} +- {runs.std():.4f} "
-              f"(runs {', '.join(f'{v:.4f}' for v in runs)}; {time.perf_counter() - t0:.0f} s)   per class: {_fmt(ious)}",
-              flush=True)
+        print(
+            f"  {variant:<11} ({len(data):>4} images) mIoU {runs.mean():.4f} +- {runs.std():.4f} "
+            f"(runs {', '.join(f'{v:.4f}' for v in runs)}; {time.perf_counter() - t0:.0f} s)   per class: {_fmt(ious)}",
+            flush=True,
+        )
     real = results["real"]["miou"]
     for variant in [v for v in results if v != "real"]:
         target = {"attention": 0.80, "datasetgan": 0.85}[variant]

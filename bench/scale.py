@@ -57,16 +57,27 @@ def main() -> None:
         s3 = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         s3.start()  # before ray.init: the workers inherit the endpoint and the (dummy) credentials
         host, port = s3.get_host_and_port()
-        os.environ.update(AWS_ENDPOINT_URL_S3=f"http://{host}:{port}", AWS_ACCESS_KEY_ID="bench",
-                          AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1")
+        os.environ.update(
+            AWS_ENDPOINT_URL_S3=f"http://{host}:{port}",
+            AWS_ACCESS_KEY_ID="bench",
+            AWS_SECRET_ACCESS_KEY="bench",
+            AWS_DEFAULT_REGION="us-east-1",
+        )
         boto3.client("s3").create_bucket(Bucket="bench")
         start = time.perf_counter()
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False,
-                 _temp_dir=tempfile.mkdtemp(prefix="ray", dir="/tmp"))
+        ray.init(
+            num_cpus=2,
+            include_dashboard=False,
+            log_to_driver=False,
+            configure_logging=False,
+            _temp_dir=tempfile.mkdtemp(prefix="ray", dir="/tmp"),
+        )
         init_s = time.perf_counter() - start
         try:
             # a one-seed run measures actor start-up (process + generator build) and one tiny shard
-            tiny = loaded.model_copy(update={"seeds": loaded.seeds[:0] + [loaded.seeds[0].model_copy(update={"stop": 1})]})
+            tiny = loaded.model_copy(
+                update={"seeds": loaded.seeds[:0] + [loaded.seeds[0].model_copy(update={"stop": 1})]}
+            )
             start = time.perf_counter()
             synthesize(tiny, root / "warm", show_progress=False, backend="ray", backend_options={"workers": 2})
             actors_s = time.perf_counter() - start
@@ -75,8 +86,13 @@ def main() -> None:
             ray_s = time.perf_counter() - start
             shutil.rmtree(root / "data")
             start = time.perf_counter()
-            synthesize(loaded, root, show_progress=False, backend="ray",
-                       backend_options={"workers": 2, "store": "s3://bench/scale"})
+            synthesize(
+                loaded,
+                root,
+                show_progress=False,
+                backend="ray",
+                backend_options={"workers": 2, "store": "s3://bench/scale"},
+            )
             store_s = time.perf_counter() - start
         finally:
             ray.shutdown()
@@ -84,9 +100,13 @@ def main() -> None:
     local_rate, ray_rate = args.samples / local_s, args.samples / ray_s
     print(f"samples={args.samples} shards={shards}")
     print(f"local_samples_per_s={local_rate:.1f} ray_2_workers_samples_per_s={ray_rate:.1f}")
-    print(f"ray_2_workers_store_s3_samples_per_s={args.samples / store_s:.1f} (store_vs_shared_folder={ray_s / store_s:.3f})")
+    print(
+        f"ray_2_workers_store_s3_samples_per_s={args.samples / store_s:.1f} (store_vs_shared_folder={ray_s / store_s:.3f})"
+    )
     print(f"ray_startup_s: init={init_s:.2f} actors_and_first_shard={actors_s:.2f}")
-    print(f"per_shard_overhead_s={(ray_s - local_s / 2) / shards:.3f} (ray wall time minus an ideal 2-way split of local, per shard)")
+    print(
+        f"per_shard_overhead_s={(ray_s - local_s / 2) / shards:.3f} (ray wall time minus an ideal 2-way split of local, per shard)"
+    )
     print(f"ray_vs_local={ray_rate / local_rate:.3f}")
 
 

@@ -6,8 +6,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from synth.errors import UserError
 from synth.core.paths import DatasetPaths
+from synth.errors import UserError
 from synth.recipe import list_recipe_paths, load_recipe, recipe_hash
 from synth.stages.synthesize import shard_plans
 from synth.store.shards import list_shards

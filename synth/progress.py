@@ -11,7 +11,7 @@ from rich.text import Text
 
 
 class RateColumn(ProgressColumn):
-    def render(self, task) -> Text:  # noqa: ANN001 - rich's signature
+    def render(self, task) -> Text:
         speed = task.finished_speed or task.speed
         return Text("? samples/s" if speed is None else f"{speed:.1f} samples/s", style="progress.data.speed")
 

@@ -4,6 +4,7 @@ package. Used to open the report the way a person would and record every request
 from __future__ import annotations
 
 import base64
+import contextlib
 import fcntl
 import json
 import os
@@ -62,9 +63,18 @@ class Chromium:
         # Chromium reads commands on fd 3 and writes replies on fd 4; bash puts the pipe ends there
         # (dash and POSIX sh only redirect single-digit descriptors).
         self.process = subprocess.Popen(
-            ["bash", "-c", f'exec "$0" "$@" 3<&{commands_r} 4>&{replies_w}', executable, *FLAGS,
-             f"--user-data-dir={self.profile}", "about:blank"],
-            pass_fds=(commands_r, replies_w), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                "bash",
+                "-c",
+                f'exec "$0" "$@" 3<&{commands_r} 4>&{replies_w}',
+                executable,
+                *FLAGS,
+                f"--user-data-dir={self.profile}",
+                "about:blank",
+            ],
+            pass_fds=(commands_r, replies_w),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         os.close(commands_r)
         os.close(replies_w)
@@ -176,10 +186,8 @@ class Chromium:
         return visit
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(OSError, RuntimeError, TimeoutError):
             self.send("Browser.close", timeout=10)
-        except (OSError, RuntimeError, TimeoutError):
-            pass
         try:
             self.process.wait(timeout=20)
         except subprocess.TimeoutExpired:

@@ -16,7 +16,15 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 PROJECT_FILES = [
-    "dvc.yaml", "params.yaml", "recipes", "synth", "validation", "annotations", ".dvc/config", ".dvcignore", "pyproject.toml",
+    "dvc.yaml",
+    "params.yaml",
+    "recipes",
+    "synth",
+    "validation",
+    "annotations",
+    ".dvc/config",
+    ".dvcignore",
+    "pyproject.toml",
     "models/README.md",  # the stages depend on models/; the weights stay behind (tests build tiny models)
 ]
 

@@ -98,7 +98,7 @@ class Handler(BaseHTTPRequestHandler):
             self._dispatch(method, parts, query)
         except ConnectionError:
             raise
-        except Exception as error:  # noqa: BLE001 - a test server reports, never hides
+        except Exception as error:
             self._error(500, f"test hub error: {error!r}")
 
     def do_GET(self):
@@ -119,8 +119,12 @@ class Handler(BaseHTTPRequestHandler):
             repo_id = f"{body['organization']}/{body['name']}" if body.get("organization") else body["name"]
             with s.lock:
                 if s.repo(repo_type, repo_id):
-                    return self._send(409, {"error": "You already created this repo", "url": f"{s.endpoint}/{repo_type}s/{repo_id}"})
-                init = Commit(oid=hashlib.sha1(f"init:{repo_id}".encode()).hexdigest(), files={}, message="initial commit")
+                    return self._send(
+                        409, {"error": "You already created this repo", "url": f"{s.endpoint}/{repo_type}s/{repo_id}"}
+                    )
+                init = Commit(
+                    oid=hashlib.sha1(f"init:{repo_id}".encode()).hexdigest(), files={}, message="initial commit"
+                )
                 s.repos[(repo_type, repo_id)] = Repo(repo_id, repo_type, [init], {"main": init.oid})
             return self._send(200, {"url": f"{s.endpoint}/{repo_type}s/{repo_id}", "name": repo_id})
         if parts[:2] == ["api", "validate-yaml"]:
@@ -145,9 +149,19 @@ class Handler(BaseHTTPRequestHandler):
 
     def _info(self, repo: Repo, commit: Commit) -> dict:
         return {
-            "id": repo.repo_id, "_id": repo.repo_id, "sha": commit.oid, "private": False, "disabled": False,
-            "gated": False, "downloads": 0, "likes": 0, "tags": [], "lastModified": "2026-01-01T00:00:00.000Z",
-            "siblings": [{"rfilename": p, "size": len(d), "blobId": git_blob_sha(d)} for p, d in sorted(commit.files.items())],
+            "id": repo.repo_id,
+            "_id": repo.repo_id,
+            "sha": commit.oid,
+            "private": False,
+            "disabled": False,
+            "gated": False,
+            "downloads": 0,
+            "likes": 0,
+            "tags": [],
+            "lastModified": "2026-01-01T00:00:00.000Z",
+            "siblings": [
+                {"rfilename": p, "size": len(d), "blobId": git_blob_sha(d)} for p, d in sorted(commit.files.items())
+            ],
             "cardData": {},
         }
 
@@ -160,18 +174,31 @@ class Handler(BaseHTTPRequestHandler):
             return self._send(200, self._info(repo, commit), head=method == "HEAD")
         action = rest[0]
         if action == "refs":
+
             def ref(kind, name, oid):
                 return {"name": name, "ref": f"refs/{kind}/{name}", "targetCommit": oid}
-            return self._send(200, {
-                "branches": [ref("heads", n, o) for n, o in repo.branches.items()],
-                "tags": [ref("tags", n, o) for n, o in repo.tags.items()],
-                "converts": [], "pullRequests": [],
-            })
+
+            return self._send(
+                200,
+                {
+                    "branches": [ref("heads", n, o) for n, o in repo.branches.items()],
+                    "tags": [ref("tags", n, o) for n, o in repo.tags.items()],
+                    "converts": [],
+                    "pullRequests": [],
+                },
+            )
         if action == "preupload" and method == "POST":
             body = json.loads(self._body())
-            return self._send(200, {"files": [
-                {"path": f["path"], "uploadMode": "regular", "shouldIgnore": False, "oid": None} for f in body["files"]
-            ], "commitOid": repo.branches["main"]})
+            return self._send(
+                200,
+                {
+                    "files": [
+                        {"path": f["path"], "uploadMode": "regular", "shouldIgnore": False, "oid": None}
+                        for f in body["files"]
+                    ],
+                    "commitOid": repo.branches["main"],
+                },
+            )
         if action == "commit" and method == "POST":
             body = self._body()
             with s.lock:
@@ -194,17 +221,34 @@ class Handler(BaseHTTPRequestHandler):
                     elif item["key"] == "file":
                         value = item["value"]
                         content = value["content"]
-                        files[value["path"]] = base64.b64decode(content) if value.get("encoding") == "base64" else content.encode()
+                        files[value["path"]] = (
+                            base64.b64decode(content) if value.get("encoding") == "base64" else content.encode()
+                        )
                     elif item["key"] in ("deletedFile", "deletedFolder"):
                         path = item["value"]["path"]
                         for name in [p for p in files if p == path or p.startswith(path.rstrip("/") + "/")]:
                             del files[name]
                     else:
                         return self._error(400, f"unsupported commit item {item['key']}")
-                oid = hashlib.sha1(json.dumps([parent.oid if parent else None, sorted((p, git_blob_sha(d)) for p, d in files.items()), message]).encode()).hexdigest()
+                oid = hashlib.sha1(
+                    json.dumps(
+                        [
+                            parent.oid if parent else None,
+                            sorted((p, git_blob_sha(d)) for p, d in files.items()),
+                            message,
+                        ]
+                    ).encode()
+                ).hexdigest()
                 repo.commits.append(Commit(oid, files, message))
                 repo.branches[branch] = oid
-            return self._send(200, {"commitUrl": f"{s.endpoint}/{repo.repo_type}s/{repo.repo_id}/commit/{oid}", "commitOid": oid, "pullRequestUrl": None})
+            return self._send(
+                200,
+                {
+                    "commitUrl": f"{s.endpoint}/{repo.repo_type}s/{repo.repo_id}/commit/{oid}",
+                    "commitOid": oid,
+                    "pullRequestUrl": None,
+                },
+            )
         if action == "tag" and method == "POST":
             body = json.loads(self._body())
             commit = repo.resolve(rest[1])
@@ -248,7 +292,7 @@ class Handler(BaseHTTPRequestHandler):
         for path in sorted(commit.files):
             if not path.startswith(prefix):
                 continue
-            tail = path[len(prefix):]
+            tail = path[len(prefix) :]
             head, sep, _ = tail.partition("/")
             if sep and not recursive:
                 dirs.add(prefix + head)

@@ -160,8 +160,14 @@ def test_train_adapted_uses_the_originals_only_through_the_consistency_term():
     from synth.evaluate.config import EvaluateSettings
 
     original, styled, target = _tiny_sets()
-    cfg = EvaluateSettings(image_size=16, steps=4, batch_size=2, width=4, device="cpu",
-                           adapt={"teacher_ema": 0.9, "top_k": 4, "warmup_steps": 1, "consistency_weight": 0.0})
+    cfg = EvaluateSettings(
+        image_size=16,
+        steps=4,
+        batch_size=2,
+        width=4,
+        device="cpu",
+        adapt={"teacher_ema": 0.9, "top_k": 4, "warmup_steps": 1, "consistency_weight": 0.0},
+    )
     without = _weights(train_adapted(styled, target, 3, cfg, seed=0))
     ignored = _weights(train_adapted(styled, target, 3, cfg, seed=0, original=original))
     assert all(torch.equal(a, b) for a, b in zip(without, ignored)), "weight 0: the same draws, the same weights"

@@ -12,8 +12,8 @@ import yaml
 
 from synth.adapt.domain import domain_distance, frechet_distance
 from synth.adapt.stylize import fda, lab_stats, reinhard
-from synth.evaluate.train import iou_per_class, mean_iou
 from synth.core.paths import DatasetPaths
+from synth.evaluate.train import iou_per_class, mean_iou
 from synth.recipe import load_recipe
 from synth.stages.decode import decode
 from synth.stages.stylize import stylize
@@ -66,7 +66,9 @@ def test_stylize_strength_zero_changes_nothing_but_rounding(tmp_path):
     recipe = build(tmp_path, adapt_recipe(stylize={"method": "reinhard", "strength": 0.0}))
     stylize(recipe, tmp_path, show_progress=False)
     paths = DatasetPaths(tmp_path, "tiny")
-    originals = {r["seed"]: r["image"] for s in list_shards(paths.samples) for r in read_shard(s, ["seed", "image"]).to_pylist()}
+    originals = {
+        r["seed"]: r["image"] for s in list_shards(paths.samples) for r in read_shard(s, ["seed", "image"]).to_pylist()
+    }
     from synth.store.codec import decode_png
 
     for row in load_self_labeled(DatasetPaths(tmp_path, "tiny").stylized, "stylize"):
@@ -89,7 +91,9 @@ def test_fda_swaps_low_frequency_amplitude_only():
     target = np.full((32, 32, 3), (10, 40, 200), dtype=np.uint8)
     out = fda(source, target, beta=0.05, strength=1.0)
     moved = np.abs(out.astype(float).mean((0, 1)) - target.mean((0, 1)))
-    assert (moved < 0.5 * np.abs(source.astype(float).mean((0, 1)) - target.mean((0, 1)))).all()  # DC moved (up to clipping)
+    assert (
+        moved < 0.5 * np.abs(source.astype(float).mean((0, 1)) - target.mean((0, 1)))
+    ).all()  # DC moved (up to clipping)
     assert np.corrcoef(out[..., 0].ravel(), source[..., 0].ravel())[0, 1] > 0.8  # structure kept
 
 
@@ -120,7 +124,10 @@ def test_target_from_a_folder_of_photos(tmp_path):
     rows = load_self_labeled(DatasetPaths(tmp_path, "tiny").target / "images", "target")
     assert len(rows) == 3 and rows[0].image.shape == (64, 64, 3) and rows[0].mask is None
     before = {p.name for p in (DatasetPaths(tmp_path, "tiny").target / "images").iterdir()}
-    assert target(recipe, tmp_path).skipped and {p.name for p in (DatasetPaths(tmp_path, "tiny").target / "images").iterdir()} == before
+    assert (
+        target(recipe, tmp_path).skipped
+        and {p.name for p in (DatasetPaths(tmp_path, "tiny").target / "images").iterdir()} == before
+    )
     stylize(recipe, tmp_path, show_progress=False)
     d = json.loads(DatasetPaths(tmp_path, "tiny").stylize_metrics.read_text())["domain_distance"]
     assert d["after"] < d["before"]
@@ -139,15 +146,40 @@ def test_neutral_appearance_keeps_scenes_settings_and_pixels():
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
-        ({"mix": {"sources": 1, "count": 4}}, "recipes/tiny.yaml: mix.sources: Input should be greater than or equal to 2"),
-        ({"mix": {"count": 4, "pairing": "cross-class", "sources": 5}}, "recipes/tiny.yaml: mix.sources: cross-class needs 5"),
+        (
+            {"mix": {"sources": 1, "count": 4}},
+            "recipes/tiny.yaml: mix.sources: Input should be greater than or equal to 2",
+        ),
+        (
+            {"mix": {"count": 4, "pairing": "cross-class", "sources": 5}},
+            "recipes/tiny.yaml: mix.sources: cross-class needs 5",
+        ),
         ({"mix": {"count": 4, "mask": {"type": "watershed"}}}, "recipes/tiny.yaml: mix.mask"),
-        ({"mix": {"count": 4, "learned": {"downsamplings": 4}}, "image_size": 72}, "recipes/tiny.yaml: mix.learned.downsamplings: image_size 72"),
-        ({"stylize": {"strength": 1.5}}, "recipes/tiny.yaml: stylize.strength: Input should be less than or equal to 1"),
+        (
+            {"mix": {"count": 4, "learned": {"downsamplings": 4}}, "image_size": 72},
+            "recipes/tiny.yaml: mix.learned.downsamplings: image_size 72",
+        ),
+        (
+            {"stylize": {"strength": 1.5}},
+            "recipes/tiny.yaml: stylize.strength: Input should be less than or equal to 1",
+        ),
         ({"evaluate": {"variants": ["source"]}, "target": None}, "recipes/tiny.yaml: evaluate: needs `target.eval`"),
-        ({"target": {"images": {"type": "scenes", "seeds": {"start": 5, "stop": 9}}}}, "recipes/tiny.yaml: target.images.seeds: overlaps the recipe's seeds"),
-        ({"target": {"images": {"type": "scenes", "seeds": {"start": 900, "stop": 909}, "generator": {"palette": "x"}}}}, "recipes/tiny.yaml: target.images.generator.palette: unknown field"),
-        ({"target": {"images": {"type": "folder", "path": "x"}, "eval": {"type": "folder", "path": "y"}}}, "recipes/tiny.yaml: target.eval.masks: an evaluation set needs masks"),
+        (
+            {"target": {"images": {"type": "scenes", "seeds": {"start": 5, "stop": 9}}}},
+            "recipes/tiny.yaml: target.images.seeds: overlaps the recipe's seeds",
+        ),
+        (
+            {
+                "target": {
+                    "images": {"type": "scenes", "seeds": {"start": 900, "stop": 909}, "generator": {"palette": "x"}}
+                }
+            },
+            "recipes/tiny.yaml: target.images.generator.palette: unknown field",
+        ),
+        (
+            {"target": {"images": {"type": "folder", "path": "x"}, "eval": {"type": "folder", "path": "y"}}},
+            "recipes/tiny.yaml: target.eval.masks: an evaluation set needs masks",
+        ),
     ],
 )
 def test_bad_settings_are_one_clear_line_and_exit_2(project, change, expected):
@@ -183,7 +215,12 @@ def test_optional_stages_run_end_to_end_through_dvc_repro(project):
         "mask": {"type": "felzenszwalb", "scale": 30, "min_size": 10},
         "learned": {"width": 4, "residual_blocks": 0, "epochs": 1, "batch_size": 8, "train_limit": 12},
     }
-    data["evaluate"] = {"steps": 6, "batch_size": 2, "width": 4, "adapt": {"teacher_ema": 0.9, "warmup_steps": 2, "top_k": 4}}
+    data["evaluate"] = {
+        "steps": 6,
+        "batch_size": 2,
+        "width": 4,
+        "adapt": {"teacher_ema": 0.9, "warmup_steps": 2, "top_k": 4},
+    }
     project.write_recipe(data)
     project.use_recipes("tiny", mix=["tiny"], adapt=["tiny"])
     project.commit("optional stages")
@@ -247,4 +284,6 @@ def test_dvc_stages_declare_the_fields_their_commands_read():
         (params,) = stages[name]["do"]["params"]
         assert tuple(params["recipes/${item}.yaml"]) == STAGE_FIELDS[name], name
     params = yaml.safe_load((REPO / "params.yaml").read_text())
-    assert set(params["mix_recipes"]) <= set(params["recipes"]) and set(params["adapt_recipes"]) <= set(params["recipes"])
+    assert set(params["mix_recipes"]) <= set(params["recipes"]) and set(params["adapt_recipes"]) <= set(
+        params["recipes"]
+    )

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import yaml
 
-from synth.splits import split_of
 from synth.recipe.schema import Splits
+from synth.splits import split_of
 from synth.store.codec import decode_png
 from synth.store.shards import list_shards, read_shard
 
@@ -39,7 +39,9 @@ def test_build_is_what_load_dataset_reads(decoded):
     from datasets import load_dataset
 
     out = decoded.root / "build/tiny"
-    dataset = load_dataset(str(out), cache_dir=str(decoded.root / ".hf-cache"))  # a shared cache may hold an older build
+    dataset = load_dataset(
+        str(out), cache_dir=str(decoded.root / ".hf-cache")
+    )  # a shared cache may hold an older build
     masks = stored_masks(decoded)
     seen = 0
     for split, rows in dataset.items():
@@ -78,7 +80,9 @@ def test_build_refuses_without_validation(project):
     project.synth("decode", "tiny", "--quiet")
     result = project.synth("build", "tiny", check=False)
     assert result.returncode == 2
-    assert result.stderr.strip() == "reports/tiny/validation.json: no validation summary; run `synth validate tiny` first"
+    assert (
+        result.stderr.strip() == "reports/tiny/validation.json: no validation summary; run `synth validate tiny` first"
+    )
     assert not (project.root / "build").exists()
 
 
@@ -152,7 +156,9 @@ def test_changed_exclusions_rewrite_only_the_files_they_touch(decoded):
     decoded.synth("build", "tiny")
     data = decoded.root / "build/tiny/data"
     before = {p.name: p.stat().st_ino for p in data.glob("*.parquet")}
-    (decoded.root / "data/tiny/masks/excluded.json").write_text(json.dumps({"excluded": [{"seed": 3, "reason": "uncertain"}]}))
+    (decoded.root / "data/tiny/masks/excluded.json").write_text(
+        json.dumps({"excluded": [{"seed": 3, "reason": "uncertain"}]})
+    )
     decoded.synth("build", "tiny")
     changed = {p.name for p in data.glob("*.parquet") if before.get(p.name) != p.stat().st_ino}
     assert changed == {f"{split_of(3, Splits())}-00000.parquet"}

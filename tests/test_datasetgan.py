@@ -9,9 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
-
 from conftest import tiny_recipe
+from PIL import Image
 
 BENCH = Path(__file__).resolve().parents[1] / "bench"
 sys.path.insert(0, str(BENCH))
@@ -44,8 +43,7 @@ def _scenes(seeds: int):
 
 
 def _train(source, recipe, records, members=3):
-    from synth.decode.datasetgan.ensemble import TrainSettings, train_ensemble
-    from synth.decode.datasetgan.ensemble import collect_pixels
+    from synth.decode.datasetgan.ensemble import TrainSettings, collect_pixels, train_ensemble
 
     values = [0, *recipe.taxonomy.ids]
     train = {r.seed: r for r in records}
@@ -152,7 +150,9 @@ def _png(path: Path, array: np.ndarray, mode: str | None = None) -> None:
 
 def _labelme(path: Path, label: str, size: int = 64) -> None:
     shape = {"label": label, "points": [[4, 4], [40, 6], [30, 50]], "shape_type": "polygon"}
-    path.write_text(json.dumps({"shapes": [shape], "imageHeight": size, "imageWidth": size, "imagePath": f"{path.stem}.png"}))
+    path.write_text(
+        json.dumps({"shapes": [shape], "imageHeight": size, "imageWidth": size, "imagePath": f"{path.stem}.png"})
+    )
 
 
 def test_import_rejects_bad_files_and_imports_nothing(project):
@@ -171,10 +171,10 @@ def test_import_rejects_bad_files_and_imports_nothing(project):
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 4, lines
-    assert any("seed-000002.png" in l and "size 64x32" in l for l in lines)
-    assert any("seed-000003.png" in l and "[7]" in l for l in lines)
-    assert any("seed-009999.png" in l and "seed 9999" in l for l in lines)
-    assert any("seed-000004.json" in l and "'bus'" in l for l in lines)
+    assert any("seed-000002.png" in line and "size 64x32" in line for line in lines)
+    assert any("seed-000003.png" in line and "[7]" in line for line in lines)
+    assert any("seed-009999.png" in line and "seed 9999" in line for line in lines)
+    assert any("seed-000004.json" in line and "'bus'" in line for line in lines)
     assert "Traceback" not in result.stderr
     assert not (project.root / "annotations" / "tiny").exists()
 
@@ -190,7 +190,9 @@ def test_import_png_labelme_and_cvat(project):
     project.synth("annotate", "import", "tiny", str(folder))
     cvat = project.root / "cvat"
     (cvat / "SegmentationClass").mkdir(parents=True)
-    (cvat / "labelmap.txt").write_text("# label:color_rgb:parts:actions\nbackground:0,0,0::\ncar:250,50,83::\nwheel:10,200,10::\n")
+    (cvat / "labelmap.txt").write_text(
+        "# label:color_rgb:parts:actions\nbackground:0,0,0::\ncar:250,50,83::\nwheel:10,200,10::\n"
+    )
     colour = np.zeros((64, 64, 3), np.uint8)
     colour[30:50, 30:60] = (250, 50, 83)
     colour[40:45, 35:40] = (10, 200, 10)
@@ -256,8 +258,12 @@ def test_stylegan2_generator_and_features_agree(project, tmp_path):
 
     checkpoint = build_tiny_stylegan2(tmp_path / "g.safetensors", resolution=64)
     decode = {"type": "datasetgan", "features": {"type": "stylegan2", "checkpoint": str(checkpoint)}}
-    recipe = tiny_recipe(generator={"type": "stylegan2", "checkpoint": str(checkpoint)}, seeds=[{"start": 0, "stop": 4}],
-                         samples_per_shard=4, decode=decode)
+    recipe = tiny_recipe(
+        generator={"type": "stylegan2", "checkpoint": str(checkpoint)},
+        seeds=[{"start": 0, "stop": 4}],
+        samples_per_shard=4,
+        decode=decode,
+    )
     project.write_recipe(recipe)
     project.synth("synthesize", "tiny", "--quiet")
 
@@ -285,8 +291,14 @@ def test_dvc_repro_trains_decodes_and_excludes(project, tiny_sd, monkeypatch):
     """synthesize -> annotate (exact scenes masks play the human) -> dvc repro; new annotations rerun only
     train-decoder and decode of that recipe."""
     monkeypatch.setenv("OMP_NUM_THREADS", "1")  # tiny models: threads only contend on a shared CPU
-    decode = {"type": "datasetgan", "features": {"type": "sd_unet", "model": str(tiny_sd), "timesteps": [50]},
-              "ensemble": 2, "batch_size": 256, "max_epochs": 4, "pixels_per_image": 256}
+    decode = {
+        "type": "datasetgan",
+        "features": {"type": "sd_unet", "model": str(tiny_sd), "timesteps": [50]},
+        "ensemble": 2,
+        "batch_size": 256,
+        "max_epochs": 4,
+        "pixels_per_image": 256,
+    }
     project.write_recipe(tiny_recipe(decode=decode))
     project.write_recipe(tiny_recipe(name="plain", seeds=[{"start": 0, "stop": 10}]))
     project.use_recipes("tiny", "plain")
@@ -314,7 +326,8 @@ def test_dvc_repro_trains_decodes_and_excludes(project, tiny_sd, monkeypatch):
     assert excluded["samples"] == 40 and excluded["excluded_count"] == 4
     assert all(e["reason"] == "uncertain" for e in excluded["excluded"])
     assert (project.root / "reports" / "tiny" / "uncertain.json").read_text() == (
-        project.root / "data" / "tiny" / "masks" / "excluded.json").read_text()
+        project.root / "data" / "tiny" / "masks" / "excluded.json"
+    ).read_text()
     recipe = load_recipe("tiny", project.root)
     assert recipe.decode.type == "datasetgan"
 

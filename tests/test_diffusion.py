@@ -89,14 +89,20 @@ def test_check_rejects_a_phrase_the_tokenizer_cannot_locate(project, tiny_sd):
     write(project.root, recipe)
     result = project.synth("check", "recipes/tinysd.yaml", check=False)
     assert result.returncode == 2
-    assert result.stderr.strip() == "recipes/tinysd.yaml: taxonomy.classes[2].prompt: 'café' cannot be located by the model's tokenizer"
+    assert (
+        result.stderr.strip()
+        == "recipes/tinysd.yaml: taxonomy.classes[2].prompt: 'café' cannot be located by the model's tokenizer"
+    )
 
 
 def test_check_notes_a_model_it_cannot_reach(project):
     recipe = diffusion_recipe("example-org/not-downloaded-model")
     write(project.root, recipe)
     result = project.synth("check", "recipes/tinysd.yaml")
-    assert "note recipes/tinysd.yaml: generator.model: tokenizer of 'example-org/not-downloaded-model' is not available locally" in result.stderr
+    assert (
+        "note recipes/tinysd.yaml: generator.model: tokenizer of 'example-org/not-downloaded-model' is not available locally"
+        in result.stderr
+    )
 
 
 # --- generation ---------------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -36,10 +37,10 @@ def test_load_split_shapes_and_labels():
 
 
 def test_missing_and_corrupt_files_are_user_errors(tmp_path):
-    with pytest.raises(UserError, match="t10k-images-idx3-ubyte.gz: Fashion-MNIST file not found"):
+    with pytest.raises(UserError, match=re.escape("t10k-images-idx3-ubyte.gz: Fashion-MNIST file not found")):
         fm.load_split("test", tmp_path)
     (tmp_path / "t10k-images-idx3-ubyte.gz").write_bytes(b"not gzip")
-    with pytest.raises(UserError, match="t10k-images-idx3-ubyte.gz: not a readable gzip"):
+    with pytest.raises(UserError, match=re.escape("t10k-images-idx3-ubyte.gz: not a readable gzip")):
         fm.load_split("test", tmp_path)
     header = (2051).to_bytes(4, "big") + (5).to_bytes(4, "big") + (28).to_bytes(4, "big") * 2
     (tmp_path / "t10k-images-idx3-ubyte.gz").write_bytes(gzip.compress(header + bytes(100)))
@@ -129,7 +130,7 @@ def test_load_real_set_bad_file(tmp_path):
     with pytest.raises(UserError, match="not found"):
         fm.load_real_set(tmp_path / "nope.parquet")
     (tmp_path / "bad.parquet").write_bytes(b"garbage")
-    with pytest.raises(UserError, match="bad.parquet: not a readable Parquet"):
+    with pytest.raises(UserError, match=re.escape("bad.parquet: not a readable Parquet")):
         fm.load_real_set(tmp_path / "bad.parquet")
 
 

@@ -13,7 +13,9 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 MODEL = REPO / "models" / "fashion-sd"
-pytestmark = pytest.mark.skipif(not (MODEL / "model_index.json").is_file(), reason="models/fashion-sd is not in this checkout")
+pytestmark = pytest.mark.skipif(
+    not (MODEL / "model_index.json").is_file(), reason="models/fashion-sd is not in this checkout"
+)
 
 # Foreground IoU of attention masks vs the drawn garments. Measured on an interim 200-step stand-in of the
 # model's architecture (docs/real-usefulness.md); the bound leaves a wide margin below what was measured.
@@ -21,12 +23,12 @@ MIN_FOREGROUND_IOU = 0.3
 
 
 def test_committed_model_loads_and_its_attention_masks_cover_the_garments(tmp_path):
+    from synth.core.paths import DatasetPaths
     from synth.realdata.annotator import THRESHOLD
     from synth.recipe import load_recipe
     from synth.stages.decode import decode
     from synth.stages.synthesize import synthesize
     from synth.store.labeled import load_dataset_labeled
-    from synth.core.paths import DatasetPaths
 
     data = yaml.safe_load((REPO / "recipes" / "fashion.yaml").read_text())
     data["generator"].update(model=str(MODEL), steps=8, batch_size=8)

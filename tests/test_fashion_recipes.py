@@ -25,8 +25,12 @@ needs_raw = pytest.mark.skipif(
 
 
 def test_fashion_recipes_pass_check_and_are_built_and_scored_by_default():
-    result = subprocess.run([sys.executable, "-m", "synth", "check", "recipes/fashion.yaml", "recipes/fashion-datasetgan.yaml"],
-                            cwd=REPO, capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "synth", "check", "recipes/fashion.yaml", "recipes/fashion-datasetgan.yaml"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stderr
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     assert {"fashion", "fashion-datasetgan"} <= set(params["recipes"])
@@ -37,16 +41,18 @@ def test_fashion_recipes_pass_check_and_are_built_and_scored_by_default():
         assert [c["id"] for c in classes] == list(range(1, 11))
         assert [c["prompt"] for c in classes] == list(fm.CLASS_NAMES)  # the words the model was trained on
         assert len({c["color"] for c in classes}) == 10
-        assert (REPO / recipe["evaluate"]["eval"]["path"]).is_file() and (REPO / recipe["evaluate"]["reference"]["path"]).is_file()
+        assert (REPO / recipe["evaluate"]["eval"]["path"]).is_file() and (
+            REPO / recipe["evaluate"]["reference"]["path"]
+        ).is_file()
 
 
 def _canvas() -> np.ndarray:
     image = np.zeros((64, 64), np.uint8)
-    image[4:24, 4:14] = 200          # an item
-    image[8:12, 8:10] = 0            # with a hole: filled, as Fashion-MNIST masks are
-    image[30:60, 30:50] = 120        # another item
-    image[40:44, 2:4] = 90           # a speck below MIN_PIXELS: background
-    image[62, 62] = 10               # below the threshold: background
+    image[4:24, 4:14] = 200  # an item
+    image[8:12, 8:10] = 0  # with a hole: filled, as Fashion-MNIST masks are
+    image[30:60, 30:50] = 120  # another item
+    image[40:44, 2:4] = 90  # a speck below MIN_PIXELS: background
+    image[62, 62] = 10  # below the threshold: background
     return np.repeat(image[:, :, None], 3, axis=2)
 
 
@@ -62,8 +68,10 @@ def test_annotator_labels_each_component_with_its_classifier_class():
     first[4:24, 4:14], second[30:60, 30:50] = True, True
     assert ((mask > 0) == (first | second)).all()
     with torch.no_grad():
-        expected = [int(classifier(torch.from_numpy(crop28(grey, c).astype(np.float32) / 255.0)[None, None]).argmax()) + 1
-                    for c in (first, second)]
+        expected = [
+            int(classifier(torch.from_numpy(crop28(grey, c).astype(np.float32) / 255.0)[None, None]).argmax()) + 1
+            for c in (first, second)
+        ]
     assert set(np.unique(mask[first])) == {expected[0]} and set(np.unique(mask[second])) == {expected[1]}
 
 
@@ -101,10 +109,10 @@ def test_annotation_script_exports_labels_imports_and_trains_the_decoder(tmp_pat
     from annotate_fashion import annotate_recipe
 
     from synth.decode.datasetgan.annotations import load_annotations
-    from synth.stages.train_decoder import train_decoder
     from synth.recipe import load_recipe
     from synth.stages.decode import decode
     from synth.stages.synthesize import synthesize
+    from synth.stages.train_decoder import train_decoder
 
     model = save_tiny_sd(tmp_path / "tiny-sd", vae_factor=4)
     (tmp_path / "recipes").mkdir()
@@ -125,8 +133,20 @@ def test_annotation_script_exports_labels_imports_and_trains_the_decoder(tmp_pat
 
 def test_annotation_script_without_samples_exits_2(tmp_path):
     (tmp_path / "recipes").mkdir()
-    (tmp_path / "recipes" / "fashion-datasetgan.yaml").write_text(yaml.safe_dump(fashion_tiny_recipe(tmp_path / "no-model")))
-    result = subprocess.run([sys.executable, str(REPO / "scripts" / "annotate_fashion.py"), "fashion-datasetgan",
-                             "--classifier", str(tmp_path / "c.safetensors")], cwd=tmp_path, capture_output=True, text=True,
-                            env={"PYTHONPATH": str(REPO), "PATH": str(Path(sys.executable).parent)})
+    (tmp_path / "recipes" / "fashion-datasetgan.yaml").write_text(
+        yaml.safe_dump(fashion_tiny_recipe(tmp_path / "no-model"))
+    )
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "scripts" / "annotate_fashion.py"),
+            "fashion-datasetgan",
+            "--classifier",
+            str(tmp_path / "c.safetensors"),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(REPO), "PATH": str(Path(sys.executable).parent)},
+    )
     assert result.returncode == 2 and "no samples shards" in result.stderr and "Traceback" not in result.stderr

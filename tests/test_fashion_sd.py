@@ -55,9 +55,17 @@ def test_training_runs_end_to_end_and_saves_a_loadable_pipeline(tmp_path):
 
     from synth.train_generator.train import TrainGeneratorConfig, train_generator
 
-    cfg = TrainGeneratorConfig(out="out", checkpoints="ck", bpe=str(REPO / "models/clip-bpe/bpe_simple_vocab_16e6.txt.gz"),
-                               compositions=64, vae_steps=2, unet_steps=2, unet_batch=4, vae_batch=4,
-                               checkpoint_every=1)
+    cfg = TrainGeneratorConfig(
+        out="out",
+        checkpoints="ck",
+        bpe=str(REPO / "models/clip-bpe/bpe_simple_vocab_16e6.txt.gz"),
+        compositions=64,
+        vae_steps=2,
+        unet_steps=2,
+        unet_batch=4,
+        vae_batch=4,
+        checkpoint_every=1,
+    )
     summary = train_generator(cfg, tmp_path, log=lambda m: None)
     assert summary["unet_steps_done"] == 2 and (tmp_path / "ck" / "step-00001").is_dir()
     pipe = StableDiffusionPipeline.from_pretrained(tmp_path / "out")

@@ -19,7 +19,9 @@ def _labeled_batch(n: int = 4, size: int = 16):
 
 def _consistent(x, y) -> bool:
     known = y != IGNORE
-    return bool(torch.allclose(x[:, 0][known], 0.2 * y[known].float() - 0.5, atol=1e-5)) and bool((x[:, 0][~known] == -1).all())
+    return bool(torch.allclose(x[:, 0][known], 0.2 * y[known].float() - 0.5, atol=1e-5)) and bool(
+        (x[:, 0][~known] == -1).all()
+    )
 
 
 def test_cutmix_and_classmix_move_labels_with_pixels():

@@ -41,8 +41,10 @@ def test_without_a_cjk_font_it_falls_back_and_says_so_once(monkeypatch, capsys):
         fonts.label_font.cache_clear()
     notes = [line for line in capsys.readouterr().err.splitlines() if line.startswith("synth: note:")]
     assert notes == [
-        (f"synth: note: no installed font covers CJK (install fonts-noto-cjk); using {dejavu[0]}, "
-        "class names in CJK show as boxes")
+        (
+            f"synth: note: no installed font covers CJK (install fonts-noto-cjk); using {dejavu[0]}, "
+            "class names in CJK show as boxes"
+        )
     ]
     assert fonts.missing_glyphs(font, NAMES) == ["茶", "碗"]  # Latin, Greek and Cyrillic still drawn
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 
 import numpy as np
 import pytest
@@ -31,8 +32,15 @@ def one_thread():
 
 
 def inpass_recipe(model, **generator) -> dict:
-    decode = {"type": "datasetgan", "features": {"type": "captured"}, "ensemble": 2, "batch_size": 256,
-              "max_epochs": 4, "pixels_per_image": 512, "exclude_uncertain": 0.25}
+    decode = {
+        "type": "datasetgan",
+        "features": {"type": "captured"},
+        "ensemble": 2,
+        "batch_size": 256,
+        "max_epochs": 4,
+        "pixels_per_image": 512,
+        "exclude_uncertain": 0.25,
+    }
     recipe = diffusion_recipe(model, decode=decode)
     recipe["generator"]["features"] = dict(FEATURES)
     recipe["generator"].update(generator)
@@ -57,7 +65,9 @@ def test_nearest_denoising_step_per_requested_timestep():
 
     schedule = denoising_timesteps(DDIMScheduler(steps_offset=1), 50)
     assert select_steps([50, 150, 250], schedule) == [41.0, 141.0, 241.0]  # DDPM-Seg's t on a 50-step DDIM run
-    with pytest.raises(UserError, match="generator.features.timesteps: 50 and 45 both fall on the denoising step at t=41"):
+    with pytest.raises(
+        UserError, match=re.escape("generator.features.timesteps: 50 and 45 both fall on the denoising step at t=41")
+    ):
         select_steps([50, 45], schedule)
 
 
@@ -94,6 +104,7 @@ def test_stored_features_are_what_the_generation_pass_computed(tiny_sd, one_thre
         def keep(module, inputs, output):
             cond = output.detach().chunk(2)[1] if guidance > 1 else output.detach()  # conditional half of CFG
             outputs[(calls[-1][0], index)] = cond.clone()
+
         return keep
 
     hooks = [unet.register_forward_pre_hook(on_unet, with_kwargs=True)]
@@ -158,7 +169,9 @@ def test_check_reports_features_the_generator_cannot_record(project, tiny_sd):
     write(project.root, scenes)
     result = project.synth("check", "recipes/tiny.yaml", check=False)
     assert result.returncode == 2
-    assert result.stderr.strip().startswith("recipes/tiny.yaml: decode.features.type: 'captured' reads the UNet features")
+    assert result.stderr.strip().startswith(
+        "recipes/tiny.yaml: decode.features.type: 'captured' reads the UNet features"
+    )
     assert "Traceback" not in result.stderr
 
     missing = inpass_recipe(tiny_sd)
@@ -179,8 +192,10 @@ def test_check_reports_features_the_generator_cannot_record(project, tiny_sd):
     write(project.root, clash)
     result = project.synth("synthesize", "tinysd", "--quiet", check=False)
     assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert result.stderr.strip().splitlines()[-1] == ("generator.features.timesteps: 0 and 100 both fall on the denoising step at t=1 "
-                                     "of this 3-step schedule; pick timesteps further apart")
+    assert result.stderr.strip().splitlines()[-1] == (
+        "generator.features.timesteps: 0 and 100 both fall on the denoising step at t=1 "
+        "of this 3-step schedule; pick timesteps further apart"
+    )
     assert not list((project.root / "data" / "tinysd" / "samples").glob("*.parquet"))
 
 
@@ -203,9 +218,9 @@ def _annotate(root, seeds) -> None:
 def test_train_and_decode_never_run_the_unet_again(project, tiny_sd, one_thread, monkeypatch):
     from diffusers import AutoencoderKL, UNet2DConditionModel
 
-    from synth.stages.train_decoder import train_decoder
     from synth.recipe import load_recipe
     from synth.stages.decode import decode
+    from synth.stages.train_decoder import train_decoder
 
     write(project.root, inpass_recipe(tiny_sd))
     project.synth("synthesize", "tinysd", "--quiet")
@@ -252,5 +267,15 @@ def test_dvc_repro_on_captured_features_and_new_annotations_rerun_only_downstrea
     again = project.dvc("repro")
     ran = {line.split("'")[1] for line in again.stdout.splitlines() if line.startswith("Running stage")}
     assert "synthesize@tinysd" not in ran
-    assert {"train-decoder@tinysd", "decode@tinysd"} <= ran <= {
-        "train-decoder@tinysd", "decode@tinysd", "validate@tinysd", "build@tinysd", "preview@tinysd", "report@tinysd"}, ran
+    assert (
+        {"train-decoder@tinysd", "decode@tinysd"}
+        <= ran
+        <= {
+            "train-decoder@tinysd",
+            "decode@tinysd",
+            "validate@tinysd",
+            "build@tinysd",
+            "preview@tinysd",
+            "report@tinysd",
+        }
+    ), ran

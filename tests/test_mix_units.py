@@ -45,7 +45,10 @@ def test_one_mixer_step_at_a_time_fits_a_fixed_batch():
     disc_before = [p.detach().clone() for p in trainer.disc.parameters()]
     history = [trainer.step(x, groups, owners) for _ in range(80)]
     assert set(history[0]) == {"reconstruction", "laplacian", "adversarial", "discriminator"}
-    first, last = np.mean([h["reconstruction"] for h in history[:5]]), np.mean([h["reconstruction"] for h in history[-5:]])
+    first, last = (
+        np.mean([h["reconstruction"] for h in history[:5]]),
+        np.mean([h["reconstruction"] for h in history[-5:]]),
+    )
     assert last < 0.6 * first, (first, last)
     assert np.mean([h["laplacian"] for h in history[-5:]]) < np.mean([h["laplacian"] for h in history[:5]])
     assert any(not torch.equal(a, b) for a, b in zip(encoder_before, trainer.encoder.parameters()))
@@ -54,7 +57,9 @@ def test_one_mixer_step_at_a_time_fits_a_fixed_batch():
 
 def test_mix_features_take_every_cell_from_the_source_that_owns_it():
     trainer = MixerTrainer(LearnedMixer(width=4, residual_blocks=0, device="cpu"), seed=0)
-    feats = torch.arange(3, dtype=torch.float32).view(3, 1, 1, 1).expand(3, 2, 2, 2) * 10 + torch.arange(4.0).view(1, 1, 2, 2)
+    feats = torch.arange(3, dtype=torch.float32).view(3, 1, 1, 1).expand(3, 2, 2, 2) * 10 + torch.arange(4.0).view(
+        1, 1, 2, 2
+    )
     groups = torch.tensor([[2, 0, 1], [1, 2, 0]])
     owners = torch.tensor([[[0, 1], [2, 0]], [[2, 2], [1, 0]]])
     mixed = trainer.mix_features(feats, groups, owners)
@@ -70,7 +75,9 @@ def test_training_mixes_are_n_way_segment_mixes_like_the_mix_stage_draws():
     images = [np.kron(rng_images.integers(0, 256, (4, 4, 3)), np.ones((8, 8, 1))).astype(np.uint8) for _ in range(6)]
     cfg = FelzenszwalbMask(scale=10, min_size=4, sigma=0.0)
     index_for = segment_index_for(images, cfg)
-    groups, owners = training_mixes([5, 3, 1, 0], 3, 4, index_for, np.random.default_rng(1), torch.Generator().manual_seed(0))
+    groups, owners = training_mixes(
+        [5, 3, 1, 0], 3, 4, index_for, np.random.default_rng(1), torch.Generator().manual_seed(0)
+    )
     assert groups.shape == (4, 3) and owners.shape == (4, 8, 8)
     for b, group in enumerate(groups.tolist()):
         assert group[0] == b and len(set(group)) == 3, "source 0 is the item itself, then N - 1 distinct others"
@@ -109,7 +116,10 @@ def test_learned_mixer_images_come_from_the_source_their_labels_name(tmp_path):
     from tests.conftest import tiny_recipe
 
     mix_settings = {
-        "count": 12, "sources": 2, "pairing": "cross-class", "seed": 3,
+        "count": 12,
+        "sources": 2,
+        "pairing": "cross-class",
+        "seed": 3,
         "mask": {"type": "felzenszwalb", "scale": 30, "min_size": 10},
         "learned": {"width": 8, "residual_blocks": 0, "epochs": 20, "batch_size": 8, "lr": 0.002, "device": "cpu"},
     }

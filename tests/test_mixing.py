@@ -8,18 +8,20 @@ import numpy as np
 import pytest
 import yaml
 
+from synth.core.paths import DatasetPaths
 from synth.mix.compose import dominant_classes
 from synth.recipe import load_recipe
 from synth.stages.decode import decode
 from synth.stages.mix import mix
 from synth.stages.synthesize import synthesize
 from synth.store.labeled import load_dataset_labeled, load_self_labeled
-from synth.core.paths import DatasetPaths
 from tests.conftest import tiny_recipe
 
 
 def make_dataset(tmp_path: Path, **mix_settings):
-    data = tiny_recipe(seeds=[{"start": 0, "stop": 30}], mix={"count": 12, "samples_per_shard": 5, "seed": 7, **mix_settings})
+    data = tiny_recipe(
+        seeds=[{"start": 0, "stop": 30}], mix={"count": 12, "samples_per_shard": 5, "seed": 7, **mix_settings}
+    )
     (tmp_path / "recipes").mkdir(exist_ok=True)
     (tmp_path / "recipes" / "tiny.yaml").write_text(yaml.safe_dump(data))
     recipe = load_recipe("tiny", tmp_path)
@@ -74,7 +76,7 @@ def test_pairing_rules(tmp_path, pairing):
     recipe = make_dataset(tmp_path, sources=2, pairing=pairing, mask={"type": "class-masks"})
     mix(recipe, tmp_path, show_progress=False)
     sources = sources_by_seed(tmp_path, recipe)
-    dominant = {seed: d for seed, d in zip(sources, dominant_classes([s.class_fraction for s in sources.values()], recipe.taxonomy.ids))}
+    dominant = dict(zip(sources, dominant_classes([s.class_fraction for s in sources.values()], recipe.taxonomy.ids)))
     for row in load_self_labeled(DatasetPaths(tmp_path, "tiny").mixed, "mix"):
         seeds = row.provenance["mix"]["sources"]
         assert len(set(seeds)) == len(seeds)

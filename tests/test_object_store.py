@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from synth.errors import UserError
 from synth.core.paths import DatasetPaths
+from synth.errors import UserError
 from synth.recipe import load_recipe
 from synth.stages.decode import decode
 from synth.stages.synthesize import shard_plans, synthesize
@@ -33,8 +33,12 @@ def s3():
     server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
-    settings = {"AWS_ENDPOINT_URL_S3": f"http://{host}:{port}", "AWS_ACCESS_KEY_ID": "testing",
-                "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+    settings = {
+        "AWS_ENDPOINT_URL_S3": f"http://{host}:{port}",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
     with pytest.MonkeyPatch.context() as patch:
         for key, value in settings.items():
             patch.setenv(key, value)
@@ -45,11 +49,17 @@ def s3():
 
 
 @pytest.fixture(scope="module")
-def cluster(s3):  # noqa: ARG001 - workers must start with the S3 settings in their environment
+def cluster(s3):
     temp = Path(tempfile.mkdtemp(prefix="ray", dir="/tmp"))  # Ray's socket paths must stay short
     spec = temp / "fault-spec"  # armed by faults.killing(); read by every worker (tests/faults.py)
-    ray.init(num_cpus=2, include_dashboard=False, _temp_dir=str(temp), log_to_driver=False, configure_logging=False,
-             runtime_env=faults.runtime_env(spec))
+    ray.init(
+        num_cpus=2,
+        include_dashboard=False,
+        _temp_dir=str(temp),
+        log_to_driver=False,
+        configure_logging=False,
+        runtime_env=faults.runtime_env(spec),
+    )
     yield spec
     ray.shutdown()
     shutil.rmtree(temp, ignore_errors=True)
@@ -75,13 +85,16 @@ def files(folder: Path) -> dict[str, bytes]:
 
 
 def versions(s3, bucket: str, prefix: str) -> dict[str, int]:
-    names = [v["Key"].rsplit("/", 1)[1] for v in s3.list_object_versions(Bucket=bucket, Prefix=prefix).get("Versions", [])]
+    names = [
+        v["Key"].rsplit("/", 1)[1] for v in s3.list_object_versions(Bucket=bucket, Prefix=prefix).get("Versions", [])
+    ]
     return {name: names.count(name) for name in names}
 
 
 def on_ray(root: Path, **options):
-    return synthesize(load_recipe("tiny", root), root, show_progress=False, backend="ray",
-                      backend_options={"workers": 2, **options})
+    return synthesize(
+        load_recipe("tiny", root), root, show_progress=False, backend="ray", backend_options={"workers": 2, **options}
+    )
 
 
 @pytest.fixture
@@ -109,7 +122,9 @@ def test_store_gives_local_bytes_resumes_and_remakes_damaged(tmp_path, cluster, 
 
     names = sorted(expected)
     s3.put_object(Bucket=bucket, Key=f"runs/tiny/samples/{names[0]}", Body=b"not parquet")
-    s3.put_object(Bucket=bucket, Key=f"runs/tiny/samples/{names[1]}", Body=expected[names[1]][: len(expected[names[1]]) // 2])
+    s3.put_object(
+        Bucket=bucket, Key=f"runs/tiny/samples/{names[1]}", Body=expected[names[1]][: len(expected[names[1]]) // 2]
+    )
     shutil.rmtree(remote / "data")
     assert len(on_ray(remote, store=store).written) == 4
     assert files(samples) == expected  # the damaged two were remade (a third version each), not copied
@@ -153,7 +168,7 @@ def test_progress_is_per_sample_and_a_retried_shard_counts_once(tmp_path, cluste
     assert max(seen) < 20  # several messages per 20-sample shard: the bar moves per sample, not per shard
 
 
-def test_local_store_path_and_bad_stores_are_one_line(project, tmp_path, s3, bucket):  # noqa: ARG001
+def test_local_store_path_and_bad_stores_are_one_line(project, tmp_path, s3, bucket):
     bad = [
         (["--store", f"s3://{bucket}-missing/x", "--backend", "ray"], f"--store s3://{bucket}-missing/x: not usable"),
         (["--store", "nosuch://bucket/x", "--backend", "ray"], "--store nosuch://bucket/x: Protocol not known"),
@@ -170,13 +185,25 @@ def test_local_store_path_and_bad_stores_are_one_line(project, tmp_path, s3, buc
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("AWS_ENDPOINT_URL_S3", f"http://127.0.0.1:{port}")
         patch.setenv("AWS_MAX_ATTEMPTS", "1")
-        result = project.synth("synthesize", "tiny", "--quiet", "--backend", "ray", "--store", f"s3://{bucket}/x",
-                               check=False)
+        result = project.synth(
+            "synthesize", "tiny", "--quiet", "--backend", "ray", "--store", f"s3://{bucket}/x", check=False
+        )
     lines = result.stderr.strip().splitlines()
     assert result.returncode == 2 and len(lines) == 1, result.stderr
     assert lines[0].startswith(f"--store s3://{bucket}/x: not usable") and "Could not connect" in lines[0], lines[0]
-    project.synth("synthesize", "tiny", "--quiet", "--backend", "ray", "--workers", "1",
-                  "--store", f"file://{tmp_path / 'store'}", "--limit", "10")
+    project.synth(
+        "synthesize",
+        "tiny",
+        "--quiet",
+        "--backend",
+        "ray",
+        "--workers",
+        "1",
+        "--store",
+        f"file://{tmp_path / 'store'}",
+        "--limit",
+        "10",
+    )
     made = files(project.root / "data/tiny/samples")
     assert len(made) == 1 and files(tmp_path / "store/tiny/samples") == made
 
@@ -192,8 +219,13 @@ def test_decode_on_ray_with_and_without_store_gives_local_bytes(tmp_path, cluste
     expected = decode_here_and_copy_samples(local, plain)
     shutil.copytree(local / "data/tiny/samples", stored / "data/tiny/samples")
     for root, options in ((plain, {}), (stored, {"store": f"s3://{bucket}/d"})):
-        report = decode(load_recipe("tiny", root), root, show_progress=False, backend="ray",
-                        backend_options={"workers": 2, **options})
+        report = decode(
+            load_recipe("tiny", root),
+            root,
+            show_progress=False,
+            backend="ray",
+            backend_options={"workers": 2, **options},
+        )
         assert len(report.written) == 4 and files(root / "data/tiny/masks") == expected
     assert versions(s3, bucket, "d/tiny/masks/") == dict.fromkeys(expected, 1)
     assert len(versions(s3, bucket, "d/tiny/samples/")) == 4  # the driver put the samples the workers read
@@ -204,8 +236,12 @@ def test_datasetgan_decoder_ships_to_workers(tmp_path, cluster, s3, bucket):
 
     from synth.decode.datasetgan.ensemble import Ensemble, make_mlp
 
-    decoder = {"type": "datasetgan", "features": {"type": "random_conv", "channels": [4, 4]}, "ensemble": 2,
-               "exclude_uncertain": 0.1}
+    decoder = {
+        "type": "datasetgan",
+        "features": {"type": "random_conv", "channels": [4, 4]},
+        "ensemble": 2,
+        "exclude_uncertain": 0.1,
+    }
     local = project_with(tmp_path / "local", decode=decoder, seeds=[{"start": 0, "stop": 20}])
     remote = project_with(tmp_path / "ray", decode=decoder, seeds=[{"start": 0, "stop": 20}])
     synthesize(load_recipe("tiny", local), local, show_progress=False)
@@ -215,14 +251,20 @@ def test_datasetgan_decoder_ships_to_workers(tmp_path, cluster, s3, bucket):
     ensemble.save(DatasetPaths(local, "tiny").decoder_checkpoint)
     shutil.copytree(DatasetPaths(local, "tiny").decoder, DatasetPaths(remote, "tiny").decoder)
     expected = decode_here_and_copy_samples(local, remote)
-    report = decode(load_recipe("tiny", remote), remote, show_progress=False, backend="ray",
-                    backend_options={"workers": 2, "store": f"s3://{bucket}/g"})
+    report = decode(
+        load_recipe("tiny", remote),
+        remote,
+        show_progress=False,
+        backend="ray",
+        backend_options={"workers": 2, "store": f"s3://{bucket}/g"},
+    )
     assert len(report.written) == 2 and files(remote / "data/tiny/masks") == expected
     excluded = "data/tiny/masks/excluded.json"
     assert (remote / excluded).read_text() == (local / excluded).read_text()
 
     # a decoder that cannot load (trained on other features) fails on the first worker as the local run's one line
     Ensemble([make_mlp(16, 4) for _ in range(2)], torch.zeros(16), torch.ones(16), [0, 1, 2, 3]).save(
-        DatasetPaths(remote, "tiny").decoder_checkpoint)
+        DatasetPaths(remote, "tiny").decoder_checkpoint
+    )
     with pytest.raises(UserError, match=r"^decode.features: 8 dims but the decoder was trained on 16"):
         decode(load_recipe("tiny", remote), remote, show_progress=False, backend="ray", backend_options={"workers": 2})

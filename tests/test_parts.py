@@ -64,8 +64,10 @@ def test_validate_names_a_class_with_zero_presence_and_the_likely_reason(project
     result = project.synth("validate", "tiny", check=False)
     lines = [line for line in result.stderr.splitlines() if line.startswith("absent:")]
     assert lines == [
-        ("absent: class 茶碗 (id 4) is in none of the 40 masks; likely: its top-level class '茶碗' is asked for in only "
-        "~0.0% of samples (weight 0.0001); raise the weight or the seeds")
+        (
+            "absent: class 茶碗 (id 4) is in none of the 40 masks; likely: its top-level class '茶碗' is asked for in only "
+            "~0.0% of samples (weight 0.0001); raise the weight or the seeds"
+        )
     ]
     import json
 

@@ -49,8 +49,13 @@ def built(project):
 
 def local_rows(project) -> dict:
     script = LOAD.replace("load_dataset(sys.argv[1], revision=sys.argv[2])", "load_dataset(sys.argv[1])")
-    out = subprocess.run([sys.executable, "-c", script, str(project.root / "build/tiny"), "-"], env=project.env,
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", script, str(project.root / "build/tiny"), "-"],
+        env=project.env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -64,8 +69,9 @@ def test_publish_then_load_dataset_reads_exactly_the_build(built, hub):
     assert "synth-org/tiny@v1.0.0: published" in result.stdout
     repo = hub.state.repo("dataset", "synth-org/tiny")
     assert "v1.0.0" in repo.tags and commits(hub) == 1
-    remote = subprocess.run([sys.executable, "-c", LOAD, "synth-org/tiny", "v1.0.0"], env=built.env,
-                            capture_output=True, text=True)
+    remote = subprocess.run(
+        [sys.executable, "-c", LOAD, "synth-org/tiny", "v1.0.0"], env=built.env, capture_output=True, text=True
+    )
     assert remote.returncode == 0, remote.stderr[-3000:]
     assert json.loads(remote.stdout.strip().splitlines()[-1]) == local_rows(built)
 
@@ -112,7 +118,10 @@ def test_refusals(built, hub, monkeypatch):
     built.synth("validate", "tiny")
     built.synth("build", "tiny")
     other = built.synth("publish", "tiny", check=False)
-    assert other.returncode == 2 and "already published on synth-org/tiny with other content; bump the version" in other.stderr
+    assert (
+        other.returncode == 2
+        and "already published on synth-org/tiny with other content; bump the version" in other.stderr
+    )
     # failed validation
     summary = built.root / "build/tiny/lineage.json"
     lineage = json.loads(summary.read_text())
@@ -126,7 +135,10 @@ def test_refusals(built, hub, monkeypatch):
     summary.write_text(json.dumps(lineage))
     no_token = built.synth("publish", "tiny", check=False)
     assert no_token.returncode == 2
-    assert no_token.stderr.strip() == "HF_TOKEN: not set and no stored Hugging Face login; set HF_TOKEN or run `hf auth login`"
+    assert (
+        no_token.stderr.strip()
+        == "HF_TOKEN: not set and no stored Hugging Face login; set HF_TOKEN or run `hf auth login`"
+    )
 
 
 def test_dry_run_lists_files_and_tag(built, hub):

@@ -25,8 +25,14 @@ pytestmark = pytest.mark.slow
 def cluster():
     temp = Path(tempfile.mkdtemp(prefix="ray", dir="/tmp"))  # Ray's socket paths must stay short
     spec = temp / "fault-spec"  # armed by faults.killing(); read by every worker (tests/faults.py)
-    ray.init(num_cpus=2, include_dashboard=False, _temp_dir=str(temp), log_to_driver=False, configure_logging=False,
-             runtime_env=faults.runtime_env(spec))
+    ray.init(
+        num_cpus=2,
+        include_dashboard=False,
+        _temp_dir=str(temp),
+        log_to_driver=False,
+        configure_logging=False,
+        runtime_env=faults.runtime_env(spec),
+    )
     yield spec
     ray.shutdown()
     shutil.rmtree(temp, ignore_errors=True)
@@ -45,7 +51,9 @@ def shard_bytes(root: Path) -> dict[str, bytes]:
 def test_ray_backend_writes_the_local_bytes(tmp_path, cluster):
     local, remote = project_with_tiny(tmp_path / "local"), project_with_tiny(tmp_path / "ray")
     synthesize(load_recipe("tiny", local), local, show_progress=False)
-    report = synthesize(load_recipe("tiny", remote), remote, show_progress=False, backend="ray", backend_options={"workers": 2})
+    report = synthesize(
+        load_recipe("tiny", remote), remote, show_progress=False, backend="ray", backend_options={"workers": 2}
+    )
     assert len(report.written) == 4
     assert shard_bytes(remote) == shard_bytes(local)
     again = synthesize(load_recipe("tiny", remote), remote, show_progress=False, backend="ray")
@@ -57,8 +65,9 @@ def test_a_worker_killed_mid_shard_leaves_no_partial_shard(tmp_path, cluster):
     synthesize(load_recipe("tiny", local), local, show_progress=False)
     marker = tmp_path / "killed-once"
     with faults.killing(cluster, 2, marker):
-        report = synthesize(load_recipe("tiny", remote), remote, show_progress=False, backend="ray",
-                            backend_options={"workers": 2})
+        report = synthesize(
+            load_recipe("tiny", remote), remote, show_progress=False, backend="ray", backend_options={"workers": 2}
+        )
     assert marker.exists(), "the fault was not injected"
     assert sorted(report.written) == sorted(shard_bytes(local))  # each shard once: no duplicate
     assert shard_bytes(remote) == shard_bytes(local)

@@ -14,10 +14,10 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
+from synth.core.paths import DatasetPaths
 from synth.errors import UserError
 from synth.evaluate.config import EvaluateSettings, LabeledFile
 from synth.evaluate.labeled_file import read_labeled_file
-from synth.core.paths import DatasetPaths
 from synth.recipe import load_recipe
 from synth.stages.decode import decode
 from synth.stages.evaluate import evaluate
@@ -40,7 +40,9 @@ def write_labeled_parquet(root: Path, rel: str, seeds: tuple[int, int]) -> Path:
     rows = load_dataset_labeled(paths.samples, paths.masks, "realsrc")
     out = root / rel
     out.parent.mkdir(parents=True, exist_ok=True)
-    table = pa.table({"image": [r.image_png for r in rows], "mask": [r.mask_png for r in rows], "caption": [r.prompt for r in rows]})
+    table = pa.table(
+        {"image": [r.image_png for r in rows], "mask": [r.mask_png for r in rows], "caption": [r.prompt for r in rows]}
+    )
     pq.write_table(table, out)
     return out
 
@@ -76,9 +78,18 @@ def test_labeled_parquet_reads_images_and_masks_at_the_asked_size(real_sets):
     ("setup", "message"),
     [
         (lambda root: None, "real/missing.parquet: no such file"),
-        (lambda root: (root / "real/missing.parquet").write_bytes(b"not parquet"), "real/missing.parquet: not a readable Parquet file"),
-        (lambda root: pq.write_table(pa.table({"image": [b"x"]}), root / "real/missing.parquet"), "has no column 'mask'"),
-        (lambda root: pq.write_table(pa.table({"image": [b"x"], "mask": [b"y"]}), root / "real/missing.parquet"), "row 0: cannot decode"),
+        (
+            lambda root: (root / "real/missing.parquet").write_bytes(b"not parquet"),
+            "real/missing.parquet: not a readable Parquet file",
+        ),
+        (
+            lambda root: pq.write_table(pa.table({"image": [b"x"]}), root / "real/missing.parquet"),
+            "has no column 'mask'",
+        ),
+        (
+            lambda root: pq.write_table(pa.table({"image": [b"x"], "mask": [b"y"]}), root / "real/missing.parquet"),
+            "row 0: cannot decode",
+        ),
     ],
 )
 def test_a_bad_labeled_file_is_one_user_error_naming_it(tmp_path, setup, message):
@@ -99,7 +110,9 @@ def test_evaluate_scores_the_dataset_and_the_real_reference_on_the_real_eval_set
     assert metrics["eval_samples"] == 12 and metrics["train_samples"] == 20 and metrics["reference_samples"] == 20
     assert set(metrics["miou"]) == {"source", "real"} and all(0.0 <= v <= 1.0 for v in metrics["miou"].values())
     assert set(metrics["per_class"]["real"]) == {"background", "car", "wheel", "tree"}
-    assert len(metrics["runs"]["real"]) == 2 and metrics["miou"]["real"] == pytest.approx(np.mean(metrics["runs"]["real"]), abs=1e-4)
+    assert len(metrics["runs"]["real"]) == 2 and metrics["miou"]["real"] == pytest.approx(
+        np.mean(metrics["runs"]["real"]), abs=1e-4
+    )
     assert metrics["synthetic_to_real"] == pytest.approx(metrics["miou"]["source"] / metrics["miou"]["real"], abs=1e-3)
     assert json.loads((root / "reports/tiny/evaluate.json").read_text()) == metrics
 
@@ -110,7 +123,9 @@ def test_samples_the_decoder_excluded_are_not_trained_on(real_sets):
     recipe = load_recipe("tiny", root)
     synthesize(recipe, root, show_progress=False)
     decode(recipe, root, show_progress=False)
-    (DatasetPaths(root, "tiny").masks / "excluded.json").write_text(json.dumps({"excluded": [{"seed": 3, "reason": "uncertain"}]}))
+    (DatasetPaths(root, "tiny").masks / "excluded.json").write_text(
+        json.dumps({"excluded": [{"seed": 3, "reason": "uncertain"}]})
+    )
     assert evaluate(recipe, root)["train_samples"] == 19
 
 
@@ -132,9 +147,15 @@ def test_segformer_learns_the_real_training_set(tmp_path):
 @pytest.mark.parametrize(
     ("evaluate_section", "expected"),
     [
-        ({"variants": ["source", "real"], "reference": None}, "evaluate.variants[1]: 'real' needs `evaluate.reference`"),
+        (
+            {"variants": ["source", "real"], "reference": None},
+            "evaluate.variants[1]: 'real' needs `evaluate.reference`",
+        ),
         ({"variants": ["source"]}, "evaluate.reference: is read only by the 'real' variant"),
-        ({"variants": ["source", "adapted"], "reference": None}, "evaluate.variants[1]: 'adapted' (CSA) trains the tiny UNet only"),
+        (
+            {"variants": ["source", "adapted"], "reference": None},
+            "evaluate.variants[1]: 'adapted' (CSA) trains the tiny UNet only",
+        ),
         ({"eval": None}, "evaluate: needs `target.eval` or `evaluate.eval`"),
         ({"segmenter": {"type": "segformer", "depths": [1, 1]}}, "evaluate.segmenter.depths"),
     ],
@@ -153,7 +174,11 @@ def test_evaluate_with_a_missing_real_set_exits_2(project):
     project.synth("synthesize", "tiny", "--quiet")
     project.synth("decode", "tiny", "--quiet")
     result = project.synth("evaluate", "tiny", check=False)
-    assert result.returncode == 2 and "real/eval.parquet: no such file" in result.stderr and "Traceback" not in result.stderr
+    assert (
+        result.returncode == 2
+        and "real/eval.parquet: no such file" in result.stderr
+        and "Traceback" not in result.stderr
+    )
     assert not (project.root / "reports/tiny/evaluate.json").exists()
 
 

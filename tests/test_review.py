@@ -97,8 +97,13 @@ def test_review_shows_both_sides_from_the_remote(history):
 
     params = text.split("#### Params by field")[1].split("####")[0]
     changed = [line.split("|")[1].strip() for line in params.splitlines() if line.startswith("| `")]
-    assert changed == ["`seeds`", "`taxonomy.classes[id=2].weight`", "`taxonomy.classes[id=4]`",
-                       "`validation.max_class_kl`", "`version`"]
+    assert changed == [
+        "`seeds`",
+        "`taxonomy.classes[id=2].weight`",
+        "`taxonomy.classes[id=4]`",
+        "`validation.max_class_kl`",
+        "`version`",
+    ]
     assert "| `taxonomy.classes[id=2].weight` | 0.5 | 0.8 |" in params
 
     assert "`reports/tiny/review.png` (seeds 0, 8, 16, 23, 31, 39)" in text
@@ -106,13 +111,13 @@ def test_review_shows_both_sides_from_the_remote(history):
         pixels = np.asarray(image.convert("RGB"))
     half = (pixels.shape[1] - GAP) // 2
     cells = 6 * (CELL + 14)  # the six sampled rows, above the legend
-    left, right = pixels[HEADER:HEADER + cells, :half], pixels[HEADER:HEADER + cells, half + GAP:]
+    left, right = pixels[HEADER : HEADER + cells, :half], pixels[HEADER : HEADER + cells, half + GAP :]
     for side in (left, right):
         assert side.std() > 20  # images, not an empty panel
         assert (side == CAR).all(axis=-1).sum() > 100  # the car class, in its taxonomy colour
     assert (left == DOG).all(axis=-1).sum() == 0  # no dog before ...
     assert (right == DOG).all(axis=-1).sum() > 100  # ... the class the change added, after
-    assert np.array_equal(left[14:14 + CELL, :CELL], right[14:14 + CELL, :CELL])  # seed 0's image did not change
+    assert np.array_equal(left[14 : 14 + CELL, :CELL], right[14 : 14 + CELL, :CELL])  # seed 0's image did not change
 
 
 def test_review_says_why_data_is_missing(history, tmp_path):
@@ -171,8 +176,9 @@ def test_workflow_script_builds_the_same_seeds_for_base_and_head(history, tmp_pa
     project.git("clone", "-q", str(project.root), str(clone))
     env = Project(clone).env | {"PYTHON": sys.executable}
     script = REPO / ".github/scripts/review.sh"
-    result = subprocess.run(["bash", str(script), base, "out", "16"], cwd=clone, env=env, capture_output=True,
-                            text=True, check=False)
+    result = subprocess.run(
+        ["bash", str(script), base, "out", "16"], cwd=clone, env=env, capture_output=True, text=True, check=False
+    )
     assert result.returncode == 0, result.stderr
     text = (clone / "out/review.md").read_text()
     assert rows(text, "samples")[0][1:3] == ["40", "**60**"]
@@ -181,9 +187,12 @@ def test_workflow_script_builds_the_same_seeds_for_base_and_head(history, tmp_pa
     with Image.open(clone / "out/tiny/review.png") as image:
         pixels = np.asarray(image.convert("RGB"))
     half = (pixels.shape[1] - GAP) // 2
-    left, right = pixels[HEADER:HEADER + 6 * (CELL + 14), :half], pixels[HEADER:HEADER + 6 * (CELL + 14), half + GAP:]
+    left, right = (
+        pixels[HEADER : HEADER + 6 * (CELL + 14), :half],
+        pixels[HEADER : HEADER + 6 * (CELL + 14), half + GAP :],
+    )
     assert left.std() > 20 and right.std() > 20
-    assert np.array_equal(left[14:14 + CELL, :CELL], right[14:14 + CELL, :CELL])  # seed 0, built on both sides
+    assert np.array_equal(left[14 : 14 + CELL, :CELL], right[14 : 14 + CELL, :CELL])  # seed 0, built on both sides
     assert project.git("-C", str(clone), "worktree", "list").stdout.count("\n") == 1  # the base checkout is gone
 
 
@@ -208,12 +217,20 @@ def test_comment_script_posts_the_review_with_links(tmp_path, size):
     review.write_text("## Recipe review\n" + "x" * size + "\n")
     summary = tmp_path / "summary.md"
     env = dict(os.environ) | {
-        "PATH": f"{fake_gh(tmp_path)}{os.pathsep}{os.environ['PATH']}", "GH_LOG": str(tmp_path / "gh.log"),
-        "PR": "7", "ARTIFACT_URL": "https://example.invalid/artifacts/1", "RUN_URL": "https://example.invalid/runs/1",
+        "PATH": f"{fake_gh(tmp_path)}{os.pathsep}{os.environ['PATH']}",
+        "GH_LOG": str(tmp_path / "gh.log"),
+        "PR": "7",
+        "ARTIFACT_URL": "https://example.invalid/artifacts/1",
+        "RUN_URL": "https://example.invalid/runs/1",
         "GITHUB_STEP_SUMMARY": str(summary),
     }
-    result = subprocess.run(["bash", str(REPO / ".github/scripts/review-comment.sh"), str(review)], env=env,
-                            capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        ["bash", str(REPO / ".github/scripts/review-comment.sh"), str(review)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     calls = (tmp_path / "gh.log").read_text().splitlines()
     assert [c.split(" --body-file")[0] for c in calls] == ["pr comment 7 --edit-last", "pr comment 7"]
@@ -233,8 +250,11 @@ def s3_endpoint(monkeypatch) -> str:
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
-    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_DEFAULT_REGION": "us-east-1"}.items():
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
         monkeypatch.setenv(key, value)
     import boto3
 
@@ -265,4 +285,4 @@ def test_review_reads_the_base_from_an_s3_remote(history, tmp_path, s3_endpoint)
     with Image.open(reviewer.root / "reports/tiny/review.png") as image:
         pixels = np.asarray(image.convert("RGB"))
     half = (pixels.shape[1] - GAP) // 2
-    assert pixels[HEADER:HEADER + 6 * (CELL + 14), :half].std() > 20  # the base's samples, from S3
+    assert pixels[HEADER : HEADER + 6 * (CELL + 14), :half].std() > 20  # the base's samples, from S3

@@ -94,7 +94,10 @@ def test_killed_run_resumes_to_identical_bytes(tmp_path):
     samples = killed.root / "data/tiny/samples"
     process = subprocess.Popen(
         [sys.executable, "-m", "synth", "synthesize", "tiny", "--quiet"],
-        cwd=killed.root, env=cli_env(killed.root), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=killed.root,
+        env=cli_env(killed.root),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and len(list(samples.glob("shard-*.parquet"))) < 2:

@@ -78,7 +78,9 @@ def test_errored_per_metric_form_and_null_success_block():
 
 
 def test_warnings_report_but_do_not_block():
-    outcome = interpret([("s", _result(True)), ("s", _result(False, "warning")), ("s", _result(True, "warning", raised="boom"))])
+    outcome = interpret(
+        [("s", _result(True)), ("s", _result(False, "warning")), ("s", _result(True, "warning", raised="boom"))]
+    )
     assert outcome.success
     assert outcome.counts["warning"] == {"evaluated": 2, "passed": 0, "failed": 1, "errored": 1}
     assert [f["severity"] for f in outcome.failures] == ["warning", "warning"]
@@ -206,7 +208,11 @@ def test_corrupt_masks_shard_is_bad_input(decoded, tmp_path):
     shard = sorted(masks.glob("shard-*.parquet"))[1]
     backup = tmp_path / shard.name
     shutil.copy2(shard, backup)
-    before = (decoded.root / "reports" / "tiny" / "validation.json").read_bytes() if (decoded.root / "reports" / "tiny" / "validation.json").exists() else None
+    before = (
+        (decoded.root / "reports" / "tiny" / "validation.json").read_bytes()
+        if (decoded.root / "reports" / "tiny" / "validation.json").exists()
+        else None
+    )
     try:
         shard.write_bytes(b"PAR1 not really parquet")
         result = _validate_with(decoded)
@@ -215,7 +221,7 @@ def test_corrupt_masks_shard_is_bad_input(decoded, tmp_path):
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and shard.name in lines[0] and "corrupt shard" in lines[0]
-    after = (decoded.root / "reports" / "tiny" / "validation.json")
+    after = decoded.root / "reports" / "tiny" / "validation.json"
     assert (after.read_bytes() if after.exists() else None) == before  # nothing half-written
 
 
@@ -254,7 +260,9 @@ def test_duplicates_are_detected(project):
 
     recipe = parse_recipe(tiny_recipe(), "recipes/tiny.yaml")
     copies = {5: 2, 17: 30}
-    synthesize(recipe, project.root, show_progress=False, generator=_Copies(recipe.generator.build(recipe.context()), copies))
+    synthesize(
+        recipe, project.root, show_progress=False, generator=_Copies(recipe.generator.build(recipe.context()), copies)
+    )
     project.synth("decode", "tiny", "--quiet")
     table = load_stats_table(recipe, project.root)
     flagged = set(table.loc[table["near_duplicate"], "seed"])
@@ -263,7 +271,9 @@ def test_duplicates_are_detected(project):
 
     result = project.synth("validate", "tiny", check=False)
     assert result.returncode == 1
-    assert "expect_column_values_to_be_in_set(near_duplicate) failed [validation.max_duplicate_fraction" in result.stderr
+    assert (
+        "expect_column_values_to_be_in_set(near_duplicate) failed [validation.max_duplicate_fraction" in result.stderr
+    )
     assert _metrics(project)["duplicate_fraction"] == pytest.approx(len(flagged) / 40)
 
 
@@ -286,13 +296,17 @@ def test_great_expectations_error_counts_as_failure(decoded, tmp_path):
     """A real errored expectation (its column is missing from the batch) fails validation, not passes it."""
     from synth.recipe import load_recipe
     from synth.stages.validate import class_table
-    from validation.stats_table import load_stats_table
     from validation.run import run_suites
+    from validation.stats_table import load_stats_table
 
     _validate_with(decoded)
     recipe = load_recipe("tiny", decoded.root)
     table = load_stats_table(recipe, decoded.root)
-    results = run_suites(recipe, {"samples": table.drop(columns=["sizes_match"]), "classes": class_table(table, recipe)}, tmp_path / "docs")
+    results = run_suites(
+        recipe,
+        {"samples": table.drop(columns=["sizes_match"]), "classes": class_table(table, recipe)},
+        tmp_path / "docs",
+    )
     outcome = interpret(results)
     assert not outcome.success
     assert outcome.counts["error"]["errored"] == 1

@@ -33,13 +33,26 @@ def build_tiny_sd(path: str | Path, seed: int = 0) -> Path:
     path = Path(path)
     torch.manual_seed(seed)
     unet = UNet2DConditionModel(
-        sample_size=32, in_channels=4, out_channels=4, layers_per_block=1, block_out_channels=(32, 64),
-        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"), up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
-        cross_attention_dim=32, attention_head_dim=4, norm_num_groups=16,
+        sample_size=32,
+        in_channels=4,
+        out_channels=4,
+        layers_per_block=1,
+        block_out_channels=(32, 64),
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        cross_attention_dim=32,
+        attention_head_dim=4,
+        norm_num_groups=16,
     )
     vae = AutoencoderKL(
-        in_channels=3, out_channels=3, latent_channels=4, block_out_channels=(16, 32), layers_per_block=1,
-        down_block_types=("DownEncoderBlock2D",) * 2, up_block_types=("UpDecoderBlock2D",) * 2, norm_num_groups=16,
+        in_channels=3,
+        out_channels=3,
+        latent_channels=4,
+        block_out_channels=(16, 32),
+        layers_per_block=1,
+        down_block_types=("DownEncoderBlock2D",) * 2,
+        up_block_types=("UpDecoderBlock2D",) * 2,
+        norm_num_groups=16,
     )
     # SD's scaling_factor is 1 / std of its VAE's latents, so that noising at t means what the scheduler says;
     # calibrate the random VAE the same way, on smooth random images.
@@ -47,11 +60,23 @@ def build_tiny_sd(path: str | Path, seed: int = 0) -> Path:
         images = torch.nn.functional.interpolate(torch.rand(8, 3, 8, 8) * 2 - 1, size=64, mode="bilinear")
         latents = vae.encode(images).latent_dist.mean
     vae.register_to_config(scaling_factor=float(1.0 / latents.std()))
-    text = CLIPTextModel(CLIPTextConfig(hidden_size=32, intermediate_size=37, num_attention_heads=4,
-                                        num_hidden_layers=2, vocab_size=200, max_position_embeddings=77,
-                                        bos_token_id=0, eos_token_id=1, pad_token_id=1))
+    text = CLIPTextModel(
+        CLIPTextConfig(
+            hidden_size=32,
+            intermediate_size=37,
+            num_attention_heads=4,
+            num_hidden_layers=2,
+            vocab_size=200,
+            max_position_embeddings=77,
+            bos_token_id=0,
+            eos_token_id=1,
+            pad_token_id=1,
+        )
+    )
     _tiny_tokenizer(path / "tokenizer")
-    tokenizer = CLIPTokenizer(str(path / "tokenizer" / "vocab.json"), str(path / "tokenizer" / "merges.txt"), model_max_length=77)
+    tokenizer = CLIPTokenizer(
+        str(path / "tokenizer" / "vocab.json"), str(path / "tokenizer" / "merges.txt"), model_max_length=77
+    )
     unet.save_pretrained(path / "unet")
     vae.save_pretrained(path / "vae")
     text.save_pretrained(path / "text_encoder")
@@ -66,6 +91,8 @@ def build_tiny_stylegan2(path: str | Path, resolution: int = 64, seed: int = 0) 
     from synth.generate.stylegan2_network import StyleGAN2Generator, save_stylegan2
 
     torch.manual_seed(seed)
-    model = StyleGAN2Generator(resolution=resolution, z_dim=32, w_dim=32, mapping_layers=2, channel_base=512, channel_max=32)
+    model = StyleGAN2Generator(
+        resolution=resolution, z_dim=32, w_dim=32, mapping_layers=2, channel_base=512, channel_max=32
+    )
     save_stylegan2(model, path)
     return Path(path)

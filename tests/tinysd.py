@@ -61,14 +61,29 @@ def save_tiny_sd(folder: Path, vae_factor: int = 8) -> Path:
     )
     text_encoder = CLIPTextModel(
         CLIPTextConfig(
-            vocab_size=len(tokenizer), hidden_size=32, intermediate_size=37, num_attention_heads=4,
-            num_hidden_layers=2, max_position_embeddings=77, bos_token_id=0, eos_token_id=1, pad_token_id=1,
+            vocab_size=len(tokenizer),
+            hidden_size=32,
+            intermediate_size=37,
+            num_attention_heads=4,
+            num_hidden_layers=2,
+            max_position_embeddings=77,
+            bos_token_id=0,
+            eos_token_id=1,
+            pad_token_id=1,
         )
     )
-    scheduler = DDIMScheduler(beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012, clip_sample=False, steps_offset=1)
+    scheduler = DDIMScheduler(
+        beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012, clip_sample=False, steps_offset=1
+    )
     pipe = StableDiffusionPipeline(
-        unet=unet, vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, scheduler=scheduler,
-        safety_checker=None, feature_extractor=None, requires_safety_checker=False,
+        unet=unet,
+        vae=vae,
+        text_encoder=text_encoder,
+        tokenizer=tokenizer,
+        scheduler=scheduler,
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
     )
     pipe.save_pretrained(folder)
     return folder
@@ -81,23 +96,41 @@ def diffusion_recipe(model: Path, **changes) -> dict:
         "description": "Tiny random-weight Stable Diffusion for tests.",
         "license": "cc-by-4.0",
         "hub_repo": None,
-        "generator": {"type": "diffusion", "model": str(model), "revision": None, "steps": 3, "batch_size": 2, "tau": 1,
-                      "guidance_scale": 7.5},
-        "taxonomy": {"classes": [
-            {"id": 1, "name": "car", "color": "#e6194b"},
-            {"id": 2, "name": "tree", "color": "#4363d8", "prompt": "big tree"},
-            {"id": 3, "name": "dog", "color": "#ffe119"},
-        ]},
-        "prompts": {"templates": ["a photo of {classes} on the street"], "negative": "sky",
-                    "classes_per_sample": {"min": 1, "max": 2}},
+        "generator": {
+            "type": "diffusion",
+            "model": str(model),
+            "revision": None,
+            "steps": 3,
+            "batch_size": 2,
+            "tau": 1,
+            "guidance_scale": 7.5,
+        },
+        "taxonomy": {
+            "classes": [
+                {"id": 1, "name": "car", "color": "#e6194b"},
+                {"id": 2, "name": "tree", "color": "#4363d8", "prompt": "big tree"},
+                {"id": 3, "name": "dog", "color": "#ffe119"},
+            ]
+        },
+        "prompts": {
+            "templates": ["a photo of {classes} on the street"],
+            "negative": "sky",
+            "classes_per_sample": {"min": 1, "max": 2},
+        },
         "seeds": [{"start": 0, "stop": 6}],
         "image_size": 128,
         "samples_per_shard": 4,
         "image_format": "png",
         "splits": {"train": 0.5, "validation": 0.25, "test": 0.25},
         "decode": {"type": "attention"},
-        "validation": {"min_class_presence": 0.0, "max_class_kl": 100.0, "max_ignore_fraction": 1.0,
-                       "max_components": 1000, "max_empty_fraction": 1.0, "max_duplicate_fraction": 1.0},
+        "validation": {
+            "min_class_presence": 0.0,
+            "max_class_kl": 100.0,
+            "max_ignore_fraction": 1.0,
+            "max_components": 1000,
+            "max_empty_fraction": 1.0,
+            "max_duplicate_fraction": 1.0,
+        },
     }
     recipe.update(changes)
     return recipe

@@ -33,7 +33,10 @@ def _context(docs_dir: Path):
         data_docs_sites={
             SITE: {
                 "class_name": "SiteBuilder",
-                "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(Path(docs_dir).resolve())},
+                "store_backend": {
+                    "class_name": "TupleFilesystemStoreBackend",
+                    "base_directory": str(Path(docs_dir).resolve()),
+                },
                 "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
             }
         },
@@ -57,7 +60,9 @@ def run_suites(recipe: Recipe, tables: dict[str, pd.DataFrame], docs_dir: Path) 
     for suite_name, (build, batch_name, key) in SUITES.items():
         batch = source.add_dataframe_asset(batch_name).add_batch_definition_whole_dataframe(batch_name)
         suite = context.suites.add(build(recipe))
-        definition = context.validation_definitions.add(gx.ValidationDefinition(name=suite_name, data=batch, suite=suite))
+        definition = context.validation_definitions.add(
+            gx.ValidationDefinition(name=suite_name, data=batch, suite=suite)
+        )
         checkpoint = context.checkpoints.add(
             gx.Checkpoint(
                 name=f"{recipe.name}-{suite_name}",

@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from synth.errors import UserError
 from synth.core.paths import DatasetPaths
+from synth.errors import UserError
 from synth.recipe import Recipe
 from synth.store.shards import list_shards, read_shard
 
@@ -53,7 +53,9 @@ def _read_columns(directory: Path, columns: list[str], what: str, stage: str, na
     try:
         return pa.concat_tables(tables)
     except pa.ArrowInvalid as error:
-        raise UserError(f"{directory}: shards disagree on their columns ({error}); rerun `synth {stage} {name}`") from None
+        raise UserError(
+            f"{directory}: shards disagree on their columns ({error}); rerun `synth {stage} {name}`"
+        ) from None
 
 
 def load_stats_table(recipe: Recipe, root: Path = Path("."), duplicate_distance: int | None = None) -> pd.DataFrame:
@@ -72,7 +74,9 @@ def load_stats_table(recipe: Recipe, root: Path = Path("."), duplicate_distance:
     for frame, directory in ((masks, paths.masks), (images, paths.samples)):
         repeated = frame["seed"][frame["seed"].duplicated()]
         if len(repeated):
-            raise UserError(f"{directory}: seed {int(repeated.iloc[0])} is stored in more than one row; rerun the stage")
+            raise UserError(
+                f"{directory}: seed {int(repeated.iloc[0])} is stored in more than one row; rerun the stage"
+            )
     missing = sorted(set(images["seed"]) ^ set(masks["seed"]))
     if missing:
         raise UserError(
@@ -98,12 +102,14 @@ def load_stats_table(recipe: Recipe, root: Path = Path("."), duplicate_distance:
         values = np.asarray(order[column].tolist(), dtype=np.float64).reshape(len(table), width)
         for i, name in enumerate(names):
             expanded[class_column(stat, name)] = values[:, i]
-    for i, name in enumerate(names):
+    for name in names:
         fraction = expanded[class_column("fraction", name)]
         present = fraction > 0
         expanded[class_column("present", name)] = present.astype(np.float64)
         expanded[class_column("components", name)] = expanded[class_column("components", name)].astype(np.int64)
-        expanded[class_column("min_component", name)] = np.where(present, expanded[class_column("min_component", name)], np.nan)
+        expanded[class_column("min_component", name)] = np.where(
+            present, expanded[class_column("min_component", name)], np.nan
+        )
     table = pd.concat([table, pd.DataFrame(expanded)], axis=1)
 
     table["mean_confidence"] = table["mean_confidence"].astype(np.float64)

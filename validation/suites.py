@@ -101,7 +101,9 @@ def mask_quality_suite(recipe: Recipe) -> gx.ExpectationSuite:
             value_set=[False],
             mostly=1.0 - rules.max_duplicate_fraction,
             severity=CRITICAL,
-            meta=_meta("validation.max_duplicate_fraction", "images within duplicate_max_distance pHash bits of another"),
+            meta=_meta(
+                "validation.max_duplicate_fraction", "images within duplicate_max_distance pHash bits of another"
+            ),
         )
     )
     add(

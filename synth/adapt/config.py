@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -49,7 +49,7 @@ class ScenesImages(_Strict):
     generator: dict[str, Any] = Field(default_factory=dict)
 
 
-ImageSource = Annotated[Union[FolderImages, HubImages, ScenesImages], Field(discriminator="type")]  # noqa: UP007
+ImageSource = Annotated[FolderImages | HubImages | ScenesImages, Field(discriminator="type")]
 
 
 class TargetSettings(_Strict):

@@ -24,7 +24,9 @@ from synth.evaluate.train import IGNORE, Arrays, batch, resolve_device, torch_th
 from synth.mix.classmix import classmix
 
 
-def update_prototypes(prototypes, ready, feats, probs, labels, top_k: int, momentum: float, weighting: str = "mean") -> None:
+def update_prototypes(
+    prototypes, ready, feats, probs, labels, top_k: int, momentum: float, weighting: str = "mean"
+) -> None:
     """EMA of the mean (normalised) feature of each class's top-k most confident labeled pixels; with
     ``weighting="confidence"`` each of those features weighs by its class score."""
     import torch.nn.functional as F
@@ -46,7 +48,7 @@ def update_prototypes(prototypes, ready, feats, probs, labels, top_k: int, momen
         ready[c] = True
 
 
-def prototype_contrastive(feats, labels, prototypes, ready, temperature: float, gen, max_pixels: int = 4096):  # noqa: ANN001, ANN201
+def prototype_contrastive(feats, labels, prototypes, ready, temperature: float, gen, max_pixels: int = 4096):
     """InfoNCE between pixel features and class prototypes: each pixel's own class is the positive."""
     import torch
     import torch.nn.functional as F
@@ -107,7 +109,9 @@ def train_adapted(source: Arrays, target: Arrays, num_classes: int, cfg, seed: i
     from synth.evaluate.net import build_unet
 
     if original is not None and len(original) != len(source):
-        raise ValueError(f"original has {len(original)} images, the stylized source {len(source)}: they must pair row for row")
+        raise ValueError(
+            f"original has {len(original)} images, the stylized source {len(source)}: they must pair row for row"
+        )
     torch_threads()
     device = resolve_device(cfg.device)
     a = cfg.adapt
@@ -139,16 +143,22 @@ def train_adapted(source: Arrays, target: Arrays, num_classes: int, cfg, seed: i
             logits_m, feats_m = student(xm)
             per_pixel = F.cross_entropy(logits_m, ym, ignore_index=IGNORE, reduction="none")
             loss = loss + (per_pixel * wm).mean()
-            update_prototypes(prototypes, ready, feats_s, logits_s.softmax(1), ys, a.top_k, a.prototype_ema, a.prototype_weighting)
+            update_prototypes(
+                prototypes, ready, feats_s, logits_s.softmax(1), ys, a.top_k, a.prototype_ema, a.prototype_weighting
+            )
             if a.contrastive_weight > 0:
                 confident = pasted | (conf > a.pseudo_threshold)
                 ym_conf = torch.where(confident, ym, torch.full_like(ym, IGNORE))
                 feats = torch.cat([feats_s, feats_m])
                 labels = torch.cat([ys, ym_conf])
-                loss = loss + a.contrastive_weight * prototype_contrastive(feats, labels, prototypes, ready, a.temperature, gen)
+                loss = loss + a.contrastive_weight * prototype_contrastive(
+                    feats, labels, prototypes, ready, a.temperature, gen
+                )
             if xo is not None:
                 feats_o = student(xo)[1]
-                loss = loss + a.consistency_weight * prototype_consistency(feats_o, feats_s, prototypes, ready, a.temperature)
+                loss = loss + a.consistency_weight * prototype_consistency(
+                    feats_o, feats_s, prototypes, ready, a.temperature
+                )
         opt.zero_grad()
         loss.backward()
         opt.step()

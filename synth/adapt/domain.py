@@ -39,7 +39,9 @@ def frechet_distance(a: np.ndarray, b: np.ndarray, eps: float = 1e-6) -> float:
 
 
 def domain_distance(images: list[np.ndarray], targets: list[np.ndarray]) -> float:
-    return frechet_distance(np.stack([image_features(i) for i in images]), np.stack([image_features(t) for t in targets]))
+    return frechet_distance(
+        np.stack([image_features(i) for i in images]), np.stack([image_features(t) for t in targets])
+    )
 
 
 def random_conv_features(images: list[np.ndarray], seed: int = 0, widths: tuple[int, ...] = (16, 32, 64)) -> np.ndarray:

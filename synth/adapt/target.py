@@ -25,7 +25,7 @@ def fit_square(image: Image.Image, size: int, resample: int) -> np.ndarray:
     return np.asarray(image.crop((left, top, left + size, top + size)))
 
 
-def load_source(source, context, root: Path, where: str) -> list[tuple[str, np.ndarray, np.ndarray | None]]:  # noqa: ANN001
+def load_source(source, context, root: Path, where: str) -> list[tuple[str, np.ndarray, np.ndarray | None]]:
     """``(id, image HxWx3 uint8, mask HxW uint8 or None)`` in a fixed order."""
     if source.type == "folder":
         return _folder(source, context.image_size, Path(root), where)
@@ -34,14 +34,18 @@ def load_source(source, context, root: Path, where: str) -> list[tuple[str, np.n
     return _scenes(source, context)
 
 
-def _folder(source, size: int, root: Path, where: str):  # noqa: ANN001, ANN202
+def _folder(source, size: int, root: Path, where: str):
     folder = Path(source.path) if Path(source.path).is_absolute() else root / source.path
     if not folder.is_dir():
         raise UserError(f"recipes: {where}.path: {source.path!r} is not a folder")
     files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)[: source.limit]
     if not files:
         raise UserError(f"recipes: {where}.path: no images ({', '.join(IMAGE_SUFFIXES)}) in {source.path!r}")
-    masks_dir = None if source.masks is None else (Path(source.masks) if Path(source.masks).is_absolute() else root / source.masks)
+    masks_dir = (
+        None
+        if source.masks is None
+        else (Path(source.masks) if Path(source.masks).is_absolute() else root / source.masks)
+    )
     out = []
     for path in files:
         try:
@@ -62,12 +66,12 @@ def _folder(source, size: int, root: Path, where: str):  # noqa: ANN001, ANN202
     return out
 
 
-def _hub(source, size: int, where: str):  # noqa: ANN001, ANN202
+def _hub(source, size: int, where: str):
     import datasets
 
     try:
         ds = datasets.load_dataset(source.id, split=source.split, revision=source.revision)
-    except Exception as error:  # noqa: BLE001 - any failure to resolve the dataset is the user's to fix
+    except Exception as error:
         raise UserError(f"recipes: {where}.id: cannot load {source.id!r} split {source.split!r}: {error}") from None
     for column in (source.image_column, source.mask_column):
         if column is not None and column not in ds.column_names:
@@ -82,11 +86,11 @@ def _hub(source, size: int, where: str):  # noqa: ANN001, ANN202
     return out
 
 
-def _as_pil(value) -> Image.Image:  # noqa: ANN001
+def _as_pil(value) -> Image.Image:
     return value if isinstance(value, Image.Image) else Image.fromarray(np.asarray(value))
 
 
-def _scenes(source, context):  # noqa: ANN001, ANN202
+def _scenes(source, context):
     from synth.generate.prompts import plan_sample
     from synth.generate.scenes import ScenesConfig
 

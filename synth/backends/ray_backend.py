@@ -60,7 +60,7 @@ def check_address(address: str) -> None:
         raise UserError(f"--address {address}: no Ray cluster reachable ({error.strerror or error})") from None
 
 
-def _streamed(work, period: float = PROGRESS_PERIOD):  # noqa: ANN001
+def _streamed(work, period: float = PROGRESS_PERIOD):
     """Run ``work(advance)`` on a thread; yield the samples it finished every ``period`` seconds, then its result."""
     counts: queue.SimpleQueue = queue.SimpleQueue()
     with ThreadPoolExecutor(1, "shard") as pool:
@@ -85,7 +85,7 @@ def _next_count(counts: queue.SimpleQueue, period: float) -> int | None:
         return 0
 
 
-def _put_or_write(table, plan: ShardPlan, name: str, kind: str, out_dir: str, store_url: str | None) -> str:  # noqa: ANN001
+def _put_or_write(table, plan: ShardPlan, name: str, kind: str, out_dir: str, store_url: str | None) -> str:
     """A worker's finished shard: one PUT into the store, or an atomic write into the shared folder."""
     if store_url is None:
         write_atomic(table, Path(out_dir) / plan.filename)
@@ -157,20 +157,24 @@ def _actor_options(gpus_per_worker: float) -> dict:
     return {"num_gpus": gpus_per_worker, "max_restarts": 0}
 
 
-def _from_store(store: ObjectStore | None, name: str, kind: str, plans: list[ShardPlan], out_dir: Path, advance) -> list[str]:  # noqa: ANN001
+def _from_store(
+    store: ObjectStore | None, name: str, kind: str, plans: list[ShardPlan], out_dir: Path, advance
+) -> list[str]:
     """Copy the shards already complete in the store; the damaged and the missing are left to be made."""
     if store is None:
         return []
     present = store.sizes(name, kind)
     copied = []
     for plan in plans:
-        if plan.filename in present and store.copy_out(store.key(name, kind, plan.filename), len(plan.seeds), out_dir / plan.filename):
+        if plan.filename in present and store.copy_out(
+            store.key(name, kind, plan.filename), len(plan.seeds), out_dir / plan.filename
+        ):
             copied.append(plan.filename)
             advance(len(plan.seeds))
     return copied
 
 
-def _drive(new_actor, submit, jobs: list, advance, opts: RayOptions, on_done) -> list:  # noqa: ANN001
+def _drive(new_actor, submit, jobs: list, advance, opts: RayOptions, on_done) -> list:
     """Hand ``jobs`` (each with ``.plan``) to ``opts.workers`` actors; ``on_done(job)`` as each finishes; the finished.
 
     ``submit(actor, job)`` starts a streaming method: ints are progress, the last item the result. A job whose
@@ -204,7 +208,9 @@ def _drive(new_actor, submit, jobs: list, advance, opts: RayOptions, on_done) ->
                 del running[stream]
                 advance(-reported)  # the shard starts over: what it reported must not count twice
                 if attempts[job.plan.index] >= opts.max_attempts:
-                    raise UserError(f"shard {job.plan.filename}: its worker died {opts.max_attempts} times; giving up") from None
+                    raise UserError(
+                        f"shard {job.plan.filename}: its worker died {opts.max_attempts} times; giving up"
+                    ) from None
                 actors.remove(actor)
                 actors.append(new_actor())  # a replacement; the shard goes to whoever is free
                 waiting.insert(0, job)
@@ -226,7 +232,7 @@ def _drive(new_actor, submit, jobs: list, advance, opts: RayOptions, on_done) ->
     return done
 
 
-def _init_failure(error) -> str:  # noqa: ANN001 - ray.exceptions.RayActorError
+def _init_failure(error) -> str:
     """The one line that says why an actor's ``__init__`` failed: the exception's last line of the traceback."""
     lines = [line.strip() for line in (error.error_msg or "").splitlines() if line.strip()]
     last = lines[-1] if lines else "unknown error"
@@ -234,7 +240,7 @@ def _init_failure(error) -> str:  # noqa: ANN001 - ray.exceptions.RayActorError
     return last.removeprefix(prefix) if last.startswith(prefix) else f"a Ray worker could not start: {last}"
 
 
-def _copy_back(store: ObjectStore | None, name: str, kind: str, out_dir: Path):  # noqa: ANN202
+def _copy_back(store: ObjectStore | None, name: str, kind: str, out_dir: Path):
     """The driver's half of a store round trip: each shard a worker put must arrive complete in ``out_dir``."""
 
     def copy(job: ShardJob) -> None:
@@ -262,9 +268,14 @@ def run_on_ray(work: ShardWork, jobs: list[ShardJob], out_dir: Path, advance, **
     with _cluster(opts.address) as ray:
         worker_cls = _actor_class().options(**_actor_options(opts.gpus_per_worker))
         shared = ray.put(work)  # shipped once (a decoder's trained files ride along), not once per actor
-        done = _drive(lambda: worker_cls.remote(shared),
-                      lambda actor, job: actor.make.remote(job, str(out_dir), opts.store, opts.progress_period),
-                      todo, advance, opts, _copy_back(objects, work.name, work.kind, out_dir))
+        done = _drive(
+            lambda: worker_cls.remote(shared),
+            lambda actor, job: actor.make.remote(job, str(out_dir), opts.store, opts.progress_period),
+            todo,
+            advance,
+            opts,
+            _copy_back(objects, work.name, work.kind, out_dir),
+        )
     return sorted(copied + [job.plan.filename for job in done])
 
 

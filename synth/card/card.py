@@ -16,7 +16,9 @@ def size_category(n: int) -> str:
     return "1M<n<10M"
 
 
-def card_metadata(recipe: Recipe, split_counts: dict[str, int], split_bytes: dict[str, int], has_confidence: bool) -> dict:
+def card_metadata(
+    recipe: Recipe, split_counts: dict[str, int], split_bytes: dict[str, int], has_confidence: bool
+) -> dict:
     features = [
         {"name": "image", "dtype": "image"},
         {"name": "mask", "dtype": "image"},
@@ -48,11 +50,14 @@ def card_metadata(recipe: Recipe, split_counts: dict[str, int], split_bytes: dic
 def render_card(
     recipe: Recipe, lineage: dict, split_counts: dict[str, int], split_bytes: dict[str, int], has_confidence: bool
 ) -> str:
-    meta = yaml.safe_dump(card_metadata(recipe, split_counts, split_bytes, has_confidence), sort_keys=False, allow_unicode=True)
+    meta = yaml.safe_dump(
+        card_metadata(recipe, split_counts, split_bytes, has_confidence), sort_keys=False, allow_unicode=True
+    )
     validation = lineage["validation"]
     generator = lineage["generator"]
     rows = "\n".join(
-        f"| {c.id} | {c.name} | `{c.color}` | {c.phrase} | {c.parent or ''} | {c.weight:g} |" for c in recipe.taxonomy.classes
+        f"| {c.id} | {c.name} | `{c.color}` | {c.phrase} | {c.parent or ''} | {c.weight:g} |"
+        for c in recipe.taxonomy.classes
     )
     verdict = "passed" if validation.get("success") else "**FAILED — this build is unvalidated**"
     load_id = recipe.hub_repo or f"<org>/{recipe.name}"
@@ -82,7 +87,7 @@ def render_card(
 
 {recipe.description.strip() or "A synthetic semantic-segmentation dataset."}
 
-Machine-generated: images by `{generator['generator']}`, masks by the `{recipe.decode.type}` decoder, built by
+Machine-generated: images by `{generator["generator"]}`, masks by the `{recipe.decode.type}` decoder, built by
 synth-datasets from the recipe `recipes/{recipe.name}.yaml`. No pixel was labeled by hand.
 
 ```python
@@ -108,13 +113,13 @@ convert with `np.asarray`, never with `.convert("RGB")`, to train on them.
 | | |
 |---|---|
 | version | `{recipe.version}` |
-| recipe hash | `{lineage['recipe_hash']}` |
-| git commit | `{lineage['git_commit']}` |
-| generator | `{generator['generator']}` |
-| model | `{generator.get('model')}` |
-| model revision | `{generator.get('revision')}` |
-| generator settings hash | `{generator.get('settings_hash')}` |
-| synth-datasets | `{lineage['synth_version']}` |
+| recipe hash | `{lineage["recipe_hash"]}` |
+| git commit | `{lineage["git_commit"]}` |
+| generator | `{generator["generator"]}` |
+| model | `{generator.get("model")}` |
+| model revision | `{generator.get("revision")}` |
+| generator settings hash | `{generator.get("settings_hash")}` |
+| synth-datasets | `{lineage["synth_version"]}` |
 | samples | {splits} |
 
 Generator settings:
@@ -137,9 +142,9 @@ Great Expectations suites `class_balance` and `mask_quality`: {verdict}, against
 {thresholds}
 ```
 
-Class KL divergence from the target weights: {validation.get('class_kl', 'n/a')};
-empty masks: {validation.get('empty_fraction', 'n/a')}; near-duplicates: {validation.get('duplicate_fraction', 'n/a')};
-mean ignore fraction: {validation.get('mean_ignore_fraction', 'n/a')}.
+Class KL divergence from the target weights: {validation.get("class_kl", "n/a")};
+empty masks: {validation.get("empty_fraction", "n/a")}; near-duplicates: {validation.get("duplicate_fraction", "n/a")};
+mean ignore fraction: {validation.get("mean_ignore_fraction", "n/a")}.
 
 | class | present in share of samples | share of pixels | target |
 |---|---:|---:|---:|

@@ -37,7 +37,9 @@ def content_hash(files: dict[str, str]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def make_lineage(recipe: Recipe, root: Path, recipe_file: Path, validation: dict, split_counts: dict, files: dict) -> dict:
+def make_lineage(
+    recipe: Recipe, root: Path, recipe_file: Path, validation: dict, split_counts: dict, files: dict
+) -> dict:
     generator = recipe.generator.provenance() | {"settings_hash": settings_hash(recipe.generator)}
     return {
         "name": recipe.name,

@@ -34,7 +34,9 @@ def annotate_export(
 @annotate.command("import")
 def annotate_import(
     name: NAME,
-    folder: Annotated[Path, typer.Argument(help="PNG index masks, LabelMe JSON, or a CVAT 'Segmentation mask 1.1' export.")],
+    folder: Annotated[
+        Path, typer.Argument(help="PNG index masks, LabelMe JSON, or a CVAT 'Segmentation mask 1.1' export.")
+    ],
 ) -> None:
     """Check every annotation file and store them all in annotations/NAME (or none, exit 2, one line per bad file)."""
     from synth.decode.datasetgan.annotations import import_annotations

@@ -20,8 +20,11 @@ WORKERS = Annotated[int, typer.Option(envvar="SYNTH_WORKERS", min=1, help="Ray a
 GPUS = Annotated[float, typer.Option(envvar="SYNTH_GPUS_PER_WORKER", min=0, help="GPUs each Ray actor reserves.")]
 STORE = Annotated[
     str | None,
-    typer.Option(envvar="SYNTH_STORE", help="Ray workers put shards here (s3://bucket/prefix, file:// or a path); "
-                 "the driver copies them into data/NAME. Never changes a byte; never cleaned up by synth."),
+    typer.Option(
+        envvar="SYNTH_STORE",
+        help="Ray workers put shards here (s3://bucket/prefix, file:// or a path); "
+        "the driver copies them into data/NAME. Never changes a byte; never cleaned up by synth.",
+    ),
 ]
 
 
@@ -35,7 +38,9 @@ def backend_options(backend: str, address: str | None, workers: int, gpus: float
     for option, value in (("--address", address), ("--store", store)):
         if backend == "local" and value is not None:
             raise UserError(f"{option}: only meaningful with --backend ray")
-    return {"address": address, "workers": workers, "gpus_per_worker": gpus, "store": store} if backend == "ray" else None
+    return (
+        {"address": address, "workers": workers, "gpus_per_worker": gpus, "store": store} if backend == "ray" else None
+    )
 
 
 @app.command()
@@ -54,7 +59,11 @@ def synthesize(
 
     options = backend_options(backend, address, workers, gpus_per_worker, store)
     recipe = load(name)
-    echo(run(recipe, ROOT, limit=limit, show_progress=not quiet, backend=backend, backend_options=options).summary("synthesize"))
+    echo(
+        run(recipe, ROOT, limit=limit, show_progress=not quiet, backend=backend, backend_options=options).summary(
+            "synthesize"
+        )
+    )
 
 
 @app.command()
@@ -72,5 +81,3 @@ def decode(
 
     options = backend_options(backend, address, workers, gpus_per_worker, store)
     echo(run(load(name), ROOT, show_progress=not quiet, backend=backend, backend_options=options).summary("decode"))
-
-

@@ -53,7 +53,13 @@ def list_datasets() -> None:
             table.add_row(s.name, "[red]invalid recipe[/red]", s.problem, "", "", "", "", "")
             continue
         table.add_row(
-            s.name, s.version, s.generator, str(s.samples),
-            f"{s.samples_shards}/{s.shards_expected}", f"{s.masks_shards}/{s.shards_expected}", s.validation, s.build,
+            s.name,
+            s.version,
+            s.generator,
+            str(s.samples),
+            f"{s.samples_shards}/{s.shards_expected}",
+            f"{s.masks_shards}/{s.shards_expected}",
+            s.validation,
+            s.build,
         )
     Console(width=None if sys.stdout.isatty() else 160).print(table)

@@ -17,8 +17,12 @@ NAME = Annotated[str, typer.Argument(help="Recipe name (recipes/NAME.yaml).")]
 @app.command()
 def publish(
     name: NAME,
-    force: Annotated[bool, typer.Option(help="Publish even though validation failed (the card says unvalidated).")] = False,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would be uploaded and the tag; upload nothing.")] = False,
+    force: Annotated[
+        bool, typer.Option(help="Publish even though validation failed (the card says unvalidated).")
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="List what would be uploaded and the tag; upload nothing.")
+    ] = False,
 ) -> None:
     """Upload build/NAME to the recipe's hub_repo as one commit, tag it v<version>, record it in registry/."""
     from synth.publish.hub import publish as run
@@ -48,10 +52,14 @@ def registry_list(ctx: typer.Context) -> None:
         last = latest(entry)
         splits = ", ".join(f"{k} {v}" for k, v in (last or {}).get("splits", {}).items()) or "-"
         table.add_row(
-            status.name, status.version, last["tag"] if last else "-", (last["hub_commit"][:12] if last else "-"),
-            entry.get("hub_repo", "-"), splits, status.validation,
+            status.name,
+            status.version,
+            last["tag"] if last else "-",
+            (last["hub_commit"][:12] if last else "-"),
+            entry.get("hub_repo", "-"),
+            splits,
+            status.validation,
         )
-    from rich.console import Console  # noqa: F811
 
     Console(width=None if sys.stdout.isatty() else 160).print(table)
 

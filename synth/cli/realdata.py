@@ -9,7 +9,9 @@ import typer
 
 from synth.cli.app import app, echo
 
-real_data = typer.Typer(help="Write real labeled image sets (evaluation sets, real-data baselines).", no_args_is_help=True)
+real_data = typer.Typer(
+    help="Write real labeled image sets (evaluation sets, real-data baselines).", no_args_is_help=True
+)
 app.add_typer(real_data, name="real-data")
 
 

@@ -39,6 +39,8 @@ def check(
             continue
         for loc, note in recipe_notes(recipe):
             typer.echo(f"note {path}: {loc}: {note}", err=True)
-        typer.echo(f"ok {path}: {recipe.name} {recipe.version}, {len(recipe.taxonomy.classes)} classes, {recipe.num_samples} samples")
+        typer.echo(
+            f"ok {path}: {recipe.name} {recipe.version}, {len(recipe.taxonomy.classes)} classes, {recipe.num_samples} samples"
+        )
     if problems:
         raise UserError("\n".join(problems))

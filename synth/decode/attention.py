@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 from pydantic import Field
 
+from synth.core.labels import IGNORE_ID
 from synth.decode.base import Decoded, Decoder, DecoderConfig
 from synth.errors import UserError
-from synth.core.labels import IGNORE_ID
 
 if TYPE_CHECKING:
     from synth.core.dataset import DatasetContext
@@ -34,9 +34,19 @@ class AttentionDecoderConfig(DecoderConfig):
     def problems(self, context: DatasetContext) -> list[tuple[str, str]]:
         out = []
         if context.generator.type not in SCORE_GENERATORS:
-            out.append(("decode.type", f"'attention' needs a generator that stores attention score maps, not {context.generator.type!r}"))
+            out.append(
+                (
+                    "decode.type",
+                    f"'attention' needs a generator that stores attention score maps, not {context.generator.type!r}",
+                )
+            )
         if self.background_threshold > self.label_threshold:
-            out.append(("decode.background_threshold", f"{self.background_threshold} is above label_threshold {self.label_threshold}"))
+            out.append(
+                (
+                    "decode.background_threshold",
+                    f"{self.background_threshold} is above label_threshold {self.label_threshold}",
+                )
+            )
         return out
 
     def never_produces(self, context: DatasetContext) -> dict[str, str]:
@@ -49,7 +59,9 @@ class AttentionDecoderConfig(DecoderConfig):
         }
 
 
-def decode_scores(scores: np.ndarray, class_ids: np.ndarray, size: int, label_threshold: float, background_threshold: float):
+def decode_scores(
+    scores: np.ndarray, class_ids: np.ndarray, size: int, label_threshold: float, background_threshold: float
+):
     """(K, r, r) score maps -> (mask, confidence) at ``size`` x ``size``. Pure numpy/torch math, tested directly."""
     import torch
     import torch.nn.functional as F
@@ -62,7 +74,9 @@ def decode_scores(scores: np.ndarray, class_ids: np.ndarray, size: int, label_th
     best, index = maps.max(dim=0)
     best, index = best.numpy(), index.numpy()
     labels = np.asarray(class_ids, dtype=np.uint8)[index]
-    mask = np.where(best >= label_threshold, labels, np.where(best < background_threshold, 0, IGNORE_ID)).astype(np.uint8)
+    mask = np.where(best >= label_threshold, labels, np.where(best < background_threshold, 0, IGNORE_ID)).astype(
+        np.uint8
+    )
     # Confidence in the decision taken: the score for a label, its complement for background, 0.5 in the band.
     confidence = np.where(best >= label_threshold, best, np.where(best < background_threshold, 1.0 - best, 0.5))
     return mask, confidence.astype(np.float32)
@@ -74,7 +88,15 @@ class AttentionDecoder(Decoder):
         if "scores" not in record.array_bytes:
             raise UserError(f"{record.source}: seed {record.seed} has no attention scores; rerun `synth synthesize`")
         mask, confidence = decode_scores(
-            record.array("scores"), record.array("class_ids"), self.context.image_size, cfg.label_threshold, cfg.background_threshold
+            record.array("scores"),
+            record.array("class_ids"),
+            self.context.image_size,
+            cfg.label_threshold,
+            cfg.background_threshold,
         )
-        provenance = {"decoder": "attention", "label_threshold": cfg.label_threshold, "background_threshold": cfg.background_threshold}
+        provenance = {
+            "decoder": "attention",
+            "label_threshold": cfg.label_threshold,
+            "background_threshold": cfg.background_threshold,
+        }
         return Decoded(mask=mask, confidence=confidence, provenance=provenance)

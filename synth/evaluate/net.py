@@ -16,8 +16,12 @@ def build_unet(num_classes: int, width: int = 16):
 
     def block(cin: int, cout: int) -> nn.Sequential:
         return nn.Sequential(
-            nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(True),
-            nn.Conv2d(cout, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(True),
+            nn.Conv2d(cin, cout, 3, padding=1, bias=False),
+            nn.BatchNorm2d(cout),
+            nn.ReLU(True),
+            nn.Conv2d(cout, cout, 3, padding=1, bias=False),
+            nn.BatchNorm2d(cout),
+            nn.ReLU(True),
         )
 
     class TinyUNet(nn.Module):
@@ -34,7 +38,7 @@ def build_unet(num_classes: int, width: int = 16):
             self.project = nn.Sequential(nn.Conv2d(w, w, 1), nn.ReLU(True), nn.Conv2d(w, w, 1))
             self.pool = nn.MaxPool2d(2)
 
-        def forward(self, x):  # noqa: ANN001, ANN201
+        def forward(self, x):
             e1 = self.enc1(x)
             e2 = self.enc2(self.pool(e1))
             e3 = self.enc3(self.pool(e2))

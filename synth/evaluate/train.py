@@ -20,7 +20,7 @@ class Arrays:
         return len(self.images)
 
 
-def to_arrays(items, size: int, labeled: bool = True) -> Arrays:  # noqa: ANN001 - Labeled rows
+def to_arrays(items, size: int, labeled: bool = True) -> Arrays:
     from PIL import Image
 
     images, masks = [], []
@@ -47,7 +47,7 @@ def torch_threads() -> None:
     torch.set_num_threads(int(os.environ.get("SYNTH_TORCH_THREADS", "1")))
 
 
-def resolve_device(name: str):  # noqa: ANN201
+def resolve_device(name: str):
     """``auto``: the GPU when torch sees one, else the CPU."""
     import torch
 
@@ -60,7 +60,7 @@ def resolve_device(name: str):  # noqa: ANN201
     return torch.device(name)
 
 
-def batch(data: Arrays, idx, gen, flip: bool = True, device=None):  # noqa: ANN001, ANN201
+def batch(data: Arrays, idx, gen, flip: bool = True, device=None):
     """A training batch as tensors: images in [-1, 1], masks as long; random horizontal flips."""
     import torch
 
@@ -77,7 +77,7 @@ def batch(data: Arrays, idx, gen, flip: bool = True, device=None):  # noqa: ANN0
     return x, y
 
 
-def train_supervised(data: Arrays, num_classes: int, cfg, seed: int):  # noqa: ANN001, ANN201 - EvaluateSettings
+def train_supervised(data: Arrays, num_classes: int, cfg, seed: int):
     import torch
     import torch.nn.functional as F
 
@@ -103,7 +103,7 @@ def train_supervised(data: Arrays, num_classes: int, cfg, seed: int):  # noqa: A
     return model.eval()
 
 
-def predict(model, images: np.ndarray) -> np.ndarray:  # noqa: ANN001
+def predict(model, images: np.ndarray) -> np.ndarray:
     import torch
 
     out = []

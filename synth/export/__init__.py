@@ -13,9 +13,9 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from synth.core.paths import DatasetPaths
 from synth.errors import UserError
 from synth.export.source import BuiltDataset, open_build
-from synth.core.paths import DatasetPaths
 from synth.recipe import Recipe
 
 FORMATS = ("coco", "voc", "cityscapes")

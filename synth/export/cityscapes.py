@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from synth.export.source import BuiltDataset
 from synth.core.palette import palette_rgb
+from synth.export.source import BuiltDataset
 from synth.store.codec import PNG_COMPRESS_LEVEL
 
 CITYSCAPES_SPLIT = {"train": "train", "validation": "val", "test": "test"}
@@ -45,7 +45,9 @@ def write(dataset: BuiltDataset, folder: Path) -> tuple[dict[str, int], list[str
             buffer = io.BytesIO()
             Image.fromarray(np.ascontiguousarray(mask)).save(buffer, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
             (labels / f"{base}_gtFine_labelIds.png").write_bytes(buffer.getvalue())
-            Image.fromarray(lut[mask]).save(labels / f"{base}_gtFine_color.png", format="PNG", compress_level=PNG_COMPRESS_LEVEL)
+            Image.fromarray(lut[mask]).save(
+                labels / f"{base}_gtFine_color.png", format="PNG", compress_level=PNG_COMPRESS_LEVEL
+            )
             n += 1
         counts[split] = n
     classes = (

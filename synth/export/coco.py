@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from synth.export.source import BuiltDataset
 from synth.core.labels import IGNORE_ID
+from synth.export.source import BuiltDataset
 
 
 def _rle(binary: np.ndarray) -> dict:

@@ -53,7 +53,7 @@ class BuiltDataset:
         for path in self.files[split]:
             try:
                 table = pq.read_table(path, columns=["image", "mask", "seed", "prompt"])
-            except Exception as error:  # noqa: BLE001 - any unreadable file is a damaged build
+            except Exception as error:
                 raise UserError(
                     f"{path}: unreadable build file ({error}); rerun `synth build {self.recipe.name}`"
                 ) from None

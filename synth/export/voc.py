@@ -12,8 +12,8 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from synth.export.source import BuiltDataset
 from synth.core.palette import palette_bytes
+from synth.export.source import BuiltDataset
 from synth.store.codec import encode_mask
 
 VOC_SPLIT = {"train": "train", "validation": "val", "test": "test"}

@@ -16,13 +16,22 @@ import torch
 import torch.nn.functional as F
 from diffusers.models.attention_processor import Attention, AttnProcessor2_0
 
-_PROCESSOR_KEY = re.compile(r"^(down_blocks|up_blocks)\.(\d+)\.attentions\.\d+\.transformer_blocks\.\d+\.(attn[12])\.processor$")
+_PROCESSOR_KEY = re.compile(
+    r"^(down_blocks|up_blocks)\.(\d+)\.attentions\.\d+\.transformer_blocks\.\d+\.(attn[12])\.processor$"
+)
 
 
 class AttentionStore:
     """Accumulates head-averaged, conditional-branch attention over layers and timesteps for one batch."""
 
-    def __init__(self, token_weights: torch.Tensor, class_embeds: torch.Tensor, guided: bool, window: tuple[float, float], steps: int):
+    def __init__(
+        self,
+        token_weights: torch.Tensor,
+        class_embeds: torch.Tensor,
+        guided: bool,
+        window: tuple[float, float],
+        steps: int,
+    ):
         self.token_weights = token_weights  # (n, 77, K): 1/len(tokens) at each class phrase's token positions
         self.class_embeds = class_embeds  # (n, 77, D): the class prompt, whose keys cross-attention is read against
         self.guided = guided  # classifier-free guidance doubles the batch: [unconditional, conditional]
@@ -36,7 +45,7 @@ class AttentionStore:
         position = self.step / self.steps
         return self.window[0] <= position < self.window[1]
 
-    def on_step_end(self, pipe, step: int, timestep, callback_kwargs: dict) -> dict:  # noqa: ANN001
+    def on_step_end(self, pipe, step: int, timestep, callback_kwargs: dict) -> dict:
         self.step = step + 1
         return callback_kwargs
 
@@ -75,7 +84,16 @@ class CaptureProcessor:
         self.kind = kind  # "cross" or "self"
         self.inner = AttnProcessor2_0()
 
-    def __call__(self, attn: Attention, hidden_states, encoder_hidden_states=None, attention_mask=None, temb=None, *args, **kwargs):
+    def __call__(
+        self,
+        attn: Attention,
+        hidden_states,
+        encoder_hidden_states=None,
+        attention_mask=None,
+        temb=None,
+        *args,
+        **kwargs,
+    ):
         out = self.inner(attn, hidden_states, encoder_hidden_states, attention_mask, temb)
         store: AttentionStore | None = self.store_ref[0]
         if store is not None and store.active and hidden_states.ndim == 3:
@@ -114,7 +132,7 @@ def install_capture(unet, latent_side: int, cross_res: int, self_res: int) -> tu
     slot: list = [None]
     resolutions = layer_resolutions(unet, latent_side)
     processors, counts = {}, {"cross": 0, "self": 0}
-    for key, default in unet.attn_processors.items():
+    for key, _default in unet.attn_processors.items():
         side = resolutions.get(key)
         kind = "cross" if key.endswith("attn2.processor") else "self"
         wanted = cross_res if kind == "cross" else self_res
@@ -141,7 +159,9 @@ def refine(cross: torch.Tensor, self_attn: torch.Tensor, tau: int) -> torch.Tens
     n, lc, k = cross.shape
     rc, rs = int(math.isqrt(lc)), int(math.isqrt(self_attn.shape[-1]))
     maps = cross.transpose(1, 2).reshape(n, k, rc, rc)
-    maps = F.interpolate(maps, size=(rs, rs), mode="bicubic", align_corners=False).reshape(n, k, rs * rs).transpose(1, 2)
+    maps = (
+        F.interpolate(maps, size=(rs, rs), mode="bicubic", align_corners=False).reshape(n, k, rs * rs).transpose(1, 2)
+    )
     for _ in range(tau):
         maps = self_attn @ maps
     return maps.transpose(1, 2).reshape(n, k, rs, rs)

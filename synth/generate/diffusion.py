@@ -35,10 +35,13 @@ class UNetFeatureSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     timesteps: list[int] = Field(
-        default_factory=lambda: [50, 150, 250], min_length=1,
+        default_factory=lambda: [50, 150, 250],
+        min_length=1,
         description="Training timesteps (DDPM-Seg's 50/150/250); each is read at the denoising step nearest to it.",
     )
-    blocks: list[int] | None = Field(default=None, min_length=1, description="Indices of unet.up_blocks to record; None = all.")
+    blocks: list[int] | None = Field(
+        default=None, min_length=1, description="Indices of unet.up_blocks to record; None = all."
+    )
     dim: int = Field(default=64, ge=1, le=4096, description="Channels kept per pixel after the random projection.")
     resolution: int | None = Field(default=None, ge=1, description="Side of the stored map; default the latent side.")
     seed: int = Field(default=0, ge=0, description="Seed of the random projection matrix.")
@@ -71,7 +74,7 @@ class DiffusionConfig(GeneratorConfig):
     )
 
     @model_serializer(mode="wrap")
-    def _omit_absent_features(self, handler):  # noqa: ANN001, ANN202 - pydantic's signature
+    def _omit_absent_features(self, handler):
         # Recipes without in-pass features dump (and so hash, and key their shards) exactly as before.
         data = handler(self)
         if data.get("features", 0) is None:
@@ -95,7 +98,9 @@ class DiffusionConfig(GeneratorConfig):
             out.append(("image_size", f"{context.image_size} is not a multiple of 8 (the VAE's downsampling)"))
         cross, self_res = self.resolutions(context.image_size)
         if cross < 1 or self_res < cross:
-            out.append(("generator.self_attention_resolution", f"{self_res} must be >= the cross-attention resolution {cross}"))
+            out.append(
+                ("generator.self_attention_resolution", f"{self_res} must be >= the cross-attention resolution {cross}")
+            )
         if self.features is not None and len(set(self.features.timesteps)) != len(self.features.timesteps):
             out.append(("generator.features.timesteps", f"{self.features.timesteps} repeats a timestep"))
         tokenizer = self.load_tokenizer()
@@ -103,15 +108,24 @@ class DiffusionConfig(GeneratorConfig):
             for i, cls in enumerate(context.taxonomy.classes):
                 if locate_phrase(tokenizer, cls.phrase) is None:
                     field = "prompt" if cls.prompt else "name"
-                    out.append((f"taxonomy.classes[{i}].{field}", f"{cls.phrase!r} cannot be located by the model's tokenizer"))
+                    out.append(
+                        (f"taxonomy.classes[{i}].{field}", f"{cls.phrase!r} cannot be located by the model's tokenizer")
+                    )
         return out
 
     def notes(self, context: DatasetContext) -> list[tuple[str, str]]:
         out = []
         if not self.is_local and not (self.revision and re.fullmatch(r"[0-9a-f]{40}", self.revision)):
-            out.append(("generator.revision", f"{self.revision!r} is not a pinned commit: the model may change under the recipe"))
+            out.append(
+                (
+                    "generator.revision",
+                    f"{self.revision!r} is not a pinned commit: the model may change under the recipe",
+                )
+            )
         if self.load_tokenizer() is None:
-            out.append(("generator.model", f"tokenizer of {self.model!r} is not available locally; class phrases not checked"))
+            out.append(
+                ("generator.model", f"tokenizer of {self.model!r} is not available locally; class phrases not checked")
+            )
         return out
 
     def load_tokenizer(self):
@@ -126,7 +140,7 @@ class DiffusionConfig(GeneratorConfig):
                 snapshot = snapshot_download(
                     self.model, revision=self.revision, allow_patterns=["tokenizer/*"], local_files_only=True
                 )
-            except Exception:  # noqa: BLE001 - not in the local cache, in whatever way the hub client says it
+            except Exception:
                 return None
             folder = Path(snapshot) / "tokenizer"
         if not folder.is_dir() or not any(folder.iterdir()):

@@ -64,8 +64,14 @@ class DiffusionGenerator(Generator):
         if config.features is not None:
             from synth.generate.unet_features import FeatureRecorder
 
-            self.features = FeatureRecorder(self.pipe.unet, config.features, self.pipe.scheduler, config.steps,
-                                            latent_side, guided=config.guidance_scale > 1.0)
+            self.features = FeatureRecorder(
+                self.pipe.unet,
+                config.features,
+                self.pipe.scheduler,
+                config.steps,
+                latent_side,
+                guided=config.guidance_scale > 1.0,
+            )
         self.by_id = context.taxonomy.by_id()
         self.provenance = config.provenance() | {
             "settings_hash": settings_hash(config),
@@ -95,11 +101,13 @@ class DiffusionGenerator(Generator):
     @torch.no_grad()
     def _encode(self, texts: list[str]) -> torch.Tensor:
         tokenizer = self.pipe.tokenizer
-        ids = tokenizer(texts, padding="max_length", max_length=tokenizer.model_max_length, truncation=True, return_tensors="pt").input_ids
+        ids = tokenizer(
+            texts, padding="max_length", max_length=tokenizer.model_max_length, truncation=True, return_tensors="pt"
+        ).input_ids
         return self.pipe.text_encoder(ids.to(self.device))[0]
 
     @torch.no_grad()
-    def generate(self, plans):  # noqa: ANN001
+    def generate(self, plans):
         cfg = self.config
         phrase_lists = [[self.by_id[c].phrase for c in plan.class_ids] for plan in plans]
         prompts = [f"{plan.caption}; {' '.join(phrases)}" for plan, phrases in zip(plans, phrase_lists)]
@@ -113,7 +121,11 @@ class DiffusionGenerator(Generator):
         )
         # One generator per sample, seeded by the sample's seed: a sample never depends on its batch.
         generators = [torch.Generator(device="cpu").manual_seed(plan.seed) for plan in plans]
-        latent_shape = (1, self.pipe.unet.config.in_channels, *(2 * [self.context.image_size // self.pipe.vae_scale_factor]))
+        latent_shape = (
+            1,
+            self.pipe.unet.config.in_channels,
+            *(2 * [self.context.image_size // self.pipe.vae_scale_factor]),
+        )
         latents = torch.cat([torch.randn(latent_shape, generator=g, dtype=torch.float32) for g in generators])
         self.slot[0] = store
         if self.features is not None:
@@ -147,8 +159,11 @@ class DiffusionGenerator(Generator):
             arrays = {"scores": scores[i, :k], "class_ids": np.asarray(plan.class_ids, dtype=np.int16)}
             if features is not None:
                 arrays["features"] = features[i]
-            samples.append(Sample(seed=plan.seed, image=images[i], prompt=prompts[i], arrays=arrays,
-                                  provenance=dict(self.provenance)))
+            samples.append(
+                Sample(
+                    seed=plan.seed, image=images[i], prompt=prompts[i], arrays=arrays, provenance=dict(self.provenance)
+                )
+            )
         return samples
 
     def close(self) -> None:

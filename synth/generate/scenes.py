@@ -22,8 +22,8 @@ from synth.core.hashing import settings_hash
 from synth.generate.base import Generator, GeneratorConfig, Sample
 
 if TYPE_CHECKING:
-    from synth.generate.prompts import SamplePlan
     from synth.core.dataset import ClassDef, DatasetContext
+    from synth.generate.prompts import SamplePlan
 
 _SCENE_STREAM = 0x5343454E  # "SCEN"
 
@@ -88,11 +88,13 @@ class ScenesConfig(GeneratorConfig):
     # Appearance-only settings for target domains with known labels (docs/mixing-and-adaptation.md).
     hue_shift: float = Field(default=0.0, ge=-180, le=180, description="Rotate every colour's hue, in degrees.")
     saturation: float = Field(default=1.0, ge=0, le=4, description="Scale colour saturation (1 = unchanged).")
-    tint: tuple[float, float, float] = Field(default=(1.0, 1.0, 1.0), description="Per-channel RGB gain (white balance).")
+    tint: tuple[float, float, float] = Field(
+        default=(1.0, 1.0, 1.0), description="Per-channel RGB gain (white balance)."
+    )
     gamma: float = Field(default=1.0, gt=0, le=4, description="Tone curve 255 * (v / 255) ** gamma (1 = unchanged).")
 
     @model_serializer(mode="wrap")
-    def _omit_neutral_appearance(self, handler):  # noqa: ANN001, ANN202 - pydantic's signature
+    def _omit_neutral_appearance(self, handler):
         # Neutral appearance settings are left out of dumps, so hashes and bytes of existing recipes stay the same.
         data = handler(self)
         for key, neutral in _NEUTRAL_APPEARANCE.items():
@@ -150,7 +152,9 @@ class ScenesGenerator(Generator):
         mask = np.zeros((n, n), dtype=np.uint8)
         by_id = self.context.taxonomy.by_id()
         instances = [
-            by_id[cid] for cid in plan.class_ids for _ in range(int(rng.integers(cfg.instances.min, cfg.instances.max + 1)))
+            by_id[cid]
+            for cid in plan.class_ids
+            for _ in range(int(rng.integers(cfg.instances.min, cfg.instances.max + 1)))
         ]
         for k in rng.permutation(len(instances)):
             cls = instances[k]
@@ -190,7 +194,9 @@ class ScenesGenerator(Generator):
                     break
                 py, px = np.argwhere(inside)[pick]
                 part_scale = scale * rng.uniform(0.2, 0.35)
-                drawn = self._draw(rng, image, mask, part, (ys.start + py, xs.start + px), part_scale, within=(region, cls.id))
+                drawn = self._draw(
+                    rng, image, mask, part, (ys.start + py, xs.start + px), part_scale, within=(region, cls.id)
+                )
                 self._draw_parts(rng, image, mask, part, drawn, part_scale)
 
     def _background(self, rng: np.random.Generator) -> np.ndarray:
@@ -252,7 +258,11 @@ def _shift_hue(image: np.ndarray, degrees: float, saturation: float) -> np.ndarr
     to_yiq = np.array([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]], dtype=np.float32)
     a = np.deg2rad(degrees)
     rotate = np.array(
-        [[1, 0, 0], [0, np.cos(a) * saturation, -np.sin(a) * saturation], [0, np.sin(a) * saturation, np.cos(a) * saturation]],
+        [
+            [1, 0, 0],
+            [0, np.cos(a) * saturation, -np.sin(a) * saturation],
+            [0, np.sin(a) * saturation, np.cos(a) * saturation],
+        ],
         dtype=np.float32,
     )
     matrix = np.linalg.inv(to_yiq) @ rotate @ to_yiq

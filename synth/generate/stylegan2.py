@@ -18,8 +18,8 @@ from pydantic import Field
 from synth.generate.base import Generator, GeneratorConfig, Sample
 
 if TYPE_CHECKING:
-    from synth.generate.prompts import SamplePlan
     from synth.core.dataset import DatasetContext
+    from synth.generate.prompts import SamplePlan
 
 
 class StyleGAN2Config(GeneratorConfig):
@@ -35,8 +35,13 @@ class StyleGAN2Config(GeneratorConfig):
 
     def problems(self, context: DatasetContext) -> list[tuple[str, str]]:
         if Path(self.checkpoint).suffix != ".safetensors" and not self.allow_pickle:
-            return [("generator.checkpoint", f"{self.checkpoint!r} is not .safetensors; pickled checkpoints run "
-                     "arbitrary code and need allow_pickle: true")]
+            return [
+                (
+                    "generator.checkpoint",
+                    f"{self.checkpoint!r} is not .safetensors; pickled checkpoints run "
+                    "arbitrary code and need allow_pickle: true",
+                )
+            ]
         return []
 
     def weights_digest(self) -> str | None:
@@ -53,8 +58,15 @@ def checkpoint_digest(path: str) -> str | None:
         return None
 
 
-def to_uint8(images) -> np.ndarray:  # noqa: ANN001 - torch tensor, imported lazily
-    return ((images.clamp(-1, 1) + 1) * 127.5).round().to(dtype=__import__("torch").uint8).permute(0, 2, 3, 1).cpu().numpy()
+def to_uint8(images) -> np.ndarray:
+    return (
+        ((images.clamp(-1, 1) + 1) * 127.5)
+        .round()
+        .to(dtype=__import__("torch").uint8)
+        .permute(0, 2, 3, 1)
+        .cpu()
+        .numpy()
+    )
 
 
 class StyleGAN2(Generator):

@@ -85,8 +85,12 @@ class ModulatedConv(nn.Module):
         if self.upsample:
             x = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
         cout = weight.shape[1]
-        out = F.conv2d(x.reshape(1, batch * cin, *x.shape[2:]), weight.reshape(batch * cout, cin, *weight.shape[3:]),
-                       padding=self.padding, groups=batch)
+        out = F.conv2d(
+            x.reshape(1, batch * cin, *x.shape[2:]),
+            weight.reshape(batch * cout, cin, *weight.shape[3:]),
+            padding=self.padding,
+            groups=batch,
+        )
         return out.reshape(batch, cout, *out.shape[2:])
 
 
@@ -115,20 +119,42 @@ class ToRGB(nn.Module):
 
 
 def default_config(**changes: Any) -> dict[str, Any]:
-    config = {"resolution": 64, "z_dim": 512, "w_dim": 512, "mapping_layers": 8, "channel_base": 16384,
-              "channel_max": 512, "img_channels": 3}
+    config = {
+        "resolution": 64,
+        "z_dim": 512,
+        "w_dim": 512,
+        "mapping_layers": 8,
+        "channel_base": 16384,
+        "channel_max": 512,
+        "img_channels": 3,
+    }
     config.update(changes)
     return config
 
 
 class StyleGAN2Generator(nn.Module):
-    def __init__(self, resolution: int = 64, z_dim: int = 512, w_dim: int = 512, mapping_layers: int = 8,
-                 channel_base: int = 16384, channel_max: int = 512, img_channels: int = 3):
+    def __init__(
+        self,
+        resolution: int = 64,
+        z_dim: int = 512,
+        w_dim: int = 512,
+        mapping_layers: int = 8,
+        channel_base: int = 16384,
+        channel_max: int = 512,
+        img_channels: int = 3,
+    ):
         super().__init__()
         if resolution < 4 or resolution & (resolution - 1):
             raise UserError(f"stylegan2: resolution {resolution} must be a power of two >= 4")
-        self.config = {"resolution": resolution, "z_dim": z_dim, "w_dim": w_dim, "mapping_layers": mapping_layers,
-                       "channel_base": channel_base, "channel_max": channel_max, "img_channels": img_channels}
+        self.config = {
+            "resolution": resolution,
+            "z_dim": z_dim,
+            "w_dim": w_dim,
+            "mapping_layers": mapping_layers,
+            "channel_base": channel_base,
+            "channel_max": channel_max,
+            "img_channels": img_channels,
+        }
         self.z_dim = z_dim
         self.mapping = MappingNetwork(z_dim, w_dim, mapping_layers)
         self.resolutions = [2**i for i in range(2, int(math.log2(resolution)) + 1)]
@@ -180,7 +206,9 @@ def save_stylegan2(model: StyleGAN2Generator, path: str | Path) -> None:
     save_file(tensors, str(path), metadata={"format": FORMAT, "config": json.dumps(model.config, sort_keys=True)})
 
 
-def load_stylegan2(path: str | Path, allow_pickle: bool = False, where: str = "generator.checkpoint") -> StyleGAN2Generator:
+def load_stylegan2(
+    path: str | Path, allow_pickle: bool = False, where: str = "generator.checkpoint"
+) -> StyleGAN2Generator:
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{where}: {path}: no such checkpoint")
@@ -190,7 +218,7 @@ def load_stylegan2(path: str | Path, allow_pickle: bool = False, where: str = "g
                 f"{where}: {path}: pickled checkpoint refused (loading a pickle runs arbitrary code); "
                 "convert it to .safetensors or set allow_pickle: true in the recipe"
             )
-        blob = torch.load(path, map_location="cpu", weights_only=False)  # noqa: S614 - explicitly allowed by the recipe
+        blob = torch.load(path, map_location="cpu", weights_only=False)
         if not isinstance(blob, dict) or "config" not in blob or "state_dict" not in blob:
             raise UserError(f"{where}: {path}: expected a dict with 'config' and 'state_dict'")
         config, state = blob["config"], blob["state_dict"]
@@ -212,5 +240,7 @@ def load_stylegan2(path: str | Path, allow_pickle: bool = False, where: str = "g
     model = StyleGAN2Generator(**config)
     missing, unexpected = model.load_state_dict(state, strict=False)
     if missing or unexpected:
-        raise UserError(f"{where}: {path}: weights do not fit the architecture (missing {missing[:3]}, unexpected {unexpected[:3]})")
+        raise UserError(
+            f"{where}: {path}: weights do not fit the architecture (missing {missing[:3]}, unexpected {unexpected[:3]})"
+        )
     return model.eval().requires_grad_(False)

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from pydantic import BaseModel
 
 
-def denoising_timesteps(scheduler, steps: int) -> list[float]:  # noqa: ANN001 - any diffusers scheduler
+def denoising_timesteps(scheduler, steps: int) -> list[float]:
     """The timesteps the pipeline will run for ``steps`` steps, from a fresh copy of its scheduler."""
     fresh = type(scheduler).from_config(scheduler.config)
     fresh.set_timesteps(steps)
@@ -48,8 +48,10 @@ def select_steps(requested: list[int], schedule: list[float]) -> list[float]:
         value = min(schedule, key=lambda s: abs(s - t))
         if value in chosen:
             other = requested[chosen.index(value)]
-            raise UserError(f"generator.features.timesteps: {other} and {t} both fall on the denoising step at "
-                            f"t={value:g} of this {len(schedule)}-step schedule; pick timesteps further apart")
+            raise UserError(
+                f"generator.features.timesteps: {other} and {t} both fall on the denoising step at "
+                f"t={value:g} of this {len(schedule)}-step schedule; pick timesteps further apart"
+            )
         chosen.append(value)
     return chosen
 
@@ -61,7 +63,9 @@ def projection_matrices(seed: int, dim: int, channels: list[int], timesteps: int
     """
     generator = torch.Generator().manual_seed(seed)
     groups = len(channels) * timesteps
-    return [torch.randn(dim, c, generator=generator) / math.sqrt(c * groups) for _ in range(timesteps) for c in channels]
+    return [
+        torch.randn(dim, c, generator=generator) / math.sqrt(c * groups) for _ in range(timesteps) for c in channels
+    ]
 
 
 def unit_rms(activation: torch.Tensor) -> torch.Tensor:
@@ -94,7 +98,7 @@ class FeatureRecorder:
     only its first occurrence (PNDM repeats a timestep).
     """
 
-    def __init__(self, unet, settings: BaseModel, scheduler, steps: int, latent_side: int, guided: bool):  # noqa: ANN001
+    def __init__(self, unet, settings: BaseModel, scheduler, steps: int, latent_side: int, guided: bool):
         limit = scheduler.config.num_train_timesteps
         bad = [t for t in settings.timesteps if not 0 <= t < limit]
         if bad:
@@ -103,8 +107,10 @@ class FeatureRecorder:
         self.blocks = list(range(n_blocks)) if settings.blocks is None else list(settings.blocks)
         wrong = [b for b in self.blocks if not 0 <= b < n_blocks]
         if wrong or len(set(self.blocks)) != len(self.blocks):
-            raise UserError(f"generator.features.blocks: {self.blocks} must be distinct indices in 0..{n_blocks - 1} "
-                            f"(the UNet has {n_blocks} up blocks)")
+            raise UserError(
+                f"generator.features.blocks: {self.blocks} must be distinct indices in 0..{n_blocks - 1} "
+                f"(the UNet has {n_blocks} up blocks)"
+            )
         channels = list(reversed(unet.config.block_out_channels))  # up block i outputs these, as diffusers builds it
         self.channels = [channels[b] for b in self.blocks]
         self.settings = settings
@@ -126,14 +132,21 @@ class FeatureRecorder:
         return sum(self.channels) * len(self.timesteps)
 
     def describe(self) -> dict:
-        return {"timesteps": list(self.settings.timesteps), "steps_at": self.timesteps, "blocks": self.blocks,
-                "raw_channels": self.raw_channels, "dim": self.settings.dim, "resolution": self.side,
-                "projection": "gaussian", "seed": self.settings.seed}
+        return {
+            "timesteps": list(self.settings.timesteps),
+            "steps_at": self.timesteps,
+            "blocks": self.blocks,
+            "raw_channels": self.raw_channels,
+            "dim": self.settings.dim,
+            "resolution": self.side,
+            "projection": "gaussian",
+            "seed": self.settings.seed,
+        }
 
     def start(self) -> None:
         self.recording, self.current, self.done, self.total, self.groups_added = True, None, set(), None, 0
 
-    def _on_unet_call(self, module, args, kwargs):  # noqa: ANN001, ARG002 - torch hook signature
+    def _on_unet_call(self, module, args, kwargs):
         if not self.recording:
             return None
         timestep = kwargs["timestep"] if "timestep" in kwargs else args[1]
@@ -146,7 +159,7 @@ class FeatureRecorder:
         return None
 
     def _on_block(self, position: int):
-        def record(module, inputs, output):  # noqa: ANN001, ARG001 - torch hook signature
+        def record(module, inputs, output):
             if not self.recording or self.current is None:
                 return
             hidden = output[0] if isinstance(output, tuple) else output
@@ -163,8 +176,10 @@ class FeatureRecorder:
         self.recording = False
         expected = len(self.timesteps) * len(self.blocks)
         if self.total is None or self.groups_added != expected:
-            raise RuntimeError(f"feature capture saw {self.groups_added} of {expected} (timestep, block) outputs; "
-                               f"steps at {self.timesteps} were expected in the pipeline's schedule")
+            raise RuntimeError(
+                f"feature capture saw {self.groups_added} of {expected} (timestep, block) outputs; "
+                f"steps at {self.timesteps} were expected in the pipeline's schedule"
+            )
         return self.total.cpu().numpy().astype(np.float16)
 
     def close(self) -> None:

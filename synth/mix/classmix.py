@@ -9,14 +9,18 @@ from __future__ import annotations
 from synth.evaluate.train import IGNORE
 
 
-def classmix(xs, ys, xt, pseudo, weight, gen):  # noqa: ANN001, ANN201
+def classmix(xs, ys, xt, pseudo, weight, gen):
     """Paste a random half of each source image's classes onto its target partner."""
     import torch
 
     masks = []
     for b in range(len(xs)):
         classes = [int(c) for c in torch.unique(ys[b]) if int(c) != IGNORE]
-        chosen = [classes[i] for i in torch.randperm(len(classes), generator=gen)[: max(1, (len(classes) + 1) // 2)]] if classes else []
+        chosen = (
+            [classes[i] for i in torch.randperm(len(classes), generator=gen)[: max(1, (len(classes) + 1) // 2)]]
+            if classes
+            else []
+        )
         masks.append(torch.isin(ys[b], torch.tensor(chosen, dtype=ys.dtype, device=ys.device)))
     m = torch.stack(masks)
     x = torch.where(m[:, None], xs, xt)

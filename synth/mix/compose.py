@@ -34,7 +34,9 @@ def choose_sources(dominant: np.ndarray, settings: MixSettings, rng: np.random.G
     if settings.pairing == "same-class":
         pools = [idx for idx in by_class.values() if len(idx) >= n]
         if not pools:
-            raise UserError(f"mix.pairing: no class is the dominant class of {n} samples; lower mix.sources or use cross-class")
+            raise UserError(
+                f"mix.pairing: no class is the dominant class of {n} samples; lower mix.sources or use cross-class"
+            )
         weights = np.array([len(p) for p in pools], dtype=np.float64)
         pool = pools[int(rng.choice(len(pools), p=weights / weights.sum()))]
         return [int(i) for i in rng.choice(pool, size=n, replace=False)]

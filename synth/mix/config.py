@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -31,7 +31,7 @@ class ClassMasksMask(_Strict):
     fraction: float = Field(default=0.5, gt=0, le=1, description="Share of a source's classes it pastes.")
 
 
-MixMask = Annotated[Union[FelzenszwalbMask, ClassMasksMask], Field(discriminator="type")]  # noqa: UP007
+MixMask = Annotated[FelzenszwalbMask | ClassMasksMask, Field(discriminator="type")]
 
 
 class LossWeights(_Strict):
@@ -74,11 +74,16 @@ class MixSettings(_Strict):
     samples_per_shard: int = Field(default=250, ge=1, le=100_000)
     learned: LearnedMixer | None = Field(default=None, description="Mix in a learned feature space (HydraMix).")
 
-    def problems(self, context) -> list[tuple[str, str]]:  # noqa: ANN001 - a DatasetContext
+    def problems(self, context) -> list[tuple[str, str]]:
         out = []
         roots = len(context.taxonomy.classes)
         if self.pairing == "cross-class" and self.sources > roots:
-            out.append(("mix.sources", f"cross-class needs {self.sources} different dominant classes, the taxonomy has {roots}"))
+            out.append(
+                (
+                    "mix.sources",
+                    f"cross-class needs {self.sources} different dominant classes, the taxonomy has {roots}",
+                )
+            )
         if self.learned is not None and context.image_size % (2**self.learned.downsamplings):
             out.append(
                 (

@@ -143,7 +143,11 @@ def train_fewshot(
             x, y = torch.cat([x, xp]), torch.cat([y, yp])
         x, y = standard_augment(x, y, gen)
         if batch_mix is not None:
-            use = batch_mix if batch_mix != "either" else ("cutmix" if float(torch.rand((), generator=gen)) < 0.5 else "classmix")
+            use = (
+                batch_mix
+                if batch_mix != "either"
+                else ("cutmix" if float(torch.rand((), generator=gen)) < 0.5 else "classmix")
+            )
             x, y = cutmix(x, y, gen) if use == "cutmix" else classmix_batch(x, y, gen)
         logits, _ = model(x.to(dev))
         loss = F.cross_entropy(logits, y.to(dev), ignore_index=IGNORE)

@@ -32,11 +32,14 @@ def build_networks(cfg: LearnedMixer):
         def __init__(self, c: int):
             super().__init__()
             self.body = nn.Sequential(
-                nn.Conv2d(c, c, 3, padding=1, padding_mode="reflect"), norm(c), nn.ReLU(True),
-                nn.Conv2d(c, c, 3, padding=1, padding_mode="reflect"), norm(c),
+                nn.Conv2d(c, c, 3, padding=1, padding_mode="reflect"),
+                norm(c),
+                nn.ReLU(True),
+                nn.Conv2d(c, c, 3, padding=1, padding_mode="reflect"),
+                norm(c),
             )
 
-        def forward(self, x):  # noqa: ANN001, ANN201
+        def forward(self, x):
             return x + self.body(x)
 
     w = cfg.width
@@ -48,20 +51,30 @@ def build_networks(cfg: LearnedMixer):
     enc += [Residual(c) for _ in range(cfg.residual_blocks)]
     dec: list[nn.Module] = [Residual(c) for _ in range(cfg.residual_blocks)]
     for _ in range(cfg.downsamplings):
-        dec += [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(c, c // 2, 3, padding=1), norm(c // 2), nn.ReLU(True)]
+        dec += [
+            nn.Upsample(scale_factor=2, mode="nearest"),
+            nn.Conv2d(c, c // 2, 3, padding=1),
+            norm(c // 2),
+            nn.ReLU(True),
+        ]
         c //= 2
     dec += [nn.Conv2d(c, 3, 7, padding=3, padding_mode="reflect"), nn.Tanh()]
     disc = nn.Sequential(  # 70x70-style PatchGAN, shrunk: one real/fake score per patch
-        nn.Conv2d(3, w, 4, stride=2, padding=1), nn.LeakyReLU(0.2, True),
-        nn.Conv2d(w, 2 * w, 4, stride=2, padding=1), norm(2 * w), nn.LeakyReLU(0.2, True),
-        nn.Conv2d(2 * w, 4 * w, 4, stride=1, padding=1), norm(4 * w), nn.LeakyReLU(0.2, True),
+        nn.Conv2d(3, w, 4, stride=2, padding=1),
+        nn.LeakyReLU(0.2, True),
+        nn.Conv2d(w, 2 * w, 4, stride=2, padding=1),
+        norm(2 * w),
+        nn.LeakyReLU(0.2, True),
+        nn.Conv2d(2 * w, 4 * w, 4, stride=1, padding=1),
+        norm(4 * w),
+        nn.LeakyReLU(0.2, True),
         nn.Conv2d(4 * w, 1, 4, stride=1, padding=1),
     )
     torch.manual_seed(0)  # callers reseed; this only keeps a bare build reproducible
     return nn.Sequential(*enc), nn.Sequential(*dec), disc
 
 
-def laplacian_loss(fake, real, levels: int):  # noqa: ANN001, ANN201
+def laplacian_loss(fake, real, levels: int):
     """L1 between Laplacian pyramids: band-pass detail at every scale counts, not only mean colour."""
     import torch.nn.functional as F
 
@@ -77,20 +90,20 @@ def laplacian_loss(fake, real, levels: int):  # noqa: ANN001, ANN201
     return total + F.l1_loss(fake, real)
 
 
-def to_tensor(images: list[np.ndarray]):  # noqa: ANN201
+def to_tensor(images: list[np.ndarray]):
     import torch
 
     return torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
 
 
-def to_uint8(batch) -> np.ndarray:  # noqa: ANN001
+def to_uint8(batch) -> np.ndarray:
     return batch.add(1.0).mul(127.5).round().clamp(0, 255).byte().permute(0, 2, 3, 1).numpy()
 
 
 class LearnedMixerModel:
     """Encoder and decoder of a trained mixer; ``mix`` draws composites from per-cell owners."""
 
-    def __init__(self, cfg: LearnedMixer, encoder, decoder):  # noqa: ANN001
+    def __init__(self, cfg: LearnedMixer, encoder, decoder):
         self.cfg, self.encoder, self.decoder = cfg, encoder.eval(), decoder.eval()
         self.stride = 2**cfg.downsamplings
 
@@ -118,7 +131,9 @@ class LearnedMixerModel:
         tensors = {f"encoder.{k}": v for k, v in self.encoder.state_dict().items()}
         tensors |= {f"decoder.{k}": v for k, v in self.decoder.state_dict().items()}
         save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(folder / "model.safetensors"))
-        (folder / "config.json").write_text(json.dumps(self.cfg.model_dump(mode="json"), sort_keys=True, indent=2) + "\n")
+        (folder / "config.json").write_text(
+            json.dumps(self.cfg.model_dump(mode="json"), sort_keys=True, indent=2) + "\n"
+        )
 
     @classmethod
     def load(cls, folder: Path) -> LearnedMixerModel:
@@ -173,7 +188,9 @@ class MixerTrainer:
         fakes = torch.cat([recon, mixed])
         self.opt_d.zero_grad()
         real_score, fake_score = self.disc(x), self.disc(fakes.detach())
-        d_loss = 0.5 * (F.mse_loss(real_score, torch.ones_like(real_score)) + F.mse_loss(fake_score, torch.zeros_like(fake_score)))
+        d_loss = 0.5 * (
+            F.mse_loss(real_score, torch.ones_like(real_score)) + F.mse_loss(fake_score, torch.zeros_like(fake_score))
+        )
         d_loss.backward()
         self.opt_d.step()
         self.opt_g.zero_grad()
@@ -184,7 +201,10 @@ class MixerTrainer:
         w = self.cfg.weights
         (w.reconstruction * rec + w.laplacian * lap + w.adversarial * adv).backward()
         self.opt_g.step()
-        return {k: float(v.detach()) for k, v in (("reconstruction", rec), ("laplacian", lap), ("adversarial", adv), ("discriminator", d_loss))}
+        return {
+            k: float(v.detach())
+            for k, v in (("reconstruction", rec), ("laplacian", lap), ("adversarial", adv), ("discriminator", d_loss))
+        }
 
     def model(self) -> LearnedMixerModel:
         return LearnedMixerModel(self.cfg, self.encoder, self.decoder)
@@ -262,7 +282,9 @@ def train_mixer(
             if len(positions) < 2:
                 continue
             groups, owners = training_mixes(positions, sources, stride, index_for, rng, gen)
-            losses = trainer.step(data[positions].to(trainer.device), groups.to(trainer.device), owners.to(trainer.device))
+            losses = trainer.step(
+                data[positions].to(trainer.device), groups.to(trainer.device), owners.to(trainer.device)
+            )
             for key, value in losses.items():
                 sums[key] = sums.get(key, 0.0) + value
             batches += 1

@@ -11,7 +11,9 @@ import numpy as np
 from synth.mix.config import ClassMasksMask, FelzenszwalbMask
 
 
-def felzenszwalb_index(image: np.ndarray, n_sources: int, cfg: FelzenszwalbMask, rng: np.random.Generator) -> np.ndarray:
+def felzenszwalb_index(
+    image: np.ndarray, n_sources: int, cfg: FelzenszwalbMask, rng: np.random.Generator
+) -> np.ndarray:
     """Segment ``image`` and give every segment to a uniformly drawn source, each source at least one segment
     when there are enough segments (a composite made of one source is no mix)."""
     return assign_segments(felzenszwalb_segments(image, cfg), n_sources, rng)

@@ -13,8 +13,8 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from synth.errors import UserError
 from synth.core.paths import DatasetPaths
+from synth.errors import UserError
 from synth.publish.registry import data_hash, record_version
 from synth.recipe import Recipe, recipe_hash, recipe_path
 
@@ -41,7 +41,9 @@ def _local_lineage(paths: DatasetPaths, recipe: Recipe) -> dict:
         raise UserError(f"{paths.build}: no build; run `synth build {recipe.name}` (or `dvc repro`) first")
     lineage = json.loads(lineage_file.read_text())
     if lineage.get("recipe_hash") != recipe_hash(recipe):
-        raise UserError(f"{paths.build}: built from another version of the recipe; run `synth build {recipe.name}` first")
+        raise UserError(
+            f"{paths.build}: built from another version of the recipe; run `synth build {recipe.name}` first"
+        )
     return lineage
 
 
@@ -51,7 +53,9 @@ def _refuse_dirty(root: Path, recipe: Recipe) -> None:
     if status.returncode != 0:
         raise UserError(f"{path.relative_to(root)}: not in a git repository; publish needs the recipe committed")
     if status.stdout.strip():
-        raise UserError(f"recipes/{recipe.name}.yaml: has uncommitted changes; commit the recipe, rebuild, then publish")
+        raise UserError(
+            f"recipes/{recipe.name}.yaml: has uncommitted changes; commit the recipe, rebuild, then publish"
+        )
 
 
 def _token() -> str:
@@ -73,7 +77,9 @@ def publish(recipe: Recipe, root: Path = Path("."), force: bool = False, dry_run
     if str(lineage.get("git_commit", "")).endswith("+dirty"):
         raise UserError(f"{paths.build}: built from an uncommitted recipe; commit it and rebuild")
     if not lineage.get("validation", {}).get("success") and not force:
-        raise UserError(f"{paths.build}: validation failed; fix the data, or pass --force to publish it marked unvalidated")
+        raise UserError(
+            f"{paths.build}: validation failed; fix the data, or pass --force to publish it marked unvalidated"
+        )
     tag = f"v{recipe.version}"
     files = sorted(str(p.relative_to(paths.build)) for p in paths.build.rglob("*") if p.is_file())
     if dry_run:
@@ -110,7 +116,9 @@ def publish(recipe: Recipe, root: Path = Path("."), force: bool = False, dry_run
             operations = [CommitOperationAdd(path_in_repo=f, path_or_fileobj=str(paths.build / f)) for f in files]
             operations += [CommitOperationDelete(path_in_repo=f) for f in deleted]
             info = api.create_commit(
-                repo, operations=operations, repo_type=REPO_TYPE,
+                repo,
+                operations=operations,
+                repo_type=REPO_TYPE,
                 commit_message=f"{recipe.name} {tag}",
                 commit_description=f"recipe {lineage['recipe_hash'][:12]}, git {lineage['git_commit']}",
             )
@@ -122,7 +130,9 @@ def publish(recipe: Recipe, root: Path = Path("."), force: bool = False, dry_run
     except Exception as error:
         if not _is_network_error(error):
             raise
-        raise UserError(f"{repo}: connection failed ({error.__class__.__name__}); nothing was tagged, rerun to complete") from None
+        raise UserError(
+            f"{repo}: connection failed ({error.__class__.__name__}); nothing was tagged, rerun to complete"
+        ) from None
     _record(root, recipe, repo, tag, commit, lineage)
     report = PublishReport(repo, tag, action, commit=commit)
     if action == "published":
@@ -134,10 +144,13 @@ def _is_network_error(error: Exception) -> bool:
     """Transport failures of the Hub client's HTTP stack (httpx and its relatives, sockets)."""
     if isinstance(error, (OSError, ConnectionError, TimeoutError)):
         return True
-    return any(cls.__module__.split(".")[0] in ("httpx", "httpx2", "httpcore", "requests", "urllib3") for cls in type(error).__mro__)
+    return any(
+        cls.__module__.split(".")[0] in ("httpx", "httpx2", "httpcore", "requests", "urllib3")
+        for cls in type(error).__mro__
+    )
 
 
-def _remote_lineage(api, repo: str, revision: str) -> dict:  # noqa: ANN001
+def _remote_lineage(api, repo: str, revision: str) -> dict:
     from huggingface_hub.errors import EntryNotFoundError, RevisionNotFoundError
 
     try:
@@ -148,15 +161,20 @@ def _remote_lineage(api, repo: str, revision: str) -> dict:  # noqa: ANN001
 
 
 def _record(root: Path, recipe: Recipe, repo: str, tag: str, commit: str, lineage: dict) -> None:
-    record_version(root, recipe.name, repo, {
-        "version": recipe.version,
-        "tag": tag,
-        "hub_commit": commit,
-        "content_hash": lineage["content_hash"],
-        "recipe_hash": lineage["recipe_hash"],
-        "data_hash": data_hash(recipe),
-        "git_commit": lineage["git_commit"],
-        "generator": lineage["generator"],
-        "splits": lineage["splits"],
-        "validated": bool(lineage.get("validation", {}).get("success")),
-    })
+    record_version(
+        root,
+        recipe.name,
+        repo,
+        {
+            "version": recipe.version,
+            "tag": tag,
+            "hub_commit": commit,
+            "content_hash": lineage["content_hash"],
+            "recipe_hash": lineage["recipe_hash"],
+            "data_hash": data_hash(recipe),
+            "git_commit": lineage["git_commit"],
+            "generator": lineage["generator"],
+            "splits": lineage["splits"],
+            "validated": bool(lineage.get("validation", {}).get("success")),
+        },
+    )

@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from synth.errors import UserError
 from synth.core.hashing import canonical_hash
+from synth.errors import UserError
 from synth.recipe import STAGE_FIELDS, Recipe
 
 REGISTRY_DIR = "registry"

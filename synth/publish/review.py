@@ -78,17 +78,27 @@ def semantic_diff(old: dict | None, new: dict | None) -> list[str]:
         if old and old_prompts.get(key) != new_prompts.get(key):
             lines.append(f"prompts {key}: `{old_prompts.get(key)}` → `{new_prompts.get(key)}`")
     if old.get("seeds") != new.get("seeds") and old:
-        ranges = lambda s: ", ".join(f"[{r['start']}, {r['stop']})" for r in s or [])  # noqa: E731
-        lines.append(f"seeds: {ranges(old.get('seeds'))} → {ranges(new.get('seeds'))} "
-                     f"({_count(old.get('seeds'))} → {_count(new.get('seeds'))} samples)")
+
+        def ranges(seeds: list | None) -> str:
+            return ", ".join(f"[{r['start']}, {r['stop']})" for r in seeds or [])
+
+        lines.append(
+            f"seeds: {ranges(old.get('seeds'))} → {ranges(new.get('seeds'))} "
+            f"({_count(old.get('seeds'))} → {_count(new.get('seeds'))} samples)"
+        )
     if old:
         old_gen, new_gen = old.get("generator") or {}, new.get("generator") or {}
         for key in ("type", "model", "revision"):
             if old_gen.get(key) != new_gen.get(key):
                 lines.append(f"generator {key}: `{old_gen.get(key)}` → `{new_gen.get(key)}`")
-        lines += [f"generator setting {c}" for c in _settings_changes(
-            {"generator": {k: v for k, v in old_gen.items() if k not in ("type", "model", "revision")}},
-            {"generator": {k: v for k, v in new_gen.items() if k not in ("type", "model", "revision")}}, "generator")]
+        lines += [
+            f"generator setting {c}"
+            for c in _settings_changes(
+                {"generator": {k: v for k, v in old_gen.items() if k not in ("type", "model", "revision")}},
+                {"generator": {k: v for k, v in new_gen.items() if k not in ("type", "model", "revision")}},
+                "generator",
+            )
+        ]
         for section in ("decode", "validation", "splits"):
             lines += [f"{section} {c}" for c in _settings_changes(old, new, section)]
         for key in ("image_size", "image_format", "samples_per_shard", "license", "hub_repo"):
@@ -143,8 +153,11 @@ def data_section(root: Path, base: str, name: str, base_root: Path | None, image
 
     before, after = load_side(root, name, base), load_side(root, name, None)
     out = ["#### Data", ""]
-    notes = [f"> {label}: {side.missing or side.stale}" for label, side in (("before", before), ("after", after))
-             if side.missing or side.stale]
+    notes = [
+        f"> {label}: {side.missing or side.stale}"
+        for label, side in (("before", before), ("after", after))
+        if side.missing or side.stale
+    ]
     out += [*notes, *([""] if notes else [])]
     if before.reports or after.reports:
         out += table(overview_rows(before, after)) + [""]
@@ -199,7 +212,9 @@ def review_markdown(root: Path, base: str, base_root: Path | None = None, image:
         version = version_line(old, new)
         if version:
             out += [version, ""]
-        out += [f"- {line}" for line in semantic_diff(old, new)] or ["- no semantic change (formatting or comments only)"]
+        out += [f"- {line}" for line in semantic_diff(old, new)] or [
+            "- no semantic change (formatting or comments only)"
+        ]
         out.append("")
         out += data_section(root, base, name, base_root, image)
     shown = _git(root, "show", f"{base}:params.yaml")
@@ -208,6 +223,12 @@ def review_markdown(root: Path, base: str, base_root: Path | None = None, image:
     rows = params_rows(old_params, new_params)
     if rows:
         out += ["### `params.yaml` by field", "", *params_table(rows), ""]
-    out += ["<details><summary><code>dvc metrics diff</code> (DVC's own view of the same metrics)</summary>", "",
-            _dvc(root, "metrics", "diff", base, "--md"), "", "</details>", ""]
+    out += [
+        "<details><summary><code>dvc metrics diff</code> (DVC's own view of the same metrics)</summary>",
+        "",
+        _dvc(root, "metrics", "diff", base, "--md"),
+        "",
+        "</details>",
+        "",
+    ]
     return "\n".join(out)

@@ -14,8 +14,8 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
-from synth.errors import UserError
 from synth.core.paths import DatasetPaths
+from synth.errors import UserError
 from synth.recipe import Recipe
 from synth.store.shards import list_shards, parse_name, read_shard
 
@@ -56,8 +56,10 @@ def fetch_from_dvc(root: Path, rev: str, name: str, samples_per_shard: int, seed
     from dvc_data.index import DataIndexError
 
     wanted = {seed // samples_per_shard for seed in seeds}
-    how = (f"check out `{rev}` and `dvc pull data/{name}` (or `dvc push` it where it was built), or pass "
-           f"`--base-root` a checkout of `{rev}` with its data")
+    how = (
+        f"check out `{rev}` and `dvc pull data/{name}` (or `dvc push` it where it was built), or pass "
+        f"`--base-root` a checkout of `{rev}` with its data"
+    )
     try:
         fs = DVCFileSystem(str(root), rev=rev)
         for part in ("samples", "masks"):
@@ -72,8 +74,9 @@ def fetch_from_dvc(root: Path, rev: str, name: str, samples_per_shard: int, seed
                     fs.get_file(entry, str(target / Path(entry).name))
     except (OSError, DvcException, DataIndexError) as error:  # a missing file, directory manifest or remote
         reason = str(error).strip().splitlines()[0] if str(error).strip() else error.__class__.__name__
-        return (f"the data of `{name}` at `{rev}` is neither in the DVC cache nor on a reachable remote ({reason}): "
-                f"{how}")
+        return (
+            f"the data of `{name}` at `{rev}` is neither in the DVC cache nor on a reachable remote ({reason}): {how}"
+        )
     return None
 
 
@@ -114,8 +117,10 @@ def choose_seeds(before: set[int] | None, after: set[int] | None, count: int = C
         common = sorted(before & after)
         if common:
             return pick_seeds(common, count), None
-        return (pick_seeds(sorted(before), count) + pick_seeds(sorted(after), count),
-                "the two versions share no seed (the seed ranges moved): each side shows its own first seeds")
+        return (
+            pick_seeds(sorted(before), count) + pick_seeds(sorted(after), count),
+            "the two versions share no seed (the seed ranges moved): each side shows its own first seeds",
+        )
     return pick_seeds(sorted(before or after or []), count), None
 
 
@@ -126,8 +131,13 @@ def render(recipe: Recipe, root: Path, seeds: list[int]) -> Image.Image:
 
 
 def review_image(
-    root: Path, name: str, base_rev: str, base_recipe: Recipe | None, head_recipe: Recipe | None,
-    base_root: Path | None = None, count: int = COUNT,
+    root: Path,
+    name: str,
+    base_rev: str,
+    base_recipe: Recipe | None,
+    head_recipe: Recipe | None,
+    base_root: Path | None = None,
+    count: int = COUNT,
 ) -> tuple[Path | None, list[str]]:
     """Write ``reports/NAME/review.png``; returns its path (None when neither side has data) and note lines."""
     notes: list[str] = []

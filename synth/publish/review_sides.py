@@ -7,6 +7,7 @@ how to get it, so a review never shows an empty cell without a reason.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 from dataclasses import dataclass, field
@@ -91,24 +92,28 @@ def load_side(root: Path, name: str, rev: str | None) -> Side:
     for report in REPORTS:
         text = side.read(f"reports/{name}/{report}")
         if text is not None:
-            try:
+            with contextlib.suppress(json.JSONDecodeError):
                 side.reports[report] = json.loads(text)
-            except json.JSONDecodeError:
-                pass
     if side.recipe is None:
-        side.missing = (f"`{name}` is new in this change: {side.where} has no such recipe, so there is nothing before"
-                        if rev else f"`{name}` is removed in this change")
+        side.missing = (
+            f"`{name}` is new in this change: {side.where} has no such recipe, so there is nothing before"
+            if rev
+            else f"`{name}` is removed in this change"
+        )
     elif "validation.json" not in side.reports:
         side.missing = (
             f"{side.where} has no committed `reports/{name}/validation.json` (made before metrics were versioned, or "
             f"its `dvc repro` was not committed): check it out, `dvc pull`, `dvc repro validate@{name}` and commit "
-            f"`dvc.lock` and `reports/`" if rev else
-            f"no `reports/{name}/validation.json` here: run `dvc repro` (or `dvc pull`) and commit `dvc.lock` and "
+            f"`dvc.lock` and `reports/`"
+            if rev
+            else f"no `reports/{name}/validation.json` here: run `dvc repro` (or `dvc pull`) and commit `dvc.lock` and "
             f"`reports/{name}/*.json`"
         )
     else:
         changed = _stale_fields(side)
         if changed:
-            side.stale = (f"the metrics of {side.where} were made from an older recipe ({', '.join(changed)} changed "
-                          f"since; `dvc.lock` says so): run `dvc repro` and commit `dvc.lock` and `reports/`")
+            side.stale = (
+                f"the metrics of {side.where} were made from an older recipe ({', '.join(changed)} changed "
+                f"since; `dvc.lock` says so): run `dvc repro` and commit `dvc.lock` and `reports/`"
+            )
     return side

@@ -83,10 +83,14 @@ def _megabytes(samples: tuple[int, int] | None, masks: tuple[int, int] | None) -
 def overview_rows(before: Side, after: Side) -> list[tuple[str, object, object]]:
     """Counts, validation outcome and data-quality numbers of the dataset as a whole."""
     a, b = before.reports.get("validation.json"), after.reports.get("validation.json")
-    shards_a, shards_b = before.out_files("synthesize", f"data/{before.name}/samples"), after.out_files(
-        "synthesize", f"data/{after.name}/samples")
-    masks_a, masks_b = before.out_files("decode", f"data/{before.name}/masks"), after.out_files(
-        "decode", f"data/{after.name}/masks")
+    shards_a, shards_b = (
+        before.out_files("synthesize", f"data/{before.name}/samples"),
+        after.out_files("synthesize", f"data/{after.name}/samples"),
+    )
+    masks_a, masks_b = (
+        before.out_files("decode", f"data/{before.name}/masks"),
+        after.out_files("decode", f"data/{after.name}/masks"),
+    )
     rows = [
         ("samples", _get(a, "samples"), _get(b, "samples")),
         ("shards", shards_a and shards_a[0], shards_b and shards_b[0]),
@@ -96,8 +100,12 @@ def overview_rows(before: Side, after: Side) -> list[tuple[str, object, object]]
         ("warning expectations failed", _failed(a, "warning"), _failed(b, "warning")),
         ("class KL (observed ‖ target)", _get(a, "class_kl"), _get(b, "class_kl")),
     ]
-    for key, label in (("empty_fraction", "empty samples"), ("duplicate_fraction", "near-duplicates"),
-                       ("mean_ignore_fraction", "mean ignore fraction"), ("mean_confidence", "mean confidence")):
+    for key, label in (
+        ("empty_fraction", "empty samples"),
+        ("duplicate_fraction", "near-duplicates"),
+        ("mean_ignore_fraction", "mean ignore fraction"),
+        ("mean_confidence", "mean confidence"),
+    ):
         if _get(a, key) is not None or _get(b, key) is not None:
             rows.append((label, _get(a, key), _get(b, key)))
     ea, eb = before.reports.get("evaluate.json"), after.reports.get("evaluate.json")
@@ -105,8 +113,13 @@ def overview_rows(before: Side, after: Side) -> list[tuple[str, object, object]]
         rows.append((f"evaluate mIoU ({variant})", _get(ea, "miou", variant), _get(eb, "miou", variant)))
     sa, sb = before.reports.get("stylize.json"), after.reports.get("stylize.json")
     if sa or sb:
-        rows.append(("stylize domain distance after", _get(sa, "domain_distance", "after"),
-                     _get(sb, "domain_distance", "after")))
+        rows.append(
+            (
+                "stylize domain distance after",
+                _get(sa, "domain_distance", "after"),
+                _get(sb, "domain_distance", "after"),
+            )
+        )
     return rows
 
 

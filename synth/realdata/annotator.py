@@ -31,9 +31,16 @@ def build_classifier() -> nn.Module:
     from torch import nn
 
     return nn.Sequential(
-        nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Linear(64 * 7 * 7, 128), nn.ReLU(), nn.Linear(128, 10),
+        nn.Conv2d(1, 32, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(64 * 7 * 7, 128),
+        nn.ReLU(),
+        nn.Linear(128, 10),
     )
 
 
@@ -50,7 +57,9 @@ def framed(images: np.ndarray, seed: int) -> np.ndarray:
     return out
 
 
-def train_classifier(epochs: int = 2, seed: int = 0, root: Path | str = DEFAULT_ROOT, limit: int | None = None) -> nn.Module:
+def train_classifier(
+    epochs: int = 2, seed: int = 0, root: Path | str = DEFAULT_ROOT, limit: int | None = None
+) -> nn.Module:
     """Train on the 60,000 train-split photos (never the test split; ``limit``: the first N), framed as on a
     canvas (``framed``). About a CPU minute per epoch on one thread; deterministic for a seed and thread count."""
     import torch

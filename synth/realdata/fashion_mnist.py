@@ -26,7 +26,16 @@ import numpy as np
 from synth.errors import UserError
 
 CLASS_NAMES: tuple[str, ...] = (
-    "tshirt", "trousers", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "ankle boot",
+    "tshirt",
+    "trousers",
+    "pullover",
+    "dress",
+    "coat",
+    "sandal",
+    "shirt",
+    "sneaker",
+    "bag",
+    "ankle boot",
 )
 DEFAULT_ROOT = Path("/usr/share/datasets/fashion-mnist")
 LICENSE_NOTICE = (
@@ -84,7 +93,7 @@ def _read_idx(path: Path, magic: int, dims: int) -> np.ndarray:
     header = 4 + 4 * dims
     if len(data) < header or int.from_bytes(data[:4], "big") != magic:
         raise UserError(f"{path}: not an idx file (bad magic number)")
-    shape = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(dims))
+    shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(dims))
     if len(data) != header + int(np.prod(shape)):
         raise UserError(f"{path}: truncated or corrupt idx file ({len(data) - header} bytes for shape {shape})")
     return np.frombuffer(data, np.uint8, offset=header).reshape(shape)
@@ -171,14 +180,14 @@ def compose(
         best = None
         for _ in range(8):
             y, x = (int(v) for v in rng.integers(0, size - side + 1, size=2))
-            covered = int(np.count_nonzero(mask[y:y + side, x:x + side][fg]))
+            covered = int(np.count_nonzero(mask[y : y + side, x : x + side][fg]))
             if best is None or covered < best[0]:
                 best = (covered, y, x)
             if covered == 0:
                 break
         _, y, x = best
-        canvas[y:y + side, x:x + side][fg] = pixels[fg]
-        mask[y:y + side, x:x + side][fg] = int(labels[index]) + 1
+        canvas[y : y + side, x : x + side][fg] = pixels[fg]
+        mask[y : y + side, x : x + side][fg] = int(labels[index]) + 1
     drawn = [int(labels[i]) for i in picks]
     return Composition(np.repeat(canvas[:, :, None], 3, axis=2), mask, caption_for(drawn, rng), drawn, picks)
 
@@ -198,6 +207,7 @@ def make_compositions(
 
 # --- committed Parquet sets -------------------------------------------------------------------------------------
 
+
 def _png(array: np.ndarray, mode: str) -> bytes:
     from PIL import Image
 
@@ -211,14 +221,16 @@ def write_real_set(compositions: list[Composition], split: str, path: Path) -> P
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    table = pa.table({
-        "image": pa.array([_png(c.image, "RGB") for c in compositions], pa.binary()),
-        "mask": pa.array([_png(c.mask, "L") for c in compositions], pa.binary()),
-        "caption": pa.array([c.caption for c in compositions], pa.string()),
-        "labels": pa.array([c.labels for c in compositions], pa.list_(pa.int16())),
-        "source_indices": pa.array([c.source_indices for c in compositions], pa.list_(pa.int32())),
-        "source_split": pa.array([split] * len(compositions), pa.string()),
-    })
+    table = pa.table(
+        {
+            "image": pa.array([_png(c.image, "RGB") for c in compositions], pa.binary()),
+            "mask": pa.array([_png(c.mask, "L") for c in compositions], pa.binary()),
+            "caption": pa.array([c.caption for c in compositions], pa.string()),
+            "labels": pa.array([c.labels for c in compositions], pa.list_(pa.int16())),
+            "source_indices": pa.array([c.source_indices for c in compositions], pa.list_(pa.int32())),
+            "source_split": pa.array([split] * len(compositions), pa.string()),
+        }
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     pq.write_table(table, tmp, compression="zstd")

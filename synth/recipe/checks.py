@@ -89,8 +89,13 @@ def recipe_notes(recipe: Recipe) -> list[tuple[str, str]]:
     records = getattr(recipe.generator, "features", None) is not None
     reads = getattr(getattr(recipe.decode, "features", None), "type", None)
     if records and reads != "captured":
-        notes.append(("generator.features", "recorded in every sample but read only by decode.type datasetgan with "
-                      "features.type captured; this recipe's decoder ignores them"))
+        notes.append(
+            (
+                "generator.features",
+                "recorded in every sample but read only by decode.type datasetgan with "
+                "features.type captured; this recipe's decoder ignores them",
+            )
+        )
     return notes
 
 

@@ -32,7 +32,9 @@ def _evaluate_problems(recipe: Recipe) -> list[tuple[str, str]]:
         if variant == "real" and ev.reference is None:
             out.append((f"evaluate.variants[{i}]", "'real' needs `evaluate.reference` (a real labeled training set)"))
         if variant == "adapted" and ev.architecture.type != "unet":
-            out.append((f"evaluate.variants[{i}]", "'adapted' (CSA) trains the tiny UNet only; drop `evaluate.segmenter`"))
+            out.append(
+                (f"evaluate.variants[{i}]", "'adapted' (CSA) trains the tiny UNet only; drop `evaluate.segmenter`")
+            )
         if variant == "adapted" and recipe.target is None:
             out.append((f"evaluate.variants[{i}]", "'adapted' needs `target.images` (unlabeled target images)"))
     if len(set(ev.variants)) != len(ev.variants):
@@ -72,7 +74,9 @@ def _target_problems(recipe: Recipe) -> list[tuple[str, str]]:
                 out.append((f"{where}.generator.{loc}", msg))
         for r in recipe.seeds:
             if source.seeds.start < r.stop and r.start < source.seeds.stop:
-                out.append((f"{where}.seeds", f"overlaps the recipe's seeds [{r.start}, {r.stop}): same layouts would leak"))
+                out.append(
+                    (f"{where}.seeds", f"overlaps the recipe's seeds [{r.start}, {r.stop}): same layouts would leak")
+                )
                 break
         spans.append((where, source.seeds))
     if len(spans) == 2 and spans[0][1].start < spans[1][1].stop and spans[1][1].start < spans[0][1].stop:

@@ -57,7 +57,10 @@ class Validation(Strict):
     max_duplicate_fraction: float = Field(default=0.01, ge=0, le=1, description="Share of near-duplicate images.")
     min_mean_confidence: float = Field(default=0.0, ge=0, le=1, description="Per-sample mean decoder confidence.")
     duplicate_max_distance: int = Field(
-        default=4, ge=0, le=16, description="Perceptual-hash bits two images may differ in and still be near-duplicates."
+        default=4,
+        ge=0,
+        le=16,
+        description="Perceptual-hash bits two images may differ in and still be near-duplicates.",
     )
 
 
@@ -99,7 +102,7 @@ class Recipe(Strict):
     evaluate: EvaluateSettings | None = None
 
     @model_serializer(mode="wrap")
-    def _omit_absent_sections(self, handler):  # noqa: ANN001, ANN202 - pydantic's signature
+    def _omit_absent_sections(self, handler):
         # An optional section that is off is not in the dump, so recipes without it hash as they always did.
         data = handler(self)
         for key in OPTIONAL_SECTIONS:
@@ -131,4 +134,3 @@ class Recipe(Strict):
     @property
     def num_samples(self) -> int:
         return sum(len(r) for r in self.seeds)
-

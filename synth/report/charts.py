@@ -31,10 +31,15 @@ def bar_chart(
     height = top + group * len(rows) + 24
     width = LABEL_W + BAR_W + VALUE_W
     peak = scale_max or max([v for _, _, values in rows for v in values] + [marker[0] if marker else 0, 1e-9])
-    x = lambda v: LABEL_W + BAR_W * min(max(v, 0.0), peak) / peak
+
+    def x(v: float) -> float:
+        return LABEL_W + BAR_W * min(max(v, 0.0), peak) / peak
+
     parts = [
-        (f'<svg role="img" aria-label="{escape(title)}" width="{width}" '
-        f'height="{height}" viewBox="0 0 {width} {height}" font-family=\'{escape(CSS_FONT_STACK)}\' font-size="12">'),
+        (
+            f'<svg role="img" aria-label="{escape(title)}" width="{width}" '
+            f'height="{height}" viewBox="0 0 {width} {height}" font-family=\'{escape(CSS_FONT_STACK)}\' font-size="12">'
+        ),
         f'<text x="0" y="16" font-weight="bold" font-size="13">{escape(title)}</text>',
     ]
     for k, (name, colour) in enumerate(series):

@@ -9,14 +9,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from PIL import Image, ImageDraw
 
-from synth.core.labels import IGNORE_ID
-from synth.core.paths import DatasetPaths
 from synth.core.fonts import label_font
+from synth.core.labels import IGNORE_ID
 from synth.core.palette import IGNORE_RGB, palette_rgb
+from synth.core.paths import DatasetPaths
 from synth.recipe import Recipe
 from synth.store.codec import decode_png
-from synth.store.records import records_from_table
 from synth.store.labeled import paired_shards
+from synth.store.records import records_from_table
 from synth.store.shards import read_shard
 
 CELL = 160
@@ -39,7 +39,9 @@ def _cell(array: np.ndarray) -> Image.Image:
     return Image.fromarray(array).resize((CELL, CELL), Image.NEAREST if array.ndim == 2 else Image.BILINEAR)
 
 
-def contact_sheet(recipe: Recipe, root: Path = Path("."), count: int = 8, seeds: list[int] | None = None) -> Image.Image:
+def contact_sheet(
+    recipe: Recipe, root: Path = Path("."), count: int = 8, seeds: list[int] | None = None
+) -> Image.Image:
     """``seeds``: exactly these (those the data holds), e.g. the same seeds of two versions for a review."""
     paths = DatasetPaths(Path(root), recipe.name)
     pairs = dict(enumerate(paired_shards(paths.samples, paths.masks, f"synth synthesize {recipe.name}")))
@@ -58,7 +60,9 @@ def contact_sheet(recipe: Recipe, root: Path = Path("."), count: int = 8, seeds:
         table = table.filter(pc.is_in(table.column("seed"), wanted))  # decode only the previewed samples
         records = {r.seed: r for r in records_from_table(table, samples[index])}
         mask_table = read_shard(masks[index], ["seed", "mask"])
-        decoded = {r["seed"]: r["mask"] for r in mask_table.filter(pc.is_in(mask_table.column("seed"), wanted)).to_pylist()}
+        decoded = {
+            r["seed"]: r["mask"] for r in mask_table.filter(pc.is_in(mask_table.column("seed"), wanted)).to_pylist()
+        }
         for seed in sorted(chosen.intersection(all_seeds[index])):
             image = records[seed].image
             mask = decode_png(decoded[seed])

@@ -110,7 +110,7 @@ def failure_rows(failures: list[dict], linked_seeds: set[int], class_anchor: dic
         status = f" ({escape(f['status'])})" if f.get("status") != "failed" else ""
         body.append(
             f'<tr><td><span class="{badge}">{escape(f["severity"])}</span>{status}</td>'
-            f'<td>{escape(f.get("suite") or "")}</td>'
+            f"<td>{escape(f.get('suite') or '')}</td>"
             f"<td><code>{escape(str(f.get('expectation')))}</code><br>"
             f"column <code>{escape(str(f.get('column') or '-'))}</code></td>"
             f"<td><code>{escape(str(f.get('recipe_field') or ''))}</code>: {_fmt(f.get('thresholds', {}))}</td>"
@@ -165,7 +165,7 @@ def render(ctx: dict) -> str:
     absent = "".join(f"<li>{escape(line)}</li>" for line in ctx["absent"])
     per_class = "".join(
         f'<div class="row" id="{ctx["class_anchor"][row["name"]]}">'
-        f'<h3>{swatch(row["color"])}{row["id"]}: {escape(row["name"])}'
+        f"<h3>{swatch(row['color'])}{row['id']}: {escape(row['name'])}"
         f"</h3>{gallery(row['cards'])}</div>"
         for row in ctx["per_class"]
     )

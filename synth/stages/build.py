@@ -24,12 +24,12 @@ import pyarrow.parquet as pq
 
 from synth.card.card import render_card
 from synth.card.lineage import file_sha256, make_lineage
-from synth.errors import UserError
-from synth.core.paths import DatasetPaths
-from synth.store.exclusions import read_exclusions
 from synth.core.hashing import canonical_hash
+from synth.core.paths import DatasetPaths
+from synth.errors import UserError
 from synth.recipe import Recipe, recipe_path
 from synth.splits import SPLIT_NAMES, split_of
+from synth.store.exclusions import read_exclusions
 from synth.store.labeled import paired_shards
 from synth.store.shards import parse_name, read_shard
 
@@ -83,7 +83,10 @@ IMAGE_SUFFIX = {"png": "png", "jpeg": "jpg", "webp": "webp"}
 def _image_column(data: pa.ChunkedArray, seeds: list[int], suffix: str) -> pa.StructArray:
     """A ``datasets`` Image column from stored bytes, without copying them into Python objects."""
     data = data.combine_chunks()
-    paths = pa.array([None if valid is False else f"{seed:08d}{suffix}" for seed, valid in zip(seeds, data.is_valid().to_pylist())], pa.string())
+    paths = pa.array(
+        [None if valid is False else f"{seed:08d}{suffix}" for seed, valid in zip(seeds, data.is_valid().to_pylist())],
+        pa.string(),
+    )
     return pa.StructArray.from_arrays([data, paths], names=["bytes", "path"], mask=data.is_null())
 
 
@@ -103,7 +106,9 @@ class SplitFile:
     key: str
 
 
-def plan_files(recipe: Recipe, pairs: list[tuple[Path, Path]], excluded: dict[int, str], has_confidence: bool) -> list[SplitFile]:
+def plan_files(
+    recipe: Recipe, pairs: list[tuple[Path, Path]], excluded: dict[int, str], has_confidence: bool
+) -> list[SplitFile]:
     plans = []
     for sample_path, mask_path in pairs:
         index, samples_key = parse_name(sample_path)  # type: ignore[misc]
@@ -114,10 +119,25 @@ def plan_files(recipe: Recipe, pairs: list[tuple[Path, Path]], excluded: dict[in
                 by_split.setdefault(split_of(seed, recipe.splits), []).append(seed)
         for split in SPLIT_NAMES:
             if split in by_split:
-                basis = {"samples": samples_key, "masks": masks_key, "split": split, "seeds": by_split[split],
-                         "confidence": has_confidence, "image_format": recipe.image_format, "format": BUILD_FORMAT}
-                plans.append(SplitFile(f"{split}-{index:05d}.parquet", split, sample_path, mask_path,
-                                       tuple(by_split[split]), canonical_hash(basis)[:16]))
+                basis = {
+                    "samples": samples_key,
+                    "masks": masks_key,
+                    "split": split,
+                    "seeds": by_split[split],
+                    "confidence": has_confidence,
+                    "image_format": recipe.image_format,
+                    "format": BUILD_FORMAT,
+                }
+                plans.append(
+                    SplitFile(
+                        f"{split}-{index:05d}.parquet",
+                        split,
+                        sample_path,
+                        mask_path,
+                        tuple(by_split[split]),
+                        canonical_hash(basis)[:16],
+                    )
+                )
     return plans
 
 
@@ -174,7 +194,11 @@ def write_split_file(pair: pa.Table, plan: SplitFile, schema: pa.Schema, path: P
 
 
 def write_shards(
-    recipe: Recipe, pairs: list[tuple[Path, Path]], out: Path, excluded: dict[int, str] | None = None, previous: Path | None = None
+    recipe: Recipe,
+    pairs: list[tuple[Path, Path]],
+    out: Path,
+    excluded: dict[int, str] | None = None,
+    previous: Path | None = None,
 ) -> tuple[dict[str, int], dict[str, int], bool, set[str]]:
     """Write (or link from ``previous``, the last build's data folder) every split file.
 
@@ -182,8 +206,8 @@ def write_shards(
     """
     has_confidence = _has_confidence(pairs[0][1])
     schema = _features(has_confidence).arrow_schema
-    counts = {name: 0 for name in SPLIT_NAMES}
-    sizes = {name: 0 for name in SPLIT_NAMES}
+    counts = dict.fromkeys(SPLIT_NAMES, 0)
+    sizes = dict.fromkeys(SPLIT_NAMES, 0)
     reused = set()
     by_pair: dict[tuple[Path, Path], list[SplitFile]] = {}
     for plan in plan_files(recipe, pairs, excluded or {}, has_confidence):
@@ -219,7 +243,9 @@ def build(recipe: Recipe, root: Path = Path("."), allow_invalid: bool = False) -
     try:
         excluded = read_exclusions(paths)
         previous = paths.build_data if paths.build_data.is_dir() else None
-        split_counts, split_bytes, has_confidence, reused = write_shards(recipe, pairs, staging / paths.build_data.name, excluded, previous)
+        split_counts, split_bytes, has_confidence, reused = write_shards(
+            recipe, pairs, staging / paths.build_data.name, excluded, previous
+        )
         id2label = {str(k): v for k, v in recipe.taxonomy.id2label().items()}
         (staging / paths.id2label.name).write_text(json.dumps(id2label, indent=2) + "\n")
         known = _previous_hashes(paths.lineage) if reused else {}

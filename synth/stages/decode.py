@@ -12,15 +12,15 @@ from functools import partial
 from pathlib import Path
 
 from synth.backends.work import ShardJob, ShardWork
+from synth.core.hashing import canonical_hash
+from synth.core.palette import palette_bytes
+from synth.core.paths import DatasetPaths
 from synth.decode.base import Decoder
 from synth.errors import UserError
-from synth.core.paths import DatasetPaths
-from synth.core.hashing import canonical_hash
 from synth.recipe import STAGES, Recipe
 from synth.stages import StageReport
 from synth.stages.runner import run_sharded
 from synth.stats import mask_stats
-from synth.core.palette import palette_bytes
 from synth.store.codec import encode_confidence, encode_mask
 from synth.store.records import MASKS_SCHEMA, iter_records, rows_to_table
 from synth.store.shards import ShardPlan, list_shards, parse_name, read_shard
@@ -37,7 +37,9 @@ def mask_shard_plans(recipe: Recipe, samples_dir: Path, trained: str | None = No
     for source in list_shards(samples_dir):
         index, source_key = parse_name(source)  # type: ignore[misc]
         rows = read_shard_rows(source)
-        plans.append((source, ShardPlan(index, tuple(range(rows)), canonical_hash(basis | {"source": source_key})[:16])))
+        plans.append(
+            (source, ShardPlan(index, tuple(range(rows)), canonical_hash(basis | {"source": source_key})[:16]))
+        )
     return plans
 
 
@@ -46,7 +48,7 @@ def read_shard_rows(path: Path) -> int:
 
     try:
         return pq.read_metadata(path).num_rows
-    except Exception as error:  # noqa: BLE001 - any unreadable footer is a corrupt shard
+    except Exception as error:
         raise UserError(f"{path}: corrupt shard ({error}); delete it and rerun synthesize") from None
 
 
@@ -57,7 +59,7 @@ def decode_shard(decoder: Decoder, recipe: Recipe, source: Path, advance=lambda 
     return decode_table(decoder, recipe, read_shard(source, SAMPLE_COLUMNS), source, advance)
 
 
-def decode_table(decoder: Decoder, recipe: Recipe, samples, source: Path | str, advance=lambda n=1: None):  # noqa: ANN001
+def decode_table(decoder: Decoder, recipe: Recipe, samples, source: Path | str, advance=lambda n=1: None):
     """A masks table from a samples table; ``source`` names where the samples came from, for messages."""
     class_ids = recipe.taxonomy.ids
     palette = palette_bytes(recipe.taxonomy)

@@ -15,15 +15,15 @@ from pathlib import Path
 
 import numpy as np
 
-from synth.errors import UserError
 from synth.core.paths import DatasetPaths
+from synth.errors import UserError
 from synth.recipe import Recipe
 from synth.stages import require_section
 from synth.store.exclusions import read_exclusions
 from synth.store.labeled import load_dataset_labeled, load_self_labeled
 
 
-def score_variants(sets: dict, num_classes: int, cfg, class_names: list[str], log=lambda msg: None) -> dict:  # noqa: ANN001
+def score_variants(sets: dict, num_classes: int, cfg, class_names: list[str], log=lambda msg: None) -> dict:
     """``sets``: source, stylized/real (optional), target (unlabeled Arrays), eval (labeled Arrays).
 
     Each variant is trained ``cfg.repeats`` times (seeds ``cfg.seed``, ``cfg.seed + 1``, ...); its ``miou`` and
@@ -49,7 +49,11 @@ def score_variants(sets: dict, num_classes: int, cfg, class_names: list[str], lo
         for c, name in enumerate(class_names):
             values = [r[c] for r in per_run if r[c] is not None]
             per_class[name] = round(float(np.mean(values)), 4) if values else None
-        results[variant] = {"miou": round(float(np.mean(runs)), 4), "per_class": per_class, "runs": [round(v, 4) for v in runs]}
+        results[variant] = {
+            "miou": round(float(np.mean(runs)), 4),
+            "per_class": per_class,
+            "runs": [round(v, 4) for v in runs],
+        }
     return results
 
 
@@ -85,13 +89,15 @@ def load_sets(recipe: Recipe, root: Path) -> dict:
         sets["real"] = read_labeled_file(root, cfg.reference, size)
         _check_ids(sets["real"], id2label, cfg.reference.path)
     if "adapted" in cfg.variants:
-        sets["target"] = to_arrays(load_self_labeled(paths.target_images, f"synth target {recipe.name}"), size, labeled=False)
+        sets["target"] = to_arrays(
+            load_self_labeled(paths.target_images, f"synth target {recipe.name}"), size, labeled=False
+        )
     if recipe.stylize is not None and {"stylized", "adapted"} & set(cfg.variants):
         sets["stylized"] = to_arrays(load_self_labeled(paths.stylized, f"synth stylize {recipe.name}"), size)
     return sets
 
 
-def evaluate(recipe: Recipe, root: Path = Path("."), log=lambda msg: None) -> dict:  # noqa: ANN001
+def evaluate(recipe: Recipe, root: Path = Path("."), log=lambda msg: None) -> dict:
     cfg = require_section(recipe, "evaluate", "adapt_recipes` or `evaluate_recipes")
     sets = load_sets(recipe, root)
     id2label = recipe.taxonomy.id2label()

@@ -16,30 +16,35 @@ from pathlib import Path
 import numpy as np
 
 from synth.backends.work import ShardJob, ShardWork
+from synth.core.hashing import canonical_hash
+from synth.core.paths import DatasetPaths
 from synth.mix.compose import MIX_STREAM, choose_sources, compose, dominant_classes, mixing_rng
 from synth.mix.learned import label_agreement
 from synth.mix.masks import class_masks_index, coarsen, felzenszwalb_index
-from synth.core.paths import DatasetPaths
-from synth.core.hashing import canonical_hash
 from synth.recipe import Recipe
 from synth.stages import StageReport, require_section
 from synth.stages.runner import run_sharded
+from synth.stats import image_stats
 from synth.store.codec import encode_png
 from synth.store.labeled import Labeled, load_dataset_labeled, paired_shards
 from synth.store.records import SAMPLES_SCHEMA, rows_to_table
 from synth.store.shards import ShardPlan, parse_name
-from synth.stats import image_stats
 
 MIXED_FORMAT = 2  # 2: the learned mixer trains on N-way segment mixes (was 2-way random blocks)
 
 
-def mix(recipe: Recipe, root: Path = Path("."), show_progress: bool = True, log=lambda msg: None) -> StageReport:  # noqa: ANN001
+def mix(recipe: Recipe, root: Path = Path("."), show_progress: bool = True, log=lambda msg: None) -> StageReport:
     settings = require_section(recipe, "mix", "mix_recipes")
     paths = DatasetPaths(Path(root), recipe.name)
     out_dir = paths.mixed
     pairs = paired_shards(paths.samples, paths.masks, f"synth synthesize {recipe.name}")
     source_key = canonical_hash([[parse_name(s)[1], parse_name(m)[1]] for s, m in pairs])  # type: ignore[index]
-    basis = {"mix": settings.model_dump(mode="json"), "image_size": recipe.image_size, "format": MIXED_FORMAT, "sources": source_key}
+    basis = {
+        "mix": settings.model_dump(mode="json"),
+        "image_size": recipe.image_size,
+        "format": MIXED_FORMAT,
+        "sources": source_key,
+    }
     plans = []
     for start in range(0, settings.count, settings.samples_per_shard):
         indices = tuple(range(start, min(start + settings.samples_per_shard, settings.count)))
@@ -84,7 +89,9 @@ def _trained_mixer(folder: Path, dataset: list[Labeled], settings, log):
         return LearnedMixerModel.load(folder)
     images = [d.image for d in dataset]
     masks = [d.mask for d in dataset] if settings.mask.type == "class-masks" else None
-    model, history = train_mixer(images, settings.learned, settings.seed, log, sources=settings.sources, mask=settings.mask, masks=masks)
+    model, history = train_mixer(
+        images, settings.learned, settings.seed, log, sources=settings.sources, mask=settings.mask, masks=masks
+    )
     tmp = folder.with_name(f".{folder.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     model.save(tmp)
@@ -95,7 +102,9 @@ def _trained_mixer(folder: Path, dataset: list[Labeled], settings, log):
     return LearnedMixerModel.load(folder)
 
 
-def make_composites(dataset: list[Labeled], dominant: np.ndarray, settings, indices, model=None, mixer_name=None) -> list[dict]:  # noqa: ANN001
+def make_composites(
+    dataset: list[Labeled], dominant: np.ndarray, settings, indices, model=None, mixer_name=None
+) -> list[dict]:
     planned = []
     for i in indices:
         rng = mixing_rng(settings, i)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from synth.report.contact_sheet import contact_sheet
 from synth.core.paths import DatasetPaths
 from synth.recipe import Recipe
+from synth.report.contact_sheet import contact_sheet
 
 
 def preview(recipe: Recipe, root: Path = Path("."), count: int = 8) -> Path:

@@ -15,11 +15,9 @@ import numpy as np
 from PIL import Image
 
 from synth import __version__
-from synth.errors import UserError
 from synth.core.palette import palette_bytes, palette_rgb
 from synth.core.paths import DatasetPaths
-from synth.store.exclusions import read_exclusions
-from validation.outcome import absent_line
+from synth.errors import UserError
 from synth.recipe import Recipe, recipe_hash
 from synth.report import charts, page
 from synth.report.samples import (
@@ -30,6 +28,8 @@ from synth.report.samples import (
     most_uncertain,
     sample_index,
 )
+from synth.store.exclusions import read_exclusions
+from validation.outcome import absent_line
 
 GALLERY = 8
 PER_CLASS = 4
@@ -102,7 +102,9 @@ def _exclusion_rule(paths: DatasetPaths) -> str:
 
 
 def _class_charts(recipe: Recipe, classes: list[dict]) -> list[str]:
-    rows = lambda key: [(c["name"], c["color"], [c[key]]) for c in classes]
+    def rows(key: str) -> list:
+        return [(c["name"], c["color"], [c[key]]) for c in classes]
+
     return [
         charts.bar_chart(
             "Class pixel frequency vs target weight",

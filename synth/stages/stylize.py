@@ -16,9 +16,9 @@ import numpy as np
 from synth.adapt.domain import conv_domain_distance, domain_distance
 from synth.adapt.stylize import fda, lab_stats, reinhard
 from synth.backends.work import ShardJob, ShardWork
-from synth.errors import UserError
-from synth.core.paths import DatasetPaths
 from synth.core.hashing import canonical_hash
+from synth.core.paths import DatasetPaths
+from synth.errors import UserError
 from synth.recipe import Recipe
 from synth.stages import StageReport, require_section
 from synth.stages.runner import run_sharded
@@ -43,7 +43,7 @@ def target_images(paths: DatasetPaths) -> tuple[list[np.ndarray], str]:
     return [r.image for r in rows], canonical_hash([parse_name(p)[1] for p in list_shards(folder)])  # type: ignore[index]
 
 
-def stylize_image(image: np.ndarray, seed: int, settings, targets: list[np.ndarray], stats) -> np.ndarray:  # noqa: ANN001
+def stylize_image(image: np.ndarray, seed: int, settings, targets: list[np.ndarray], stats) -> np.ndarray:
     out = image
     if "reinhard" in settings.method:
         out = reinhard(out, *stats, settings.strength)

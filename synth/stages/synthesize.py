@@ -9,10 +9,10 @@ from pathlib import Path
 import pyarrow as pa
 
 from synth.backends.work import ShardJob, ShardWork
+from synth.core.hashing import canonical_hash
+from synth.core.paths import DatasetPaths
 from synth.generate.base import Generator
 from synth.generate.prompts import plan_sample
-from synth.core.paths import DatasetPaths
-from synth.core.hashing import canonical_hash
 from synth.recipe import STAGES, Recipe
 from synth.stages import StageReport
 from synth.stages.runner import run_sharded

@@ -48,12 +48,18 @@ def target(recipe: Recipe, root: Path = Path(".")) -> StageReport:
                     "mask": None if keep_mask is None else encode_png(keep_mask),
                     "arrays": [],
                     **image_stats(image),
-                    "provenance": json.dumps({"source": source.model_dump(mode="json"), "id": ident}, sort_keys=True, separators=(",", ":")),
+                    "provenance": json.dumps(
+                        {"source": source.model_dump(mode="json"), "id": ident}, sort_keys=True, separators=(",", ":")
+                    ),
                 }
             )
-        key = canonical_hash({"format": TARGET_FORMAT, "rows": [[r["prompt"], _digest(r["image"]), _digest(r["mask"])] for r in rows]})[:16]
+        key = canonical_hash(
+            {"format": TARGET_FORMAT, "rows": [[r["prompt"], _digest(r["image"]), _digest(r["mask"])] for r in rows]}
+        )[:16]
         work = ShardWork(recipe.name, f"target/{kind}", setup=partial(rows_to_table, rows, SAMPLES_SCHEMA), make=_made)
-        done = run_sharded(work, [ShardJob(ShardPlan(0, tuple(range(len(rows))), key))], out_dir, f"target {kind}", False)
+        done = run_sharded(
+            work, [ShardJob(ShardPlan(0, tuple(range(len(rows))), key))], out_dir, f"target {kind}", False
+        )
         report.removed += done.removed
         report.samples += done.samples
         report.skipped += [f"{kind}/{name}" for name in done.skipped]

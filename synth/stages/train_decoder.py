@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING
 
 from synth.core.hashing import canonical_hash
 from synth.core.paths import DatasetPaths
-from synth.recipe import STAGES
 from synth.errors import UserError
+from synth.recipe import STAGES
 
 if TYPE_CHECKING:
     from synth.recipe.schema import Recipe
@@ -56,7 +56,9 @@ def training_key(recipe: Recipe, root: Path, manifest: dict) -> str:
     dump = recipe.model_dump(mode="json")
     shards = [p.name for p in list_shards(DatasetPaths(Path(root), recipe.name).samples)]
     annotated = sorted((int(e["seed"]), e["sha256"]) for e in manifest["annotations"])
-    spans = sorted({s for s in shards if any(int(s[6:11]) == seed // recipe.samples_per_shard for seed, _ in annotated)})
+    spans = sorted(
+        {s for s in shards if any(int(s[6:11]) == seed // recipe.samples_per_shard for seed, _ in annotated)}
+    )
     fields = {k: dump[k] for k in STAGES["train-decoder"].key_fields}
     return canonical_hash(fields | {"annotations": annotated, "samples": spans})
 
@@ -92,7 +94,9 @@ def train_decoder(recipe: Recipe, root: Path = Path("."), log=lambda message: No
     records = records_for_seeds(root, recipe.name, set(masks))
     missing = sorted(set(masks) - set(records))
     if missing:
-        raise UserError(f"annotations/{recipe.name}: seeds {missing[:8]} have no samples; run `synth synthesize {recipe.name}`")
+        raise UserError(
+            f"annotations/{recipe.name}: seeds {missing[:8]} have no samples; run `synth synthesize {recipe.name}`"
+        )
     settings = recipe.decode
     values = [0, *recipe.taxonomy.ids]
     source = settings.features.build(recipe.context())

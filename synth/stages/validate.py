@@ -141,8 +141,10 @@ def validate(recipe: Recipe, root: Path = Path(".")) -> ValidationReport:
         metrics = build_metrics(table, classes, outcome)
         _dump(metrics, staging / paths.validation.name)
         absent = absent_classes(recipe, metrics)
-        _dump({"success": outcome.success, "failures": outcome.failures, "absent_classes": absent},
-              staging / paths.validation_details.name)
+        _dump(
+            {"success": outcome.success, "failures": outcome.failures, "absent_classes": absent},
+            staging / paths.validation_details.name,
+        )
         old_docs = paths.data_docs
         if old_docs.exists():
             shutil.rmtree(old_docs)
@@ -151,5 +153,6 @@ def validate(recipe: Recipe, root: Path = Path(".")) -> ValidationReport:
         os.replace(staging / paths.validation.name, paths.validation)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return ValidationReport(success=outcome.success, metrics=metrics, failures=outcome.failures, paths=paths,
-                            absent=absent)
+    return ValidationReport(
+        success=outcome.success, metrics=metrics, failures=outcome.failures, paths=paths, absent=absent
+    )

@@ -17,6 +17,7 @@ where the work runs:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -29,8 +30,6 @@ from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    import pyarrow as pa
-
     from synth.core.sample import Sample
 
 IN_FLIGHT_BYTES = 64 << 20  # queued for the child: ~250 samples of 256 px, more than its start-up lets pile up
@@ -66,7 +65,7 @@ class ThreadEncoder:
     def __enter__(self) -> ThreadEncoder:
         return self
 
-    def __exit__(self, kind, *_) -> None:  # noqa: ANN001
+    def __exit__(self, kind, *_) -> None:
         self.close(abort=kind is not None)
 
 
@@ -81,7 +80,8 @@ class ProcessEncoder:
         _widen(self._to_child)
         self._process = subprocess.Popen(
             [sys.executable, "-c", _BOOT, str(to_child), str(from_child), *sys.path],
-            pass_fds=(to_child, from_child), stdin=subprocess.DEVNULL,
+            pass_fds=(to_child, from_child),
+            stdin=subprocess.DEVNULL,
         )
         os.close(to_child)
         os.close(from_child)
@@ -157,7 +157,7 @@ class ProcessEncoder:
     def __enter__(self) -> ProcessEncoder:
         return self
 
-    def __exit__(self, kind, *_) -> None:  # noqa: ANN001
+    def __exit__(self, kind, *_) -> None:
         self.close(abort=kind is not None)
 
     def _behind(self) -> bool:
@@ -265,7 +265,7 @@ def serve(read_fd: int, write_fd: int) -> None:
         if isinstance(message, str) and message == _TABLE:
             try:
                 reply = ("error", error) if error is not None else (_TABLE, rows_to_table(rows, SAMPLES_SCHEMA))
-            except Exception as failure:  # noqa: BLE001 - handed to the parent, which raises it
+            except Exception as failure:
                 reply = ("error", failure)
             outbox.send(reply)
             rows, error = [], None
@@ -274,14 +274,13 @@ def serve(read_fd: int, write_fd: int) -> None:
         elif error is None:
             try:
                 rows.append(sample_row(message, image_format))
-            except Exception as failure:  # noqa: BLE001 - handed to the parent with the shard's table
+            except Exception as failure:
                 error = failure
 
 
 def _widen(fd: int) -> None:
     import fcntl
 
-    try:
+    # Not Linux, or above the system's pipe-max-size: the default works, slower.
+    with contextlib.suppress(AttributeError, OSError):
         fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, _PIPE_BYTES)
-    except (AttributeError, OSError):  # not Linux, or above the system's pipe-max-size: the default works, slower
-        pass

@@ -54,7 +54,15 @@ def read_pair(samples_path: Path, masks_path: Path) -> list[Labeled]:
     if [r["seed"] for r in samples] != [r["seed"] for r in masks]:
         raise UserError(f"{masks_path}: seeds differ from {samples_path.name}; rerun `synth decode`")
     return [
-        Labeled(s["seed"], s["prompt"], s["image"], m["mask"], json.loads(s["provenance"]), m["class_fraction"], samples_path.name)
+        Labeled(
+            s["seed"],
+            s["prompt"],
+            s["image"],
+            m["mask"],
+            json.loads(s["provenance"]),
+            m["class_fraction"],
+            samples_path.name,
+        )
         for s, m in zip(samples, masks)
     ]
 
@@ -74,5 +82,14 @@ def load_self_labeled(directory: Path, what: str) -> list[Labeled]:
     out = []
     for path in shards:
         for row in read_shard(path, ["seed", "prompt", "image", "mask", "provenance"]).to_pylist():
-            out.append(Labeled(row["seed"], row["prompt"], row["image"], row["mask"], json.loads(row["provenance"]), shard=path.name))
+            out.append(
+                Labeled(
+                    row["seed"],
+                    row["prompt"],
+                    row["image"],
+                    row["mask"],
+                    json.loads(row["provenance"]),
+                    shard=path.name,
+                )
+            )
     return out

@@ -44,7 +44,7 @@ class ObjectStore:
                 self.fs.makedirs(self.root, exist_ok=True)
             else:
                 self.fs.info(self.root.split("/")[0])  # the bucket: missing, unreachable or not ours fails here
-        except Exception as error:  # noqa: BLE001 - every backend raises its own types; all mean the same here
+        except Exception as error:
             raise UserError(f"--store {self.url}: not usable ({error.__class__.__name__}: {error})") from None
 
     def sizes(self, name: str, kind: str) -> dict[str, int]:

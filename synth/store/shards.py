@@ -47,7 +47,7 @@ def parse_name(path: Path) -> tuple[int, str] | None:
     return (int(match.group(1)), match.group(2)) if match else None
 
 
-def write_atomic(table: pa.Table, path: Path, before_rename=None) -> None:  # noqa: ANN001
+def write_atomic(table: pa.Table, path: Path, before_rename=None) -> None:
     """Write to a temporary name in the same folder, fsync, rename. ``before_rename`` is a test hook."""
     _replace_atomic(path, lambda tmp: pq.write_table(table, tmp, **_WRITE_OPTIONS), before_rename)
 
@@ -57,7 +57,7 @@ def write_bytes_atomic(data: bytes, path: Path) -> None:
     _replace_atomic(path, lambda tmp: tmp.write_bytes(data))
 
 
-def _replace_atomic(path: Path, fill, before_rename=None) -> None:  # noqa: ANN001
+def _replace_atomic(path: Path, fill, before_rename=None) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         fill(tmp)
@@ -108,7 +108,9 @@ def read_shard(path: Path, columns: list[str] | None = None) -> pa.Table:
     try:
         return pq.read_table(path, columns=columns)
     except (OSError, pa.ArrowException) as error:
-        raise UserError(f"{path}: corrupt shard ({error.__class__.__name__}: {error}); delete it and rerun the stage") from None
+        raise UserError(
+            f"{path}: corrupt shard ({error.__class__.__name__}: {error}); delete it and rerun the stage"
+        ) from None
 
 
 def list_shards(directory: Path) -> list[Path]:

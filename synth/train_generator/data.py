@@ -44,8 +44,14 @@ def make_train_set(count: int, seed: int, item_mix: tuple[float, ...], root) -> 
     )
 
 
-def caption_variant(caption: str, labels: list[int], rng: np.random.Generator, p_class_suffix: float,
-                    p_class_only: float, p_empty: float) -> str:
+def caption_variant(
+    caption: str,
+    labels: list[int],
+    rng: np.random.Generator,
+    p_class_suffix: float,
+    p_class_only: float,
+    p_empty: float,
+) -> str:
     """The caption as the generator will prompt it: sometimes with Dataset Diffusion's appended class list
     (``"<caption>; sneaker bag"``), sometimes the class list alone (the *class prompt* whose keys the decoder
     reads), sometimes empty (the unconditional branch of classifier-free guidance)."""
@@ -76,6 +82,6 @@ class TokenSpans:
         for form in self.forms[label]:
             n = len(form)
             for start in range(1, len(ids) - n + 1):
-                if ids[start:start + n] == form and not set(range(start, start + n)) & set(positions):
+                if ids[start : start + n] == form and not set(range(start, start + n)) & set(positions):
                     positions.extend(range(start, start + n))
         return sorted(positions)

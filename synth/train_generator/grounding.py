@@ -21,8 +21,16 @@ class GroundingProcessor:
     def __init__(self, store: list):
         self.store = store
 
-    def __call__(self, attn: Attention, hidden_states, encoder_hidden_states=None, attention_mask=None, temb=None,
-                 *args, **kwargs):
+    def __call__(
+        self,
+        attn: Attention,
+        hidden_states,
+        encoder_hidden_states=None,
+        attention_mask=None,
+        temb=None,
+        *args,
+        **kwargs,
+    ):
         batch, length, _ = hidden_states.shape
         query = attn.to_q(hidden_states)
         context = encoder_hidden_states if encoder_hidden_states is not None else hidden_states
@@ -57,7 +65,9 @@ def remove_grounding(unet) -> None:
     unet.set_attn_processor(AttnProcessor2_0())
 
 
-def grounding_loss(maps: list[torch.Tensor], masks: torch.Tensor, spans: list[list[tuple[list[int], int]]]) -> torch.Tensor:
+def grounding_loss(
+    maps: list[torch.Tensor], masks: torch.Tensor, spans: list[list[tuple[list[int], int]]]
+) -> torch.Tensor:
     """Mean over (layer, sample, class) of 1 - the share of the class tokens' attention inside the class mask.
 
     ``maps``: per layer (batch, side*side, tokens); ``masks``: uint8 (batch, 64, 64) class ids; ``spans[b]``:

@@ -21,16 +21,38 @@ FOREGROUND_LEVEL = 40  # grey level above which a generated pixel counts as garm
 
 def fashion_recipe(model: Path | str, seeds: int, steps: int, classes: tuple[int, int] = (1, 1), **generator) -> dict:
     return {
-        "name": "fashion-measure", "version": "1.0.0", "description": "Attention measurement.", "license": "mit",
+        "name": "fashion-measure",
+        "version": "1.0.0",
+        "description": "Attention measurement.",
+        "license": "mit",
         "hub_repo": None,
-        "generator": {"type": "diffusion", "model": str(model), "revision": None, "steps": steps, "batch_size": 4,
-                      "guidance_scale": 4.0, "cross_attention_resolution": 16, "self_attention_resolution": 16,
-                      "tau": 1, **generator},
-        "taxonomy": {"classes": [{"id": i + 1, "name": n.replace(" ", "-"), "prompt": n, "color": f"#{20 * i:02x}8080"}
-                                 for i, n in enumerate(CLASS_NAMES)]},
-        "prompts": {"templates": ["a photo of {classes}"], "negative": "",
-                    "classes_per_sample": {"min": classes[0], "max": classes[1]}},
-        "seeds": [{"start": 0, "stop": seeds}], "image_size": 64, "samples_per_shard": seeds, "image_format": "png",
+        "generator": {
+            "type": "diffusion",
+            "model": str(model),
+            "revision": None,
+            "steps": steps,
+            "batch_size": 4,
+            "guidance_scale": 4.0,
+            "cross_attention_resolution": 16,
+            "self_attention_resolution": 16,
+            "tau": 1,
+            **generator,
+        },
+        "taxonomy": {
+            "classes": [
+                {"id": i + 1, "name": n.replace(" ", "-"), "prompt": n, "color": f"#{20 * i:02x}8080"}
+                for i, n in enumerate(CLASS_NAMES)
+            ]
+        },
+        "prompts": {
+            "templates": ["a photo of {classes}"],
+            "negative": "",
+            "classes_per_sample": {"min": classes[0], "max": classes[1]},
+        },
+        "seeds": [{"start": 0, "stop": seeds}],
+        "image_size": 64,
+        "samples_per_shard": seeds,
+        "image_format": "png",
         "splits": {"train": 1.0, "validation": 0.0, "test": 0.0},
         "decode": {"type": "attention"},
         "validation": {"min_class_presence": 0.0, "max_class_kl": 100.0, "max_ignore_fraction": 1.0},
@@ -50,7 +72,7 @@ def generate(recipe_dict: dict, folder: Path):
     generator = recipe.generator.build(recipe.context())
     plans = [plan_sample(recipe.context(), s) for s in range(recipe_dict["seeds"][0]["stop"])]
     size = generator.batch_size
-    return [s for i in range(0, len(plans), size) for s in generator.generate(plans[i:i + size])]
+    return [s for i in range(0, len(plans), size) for s in generator.generate(plans[i : i + size])]
 
 
 def localisation_iou(samples) -> list[float]:
@@ -90,7 +112,7 @@ def _crop28(image: np.ndarray, component: np.ndarray) -> np.ndarray:
     side = max(y1 - y0, x1 - x0)
     square = np.zeros((side, side), np.uint8)
     oy, ox = (side - (y1 - y0)) // 2, (side - (x1 - x0)) // 2
-    square[oy:oy + y1 - y0, ox:ox + x1 - x0] = np.where(component[y0:y1, x0:x1], image[y0:y1, x0:x1], 0)
+    square[oy : oy + y1 - y0, ox : ox + x1 - x0] = np.where(component[y0:y1, x0:x1], image[y0:y1, x0:x1], 0)
     return np.asarray(Image.fromarray(square).resize((28, 28), Image.BILINEAR))
 
 
@@ -115,8 +137,12 @@ def binding(samples, classifier) -> tuple[int, int]:
         predicted = [int(p) + 1 for p in classifier(torch.from_numpy(crops)).argmax(1)]
         if sorted(predicted) != sorted(ids):
             continue
-        scores = np.stack([np.asarray(Image.fromarray(m.astype(np.float32)).resize((64, 64), Image.BICUBIC))
-                           for m in s.arrays["scores"]])
+        scores = np.stack(
+            [
+                np.asarray(Image.fromarray(m.astype(np.float32)).resize((64, 64), Image.BICUBIC))
+                for m in s.arrays["scores"]
+            ]
+        )
         judged += 1
         a = ids.index(predicted[0])  # the class whose item is component 0
         right += int(scores[a][comps == largest[0]].mean() > scores[a][comps == largest[1]].mean())

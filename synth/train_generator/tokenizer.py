@@ -15,7 +15,9 @@ N_MERGES = 49152 - 256 - 2
 
 def _bytes_to_unicode() -> list[str]:
     """GPT-2/CLIP's reversible byte -> printable character table (the 256 base symbols, in vocabulary order)."""
-    printable = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    printable = (
+        list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    )
     chars, extra = [], 0
     for b in range(256):
         if b in printable:
@@ -44,7 +46,10 @@ def write_clip_tokenizer(bpe_gz: Path, folder: Path) -> Path:
     base = _bytes_to_unicode()
     tokens = base + [b + "</w>" for b in base] + ["".join(m) for m in merges] + ["<|startoftext|>", "<|endoftext|>"]
     tokenizer = CLIPTokenizer(
-        vocab={t: i for i, t in enumerate(tokens)}, merges=merges, model_max_length=77, pad_token="<|endoftext|>",
+        vocab={t: i for i, t in enumerate(tokens)},
+        merges=merges,
+        model_max_length=77,
+        pad_token="<|endoftext|>",
     )
     Path(folder).mkdir(parents=True, exist_ok=True)
     tokenizer.save_pretrained(folder)

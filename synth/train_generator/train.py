@@ -51,9 +51,16 @@ def _save(folder: Path, vae, text_encoder, tokenizer, unet, scheduler) -> None:
     import torch
     from diffusers import StableDiffusionPipeline
 
-    pipe = StableDiffusionPipeline(vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet,
-                                   scheduler=scheduler, safety_checker=None, feature_extractor=None,
-                                   requires_safety_checker=False)
+    pipe = StableDiffusionPipeline(
+        vae=vae,
+        text_encoder=text_encoder,
+        tokenizer=tokenizer,
+        unet=unet,
+        scheduler=scheduler,
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    )
     tmp = folder.with_name(folder.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     pipe.to(torch.float16).save_pretrained(tmp, safe_serialization=True)
@@ -115,7 +122,7 @@ def train_generator(cfg: TrainGeneratorConfig, root: Path, log: Callable[[str], 
             log(f"vae step {step} l1+kl {float(loss):.4f} ({time.monotonic() - started:.0f} s)")
     vae.eval().requires_grad_(False)
     with torch.no_grad():
-        moments = [vae.encode(images[i:i + 256]).latent_dist for i in range(0, len(images), 256)]
+        moments = [vae.encode(images[i : i + 256]).latent_dist for i in range(0, len(images), 256)]
         mean = torch.cat([m.mean for m in moments])
         std = torch.cat([m.std for m in moments])
     scaling = float(1.0 / mean.std())
@@ -135,12 +142,21 @@ def train_generator(cfg: TrainGeneratorConfig, root: Path, log: Callable[[str], 
     step = 0
     for step in range(1, cfg.unet_steps + 1):
         idx = rng.integers(0, len(images), cfg.unet_batch)
-        captions = [caption_variant(data.captions[i], data.labels[i], rng, cfg.p_class_suffix, cfg.p_class_only,
-                                    cfg.p_empty) for i in idx]
-        ids = tokenizer(captions, padding="max_length", max_length=tokenizer.model_max_length, truncation=True,
-                        return_tensors="pt").input_ids
-        spans = [[(pos, label + 1) for label in dict.fromkeys(data.labels[i])
-                  if (pos := spans_finder.find(row.tolist(), label))] for i, row in zip(idx, ids)]
+        captions = [
+            caption_variant(data.captions[i], data.labels[i], rng, cfg.p_class_suffix, cfg.p_class_only, cfg.p_empty)
+            for i in idx
+        ]
+        ids = tokenizer(
+            captions, padding="max_length", max_length=tokenizer.model_max_length, truncation=True, return_tensors="pt"
+        ).input_ids
+        spans = [
+            [
+                (pos, label + 1)
+                for label in dict.fromkeys(data.labels[i])
+                if (pos := spans_finder.find(row.tolist(), label))
+            ]
+            for i, row in zip(idx, ids)
+        ]
         t_idx = torch.from_numpy(idx)
         latents = (mean[t_idx] + std[t_idx] * torch.randn_like(mean[t_idx])) * scaling
         noise = torch.randn_like(latents)
@@ -161,8 +177,10 @@ def train_generator(cfg: TrainGeneratorConfig, root: Path, log: Callable[[str], 
         opt.step()
         if step % 10 == 0:
             history["unet"].append({"step": step, "mse": round(float(mse), 5), "grounding": round(float(ground), 5)})
-            log(f"unet step {step} mse {float(mse):.4f} grounding {float(ground):.4f} "
-                f"({time.monotonic() - started:.0f} s)")
+            log(
+                f"unet step {step} mse {float(mse):.4f} grounding {float(ground):.4f} "
+                f"({time.monotonic() - started:.0f} s)"
+            )
         out_of_time = deadline is not None and time.monotonic() > deadline
         if step % cfg.checkpoint_every == 0 or step == cfg.unet_steps or out_of_time:
             remove_grounding(unet)
@@ -172,8 +190,12 @@ def train_generator(cfg: TrainGeneratorConfig, root: Path, log: Callable[[str], 
         if out_of_time:
             break
     remove_grounding(unet)
-    summary = {"unet_steps_done": step, "seconds": round(time.monotonic() - started), "scaling_factor": scaling,
-               "history": history}
+    summary = {
+        "unet_steps_done": step,
+        "seconds": round(time.monotonic() - started),
+        "scaling_factor": scaling,
+        "history": history,
+    }
     out = root / cfg.out
     _save(out, vae, text_encoder, tokenizer, unet, scheduler)
     (out / "train_log.json").write_text(json.dumps(summary, indent=1))

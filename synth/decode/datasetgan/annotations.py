@@ -26,9 +26,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image, ImageDraw
 
-from synth.errors import UserError
 from synth.core.labels import BACKGROUND_ID, IGNORE_ID
 from synth.core.paths import DatasetPaths
+from synth.errors import UserError
 
 if TYPE_CHECKING:
     from synth.core.dataset import DatasetContext
@@ -100,7 +100,7 @@ def pick_covering(presence: dict[int, set[int]], count: int, class_ids: list[int
     ties go to the lowest seed, so the choice is deterministic.
     """
     picked: list[int] = []
-    counts = {c: 0 for c in class_ids}
+    counts = dict.fromkeys(class_ids, 0)
     candidates = sorted(presence)
     for _ in range(min(count, len(candidates))):
         best, best_gain = None, -1.0
@@ -143,8 +143,14 @@ def export_for_annotation(context: DatasetContext, version: str, root: Path, cou
 def write_guide(context: DatasetContext, version: str, out: Path, seeds: list[int]) -> None:
     classes = [{"id": BACKGROUND_ID, "name": "background", "color": "#000000", "parent": None}]
     classes += [{"id": c.id, "name": c.name, "color": c.color, "parent": c.parent} for c in context.taxonomy.classes]
-    guide = {"recipe": context.name, "version": version, "image_size": context.image_size, "ignore_id": IGNORE_ID,
-             "classes": classes, "seeds": seeds}
+    guide = {
+        "recipe": context.name,
+        "version": version,
+        "image_size": context.image_size,
+        "ignore_id": IGNORE_ID,
+        "classes": classes,
+        "seeds": seeds,
+    }
     (out / "guide.json").write_text(json.dumps(guide, indent=2) + "\n")
     # Pascal VOC / CVAT "Segmentation mask 1.1" label map: import it into a CVAT task to get these exact colours.
     lines = ["# label:color_rgb:parts:actions"]
@@ -185,8 +191,10 @@ def _seed_of(stem: str) -> int | None:
 def parse_index_png(path: Path) -> np.ndarray:
     with Image.open(path) as image:
         if image.mode not in ("L", "P"):
-            raise ValueError(f"PNG mode {image.mode}; expected a one-channel index mask (mode L or P) "
-                             "or a CVAT export with labelmap.txt")
+            raise ValueError(
+                f"PNG mode {image.mode}; expected a one-channel index mask (mode L or P) "
+                "or a CVAT export with labelmap.txt"
+            )
         return np.asarray(image).astype(np.uint8)
 
 
@@ -211,7 +219,9 @@ def parse_labelme(path: Path, names: dict[str, int]) -> tuple[np.ndarray, str | 
             (x0, y0), (x1, y1) = points
             draw.rectangle([min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)], fill=names[label])
         else:
-            raise ValueError(f"shapes[{i}]: shape_type {kind!r} with {len(points)} points is not a polygon or rectangle")
+            raise ValueError(
+                f"shapes[{i}]: shape_type {kind!r} with {len(points)} points is not a polygon or rectangle"
+            )
     image_path = data.get("imagePath")
     return np.asarray(canvas), (Path(image_path).stem if isinstance(image_path, str) else None)
 
@@ -243,8 +253,10 @@ def parse_cvat_png(path: Path, colours: dict[tuple[int, int, int], int]) -> np.n
         known |= hit
     if not known.all():
         bad = packed[~known][0]
-        raise ValueError(f"{int((~known).sum())} pixels of colours not in labelmap.txt "
-                         f"(e.g. {bad >> 16},{(bad >> 8) & 255},{bad & 255})")
+        raise ValueError(
+            f"{int((~known).sum())} pixels of colours not in labelmap.txt "
+            f"(e.g. {bad >> 16},{(bad >> 8) & 255},{bad & 255})"
+        )
     return mask
 
 
@@ -268,7 +280,9 @@ def parse_directory(context: DatasetContext, seeds: set[int], folder: Path) -> t
             return
         unknown = sorted(set(np.unique(mask).tolist()) - allowed)
         if unknown:
-            problems.append(f"{path}: class ids {unknown[:8]} not in the taxonomy (allowed: 0, {sorted(context.taxonomy.ids)}, 255)")
+            problems.append(
+                f"{path}: class ids {unknown[:8]} not in the taxonomy (allowed: 0, {sorted(context.taxonomy.ids)}, 255)"
+            )
             return
         parsed.append(Parsed(seed, mask, source))
 
@@ -290,7 +304,9 @@ def parse_directory(context: DatasetContext, seeds: set[int], folder: Path) -> t
                 continue
             check(path, _seed_of(path.stem), mask, f"cvat-mask-1.1:{path.name}")
     else:
-        files = sorted(p for p in folder.iterdir() if p.is_file() and p.name not in SKIP_NAMES and not p.name.startswith("."))
+        files = sorted(
+            p for p in folder.iterdir() if p.is_file() and p.name not in SKIP_NAMES and not p.name.startswith(".")
+        )
         for path in files:
             try:
                 if path.suffix.lower() == ".png":
@@ -307,10 +323,14 @@ def parse_directory(context: DatasetContext, seeds: set[int], folder: Path) -> t
     by_seed: dict[int, str] = {}
     for item in parsed:
         if item.seed in by_seed:
-            problems.append(f"{folder / item.source.split(':', 1)[1]}: seed {item.seed} also annotated by {by_seed[item.seed]}")
+            problems.append(
+                f"{folder / item.source.split(':', 1)[1]}: seed {item.seed} also annotated by {by_seed[item.seed]}"
+            )
         by_seed[item.seed] = item.source
     if not parsed and not problems:
-        problems.append(f"{folder}: no annotation files (.png, LabelMe .json, or CVAT labelmap.txt + SegmentationClass/)")
+        problems.append(
+            f"{folder}: no annotation files (.png, LabelMe .json, or CVAT labelmap.txt + SegmentationClass/)"
+        )
     return parsed, problems
 
 
@@ -329,7 +349,12 @@ def import_annotations(context: DatasetContext, seeds: set[int], root: Path, fol
         data = encode_png(item.mask.astype(np.uint8))
         name = f"{seed_stem(item.seed)}.png"
         _write_atomic(target / name, data)
-        entries[item.seed] = {"seed": item.seed, "file": name, "sha256": hashlib.sha256(data).hexdigest(), "source": item.source}
+        entries[item.seed] = {
+            "seed": item.seed,
+            "file": name,
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "source": item.source,
+        }
     manifest = {"format": MANIFEST_FORMAT, "recipe": context.name, "annotations": [entries[s] for s in sorted(entries)]}
     _write_atomic(target / MANIFEST, (json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode())
     return sorted(item.seed for item in parsed)

@@ -51,8 +51,14 @@ class DatasetGANConfig(DecoderConfig):
     def train_settings(self):
         from synth.decode.datasetgan.ensemble import TrainSettings
 
-        return TrainSettings(members=self.ensemble, batch_size=self.batch_size, lr=self.lr, max_epochs=self.max_epochs,
-                             patience=self.patience, seed=self.seed)
+        return TrainSettings(
+            members=self.ensemble,
+            batch_size=self.batch_size,
+            lr=self.lr,
+            max_epochs=self.max_epochs,
+            patience=self.patience,
+            seed=self.seed,
+        )
 
     def problems(self, context: DatasetContext) -> list[tuple[str, str]]:
         return self.features.problems(context)
@@ -75,8 +81,10 @@ class DatasetGANDecoder(Decoder):
         self.ensemble, _ = Ensemble.load(paths.decoder_checkpoint)
         self.source = self.config.features.build(self.context)
         if self.source.dim != self.ensemble.dim:
-            raise UserError(f"decode.features: {self.source.dim} dims but the decoder was trained on "
-                            f"{self.ensemble.dim}; rerun `synth train-decoder {paths.name}`")
+            raise UserError(
+                f"decode.features: {self.source.dim} dims but the decoder was trained on "
+                f"{self.ensemble.dim}; rerun `synth train-decoder {paths.name}`"
+            )
 
     def decode(self, record: SampleRecord) -> Decoded:
         from synth.decode.datasetgan.ensemble import label_image
@@ -84,13 +92,17 @@ class DatasetGANDecoder(Decoder):
         if not hasattr(self, "ensemble"):
             raise RuntimeError("DatasetGANDecoder.attach(paths) must run before decode")
         height, width = record.image.shape[:2]
-        result = label_image(self.ensemble, self.source.maps(record), height, width, self.config.chunk_pixels,
-                             self.config.top_pixels)
+        result = label_image(
+            self.ensemble, self.source.maps(record), height, width, self.config.chunk_pixels, self.config.top_pixels
+        )
         return Decoded(
             mask=result.mask,
             confidence=result.confidence,
-            provenance={"decoder": "datasetgan", "uncertainty": round(result.uncertainty, 6),
-                        "mean_js": round(float(result.js.mean()), 6)},
+            provenance={
+                "decoder": "datasetgan",
+                "uncertainty": round(result.uncertainty, 6),
+                "mean_js": round(float(result.js.mean()), 6),
+            },
         )
 
     def close(self) -> None:
@@ -113,7 +125,7 @@ def rank_exclusions(name: str, masks: Path, share: float, top_pixels: float) -> 
     return {
         "recipe": name,
         "rule": f"image uncertainty = mean of the top {top_pixels:g} pixel JS divergences; "
-                f"the most uncertain {share:g} of samples are excluded",
+        f"the most uncertain {share:g} of samples are excluded",
         "share": share,
         "samples": len(scores),
         "excluded_count": len(excluded),

@@ -27,8 +27,12 @@ def make_mlp(dim: int, num_classes: int) -> nn.Sequential:
     """DatasetGAN's classifier: 128/32 hidden units when there are fewer than 32 classes, else 256/128."""
     h1, h2 = (128, 32) if num_classes < 32 else (256, 128)
     return nn.Sequential(
-        nn.Linear(dim, h1), nn.ReLU(), nn.BatchNorm1d(h1),
-        nn.Linear(h1, h2), nn.ReLU(), nn.BatchNorm1d(h2),
+        nn.Linear(dim, h1),
+        nn.ReLU(),
+        nn.BatchNorm1d(h1),
+        nn.Linear(h1, h2),
+        nn.ReLU(),
+        nn.BatchNorm1d(h2),
         nn.Linear(h2, num_classes),
     )
 
@@ -82,8 +86,14 @@ class Prediction:
 
 
 class Ensemble:
-    def __init__(self, members: list[nn.Sequential], mean: torch.Tensor, std: torch.Tensor, values: list[int],
-                 stats: list[MemberStats] | None = None):
+    def __init__(
+        self,
+        members: list[nn.Sequential],
+        mean: torch.Tensor,
+        std: torch.Tensor,
+        values: list[int],
+        stats: list[MemberStats] | None = None,
+    ):
         self.members = [m.eval() for m in members]
         self.mean, self.std = mean.float(), std.float()
         self.values = list(values)  # class index -> label value (0 background, then taxonomy ids)
@@ -112,8 +122,12 @@ class Ensemble:
         tensors = {"norm.mean": self.mean, "norm.std": self.std}
         for i, member in enumerate(self.members):
             tensors.update({f"member.{i}.{k}": v.detach().contiguous() for k, v in member.state_dict().items()})
-        meta = {"format": FORMAT, "values": json.dumps(self.values), "members": str(len(self.members)),
-                "extra": json.dumps(extra or {}, sort_keys=True)}
+        meta = {
+            "format": FORMAT,
+            "values": json.dumps(self.values),
+            "members": str(len(self.members)),
+            "extra": json.dumps(extra or {}, sort_keys=True),
+        }
         save_file(tensors, str(path), metadata=meta)
 
     @classmethod
@@ -127,7 +141,7 @@ class Ensemble:
             with safe_open(str(path), framework="pt") as handle:
                 meta = handle.metadata() or {}
             tensors = load_file(str(path))
-        except Exception as error:  # noqa: BLE001 - any unreadable file is the same user problem
+        except Exception as error:
             raise UserError(f"{path}: unreadable decoder checkpoint ({error}); rerun `synth train-decoder`") from None
         if meta.get("format") != FORMAT:
             raise UserError(f"{path}: not a {FORMAT} checkpoint; rerun `synth train-decoder`")
@@ -137,13 +151,14 @@ class Ensemble:
         for i in range(int(meta["members"])):
             member = make_mlp(mean.shape[0], len(values))
             prefix = f"member.{i}."
-            member.load_state_dict({k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)})
+            member.load_state_dict({k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)})
             members.append(member)
         return cls(members, mean, tensors["norm.std"], values), json.loads(meta["extra"])
 
 
-def train_ensemble(features: torch.Tensor, targets: torch.Tensor, values: list[int], settings: TrainSettings,
-                   log=lambda message: None) -> Ensemble:
+def train_ensemble(
+    features: torch.Tensor, targets: torch.Tensor, values: list[int], settings: TrainSettings, log=lambda message: None
+) -> Ensemble:
     """Train ``settings.members`` MLPs on N x D features (any float dtype) and N class indices."""
     n, dim = features.shape
     if n < 2:
@@ -235,8 +250,9 @@ class Labelled:
     extra: dict = field(default_factory=dict)
 
 
-def label_image(ensemble: Ensemble, maps: list[torch.Tensor], height: int, width: int, chunk: int = 16384,
-                top: float = 0.1) -> Labelled:
+def label_image(
+    ensemble: Ensemble, maps: list[torch.Tensor], height: int, width: int, chunk: int = 16384, top: float = 0.1
+) -> Labelled:
     """Mask, confidence and JS map of one image, ``chunk`` pixels at a time (memory bounded by the chunk)."""
     from synth.decode.datasetgan.features.base import iter_pixel_chunks
 
@@ -249,11 +265,19 @@ def label_image(ensemble: Ensemble, maps: list[torch.Tensor], height: int, width
         confidence[where] = pred.confidence.numpy()
         js[where] = pred.js.numpy()
     js_map = js.reshape(height, width)
-    return Labelled(labels.reshape(height, width), confidence.reshape(height, width), js_map, image_uncertainty(js_map, top))
+    return Labelled(
+        labels.reshape(height, width), confidence.reshape(height, width), js_map, image_uncertainty(js_map, top)
+    )
 
 
-def collect_pixels(source, records: dict[int, SampleRecord], masks: dict[int, np.ndarray], values: list[int],
-                   pixels_per_image: int, seed: int):
+def collect_pixels(
+    source,
+    records: dict[int, SampleRecord],
+    masks: dict[int, np.ndarray],
+    values: list[int],
+    pixels_per_image: int,
+    seed: int,
+):
     """Class-stratified pixel features of every annotated image: float16 N x D and their class indices."""
     from synth.decode.datasetgan.features.base import pixel_features
 

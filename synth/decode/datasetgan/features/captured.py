@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Literal
 
-from synth.errors import UserError
 from synth.decode.datasetgan.features.base import FeatureSource, FeatureSourceConfig
+from synth.errors import UserError
 
 if TYPE_CHECKING:
     import torch
@@ -34,11 +34,21 @@ class CapturedFeaturesConfig(FeatureSourceConfig):
 
     def problems(self, context: DatasetContext) -> list[tuple[str, str]]:
         if context.generator.type != "diffusion":
-            return [("decode.features.type", f"'captured' reads the UNet features the diffusion generator records while "
-                     f"generating; generator {context.generator.type!r} records none (sd_unet re-encodes finished images)")]
+            return [
+                (
+                    "decode.features.type",
+                    f"'captured' reads the UNet features the diffusion generator records while "
+                    f"generating; generator {context.generator.type!r} records none (sd_unet re-encodes finished images)",
+                )
+            ]
         if context.generator.features is None:
-            return [("generator.features", "required by decode.features.type 'captured': say which timesteps and "
-                     "blocks the generation pass records, e.g. {timesteps: [50, 150, 250]}")]
+            return [
+                (
+                    "generator.features",
+                    "required by decode.features.type 'captured': say which timesteps and "
+                    "blocks the generation pass records, e.g. {timesteps: [50, 150, 250]}",
+                )
+            ]
         return []
 
 
@@ -60,6 +70,8 @@ class CapturedFeatures(FeatureSource):
             raise UserError(f"{record.source}: seed {record.seed} has no captured features; rerun `synth synthesize`")
         array = record.array(ARRAY)
         if array.ndim != 3 or array.shape[0] != self.dim:
-            raise UserError(f"{record.source}: seed {record.seed} has features of shape {array.shape}, expected "
-                            f"{self.dim} channels; rerun `synth synthesize`")
+            raise UserError(
+                f"{record.source}: seed {record.seed} has features of shape {array.shape}, expected "
+                f"{self.dim} channels; rerun `synth synthesize`"
+            )
         return [torch.from_numpy(array.astype("float32"))]

@@ -36,7 +36,7 @@ class SDUnetFeaturesConfig(FeatureSourceConfig):
     device: str = "cpu"
     dtype: Literal["float32", "float16", "bfloat16"] = "float32"
 
-    def build(self, context: DatasetContext | None = None) -> FeatureSource:  # noqa: ARG002 - reads only the image
+    def build(self, context: DatasetContext | None = None) -> FeatureSource:
         return SDUnetFeatures(self)
 
 
@@ -52,13 +52,17 @@ class SDUnetFeatures(FeatureSource):
         try:
             self.unet = UNet2DConditionModel.from_pretrained(config.model, subfolder="unet", torch_dtype=dtype, **kw)
             self.vae = AutoencoderKL.from_pretrained(config.model, subfolder="vae", torch_dtype=dtype, **kw)
-            self.text_encoder = CLIPTextModel.from_pretrained(config.model, subfolder="text_encoder", torch_dtype=dtype, **kw)
+            self.text_encoder = CLIPTextModel.from_pretrained(
+                config.model, subfolder="text_encoder", torch_dtype=dtype, **kw
+            )
             self.tokenizer = CLIPTokenizer.from_pretrained(config.model, subfolder="tokenizer", **kw)
             self.scheduler = DDPMScheduler.from_pretrained(config.model, subfolder="scheduler", **kw)
         except (OSError, ValueError) as error:
             from synth.errors import UserError
 
-            raise UserError(f"decode.features.model: cannot load {config.model!r}: {str(error).splitlines()[0]}") from None
+            raise UserError(
+                f"decode.features.model: cannot load {config.model!r}: {str(error).splitlines()[0]}"
+            ) from None
         for module in (self.unet, self.vae, self.text_encoder):
             module.to(config.device).eval().requires_grad_(False)
         self.dtype = dtype
@@ -68,7 +72,9 @@ class SDUnetFeatures(FeatureSource):
         if bad:
             from synth.errors import UserError
 
-            raise UserError(f"decode.features.blocks: {bad} not in 0..{n_blocks - 1} (the UNet has {n_blocks} up blocks)")
+            raise UserError(
+                f"decode.features.blocks: {bad} not in 0..{n_blocks - 1} (the UNet has {n_blocks} up blocks)"
+            )
         limit = self.scheduler.config.num_train_timesteps
         if any(not 0 <= t < limit for t in config.timesteps):
             from synth.errors import UserError
@@ -85,7 +91,7 @@ class SDUnetFeatures(FeatureSource):
         return list(reversed(self.unet.config.block_out_channels))
 
     def _hook(self, index: int):
-        def capture(module, inputs, output):  # noqa: ANN001, ARG001 - torch hook signature
+        def capture(module, inputs, output):
             tensor = output[0] if isinstance(output, tuple) else output
             self._captured[index] = tensor.detach().float().cpu()
 

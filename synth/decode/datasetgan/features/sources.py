@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
 from pydantic import Field
 
-from synth.decode.datasetgan.features.captured import CapturedFeaturesConfig
 from synth.decode.datasetgan.features.base import FeatureSource, FeatureSourceConfig
+from synth.decode.datasetgan.features.captured import CapturedFeaturesConfig
 from synth.decode.datasetgan.features.sd_unet import SDUnetFeaturesConfig
 
 if TYPE_CHECKING:
@@ -31,15 +31,20 @@ class StyleGAN2FeaturesConfig(FeatureSourceConfig):
     layers: list[int] | None = Field(default=None, description="Indices of styled layers to use; None = all.")
     device: str = "cpu"
 
-    def build(self, context: DatasetContext | None = None) -> FeatureSource:  # noqa: ARG002 - the checkpoint says it all
+    def build(self, context: DatasetContext | None = None) -> FeatureSource:
         return StyleGAN2Features(self)
 
-    def problems(self, context: DatasetContext) -> list[tuple[str, str]]:  # noqa: ARG002
+    def problems(self, context: DatasetContext) -> list[tuple[str, str]]:
         from pathlib import Path
 
         if Path(self.checkpoint).suffix != ".safetensors" and not self.allow_pickle:
-            return [("decode.features.checkpoint", f"{self.checkpoint!r} is not .safetensors; pickled checkpoints "
-                     "run arbitrary code and need allow_pickle: true")]
+            return [
+                (
+                    "decode.features.checkpoint",
+                    f"{self.checkpoint!r} is not .safetensors; pickled checkpoints "
+                    "run arbitrary code and need allow_pickle: true",
+                )
+            ]
         return []
 
 
@@ -65,7 +70,9 @@ class StyleGAN2Features(FeatureSource):
     def identity(self) -> dict[str, Any]:
         from synth.generate.stylegan2 import checkpoint_digest
 
-        return self.config.model_dump(mode="json", exclude={"device"}) | {"digest": checkpoint_digest(self.config.checkpoint)}
+        return self.config.model_dump(mode="json", exclude={"device"}) | {
+            "digest": checkpoint_digest(self.config.checkpoint)
+        }
 
     def maps(self, record: SampleRecord) -> list[torch.Tensor]:
         import torch
@@ -93,7 +100,7 @@ class RandomConvFeaturesConfig(FeatureSourceConfig):
     channels: list[int] = Field(default_factory=lambda: [16, 32, 64], min_length=1)
     seed: int = 0
 
-    def build(self, context: DatasetContext | None = None) -> FeatureSource:  # noqa: ARG002 - reads only the image
+    def build(self, context: DatasetContext | None = None) -> FeatureSource:
         return RandomConvFeatures(self)
 
 
@@ -136,4 +143,4 @@ FEATURE_SOURCES: dict[str, type[FeatureSourceConfig]] = {
     "captured": CapturedFeaturesConfig,
 }
 
-FeatureSettings = Annotated[Union[tuple(FEATURE_SOURCES.values())], Field(discriminator="type")]  # noqa: UP007
+FeatureSettings = Annotated[Union[tuple(FEATURE_SOURCES.values())], Field(discriminator="type")]  # noqa: UP007 - built at run time
