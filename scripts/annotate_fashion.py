@@ -60,14 +60,14 @@ def annotate_recipe(name: str, count: int, work: Path, classifier_path: Path, ro
 
     torch.set_num_threads(1)
     recipe = load_recipe(name, root)
-    seeds = export_for_annotation(recipe, root, count, work)
+    seeds = export_for_annotation(recipe.context(), recipe.version, root, count, work)
     annotator = Annotator(classifier(classifier_path))
     masks_dir = work / "masks"
     masks_dir.mkdir(parents=True, exist_ok=True)
     for path in sorted((work / "images").glob("seed-*.png")):
         image = np.asarray(Image.open(path).convert("RGB"))
         Image.fromarray(annotator.annotate(image), mode="L").save(masks_dir / path.name)
-    stored = import_annotations(recipe, root, masks_dir)
+    stored = import_annotations(recipe.context(), set(recipe.all_seeds()), root, masks_dir)
     print(f"annotated {len(stored)} samples of {name} (seeds {seeds}); stored in annotations/{name}")
     return stored
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from synth import fonts
+from synth.core import fonts
 
 NAMES = "Küchentisch Fuß Ωμέγα Жук 茶碗"
 
