@@ -43,7 +43,7 @@ def save_pipeline(folder: Path) -> None:
     from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel
 
-    from tests.tinysd import clip_tokenizer
+    from tests.tinymodels import clip_tokenizer
 
     torch.manual_seed(0)
     tokenizer = clip_tokenizer()
@@ -82,7 +82,7 @@ def make_generator(model: Path, steps: int, capture: bool):
     import yaml
 
     from synth.recipe.load import parse_recipe
-    from tests.tinysd import diffusion_recipe
+    from tests.tinymodels import diffusion_recipe
 
     data = diffusion_recipe(model, image_size=512)
     data["generator"].update(steps=steps, batch_size=1)

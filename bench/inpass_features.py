@@ -42,7 +42,7 @@ def make_generator(model: Path, steps: int, features: dict | None):
     import yaml
 
     from synth.recipe.load import parse_recipe
-    from tests.tinysd import diffusion_recipe
+    from tests.tinymodels import diffusion_recipe
 
     data = diffusion_recipe(model, image_size=512)
     data["generator"].update(steps=steps, batch_size=1)

@@ -13,7 +13,7 @@ from scipy import ndimage
 from synth.decode.attention import decode_scores
 from synth.generate.attention import refine
 from synth.generate.tokens import class_token_positions, locate_phrase
-from tests.tinysd import clip_tokenizer, diffusion_recipe, save_tiny_sd
+from tests.tinymodels import clip_tokenizer, diffusion_recipe, save_tiny_sd
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,7 @@ import yaml
 
 from synth.realdata import fashion_mnist as fm
 from synth.realdata.annotator import Annotator, build_classifier, crop28, save_classifier
-from tests.tinysd import save_tiny_sd
+from tests.tinymodels import save_tiny_sd
 
 REPO = Path(__file__).resolve().parents[1]
 needs_raw = pytest.mark.skipif(

@@ -13,7 +13,7 @@ import pytest
 import torch
 import yaml
 
-from tests.tinysd import diffusion_recipe, save_tiny_sd
+from tests.tinymodels import diffusion_recipe, save_tiny_sd
 
 FEATURES = {"timesteps": [0, 300], "dim": 16}  # the 3-step DDIM schedule runs t = 667, 334, 1
 

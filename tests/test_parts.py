@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from conftest import tiny_recipe
 from scipy import ndimage
-from tinysd import diffusion_recipe
+from tests.tinymodels import diffusion_recipe
 
 KITCHEN = {
     "classes": [
