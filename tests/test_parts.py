@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from conftest import tiny_recipe
 from scipy import ndimage
+
+from tests.conftest import tiny_recipe
 from tests.tinymodels import diffusion_recipe
 
 KITCHEN = {

@@ -24,6 +24,17 @@ class Stage:
         return tuple(f for f in self.fields if f not in self.sharding)
 
 
+EVALUATE = Stage(
+    ("evaluate", "taxonomy"),
+    (
+        "synth/evaluate",
+        "synth/adapt/csa.py",
+        "synth/adapt/config.py",
+        "synth/mix/classmix.py",
+        "synth/stages/evaluate.py",
+    ),
+)
+
 STAGES: dict[str, Stage] = {
     "synthesize": Stage(
         ("generator", "taxonomy", "prompts", "seeds", "image_size", "samples_per_shard", "image_format"),
@@ -67,27 +78,9 @@ STAGES: dict[str, Stage] = {
         ("synth/adapt/target.py", "synth/generate", "synth/stages/target.py"),
     ),
     "stylize": Stage(("stylize",), ("synth/adapt/stylize.py", "synth/adapt/domain.py", "synth/stages/stylize.py")),
-    "evaluate": Stage(
-        ("evaluate", "taxonomy"),
-        (
-            "synth/evaluate",
-            "synth/adapt/csa.py",
-            "synth/adapt/config.py",
-            "synth/mix/classmix.py",
-            "synth/stages/evaluate.py",
-        ),
-    ),
+    "evaluate": EVALUATE,
     # The same command for recipes scored on a real labeled set named in `evaluate:` (no target, no stylize).
-    "evaluate-real": Stage(
-        ("evaluate", "taxonomy"),
-        (
-            "synth/evaluate",
-            "synth/adapt/csa.py",
-            "synth/adapt/config.py",
-            "synth/mix/classmix.py",
-            "synth/stages/evaluate.py",
-        ),
-    ),
+    "evaluate-real": EVALUATE,
     # Not per recipe: trains models/fashion-sd from params.yaml `train_generator:` (frozen in dvc.yaml).
     # measure.py (attention probes through a recipe) is not training code: not listed.
     "train-generator": Stage(
