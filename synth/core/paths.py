@@ -99,11 +99,6 @@ class DatasetPaths:
         return self.reports / "data_docs"
 
     @property
-    def uncertain(self) -> Path:
-        """decode (datasetgan): the excluded samples again, for people; not a DVC output."""
-        return self.reports / "uncertain.json"
-
-    @property
     def preview(self) -> Path:
         return self.reports / "preview.png"
 

@@ -154,9 +154,6 @@ def _teardown(state, failed: bool) -> None:
 
 
 def write_exclusions(paths: DatasetPaths, listing: dict) -> None:
-    """The samples the decoder excludes: ``masks/excluded.json`` (what build reads) and the same text in
-    ``reports/NAME/uncertain.json`` for people (not a DVC output: only datasetgan recipes have it)."""
-    text = json.dumps(listing, indent=1, sort_keys=True) + "\n"
-    paths.excluded.write_text(text)
-    paths.reports.mkdir(parents=True, exist_ok=True)
-    paths.uncertain.write_text(text)
+    """The samples the decoder excludes: ``masks/excluded.json``, inside the stage's DVC output (build reads it;
+    people see the excluded and most uncertain samples in the report page)."""
+    paths.excluded.write_text(json.dumps(listing, indent=1, sort_keys=True) + "\n")

@@ -5,8 +5,7 @@ configured source, the ensemble's majority vote (mask), its mean probability of 
 and the image uncertainty (mean of the top ``top_pixels`` share of per-pixel Jensen-Shannon divergences),
 recorded in the sample's masks provenance. After every shard is decoded, ``exclusions`` ranks all samples;
 the decode stage writes the most uncertain ``exclude_uncertain`` share to ``data/NAME/masks/excluded.json``
-(the contract the build stage reads; see docs/datasetgan.md) and a copy for people to
-``reports/NAME/uncertain.json``.
+(the contract the build stage reads; see docs/datasetgan.md); the report page shows them to people.
 """
 
 from __future__ import annotations
