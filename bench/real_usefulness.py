@@ -45,7 +45,7 @@ def held_out(recipe, root: Path, count: int) -> list:
     from synth.decode.datasetgan.annotations import load_annotations
     from synth.store.labeled import load_dataset_labeled
 
-    annotated = set(load_annotations(recipe, root)) if recipe.decode.type == "datasetgan" else set()
+    annotated = set(load_annotations(recipe.context(), root)) if recipe.decode.type == "datasetgan" else set()
     paths = DatasetPaths(root, recipe.name)
     rows = [r for r in load_dataset_labeled(paths.samples, paths.masks, recipe.name) if r.seed not in annotated]
     return sorted(rows, key=lambda r: r.seed)[:count]

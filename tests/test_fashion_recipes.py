@@ -122,7 +122,7 @@ def test_annotation_script_exports_labels_imports_and_trains_the_decoder(tmp_pat
     classifier = save_classifier(build_classifier(), tmp_path / "classifier.safetensors")
     stored = annotate_recipe("fashion-datasetgan", 4, tmp_path / "work", classifier, root=tmp_path)
     assert len(stored) == 4 and sorted((tmp_path / "work" / "masks").glob("seed-*.png"))
-    annotations = load_annotations(recipe, tmp_path)
+    annotations = load_annotations(recipe.context(), tmp_path)
     assert sorted(annotations) == stored and all(m.shape == (64, 64) for m in annotations.values())
     manifest = json.loads((tmp_path / "annotations" / "fashion-datasetgan" / "manifest.json").read_text())
     assert [e["seed"] for e in manifest["annotations"]] == stored
