@@ -20,7 +20,7 @@ PANELS: dict[str, list[str]] = {
         "preview",
         "report",
     ],
-    "Optional stages (params.yaml: mix_recipes, adapt_recipes, evaluate_recipes; train-generator is frozen)": [
+    "Optional stages (params.yaml *_recipes lists; train-generator: frozen)": [
         "mix",
         "target",
         "stylize",
