@@ -48,7 +48,7 @@ def card_metadata(
         infos.append(
             {
                 "config_name": variant,
-                "features": [f for f in features if f["name"] != "confidence"],
+                "features": [dict(f) for f in features if f["name"] != "confidence"],  # copies: no YAML aliases
                 "splits": [{"name": s, "num_bytes": sizes[s], "num_examples": n} for s, n in counts.items()],
                 "dataset_size": sum(sizes.values()),
             }
@@ -200,10 +200,11 @@ def variants_section(recipe: Recipe, load_id: str, variants: dict) -> str:
 
 {VARIANT_TEXT.get(variant, "")}
 
-Samples: {splits}{f"; {left}" if left else ""}. Validation (the same suites and thresholds as the default
-config, on all {validation.get("samples", "n/a")} {variant} samples): {verdict}; class KL divergence
-{validation.get("class_kl", "n/a")}, empty masks {validation.get("empty_fraction", "n/a")}, near-duplicates
-{validation.get("duplicate_fraction", "n/a")}.
+Samples: {splits}{f"; {left}" if left else ""}.
+
+Validation (the default config's suites and thresholds, on all {validation.get("samples", "n/a")} {variant} samples):
+{verdict}; class KL divergence {validation.get("class_kl", "n/a")}, empty masks
+{validation.get("empty_fraction", "n/a")}, near-duplicates {validation.get("duplicate_fraction", "n/a")}.
 
 How it was made:
 
