@@ -126,7 +126,8 @@ def test_a_failed_variant_blocks_the_build_and_leaves_it_as_it_was(with_variants
     project.synth("build", "tiny")
     before = files(project.root / "build/tiny")
     # 13 composites asked for, 12 made: a real failed expectation (row count), not an edited summary
-    project.write_recipe(variant_recipe(mix={"count": 13, "samples_per_shard": 5, "seed": 7, "pairing": "cross-class"}))
+    mix = {"count": 13, "samples_per_shard": 5, "seed": 7, "pairing": "cross-class"}
+    project.write_recipe(variant_recipe(mix=mix, hub_repo="synth-org/tiny"))
     failed = project.synth("validate-variants", "tiny", check=False)
     assert failed.returncode == 1 and "mixed FAILED" in failed.stderr and "stylized passed" in failed.stderr
     assert json.loads((project.root / "reports/tiny/validation-variants.json").read_text())["mixed"]["success"] is False
@@ -142,6 +143,14 @@ def test_a_failed_variant_blocks_the_build_and_leaves_it_as_it_was(with_variants
 
     project.synth("build", "tiny", "--allow-invalid")
     assert "FAILED — this config is unvalidated" in (project.root / "build/tiny/README.md").read_text()
+    # and publish refuses it like a failed default config (the dry run checks before any upload)
+    project.commit("13 composites")
+    project.synth("build", "tiny", "--allow-invalid")
+    refused = project.synth("publish", "tiny", "--dry-run", check=False)
+    assert refused.returncode == 2 and refused.stderr.strip() == (
+        "build/tiny: config mixed failed validation; fix the data, or pass --force to publish it marked unvalidated"
+    )
+    assert "dry run" in project.synth("publish", "tiny", "--dry-run", "--force").stdout
 
 
 def test_unvalidated_variant_shards_are_refused(base_built):

@@ -8,6 +8,10 @@ shards, not the whole dataset, and the DVC cache stores each unchanged file once
 written next to its final place and swapped in by rename, so a failed build never leaves a half-built dataset,
 and it holds no timestamps: the same recipe at the same commit gives the same bytes, whether built at once or
 in steps.
+
+Each validated variant of the recipe (mixed, stylized: ``synth validate-variants``) becomes its own dataset config
+in a folder beside ``data/`` (``mixed/train-00000.parquet``), planned by ``synth.stages.build_variants``, written
+and reused the same way; a recipe without variants builds exactly as before.
 """
 
 from __future__ import annotations
@@ -323,8 +327,7 @@ def build(recipe: Recipe, root: Path = Path("."), allow_invalid: bool = False) -
         if variants:  # absent without variants: such a build keeps its bytes
             lineage["variants"] = variants
         (staging / paths.lineage.name).write_text(json.dumps(lineage, indent=2, sort_keys=True) + "\n")
-        card = render_card(recipe, lineage, split_counts, split_bytes, has_confidence)
-        (staging / paths.card.name).write_text(card)
+        (staging / paths.card.name).write_text(render_card(recipe, lineage, split_counts, split_bytes, has_confidence))
         _swap_in(staging, final)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
