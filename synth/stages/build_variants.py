@@ -110,6 +110,8 @@ def plan_variant(recipe: Recipe, paths: DatasetPaths, variant: str, validation: 
         by_split: dict[str, list[int]] = {}
         for seed, text in zip(table.column("seed").to_pylist(), table.column("provenance").to_pylist()):
             provenance = json.loads(text)
+            if variant == "mixed" and not isinstance(provenance.get("mix", {}).get("sources"), list):
+                raise UserError(f"{shard}: composite {seed} names no sources; rerun `synth mix {recipe.name}`")
             if not plan.made:
                 plan.made = _made(variant, provenance)
             split = _split(variant, seed, provenance, recipe, excluded)

@@ -56,7 +56,8 @@ class VariantsReport:
 
     def summary(self) -> str:
         if not self.metrics:
-            return f"validate-variants: {self.paths.name} makes none (no mix: or stylize:); {self.paths.variants_validation}"
+            name, report = self.paths.name, self.paths.variants_validation
+            return f"validate-variants: {name} makes none (no mix: or stylize: section); {report}"
         parts = [
             f"{v} {'passed' if m['success'] else 'FAILED'} ({m['samples']} samples)" for v, m in self.metrics.items()
         ]
