@@ -234,16 +234,26 @@ def test_optional_stages_run_end_to_end_through_dvc_repro(project):
     assert all(0.0 <= v <= 1.0 for v in metrics["miou"].values())
     assert set(metrics["per_class"]["adapted"]) == {"background", "car", "wheel", "tree"}
     shown = project.dvc("metrics", "show", "--json").stdout
-    assert "evaluate.json" in shown and "stylize.json" in shown
+    assert "evaluate.json" in shown and "stylize.json" in shown and "validation-variants.json" in shown
+    # The variants are validated and built as configs of build/tiny (tests/test_variants.py: what they hold).
+    assert (root / "build/tiny/stylized").is_dir() and (root / "build/tiny/mixed").is_dir()
+    configs = [
+        c["config_name"] for c in yaml.safe_load((root / "build/tiny/README.md").read_text().split("---")[1])["configs"]
+    ]
+    assert configs == ["default", "mixed", "stylized"]
     # Target images are re-read every run; unchanged, they leave stylize and evaluate up to date.
     again = project.dvc("repro").stdout
     assert "Running stage 'stylize@tiny'" not in again and "Running stage 'evaluate@tiny'" not in again
-    # A stylize strength change reruns stylize and evaluate, never synthesize or mix.
+    assert "Running stage 'validate-variants@tiny'" not in again and "Running stage 'build@tiny'" not in again
+    # A stylize strength change reruns stylize, evaluate, the variants' validation and the build; never
+    # synthesize, mix or the base validation.
     data["stylize"]["strength"] = 0.5
     project.write_recipe(data)
     changed = project.dvc("repro").stdout
-    assert "Running stage 'stylize@tiny'" in changed and "Running stage 'evaluate@tiny'" in changed
-    assert "Running stage 'synthesize@tiny'" not in changed and "Running stage 'mix@tiny'" not in changed
+    for stage in ("stylize", "evaluate", "validate-variants", "build"):
+        assert f"Running stage '{stage}@tiny'" in changed, stage
+    for stage in ("synthesize", "mix", "validate"):
+        assert f"Running stage '{stage}@tiny'" not in changed, stage
 
 
 def test_target_from_a_datasets_repo_with_masks(tmp_path):

@@ -27,11 +27,12 @@ def test_help_groups_commands_into_panels_in_pipeline_order():
     panels.pop("Options", None)
     assert list(panels) == list(PANELS)  # no "Commands" catch-all: every command has its place
     assert panels == PANELS
-    assert panels["Pipeline stages (what dvc repro runs, in this order)"][:6] == [
+    assert panels["Pipeline stages (what dvc repro runs, in this order)"][:7] == [
         "synthesize",
         "train-decoder",
         "decode",
         "validate",
+        "validate-variants",
         "build",
         "preview",
     ]

@@ -274,6 +274,7 @@ def test_dvc_repro_on_captured_features_and_new_annotations_rerun_only_downstrea
             "train-decoder@tinysd",
             "decode@tinysd",
             "validate@tinysd",
+            "validate-variants@tinysd",  # depends on all of data/tinysd (docs/mixing-and-adaptation.md)
             "build@tinysd",
             "preview@tinysd",
             "report@tinysd",

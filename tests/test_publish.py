@@ -141,6 +141,53 @@ def test_refusals(built, hub, monkeypatch):
     )
 
 
+def test_every_config_goes_up_in_the_same_commit(project, hub):
+    """A recipe with variants: the one commit holds the default config and every variant config, byte for byte
+    what build/tiny holds, and the Hub serves a variant config by name at the tag."""
+    from tests.test_variants import variant_recipe
+
+    project.write_recipe(variant_recipe(hub_repo="synth-org/tiny"))
+    project.commit("variants")
+    for stage in ("synthesize", "decode", "mix"):
+        project.synth(stage, "tiny", "--quiet")
+    project.synth("target", "tiny")
+    project.synth("stylize", "tiny", "--quiet")
+    project.synth("validate", "tiny")
+    project.synth("validate-variants", "tiny")
+    project.synth("build", "tiny")
+    project.synth("publish", "tiny")
+
+    repo = hub.state.repo("dataset", "synth-org/tiny")
+    assert commits(hub) == 1 and list(repo.tags) == ["v1.0.0"]
+    build = project.root / "build/tiny"
+    local = {p.relative_to(build).as_posix(): p.read_bytes() for p in build.rglob("*") if p.is_file()}
+    remote = {k: v for k, v in repo.resolve("v1.0.0").files.items() if k != ".gitattributes"}
+    assert remote == local
+    assert {name.split("/")[0] for name in remote if "/" in name} == {"data", "mixed", "stylized"}
+
+    script = LOAD.replace("revision=sys.argv[2]", "sys.argv[3], revision=sys.argv[2]")
+    loaded = subprocess.run(
+        [sys.executable, "-c", script, "synth-org/tiny", "v1.0.0", "stylized"],
+        env=project.env,
+        capture_output=True,
+        text=True,
+    )
+    assert loaded.returncode == 0, loaded.stderr[-3000:]
+    rows = json.loads(loaded.stdout.strip().splitlines()[-1])
+    assert sum(len(split) for split in rows.values()) == 40
+    local_script = LOAD.replace(
+        "load_dataset(sys.argv[1], revision=sys.argv[2])", "load_dataset(sys.argv[1], sys.argv[3])"
+    )
+    here = subprocess.run(
+        [sys.executable, "-c", local_script, str(build), "-", "stylized"],
+        env=project.env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert json.loads(here.stdout.strip().splitlines()[-1]) == rows
+
+
 def test_dry_run_lists_files_and_tag(built, hub):
     result = built.synth("publish", "tiny", "--dry-run")
     assert "synth-org/tiny@v1.0.0: dry run" in result.stdout and "README.md" in result.stdout

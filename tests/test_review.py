@@ -64,7 +64,11 @@ def rows(text: str, first: str) -> list[list[str]]:
 def test_the_metrics_json_is_versioned_with_the_recipe(history):
     project, base, _ = history
     tracked = project.git("ls-tree", "-r", "--name-only", base, "reports/").stdout.split()
-    assert tracked == ["reports/tiny/validation.json", "reports/tiny/validation_details.json"]
+    assert tracked == [
+        "reports/tiny/validation-variants.json",  # {} here: tiny makes no variants
+        "reports/tiny/validation.json",
+        "reports/tiny/validation_details.json",
+    ]
     assert not (project.root / "reports/tiny/.gitignore").exists()
     assert project.git("check-ignore", "reports/tiny/preview.png", "reports/tiny/data_docs/index.html").returncode == 0
     diff = project.dvc("metrics", "diff", base, "--json").stdout

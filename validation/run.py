@@ -44,8 +44,12 @@ def _context(docs_dir: Path):
     return gx.get_context(mode="ephemeral", project_config=config)
 
 
-def run_suites(recipe: Recipe, tables: dict[str, pd.DataFrame], docs_dir: Path) -> list[tuple[str, dict]]:
+def run_suites(
+    recipe: Recipe, tables: dict[str, pd.DataFrame], docs_dir: Path, rows: int | None = None
+) -> list[tuple[str, dict]]:
     """Run every suite on its batch; return ``(suite name, expectation result as JSON dict)`` in suite order.
+
+    ``rows`` is the sample count the suites expect (default: the recipe's seeds; a variant has its own).
 
     ``tables`` maps batch names (``samples``, ``classes``) to DataFrames. Each suite gets its own Checkpoint, as
     a dataframe batch is passed at run time and each batch identifies failing rows by its own key column.
@@ -59,7 +63,7 @@ def run_suites(recipe: Recipe, tables: dict[str, pd.DataFrame], docs_dir: Path) 
     out: list[tuple[str, dict]] = []
     for suite_name, (build, batch_name, key) in SUITES.items():
         batch = source.add_dataframe_asset(batch_name).add_batch_definition_whole_dataframe(batch_name)
-        suite = context.suites.add(build(recipe))
+        suite = context.suites.add(build(recipe, rows))
         definition = context.validation_definitions.add(
             gx.ValidationDefinition(name=suite_name, data=batch, suite=suite)
         )

@@ -70,8 +70,41 @@ def load_stats_table(recipe: Recipe, root: Path = Path("."), duplicate_distance:
     paths = DatasetPaths(Path(root), recipe.name)
     masks = _read_columns(paths.masks, MASK_STAT_COLUMNS, "masks", "decode", recipe.name).to_pandas()
     images = _read_columns(paths.samples, IMAGE_STAT_COLUMNS, "samples", "synthesize", recipe.name).to_pandas()
+    return stats_table(recipe, masks, images, paths.masks, paths.samples, "decode", duplicate_distance)
 
-    for frame, directory in ((masks, paths.masks), (images, paths.samples)):
+
+def load_variant_stats_table(recipe: Recipe, directory: Path, stage: str) -> pd.DataFrame:
+    """The same table for a variant's shards (mixed, stylized: samples schema with the mask filled in).
+
+    Variant shards store no mask statistics, so they are computed here from each mask, with the function decode
+    uses (``synth.stats.mask_stats``): the suites then see exactly the columns they see for the base dataset.
+    """
+    from synth.stats import mask_stats
+    from synth.store.codec import decode_png
+
+    columns = _read_columns(directory, ["mask", *IMAGE_STAT_COLUMNS], "variant", stage, recipe.name)
+    class_ids = recipe.taxonomy.ids
+    rows = []
+    for seed, png in zip(columns.column("seed").to_pylist(), columns.column("mask").to_pylist()):
+        if png is None:
+            raise UserError(f"{directory}: sample {seed} has no mask; rerun `synth {stage} {recipe.name}`")
+        rows.append({"seed": seed, **mask_stats(decode_png(png), class_ids)})
+    masks = pd.DataFrame(rows, columns=MASK_STAT_COLUMNS)
+    images = columns.select(IMAGE_STAT_COLUMNS).to_pandas()
+    return stats_table(recipe, masks, images, directory, directory, stage)
+
+
+def stats_table(
+    recipe: Recipe,
+    masks: pd.DataFrame,
+    images: pd.DataFrame,
+    masks_dir: Path,
+    images_dir: Path,
+    stage: str,
+    duplicate_distance: int | None = None,
+) -> pd.DataFrame:
+    """Join mask statistics and image statistics (one row per seed each) into the table the suites read."""
+    for frame, directory in ((masks, masks_dir), (images, images_dir)):
         repeated = frame["seed"][frame["seed"].duplicated()]
         if len(repeated):
             raise UserError(
@@ -80,8 +113,8 @@ def load_stats_table(recipe: Recipe, root: Path = Path("."), duplicate_distance:
     missing = sorted(set(images["seed"]) ^ set(masks["seed"]))
     if missing:
         raise UserError(
-            f"{paths.masks}: masks and samples disagree on {len(missing)} seeds (first: {missing[0]}); "
-            f"rerun `synth decode {recipe.name}`"
+            f"{masks_dir}: masks and samples disagree on {len(missing)} seeds (first: {missing[0]}); "
+            f"rerun `synth {stage} {recipe.name}`"
         )
 
     names = [c.name for c in recipe.taxonomy.classes]
@@ -90,8 +123,8 @@ def load_stats_table(recipe: Recipe, root: Path = Path("."), duplicate_distance:
         lengths = masks[column].map(len)
         if (lengths != width).any():
             raise UserError(
-                f"{paths.masks}: {column} has {int(lengths[lengths != width].iloc[0])} entries, the taxonomy has "
-                f"{width} classes; rerun `synth decode {recipe.name}`"
+                f"{masks_dir}: {column} has {int(lengths[lengths != width].iloc[0])} entries, the taxonomy has "
+                f"{width} classes; rerun `synth {stage} {recipe.name}`"
             )
 
     table = masks.drop(columns=list(PER_CLASS)).merge(images, on="seed", how="inner").sort_values("seed")

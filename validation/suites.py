@@ -29,7 +29,7 @@ def _meta(field: str | None, check: str) -> dict:
     return {"recipe_field": field, "check": check}
 
 
-def class_balance_suite(recipe: Recipe) -> gx.ExpectationSuite:
+def class_balance_suite(recipe: Recipe, rows: int | None = None) -> gx.ExpectationSuite:
     rules = recipe.validation
     suite = gx.ExpectationSuite(
         name=CLASS_BALANCE,
@@ -64,7 +64,8 @@ def class_balance_suite(recipe: Recipe) -> gx.ExpectationSuite:
     return suite
 
 
-def mask_quality_suite(recipe: Recipe) -> gx.ExpectationSuite:
+def mask_quality_suite(recipe: Recipe, rows: int | None = None) -> gx.ExpectationSuite:
+    """``rows``: how many samples the batch must hold; the recipe's seed count unless a variant says otherwise."""
     rules = recipe.validation
     suite = gx.ExpectationSuite(
         name=MASK_QUALITY,
@@ -73,7 +74,11 @@ def mask_quality_suite(recipe: Recipe) -> gx.ExpectationSuite:
     add = suite.add_expectation
     add(
         gxe.ExpectTableRowCountToEqual(
-            value=recipe.num_samples, severity=CRITICAL, meta=_meta("seeds", "one row per seed of the recipe")
+            value=recipe.num_samples if rows is None else rows,
+            severity=CRITICAL,
+            meta=_meta("seeds", "one row per seed of the recipe")
+            if rows is None
+            else _meta(None, "one row per sample"),
         )
     )
     add(gxe.ExpectColumnValuesToBeUnique(column="seed", severity=CRITICAL, meta=_meta("seeds", "unique seed ids")))

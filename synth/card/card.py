@@ -17,8 +17,14 @@ def size_category(n: int) -> str:
 
 
 def card_metadata(
-    recipe: Recipe, split_counts: dict[str, int], split_bytes: dict[str, int], has_confidence: bool
+    recipe: Recipe,
+    split_counts: dict[str, int],
+    split_bytes: dict[str, int],
+    has_confidence: bool,
+    variants: dict | None = None,
 ) -> dict:
+    """The card's YAML. ``variants`` (lineage ``variants``) adds one config per variant (``mixed/``, ...) and makes
+    ``dataset_info`` a list with one entry per config, as the Hub's card spec has it for several configs."""
     features = [
         {"name": "image", "dtype": "image"},
         {"name": "mask", "dtype": "image"},
@@ -27,6 +33,27 @@ def card_metadata(
         {"name": "prompt", "dtype": "string"},
     ]
     splits = [s for s, n in split_counts.items() if n]
+    info = {
+        "features": features,
+        "splits": [{"name": s, "num_bytes": split_bytes[s], "num_examples": split_counts[s]} for s in splits],
+        "dataset_size": sum(split_bytes[s] for s in splits),
+    }
+    configs = [{"config_name": "default", "data_files": [{"split": s, "path": f"data/{s}-*.parquet"} for s in splits]}]
+    infos = [{"config_name": "default", **info}]
+    for variant, made in (variants or {}).items():
+        counts, sizes = made["splits"], made["split_bytes"]
+        configs.append(
+            {"config_name": variant, "data_files": [{"split": s, "path": f"{variant}/{s}-*.parquet"} for s in counts]}
+        )
+        infos.append(
+            {
+                "config_name": variant,
+                "features": [dict(f) for f in features if f["name"] != "confidence"],  # copies: no YAML aliases
+                "splits": [{"name": s, "num_bytes": sizes[s], "num_examples": n} for s, n in counts.items()],
+                "dataset_size": sum(sizes.values()),
+            }
+        )
+    total = sum(split_counts.values()) + sum(sum(m["splits"].values()) for m in (variants or {}).values())
     return {
         "license": recipe.license,
         "pretty_name": recipe.name,
@@ -34,24 +61,19 @@ def card_metadata(
         "task_ids": ["semantic-segmentation"],
         "annotations_creators": ["machine-generated"],
         "source_datasets": ["original"],
-        "size_categories": [size_category(sum(split_counts.values()))],
+        "size_categories": [size_category(total)],
         "tags": ["synthetic", f"generator:{recipe.generator.type}", f"decoder:{recipe.decode.type}"],
-        "configs": [
-            {"config_name": "default", "data_files": [{"split": s, "path": f"data/{s}-*.parquet"} for s in splits]}
-        ],
-        "dataset_info": {
-            "features": features,
-            "splits": [{"name": s, "num_bytes": split_bytes[s], "num_examples": split_counts[s]} for s in splits],
-            "dataset_size": sum(split_bytes[s] for s in splits),
-        },
+        "configs": configs,
+        "dataset_info": infos if variants else info,
     }
 
 
 def render_card(
     recipe: Recipe, lineage: dict, split_counts: dict[str, int], split_bytes: dict[str, int], has_confidence: bool
 ) -> str:
+    variants = lineage.get("variants", {})
     meta = yaml.safe_dump(
-        card_metadata(recipe, split_counts, split_bytes, has_confidence), sort_keys=False, allow_unicode=True
+        card_metadata(recipe, split_counts, split_bytes, has_confidence, variants), sort_keys=False, allow_unicode=True
     )
     validation = lineage["validation"]
     generator = lineage["generator"]
@@ -149,4 +171,57 @@ mean ignore fraction: {validation.get("mean_ignore_fraction", "n/a")}.
 | class | present in share of samples | share of pixels | target |
 |---|---:|---:|---:|
 {presence}
-{excluded}"""
+{excluded}{variants_section(recipe, load_id, variants)}"""
+
+
+VARIANT_TEXT = {
+    "mixed": "HydraMix composites (the `mix` stage): each composite takes the pixels and the labels of one of its "
+    "source samples at every pixel, so its mask is exact by construction. `seed` is the composite's index; a "
+    "composite is in the split all its sources share, and one whose sources lie in different splits is left out, "
+    "so no image of one split reaches another through a composite.",
+    "stylized": "The samples moved toward a target image domain (the `stylize` stage); no pixel moves, so every "
+    "mask is the default config's mask for the same seed, byte for byte, and every sample keeps its seed's split.",
+}
+
+
+def variants_section(recipe: Recipe, load_id: str, variants: dict) -> str:
+    """How each extra config was made and whether it passed validation; empty without variants."""
+    if not variants:
+        return ""
+    blocks = []
+    for variant, info in variants.items():
+        validation = info["validation"]
+        verdict = "passed" if validation.get("success") else "**FAILED — this config is unvalidated**"
+        splits = ", ".join(f"{s}: {n}" for s, n in info["splits"].items()) or "none"
+        left = "; ".join(f"{n} left out ({reason})" for reason, n in info["left_out"].items())
+        made = yaml.safe_dump(info["made"], sort_keys=True).strip()
+        blocks.append(
+            f"""### `{variant}`
+
+{VARIANT_TEXT.get(variant, "")}
+
+Samples: {splits}{f"; {left}" if left else ""}.
+
+Validation (the default config's suites and thresholds, on all {validation.get("samples", "n/a")} {variant} samples):
+{verdict}; class KL divergence {validation.get("class_kl", "n/a")}, empty masks
+{validation.get("empty_fraction", "n/a")}, near-duplicates {validation.get("duplicate_fraction", "n/a")}.
+
+How it was made:
+
+```yaml
+{made}
+```
+"""
+        )
+    names = ", ".join(f"`{v}`" for v in variants)
+    return f"""
+## Configs
+
+Besides the default config (`data/`), this dataset has {names}, each its own config with the same columns
+(`image`, `mask`, `seed`, `prompt`) and the same masks format:
+
+```python
+ds = load_dataset("{load_id}", "{next(iter(variants))}", revision="v{recipe.version}")
+```
+
+""" + "\n".join(blocks)

@@ -12,6 +12,7 @@ from synth.cli import (  # noqa: F401 - importing registers the commands
     report,
     train_generator,
     validate,
+    validate_variants,
 )
 from synth.cli.app import app, main
 from synth.cli.help import organize

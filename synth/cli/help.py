@@ -16,6 +16,7 @@ PANELS: dict[str, list[str]] = {
         "train-decoder",
         "decode",
         "validate",
+        "validate-variants",
         "build",
         "preview",
         "report",

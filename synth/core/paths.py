@@ -99,6 +99,16 @@ class DatasetPaths:
         return self.reports / "data_docs"
 
     @property
+    def variants_validation(self) -> Path:
+        """validate-variants: DVC metrics, one entry per variant (``{}`` when the recipe has none)."""
+        return self.reports / "validation-variants.json"
+
+    @property
+    def variant_reports(self) -> Path:
+        """validate-variants: ``VARIANT/validation_details.json`` and ``VARIANT/data_docs`` per variant."""
+        return self.reports / "variants"
+
+    @property
     def preview(self) -> Path:
         return self.reports / "preview.png"
 
@@ -135,6 +145,10 @@ class DatasetPaths:
     def build_data(self) -> Path:
         """One Parquet file per split and shard (``train-00003.parquet``)."""
         return self.build / "data"
+
+    def build_variant(self, variant: str) -> Path:
+        """A variant's config folder (``mixed/train-00000.parquet``), beside ``data/`` (the default config)."""
+        return self.build / variant
 
     @property
     def lineage(self) -> Path:

@@ -80,6 +80,12 @@ def publish(recipe: Recipe, root: Path = Path("."), force: bool = False, dry_run
         raise UserError(
             f"{paths.build}: validation failed; fix the data, or pass --force to publish it marked unvalidated"
         )
+    failed = [v for v, info in lineage.get("variants", {}).items() if not info["validation"].get("success")]
+    if failed and not force:
+        raise UserError(
+            f"{paths.build}: config {failed[0]} failed validation; fix the data, or pass --force to publish it marked "
+            "unvalidated"
+        )
     tag = f"v{recipe.version}"
     files = sorted(str(p.relative_to(paths.build)) for p in paths.build.rglob("*") if p.is_file())
     if dry_run:

@@ -50,10 +50,23 @@ STAGES: dict[str, Stage] = {
         ("validation", "taxonomy", "seeds"),
         ("validation", "synth/stages/validate.py", "synth/cli/validate.py"),
     ),
+    # The variants (mixed, stylized) with the base's suites. Which variants, and mix.count, come from the optional
+    # mix:/stylize: sections, which a stage over every recipe cannot track (DVC needs the key present): they
+    # reach it through the variant shards (its data/NAME dep), whose keys hash them.
+    "validate-variants": Stage(
+        ("validation", "taxonomy", "seeds"),
+        (
+            "validation",
+            "synth/stages/validate.py",
+            "synth/stages/validate_variants.py",
+            "synth/stages/variants.py",
+            "synth/cli/validate_variants.py",
+        ),
+    ),
     # build also reads the thresholds: the card states what the data was validated against.
     "build": Stage(
         ("name", "version", "description", "license", "hub_repo", "splits", "taxonomy", "validation"),
-        ("synth/card", "synth/stages/build.py"),
+        ("synth/card", "synth/stages/build.py", "synth/stages/build_variants.py", "synth/stages/variants.py"),
     ),
     "preview": Stage(("taxonomy",), ("synth/report/contact_sheet.py", "synth/stages/preview.py")),
     # report shows lineage, class statistics against the weights and thresholds, and the decoder's outputs.

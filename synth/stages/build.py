@@ -8,6 +8,10 @@ shards, not the whole dataset, and the DVC cache stores each unchanged file once
 written next to its final place and swapped in by rename, so a failed build never leaves a half-built dataset,
 and it holds no timestamps: the same recipe at the same commit gives the same bytes, whether built at once or
 in steps.
+
+Each validated variant of the recipe (mixed, stylized: ``synth validate-variants``) becomes its own dataset config
+in a folder beside ``data/`` (``mixed/train-00000.parquet``), planned by ``synth.stages.build_variants``, written
+and reused the same way; a recipe without variants builds exactly as before.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
@@ -29,6 +33,7 @@ from synth.core.paths import DatasetPaths
 from synth.errors import UserError
 from synth.recipe import Recipe, recipe_path
 from synth.splits import SPLIT_NAMES, split_of
+from synth.stages.build_variants import VariantPlan, plan_variant, read_variants_validation
 from synth.store.exclusions import read_exclusions
 from synth.store.labeled import paired_shards
 from synth.store.shards import parse_name, read_shard
@@ -45,11 +50,15 @@ class BuildReport:
     split_counts: dict[str, int]
     files: int
     validated: bool
+    variants: dict[str, dict[str, int]] = field(default_factory=dict)  # variant config -> split counts
 
     def summary(self) -> str:
         splits = ", ".join(f"{s} {n}" for s, n in self.split_counts.items())
         note = "" if self.validated else " (UNVALIDATED)"
-        return f"build: {self.path} ({splits}; {self.files} files){note}"
+        configs = "".join(
+            f"; config {v}: " + ", ".join(f"{s} {n}" for s, n in counts.items()) for v, counts in self.variants.items()
+        )
+        return f"build: {self.path} ({splits}; {self.files} files{configs}){note}"
 
 
 def read_validation(paths: DatasetPaths, allow_invalid: bool) -> dict:
@@ -231,10 +240,53 @@ def write_shards(
     return {s: n for s, n in counts.items() if n}, {s: b for s, b in sizes.items() if counts[s]}, has_confidence, reused
 
 
+def read_variant_columns(shard: Path) -> pa.Table:
+    """A variant shard (samples schema, mask filled in) as the build's columns; its images are PNG."""
+    rows = read_shard(shard, ["seed", "prompt", "image", "mask"])
+    seeds = rows.column("seed").to_pylist()
+    return pa.table(
+        {
+            "image": _image_column(rows.column("image"), seeds, ".png"),
+            "mask": _image_column(rows.column("mask"), seeds, "_mask.png"),
+            "seed": rows.column("seed").combine_chunks(),
+            "prompt": rows.column("prompt").combine_chunks(),
+        }
+    )
+
+
+def write_variant(plan: VariantPlan, out: Path, previous: Path | None) -> tuple[dict[str, int], dict[str, int], set]:
+    """Write (or link from the last build's folder of this variant) every file of one variant config.
+
+    Returns split counts, split Arrow sizes and the names reused unchanged, like ``write_shards``.
+    """
+    schema = _features(False).arrow_schema
+    counts, sizes, reused = dict.fromkeys(SPLIT_NAMES, 0), dict.fromkeys(SPLIT_NAMES, 0), set()
+    by_shard: dict[Path, list] = {}
+    for file in plan.files:
+        by_shard.setdefault(file.shard, []).append(file)
+    for shard, files in by_shard.items():
+        table = None
+        for file in files:
+            old = previous / file.name if previous is not None else None
+            meta = _file_meta(old) if old is not None and old.is_file() else {}
+            if meta.get(KEY_META) == file.key.encode() and BYTES_META in meta:
+                _link_or_copy(old, out / file.name)  # type: ignore[arg-type]
+                sizes[file.split] += int(meta[BYTES_META])
+                reused.add(file.name)
+            else:
+                if table is None:
+                    table = read_variant_columns(shard)
+                plan_file = SplitFile(file.name, file.split, shard, shard, file.seeds, file.key)
+                sizes[file.split] += write_split_file(table, plan_file, schema, out / file.name)
+            counts[file.split] += len(file.seeds)
+    return {s: n for s, n in counts.items() if n}, {s: b for s, b in sizes.items() if counts[s]}, reused
+
+
 def build(recipe: Recipe, root: Path = Path("."), allow_invalid: bool = False) -> BuildReport:
     root = Path(root)
     paths = DatasetPaths(root, recipe.name)
     validation = read_validation(paths, allow_invalid)
+    variant_validation = read_variants_validation(paths, allow_invalid)
     pairs = paired_shards(paths.samples, paths.masks, f"synth synthesize {recipe.name}")
     final = paths.build
     staging = final.with_name(f".{final.name}.building-{os.getpid()}")
@@ -246,24 +298,42 @@ def build(recipe: Recipe, root: Path = Path("."), allow_invalid: bool = False) -
         split_counts, split_bytes, has_confidence, reused = write_shards(
             recipe, pairs, staging / paths.build_data.name, excluded, previous
         )
+        reused_paths = {f"{paths.build_data.name}/{name}" for name in reused}
+        variants = {}
+        for variant, metrics in variant_validation.items():
+            plan = plan_variant(recipe, paths, variant, metrics, excluded)
+            folder = paths.build_variant(variant)
+            (staging / variant).mkdir()
+            counts, sizes, kept = write_variant(plan, staging / variant, folder if folder.is_dir() else None)
+            reused_paths |= {f"{variant}/{name}" for name in kept}
+            variants[variant] = {
+                "splits": counts,
+                "split_bytes": sizes,
+                "left_out": plan.left_out,
+                "made": plan.made,
+                "validation": metrics,
+            }
         id2label = {str(k): v for k, v in recipe.taxonomy.id2label().items()}
         (staging / paths.id2label.name).write_text(json.dumps(id2label, indent=2) + "\n")
-        known = _previous_hashes(paths.lineage) if reused else {}
+        known = _previous_hashes(paths.lineage) if reused_paths else {}
         files = {}
         for path in sorted(staging.rglob("*")):
             if path.is_file():
-                name = str(path.relative_to(staging))
-                reuse = Path(name).name in reused and name in known
+                name = path.relative_to(staging).as_posix()
+                reuse = name in reused_paths and name in known
                 files[name] = known[name] if reuse else file_sha256(path)
         lineage = make_lineage(recipe, root, recipe_path(recipe.name, root), validation, split_counts, files)
         lineage["excluded"] = [{"seed": seed, "reason": reason} for seed, reason in sorted(excluded.items())]
+        if variants:  # absent without variants: such a build keeps its bytes
+            lineage["variants"] = variants
         (staging / paths.lineage.name).write_text(json.dumps(lineage, indent=2, sort_keys=True) + "\n")
         (staging / paths.card.name).write_text(render_card(recipe, lineage, split_counts, split_bytes, has_confidence))
         _swap_in(staging, final)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     n_files = sum(1 for p in final.rglob("*") if p.is_file())
-    return BuildReport(final, split_counts, n_files, bool(validation["success"]))
+    validated = bool(validation["success"]) and all(m["success"] for m in variant_validation.values())
+    return BuildReport(final, split_counts, n_files, validated, {v: info["splits"] for v, info in variants.items()})
 
 
 def _previous_hashes(lineage: Path) -> dict[str, str]:

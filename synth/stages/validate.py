@@ -121,30 +121,40 @@ def _dump(value, path: Path) -> None:
     path.write_text(json.dumps(value, indent=2, sort_keys=True, default=_json_default) + "\n", encoding="utf-8")
 
 
+def check_table(recipe: Recipe, table: pd.DataFrame, docs_dir: Path, rows: int | None = None) -> tuple[dict, dict]:
+    """Run the suites on one statistics table, writing Data Docs to ``docs_dir``: ``(metrics, details)``.
+
+    Shared by the base dataset and its variants (synth.stages.validate_variants), so both are held to the same
+    expectations; ``rows`` is the sample count expected (default: the recipe's seeds).
+    """
+    from validation.outcome import interpret
+    from validation.run import run_suites
+
+    classes = class_table(table, recipe)
+    outcome = interpret(run_suites(recipe, {"samples": table, "classes": classes}, docs_dir, rows))
+    metrics = build_metrics(table, classes, outcome)
+    details = {
+        "success": outcome.success,
+        "failures": outcome.failures,
+        "absent_classes": absent_classes(recipe, metrics),
+    }
+    return metrics, details
+
+
 def validate(recipe: Recipe, root: Path = Path(".")) -> ValidationReport:
     """Validate one dataset; the report's ``success`` is False when an error-severity expectation failed or errored.
 
     Raises ``UserError`` (before writing anything) when the shards are missing, corrupt or inconsistent.
     """
-    from validation.outcome import interpret
-    from validation.run import run_suites
-
     paths = DatasetPaths(Path(root), recipe.name)
     table = load_stats_table(recipe, root)
-    classes = class_table(table, recipe)
 
     paths.reports.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".validate-", dir=paths.reports))
     try:
-        results = run_suites(recipe, {"samples": table, "classes": classes}, staging / paths.data_docs.name)
-        outcome = interpret(results)
-        metrics = build_metrics(table, classes, outcome)
+        metrics, details = check_table(recipe, table, staging / paths.data_docs.name)
         _dump(metrics, staging / paths.validation.name)
-        absent = absent_classes(recipe, metrics)
-        _dump(
-            {"success": outcome.success, "failures": outcome.failures, "absent_classes": absent},
-            staging / paths.validation_details.name,
-        )
+        _dump(details, staging / paths.validation_details.name)
         old_docs = paths.data_docs
         if old_docs.exists():
             shutil.rmtree(old_docs)
@@ -154,5 +164,9 @@ def validate(recipe: Recipe, root: Path = Path(".")) -> ValidationReport:
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return ValidationReport(
-        success=outcome.success, metrics=metrics, failures=outcome.failures, paths=paths, absent=absent
+        success=details["success"],
+        metrics=metrics,
+        failures=details["failures"],
+        paths=paths,
+        absent=details["absent_classes"],
     )

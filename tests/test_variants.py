@@ -1,0 +1,187 @@
+"""Variants (mixed, stylized) as dataset configs of build/NAME: what load_dataset reads per config, the split
+rule, the card's configs, validation per variant blocking the build, and the default config left as it was."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import yaml
+
+from synth.recipe.schema import Splits
+from synth.splits import split_of
+from synth.store.codec import decode_png
+from synth.store.shards import list_shards, read_shard
+from tests.conftest import tiny_recipe
+
+NIGHT = {"background_palette": "night", "tint": [0.6, 0.8, 1.3], "gamma": 1.4}
+
+
+def variant_recipe(**changes) -> dict:
+    """The tiny recipe with small mix and stylize sections (the settings tests/test_mixing.py and
+    tests/test_adaptation.py use), so a whole pipeline stays to seconds."""
+    data = tiny_recipe()
+    data["mix"] = {"count": 12, "samples_per_shard": 5, "seed": 7, "pairing": "cross-class"}
+    data["target"] = {"images": {"type": "scenes", "seeds": {"start": 1000, "stop": 1008}, "generator": NIGHT}}
+    data["stylize"] = {"method": "reinhard", "strength": 1.0}
+    data.update(changes)
+    return data
+
+
+def files(directory) -> dict[str, bytes]:
+    return {str(p.relative_to(directory)): p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file()}
+
+
+def shard_rows(folder) -> dict[int, dict]:
+    out = {}
+    for shard in list_shards(folder):
+        for row in read_shard(shard, ["seed", "mask", "provenance"]).to_pylist():
+            out[row["seed"]] = row
+    return out
+
+
+@pytest.fixture
+def base_built(project):
+    """The base dataset built before any variant exists: the reference for the default config's bytes."""
+    project.write_recipe(variant_recipe())
+    project.commit("variants")
+    for stage in ("synthesize", "decode"):
+        project.synth(stage, "tiny", "--quiet")
+    project.synth("validate", "tiny")
+    project.synth("build", "tiny")
+    return project, files(project.root / "build/tiny/data")
+
+
+@pytest.fixture
+def with_variants(base_built):
+    project, default_bytes = base_built
+    project.synth("mix", "tiny", "--quiet")
+    project.synth("target", "tiny")
+    project.synth("stylize", "tiny", "--quiet")
+    result = project.synth("validate-variants", "tiny")
+    assert "mixed passed" in result.stderr and "stylized passed" in result.stderr
+    return project, default_bytes
+
+
+def test_each_variant_is_a_config_load_dataset_reads(with_variants):
+    project, default_bytes = with_variants
+    project.synth("build", "tiny")
+    from datasets import load_dataset
+
+    out = project.root / "build/tiny"
+    cache = str(project.root / ".hf-cache")
+    assert files(out / "data") == default_bytes  # the default config: byte for byte what a build without variants had
+
+    stylized = shard_rows(project.root / "data/tiny/stylized")
+    masks = shard_rows(project.root / "data/tiny/masks")
+    seen = set()
+    for split, rows in load_dataset(str(out), "stylized", cache_dir=cache).items():
+        for row in rows:
+            seed = row["seed"]
+            assert split_of(seed, Splits(train=0.8, validation=0.1, test=0.1)) == split
+            assert row["mask"].mode == "P"
+            assert np.array_equal(np.asarray(row["mask"]), decode_png(stylized[seed]["mask"]))
+            assert np.array_equal(np.asarray(row["mask"]), decode_png(masks[seed]["mask"]))  # geometry unchanged
+            seen.add(seed)
+    assert seen == set(range(40))
+
+    mixed = shard_rows(project.root / "data/tiny/mixed")
+    splits = Splits(train=0.8, validation=0.1, test=0.1)
+    kept = set()
+    for split, rows in load_dataset(str(out), "mixed", cache_dir=cache).items():
+        for row in rows:
+            seed = row["seed"]
+            sources = json.loads(mixed[seed]["provenance"])["mix"]["sources"]
+            assert {split_of(s, splits) for s in sources} == {split}  # no source from another split
+            assert np.array_equal(np.asarray(row["mask"]), decode_png(mixed[seed]["mask"]))
+            kept.add(seed)
+    crossing = {
+        seed
+        for seed, row in mixed.items()
+        if len({split_of(s, splits) for s in json.loads(row["provenance"])["mix"]["sources"]}) > 1
+    }
+    assert kept and kept == set(mixed) - crossing  # exactly the composites that cross splits are left out
+
+    text = (out / "README.md").read_text()
+    meta = yaml.safe_load(text.split("---")[1])
+    configs = {c["config_name"]: c["data_files"] for c in meta["configs"]}
+    assert set(configs) == {"default", "mixed", "stylized"}
+    assert {f["path"] for f in configs["stylized"]} == {
+        f"stylized/{s}-*.parquet" for s in ("train", "validation", "test")
+    }
+    info = {i["config_name"]: i for i in meta["dataset_info"]}
+    assert sum(s["num_examples"] for s in info["stylized"]["splits"]) == 40
+    assert sum(s["num_examples"] for s in info["mixed"]["splits"]) == len(kept)
+    assert "method: reinhard" in text and "pairing: cross-class" in text  # how each config was made
+    assert "&id0" not in text  # no YAML aliases: every config spells out its features
+    assert f"{len(crossing)} left out (sources in different splits)" in text
+    lineage = json.loads((out / "lineage.json").read_text())
+    assert lineage["variants"]["mixed"]["validation"]["success"] is True
+    assert any(name.startswith("stylized/") for name in lineage["files"])
+
+    # A rebuild links every variant file from the last build (same inode) and gives the same bytes as a fresh one.
+    first = files(out)
+    inodes = {p.relative_to(out): p.stat().st_ino for p in out.glob("*/*.parquet")}
+    project.synth("build", "tiny")
+    assert {p.relative_to(out): p.stat().st_ino for p in out.glob("*/*.parquet")} == inodes
+    assert files(out) == first
+    import shutil
+
+    shutil.rmtree(out)
+    project.synth("build", "tiny")
+    assert files(out) == first
+
+
+def test_a_failed_variant_blocks_the_build_and_leaves_it_as_it_was(with_variants):
+    project, _ = with_variants
+    project.synth("build", "tiny")
+    before = files(project.root / "build/tiny")
+    # 13 composites asked for, 12 made: a real failed expectation (row count), not an edited summary
+    mix = {"count": 13, "samples_per_shard": 5, "seed": 7, "pairing": "cross-class"}
+    project.write_recipe(variant_recipe(mix=mix, hub_repo="synth-org/tiny"))
+    failed = project.synth("validate-variants", "tiny", check=False)
+    assert failed.returncode == 1 and "mixed FAILED" in failed.stderr and "stylized passed" in failed.stderr
+    assert json.loads((project.root / "reports/tiny/validation-variants.json").read_text())["mixed"]["success"] is False
+
+    result = project.synth("build", "tiny", check=False)
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "reports/tiny/validation-variants.json: variant mixed failed validation; fix the recipe or pass "
+        "--allow-invalid to build an unvalidated dataset"
+    )
+    assert files(project.root / "build/tiny") == before
+    assert not [p for p in (project.root / "build").iterdir() if p.name.startswith(".")]
+
+    project.synth("build", "tiny", "--allow-invalid")
+    assert "FAILED — this config is unvalidated" in (project.root / "build/tiny/README.md").read_text()
+    # and publish refuses it like a failed default config (the dry run checks before any upload)
+    project.commit("13 composites")
+    project.synth("build", "tiny", "--allow-invalid")
+    refused = project.synth("publish", "tiny", "--dry-run", check=False)
+    assert refused.returncode == 2 and refused.stderr.strip() == (
+        "build/tiny: config mixed failed validation; fix the data, or pass --force to publish it marked unvalidated"
+    )
+    assert "dry run" in project.synth("publish", "tiny", "--dry-run", "--force").stdout
+
+
+def test_unvalidated_variant_shards_are_refused(base_built):
+    project, _ = base_built
+    project.synth("mix", "tiny", "--quiet")
+    result = project.synth("build", "tiny", check=False)
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "data/tiny/mixed: mixed shards are not validated; run `synth validate-variants tiny` first"
+    )
+
+
+def test_a_recipe_without_variants_gets_an_empty_summary_and_the_same_build(project):
+    for stage in ("synthesize", "decode"):
+        project.synth(stage, "tiny", "--quiet")
+    project.synth("validate", "tiny")
+    project.synth("build", "tiny")
+    before = files(project.root / "build/tiny")
+    assert "makes none" in project.synth("validate-variants", "tiny").stderr
+    assert json.loads((project.root / "reports/tiny/validation-variants.json").read_text()) == {}
+    project.synth("build", "tiny")
+    assert files(project.root / "build/tiny") == before  # card, lineage and data: no trace of variants
