@@ -70,6 +70,10 @@ def main() -> None:
     parser.add_argument("--per-class", type=int, default=6, help="single-item samples per class")
     parser.add_argument("--pairs", type=int, default=40, help="two-class samples for binding")
     parser.add_argument("--steps", type=int, default=20, help="DDIM steps (the fashion recipes use 20)")
+    parser.add_argument("--cross", type=int, default=16, help="cross-attention side read (latent px)")
+    parser.add_argument("--self-side", type=int, default=16, help="self-attention side read (latent px)")
+    parser.add_argument("--tau", type=int, default=1, help="self-attention propagation power")
+    parser.add_argument("--guidance", type=float, default=4.0)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--classifier", type=Path, default=CLASSIFIER)
     parser.add_argument("--preview", type=Path, default=None, help="write a per-class sample grid here")
@@ -86,15 +90,21 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     model = judge(args.classifier)
     started = time.perf_counter()
+    knobs = {
+        "cross_attention_resolution": args.cross,
+        "self_attention_resolution": args.self_side,
+        "tau": args.tau,
+        "guidance_scale": args.guidance,
+    }
     singles = []
     with tempfile.TemporaryDirectory() as tmp:
         for class_id, name in enumerate(CLASS_NAMES, start=1):
-            recipe = fashion_recipe(args.model, args.per_class, args.steps)
+            recipe = fashion_recipe(args.model, args.per_class, args.steps, **knobs)
             only = recipe["taxonomy"]["classes"][class_id - 1]
             recipe["taxonomy"]["classes"] = [only | {"id": 1}]  # ids run 1..K: the one class is id 1 here
             recipe["name"] = f"fashion-measure-{class_id}"
             singles += [(class_id, s) for s in generate(recipe, Path(tmp) / name.replace(" ", "-"))]
-        pairs = generate(fashion_recipe(args.model, args.pairs, args.steps, classes=(2, 2)), Path(tmp) / "pairs")
+        pairs = generate(fashion_recipe(args.model, args.pairs, args.steps, (2, 2), **knobs), Path(tmp) / "pairs")
     elapsed = time.perf_counter() - started
 
     right, any_item, per_class = 0, 0, {c: [0, 0] for c in range(1, len(CLASS_NAMES) + 1)}
