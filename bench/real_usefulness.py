@@ -119,7 +119,7 @@ def main() -> None:
         decode(recipe, root, show_progress=False)
     print(f"datasets ready in {time.perf_counter() - started:.0f} s", flush=True)
     if args.preview is not None:
-        from synth.stages.preview import contact_sheet
+        from synth.report.contact_sheet import contact_sheet
 
         sheet = contact_sheet(recipes["attention"], root, count=4)
         sheet.resize((sheet.width // 2, sheet.height // 2)).save(args.preview, optimize=True)
