@@ -5,10 +5,11 @@ images = the first ``--target`` canvases of ``train.parquet`` (train split); the
 ``--eval`` canvases of ``eval.parquet`` (test split), never seen in training. Upper bound: the same
 ``--target`` train canvases WITH their labels.
 
-Source: a STAND-IN synthetic dataset (``synth.adapt.standin``), until a trained text-to-image model's fashion
-dataset exists: train-split compositions (other canvases than the real sets') re-rendered with coloured
-backdrops, tinted garments, blur and noise; exact masks. Numbers say how much of this controlled gap a method
-closes; they are not a measurement on generated images.
+Source: ``--source-recipe fashion`` (or ``fashion-datasetgan``): that recipe's generated samples and decoded
+masks (``dvc repro`` first; DatasetGAN's excluded samples left out), the first ``--source`` of them. Without it, a
+STAND-IN synthetic dataset (``synth.adapt.standin``): train-split compositions (other canvases than the real
+sets') re-rendered with coloured backdrops, tinted garments, blur and noise, with exact masks; numbers then say
+how much of that controlled gap a method closes, not a measurement on generated images.
 
 Rows (tiny UNet, same steps and seed per row, mean +- standard deviation over ``--seeds`` training seeds):
 source only; + Reinhard; + FDA; Reinhard + CSA self-training (ClassMix, EMA teacher) without the prototype
@@ -36,7 +37,8 @@ STANDIN_SEED = 17_000_017  # not the real sets' seeds (20_171_000 / 20_171_001):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--source", type=int, default=300, help="stand-in synthetic labeled images")
+    parser.add_argument("--source", type=int, default=300, help="synthetic labeled images")
+    parser.add_argument("--source-recipe", default=None, help="a built fashion recipe's samples (default: stand-in)")
     parser.add_argument("--target", type=int, default=300, help="unlabeled real target images (also the upper bound)")
     parser.add_argument("--eval", type=int, default=500, help="real evaluation images")
     parser.add_argument("--steps", type=int, default=300)
@@ -74,9 +76,31 @@ def main() -> None:
     started = time.perf_counter()
     real_train = load_real_set(root / "real" / "fashion-mnist" / "train.parquet")
     real_eval = load_real_set(root / "real" / "fashion-mnist" / "eval.parquet")
-    comps = make_compositions("train", args.source, STANDIN_SEED)
-    look = np.random.default_rng(STANDIN_SEED)
-    source = Arrays(np.stack([standin_look(c.image, c.mask, look) for c in comps]), np.stack([c.mask for c in comps]))
+    if args.source_recipe:
+        from synth.core.paths import DatasetPaths
+        from synth.evaluate.train import to_arrays
+        from synth.store.exclusions import read_exclusions
+        from synth.store.labeled import load_dataset_labeled
+
+        paths = DatasetPaths(root, args.source_recipe)
+        excluded = read_exclusions(paths)
+        made = [
+            r for r in load_dataset_labeled(paths.samples, paths.masks, args.source_recipe) if r.seed not in excluded
+        ]
+        source = to_arrays(sorted(made, key=lambda r: r.seed)[: args.source], 64)
+        source_note = (
+            f"SOURCE: {len(source)} generated samples of recipes/{args.source_recipe}.yaml with their decoded masks"
+        )
+    else:
+        comps = make_compositions("train", args.source, STANDIN_SEED)
+        look = np.random.default_rng(STANDIN_SEED)
+        source = Arrays(
+            np.stack([standin_look(c.image, c.mask, look) for c in comps]), np.stack([c.mask for c in comps])
+        )
+        source_note = (
+            "SOURCE IS A STAND-IN: real train-split Fashion-MNIST compositions re-rendered with synth.adapt.standin "
+            "(coloured backdrop, tinted garments, blur, noise), not a generative model's images."
+        )
     target = Arrays(real_train.images[: args.target])
     upper_set = Arrays(real_train.images[: args.target], real_train.masks[: args.target])
     evaluation = Arrays(real_eval.images[: args.eval], real_eval.masks[: args.eval])
@@ -87,12 +111,9 @@ def main() -> None:
         np.stack([fda(img, target.images[j], 0.05, 1.0) for img, j in zip(source.images, pick)]), source.masks
     )
     num_classes = len(CLASS_NAMES) + 1
+    print(source_note)
     print(
-        "SOURCE IS A STAND-IN: real train-split Fashion-MNIST compositions re-rendered with synth.adapt.standin "
-        "(coloured backdrop, tinted garments, blur, noise), not a generative model's images."
-    )
-    print(
-        f"{args.source} stand-in source / {args.target} unlabeled real target (= upper-bound set) / {args.eval} real "
+        f"{len(source)} synthetic source / {args.target} unlabeled real target (= upper-bound set) / {args.eval} real "
         f"eval images, 64 px, tiny UNet width {args.width}, {args.steps} steps, batch 8, seeds 0..{args.seeds - 1}",
         flush=True,
     )
