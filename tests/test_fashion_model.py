@@ -17,9 +17,9 @@ pytestmark = pytest.mark.skipif(
     not (MODEL / "model_index.json").is_file(), reason="models/fashion-sd is not in this checkout"
 )
 
-# Foreground IoU of attention masks vs the drawn garments. Measured on an interim 200-step stand-in of the
-# model's architecture (docs/real-usefulness.md); the bound leaves a wide margin below what was measured.
-MIN_FOREGROUND_IOU = 0.3
+# Foreground IoU of attention masks vs the drawn garments in this test's setting (8 seeds, 8 DDIM steps): 0.646
+# measured on the committed model (2026-12-01); the bound leaves margin for thread-count numerics.
+MIN_FOREGROUND_IOU = 0.45
 
 
 def test_committed_model_loads_and_its_attention_masks_cover_the_garments(tmp_path):
@@ -46,4 +46,5 @@ def test_committed_model_loads_and_its_attention_masks_cover_the_garments(tmp_pa
     labeled = np.stack([(r.mask > 0) & (r.mask != 255) for r in rows])
     assert drawn.mean() > 0.02, "the model drew (almost) nothing"
     iou = (drawn & labeled).sum() / (drawn | labeled).sum()
+    print(f"foreground IoU {iou:.3f}")
     assert iou > MIN_FOREGROUND_IOU, iou

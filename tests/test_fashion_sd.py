@@ -1,5 +1,5 @@
-"""The trained fashion model (models/fashion-sd) through the project's own generator and decoder, and the
-training code on a tiny budget."""
+"""The committed fashion model's files, and the training code on a tiny budget (tests/test_fashion_model.py runs
+the model through a recipe)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import hashlib
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from synth.realdata import fashion_mnist as fm
@@ -29,23 +28,6 @@ def test_committed_model_is_a_small_fp16_pipeline():
 
     with safe_open(str(MODEL / "unet" / "diffusion_pytorch_model.safetensors"), "pt") as f:
         assert all(f.get_slice(k).get_dtype() == "F16" for k in list(f.keys()))
-
-
-@pytest.mark.slow
-def test_generated_garments_are_found_by_their_attention_masks(tmp_path):
-    """Single-item prompts through `generator.type: diffusion` + attention decoding: the decoded foreground
-    overlaps the generated garment (image pixels above a grey level; backgrounds are black)."""
-    from synth.train_generator.measure import fashion_recipe, generate, localisation_iou
-
-    samples = generate(fashion_recipe(MODEL, seeds=8, steps=10), tmp_path)
-    assert len(samples) == 8 and all(s.image.shape == (64, 64, 3) for s in samples)
-    assert all(s.image.mean() > 2 for s in samples)  # something was drawn on the black canvas
-    ious = localisation_iou(samples)
-    print("localisation IoU", np.round(ious, 3))
-    assert np.mean(ious) >= IOU_BOUND
-
-
-IOU_BOUND = 0.0  # set from the measured figure below, with margin
 
 
 @pytest.mark.slow
