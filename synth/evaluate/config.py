@@ -12,13 +12,32 @@ from pydantic import (
     model_serializer,
 )
 
-from synth.adapt.config import AdaptSettings
-
 Variant = Literal["source", "stylized", "adapted", "real"]
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AdaptSettings(_Strict):
+    """CSA feature-level adaptation: ClassMix onto target images, EMA teacher pseudo-labels, class prototypes
+    from the top-k most confident pixels (EMA), pixel-to-prototype contrastive loss, and the consistency term
+    between the original and the stylized images' prototype-similarity maps."""
+
+    teacher_ema: float = Field(default=0.999, ge=0, lt=1, description="0.999 at full size; ~0.99 for short runs.")
+    prototype_ema: float = Field(default=0.99, ge=0, lt=1)
+    top_k: int = Field(default=32, ge=1, description="Most confident pixels per class that make a prototype.")
+    temperature: float = Field(default=0.1, gt=0)
+    contrastive_weight: float = Field(default=0.1, ge=0)
+    pseudo_threshold: float = Field(default=0.968, ge=0, le=1, description="Teacher confidence that counts.")
+    warmup_steps: int = Field(default=0, ge=0, description="Supervised-only steps before adaptation starts.")
+    prototype_weighting: Literal["confidence", "mean"] = Field(
+        default="confidence",
+        description="confidence: each top-k pixel's feature weighs by its class score (CSA's CAM weighting); mean: plain mean.",
+    )
+    consistency_weight: float = Field(
+        default=0.1, ge=0, description="Original vs stylized prototype-similarity maps (needs a stylized recipe)."
+    )
 
 
 class LabeledFile(_Strict):

@@ -29,7 +29,6 @@ EVALUATE = Stage(
     (
         "synth/evaluate",
         "synth/adapt/csa.py",
-        "synth/adapt/config.py",
         "synth/mix/classmix.py",
         "synth/stages/evaluate.py",
     ),
@@ -82,7 +81,6 @@ STAGES: dict[str, Stage] = {
             "synth/evaluate/net.py",
             "synth/evaluate/segformer.py",
             "synth/evaluate/config.py",
-            "synth/adapt/config.py",
             "synth/stages/mix.py",
         ),
     ),
