@@ -19,8 +19,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -215,29 +217,42 @@ def write_shards(
     """
     has_confidence = _has_confidence(pairs[0][1])
     schema = _features(has_confidence).arrow_schema
-    counts = dict.fromkeys(SPLIT_NAMES, 0)
-    sizes = dict.fromkeys(SPLIT_NAMES, 0)
-    reused = set()
     by_pair: dict[tuple[Path, Path], list[SplitFile]] = {}
     for plan in plan_files(recipe, pairs, excluded or {}, has_confidence):
         by_pair.setdefault((plan.samples, plan.masks), []).append(plan)
-    for (samples_path, masks_path), plans in by_pair.items():
-        pair = None  # read only if one of its files must be written
-        for plan in plans:
-            old = previous / plan.name if previous is not None else None
+
+    def read(pair: tuple[Path, Path]) -> pa.Table:
+        return read_pair_columns(recipe, pair[0], pair[1], has_confidence)
+
+    counts, sizes, reused = write_or_link(by_pair, read, schema, out, previous)
+    return counts, sizes, has_confidence, reused
+
+
+def write_or_link(
+    groups: dict, read: Callable[[Any], pa.Table], schema: pa.Schema, out: Path, previous: Path | None
+) -> tuple[dict[str, int], dict[str, int], set]:
+    """Each file whose key matches the one in the last build's footer is linked from there; the others are
+    written from their group's table, read once and only if one of its files must be written. ``groups`` maps
+    a source (a shard pair, a variant shard) to its files. Returns split counts, split Arrow sizes, names reused.
+    """
+    counts, sizes, reused = dict.fromkeys(SPLIT_NAMES, 0), dict.fromkeys(SPLIT_NAMES, 0), set()
+    for source, files in groups.items():
+        table = None
+        for file in files:
+            old = previous / file.name if previous is not None else None
             meta = _file_meta(old) if old is not None and old.is_file() else {}
-            if meta.get(KEY_META) == plan.key.encode() and BYTES_META in meta:
-                _link_or_copy(old, out / plan.name)  # type: ignore[arg-type]
-                sizes[plan.split] += int(meta[BYTES_META])
-                reused.add(plan.name)
+            if meta.get(KEY_META) == file.key.encode() and BYTES_META in meta:
+                _link_or_copy(old, out / file.name)  # type: ignore[arg-type]
+                sizes[file.split] += int(meta[BYTES_META])
+                reused.add(file.name)
             else:
-                if pair is None:
-                    pair = read_pair_columns(recipe, samples_path, masks_path, has_confidence)
-                sizes[plan.split] += write_split_file(pair, plan, schema, out / plan.name)
-            counts[plan.split] += len(plan.seeds)
-        del pair
-        pa.default_memory_pool().release_unused()  # hand the pair's buffers back: the peak stays one pair's worth
-    return {s: n for s, n in counts.items() if n}, {s: b for s, b in sizes.items() if counts[s]}, has_confidence, reused
+                if table is None:
+                    table = read(source)
+                sizes[file.split] += write_split_file(table, file, schema, out / file.name)
+            counts[file.split] += len(file.seeds)
+        del table
+        pa.default_memory_pool().release_unused()  # hand the table's buffers back: the peak stays one group's worth
+    return {s: n for s, n in counts.items() if n}, {s: b for s, b in sizes.items() if counts[s]}, reused
 
 
 def read_variant_columns(shard: Path) -> pa.Table:
@@ -257,29 +272,14 @@ def read_variant_columns(shard: Path) -> pa.Table:
 def write_variant(plan: VariantPlan, out: Path, previous: Path | None) -> tuple[dict[str, int], dict[str, int], set]:
     """Write (or link from the last build's folder of this variant) every file of one variant config.
 
-    Returns split counts, split Arrow sizes and the names reused unchanged, like ``write_shards``.
+    Returns split counts, split Arrow sizes and the names reused unchanged (``write_or_link``).
     """
-    schema = _features(False).arrow_schema
-    counts, sizes, reused = dict.fromkeys(SPLIT_NAMES, 0), dict.fromkeys(SPLIT_NAMES, 0), set()
-    by_shard: dict[Path, list] = {}
+    by_shard: dict[Path, list[SplitFile]] = {}
     for file in plan.files:
-        by_shard.setdefault(file.shard, []).append(file)
-    for shard, files in by_shard.items():
-        table = None
-        for file in files:
-            old = previous / file.name if previous is not None else None
-            meta = _file_meta(old) if old is not None and old.is_file() else {}
-            if meta.get(KEY_META) == file.key.encode() and BYTES_META in meta:
-                _link_or_copy(old, out / file.name)  # type: ignore[arg-type]
-                sizes[file.split] += int(meta[BYTES_META])
-                reused.add(file.name)
-            else:
-                if table is None:
-                    table = read_variant_columns(shard)
-                plan_file = SplitFile(file.name, file.split, shard, shard, file.seeds, file.key)
-                sizes[file.split] += write_split_file(table, plan_file, schema, out / file.name)
-            counts[file.split] += len(file.seeds)
-    return {s: n for s, n in counts.items() if n}, {s: b for s, b in sizes.items() if counts[s]}, reused
+        by_shard.setdefault(file.shard, []).append(
+            SplitFile(file.name, file.split, file.shard, file.shard, file.seeds, file.key)
+        )
+    return write_or_link(by_shard, read_variant_columns, _features(False).arrow_schema, out, previous)
 
 
 def build(recipe: Recipe, root: Path = Path("."), allow_invalid: bool = False) -> BuildReport:
