@@ -26,28 +26,14 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-PROJECT_FILES = [
-    "dvc.yaml",
-    "params.yaml",
-    "recipes",
-    "synth",
-    "validation",
-    "annotations",
-    ".dvc/config",
-    ".dvcignore",
-    "pyproject.toml",
-]
+sys.path.insert(0, str(REPO))  # tests.conftest
 STAGES = ["synthesize", "decode", "validate", "build"]  # peak memory is measured per stage
 
 
 def make_project(dest: Path, recipe: dict) -> Path:
-    for name in PROJECT_FILES:
-        source = REPO / name
-        if source.is_dir():
-            shutil.copytree(source, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
-        elif source.exists():
-            (dest / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, dest / name)
+    from tests.conftest import copy_project  # the tests' project copy: same files, git repo, no frozen stage
+
+    copy_project(dest)
     (dest / "recipes").mkdir(exist_ok=True)
     for stale in (dest / "recipes").glob("*.yaml"):
         stale.unlink()
@@ -55,7 +41,6 @@ def make_project(dest: Path, recipe: dict) -> Path:
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     params = {key: [] for key in params} | {"recipes": [recipe["name"]]}  # only this recipe, no optional stages
     (dest / "params.yaml").write_text(yaml.safe_dump(params))
-    run(["git", "init", "-q"], dest)
     return dest
 
 
