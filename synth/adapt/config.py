@@ -60,14 +60,46 @@ class TargetSettings(_Strict):
     eval: ImageSource | None = None
 
 
-class StylizeSettings(_Strict):
-    """Training-free appearance transfer that keeps geometry, so masks stay valid byte for byte.
-
-    ``reinhard``: match each image's LAB mean/std to the target set's. ``fda``: replace the low-frequency
-    Fourier amplitude with a target image's (Yang & Soatto 2020). ``strength`` blends 0 (unchanged) to 1 (full).
+class CutTranslator(_Strict):
+    """A small CUT (Contrastive Unpaired Translation, Park et al. ECCV 2020) trained here without labels: a
+    ResNet generator maps source images to the target domain under a PatchGAN (LSGAN) loss, while PatchNCE keeps
+    each output patch closer to its own input patch than to other patches of the image, so content stays where
+    it was and the masks stay usable. The defaults are CPU-sized; the paper's: width 64, residual_blocks 9,
+    patches 256, batch_size 1, 400 epochs at 256 px.
     """
 
-    method: Literal["reinhard", "fda", "reinhard+fda"] = "reinhard"
+    width: int = Field(default=16, ge=4, le=256, description="Channels of the generator's first layer.")
+    residual_blocks: int = Field(default=3, ge=1, le=12)
+    steps: int = Field(default=1500, ge=1, description="Optimiser steps (batches of source and target images).")
+    batch_size: int = Field(default=4, ge=1)
+    lr: float = Field(default=2e-4, gt=0)
+    patches: int = Field(default=128, ge=2, le=1024, description="Patches per image and layer in PatchNCE.")
+    temperature: float = Field(default=0.07, gt=0)
+    nce_weight: float = Field(default=1.0, ge=0, description="PatchNCE on source->translated and identity on target.")
+    gan_weight: float = Field(default=1.0, ge=0)
+    train_images: int = Field(
+        default=400, ge=2, description="Source images it learns from: the first N by seed (extending seeds keeps it)."
+    )
+    seed: int = Field(default=0, ge=0)
+    device: Literal["auto", "cpu", "cuda"] = Field(default="auto", description="auto: the GPU if torch sees one.")
+
+
+class StylizeSettings(_Strict):
+    """Appearance transfer that keeps geometry, so each stylized sample keeps its mask byte for byte.
+
+    ``reinhard``: match each image's LAB mean/std to the target set's. ``fda``: replace the low-frequency
+    Fourier amplitude with a target image's (Yang & Soatto 2020). Both are training-free. ``cut``: a learned
+    translator (``cut:`` settings) trained on this dataset's images and the unlabeled target images, what CSA's
+    authors use. ``strength`` blends 0 (unchanged) to 1 (full).
+    """
+
+    method: Literal["reinhard", "fda", "reinhard+fda", "cut"] = "reinhard"
     strength: float = Field(default=1.0, ge=0, le=1)
     fda_beta: float = Field(default=0.05, gt=0, le=0.5, description="Half-width of the swapped band / image side.")
     seed: int = Field(default=0, ge=0, description="Which target image each sample is paired with (fda).")
+    cut: CutTranslator = Field(default_factory=CutTranslator, description="The translator of method cut.")
+
+    def recorded(self) -> dict:
+        """The settings the stylized bytes depend on (the shard key and the provenance): the translator's only
+        for method cut, so adding it left the other methods' shards and provenance as they were."""
+        return self.model_dump(mode="json", exclude=None if self.method == "cut" else {"cut"})

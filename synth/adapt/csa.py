@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import copy
 
-from synth.evaluate.train import IGNORE, Arrays, batch, resolve_device, torch_threads
+from synth.core.torch_runtime import resolve_device, torch_threads
+from synth.evaluate.train import IGNORE, Arrays, batch
 from synth.mix.classmix import classmix
 
 

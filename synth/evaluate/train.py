@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from synth.core.torch_runtime import resolve_device, torch_threads
+
 IGNORE = 255
 
 
@@ -35,29 +37,6 @@ def to_arrays(items, size: int, labeled: bool = True) -> Arrays:
                 mask = np.asarray(Image.fromarray(mask).resize((size, size), Image.NEAREST))
             masks.append(mask)
     return Arrays(np.stack(images), np.stack(masks) if labeled else None)
-
-
-def torch_threads() -> None:
-    """Training here is small: one thread by default keeps a shared machine usable and was faster than two
-    under contention (SYNTH_TORCH_THREADS overrides). Results are reproducible for a given thread count."""
-    import os
-
-    import torch
-
-    torch.set_num_threads(int(os.environ.get("SYNTH_TORCH_THREADS", "1")))
-
-
-def resolve_device(name: str):
-    """``auto``: the GPU when torch sees one, else the CPU."""
-    import torch
-
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name == "cuda" and not torch.cuda.is_available():
-        from synth.errors import UserError
-
-        raise UserError("device: 'cuda' was asked for but torch sees no GPU (use 'auto' or 'cpu')")
-    return torch.device(name)
 
 
 def batch(data: Arrays, idx, gen, flip: bool = True, device=None):

@@ -17,7 +17,8 @@ from typing import Literal
 
 import numpy as np
 
-from synth.evaluate.train import IGNORE, Arrays, batch, resolve_device, torch_threads
+from synth.core.torch_runtime import resolve_device, torch_threads
+from synth.evaluate.train import IGNORE, Arrays, batch
 from synth.mix.compose import compose
 from synth.mix.config import FelzenszwalbMask
 from synth.mix.masks import coarsen, felzenszwalb_index

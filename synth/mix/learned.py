@@ -25,28 +25,13 @@ def build_networks(cfg: LearnedMixer):
     import torch
     from torch import nn
 
-    def norm(c: int) -> nn.Module:
-        return nn.InstanceNorm2d(c, affine=True)
-
-    class Residual(nn.Module):
-        def __init__(self, c: int):
-            super().__init__()
-            self.body = nn.Sequential(
-                nn.Conv2d(c, c, 3, padding=1, padding_mode="reflect"),
-                norm(c),
-                nn.ReLU(True),
-                nn.Conv2d(c, c, 3, padding=1, padding_mode="reflect"),
-                norm(c),
-            )
-
-        def forward(self, x):
-            return x + self.body(x)
+    from synth.core.nets import Residual, instance_norm, patch_discriminator
 
     w = cfg.width
-    enc: list[nn.Module] = [nn.Conv2d(3, w, 7, padding=3, padding_mode="reflect"), norm(w), nn.ReLU(True)]
+    enc: list[nn.Module] = [nn.Conv2d(3, w, 7, padding=3, padding_mode="reflect"), instance_norm(w), nn.ReLU(True)]
     c = w
     for _ in range(cfg.downsamplings):
-        enc += [nn.Conv2d(c, 2 * c, 4, stride=2, padding=1), norm(2 * c), nn.ReLU(True)]
+        enc += [nn.Conv2d(c, 2 * c, 4, stride=2, padding=1), instance_norm(2 * c), nn.ReLU(True)]
         c *= 2
     enc += [Residual(c) for _ in range(cfg.residual_blocks)]
     dec: list[nn.Module] = [Residual(c) for _ in range(cfg.residual_blocks)]
@@ -54,22 +39,12 @@ def build_networks(cfg: LearnedMixer):
         dec += [
             nn.Upsample(scale_factor=2, mode="nearest"),
             nn.Conv2d(c, c // 2, 3, padding=1),
-            norm(c // 2),
+            instance_norm(c // 2),
             nn.ReLU(True),
         ]
         c //= 2
     dec += [nn.Conv2d(c, 3, 7, padding=3, padding_mode="reflect"), nn.Tanh()]
-    disc = nn.Sequential(  # 70x70-style PatchGAN, shrunk: one real/fake score per patch
-        nn.Conv2d(3, w, 4, stride=2, padding=1),
-        nn.LeakyReLU(0.2, True),
-        nn.Conv2d(w, 2 * w, 4, stride=2, padding=1),
-        norm(2 * w),
-        nn.LeakyReLU(0.2, True),
-        nn.Conv2d(2 * w, 4 * w, 4, stride=1, padding=1),
-        norm(4 * w),
-        nn.LeakyReLU(0.2, True),
-        nn.Conv2d(4 * w, 1, 4, stride=1, padding=1),
-    )
+    disc = patch_discriminator(w)
     torch.manual_seed(0)  # callers reseed; this only keeps a bare build reproducible
     return nn.Sequential(*enc), nn.Sequential(*dec), disc
 
@@ -90,16 +65,6 @@ def laplacian_loss(fake, real, levels: int):
     return total + F.l1_loss(fake, real)
 
 
-def to_tensor(images: list[np.ndarray]):
-    import torch
-
-    return torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
-
-
-def to_uint8(batch) -> np.ndarray:
-    return batch.add(1.0).mul(127.5).round().clamp(0, 255).byte().permute(0, 2, 3, 1).numpy()
-
-
 class LearnedMixerModel:
     """Encoder and decoder of a trained mixer; ``mix`` draws composites from per-cell owners."""
 
@@ -110,6 +75,8 @@ class LearnedMixerModel:
     def mix(self, sources: list[list[np.ndarray]], owners: list[np.ndarray]) -> list[np.ndarray]:
         """``sources[j]`` are composite j's N images, ``owners[j]`` its N-way index map at feature resolution."""
         import torch
+
+        from synth.core.nets import to_tensor, to_uint8
 
         out = []
         device = next(self.encoder.parameters()).device
@@ -262,7 +229,8 @@ def train_mixer(
     the mix stage uses them); deterministic for a given seed and machine."""
     import torch
 
-    from synth.evaluate.train import resolve_device, torch_threads
+    from synth.core.nets import to_tensor
+    from synth.core.torch_runtime import resolve_device, torch_threads
 
     torch_threads()
     trainer = MixerTrainer(cfg, seed, resolve_device(cfg.device))

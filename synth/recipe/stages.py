@@ -88,7 +88,16 @@ STAGES: dict[str, Stage] = {
         ("target", "taxonomy", "prompts", "generator", "image_size", "seeds"),
         ("synth/adapt/target.py", "synth/generate", "synth/stages/target.py"),
     ),
-    "stylize": Stage(("stylize",), ("synth/adapt/stylize.py", "synth/adapt/domain.py", "synth/stages/stylize.py")),
+    "stylize": Stage(
+        ("stylize",),
+        (
+            "synth/adapt/stylize.py",
+            "synth/adapt/translate.py",
+            "synth/adapt/domain.py",
+            "synth/adapt/config.py",
+            "synth/stages/stylize.py",
+        ),
+    ),
     "evaluate": EVALUATE,
     # The same command for recipes scored on a real labeled set named in `evaluate:` (no target, no stylize).
     "evaluate-real": EVALUATE,

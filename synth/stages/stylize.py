@@ -2,11 +2,18 @@
 
 One stylized shard per samples shard (samples schema, ``mask`` = the masks shard's PNG bytes, unchanged), and
 ``reports/NAME/stylize.json`` (DVC metrics): the domain distance to the target images before and after.
+
+Method ``cut`` first trains its translator once on the first ``cut.train_images`` samples (by seed) and the
+target images, saved as ``data/NAME/stylized/translator-KEY/`` (KEY: a hash of the settings and of those images'
+bytes), and every shard's key names it: a killed run loads it instead of training again; extending the seed range
+past ``train_images`` keeps it and writes only the new shards.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import shutil
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -15,6 +22,7 @@ import numpy as np
 
 from synth.adapt.domain import conv_domain_distance, domain_distance
 from synth.adapt.stylize import fda, lab_stats, reinhard
+from synth.adapt.translate import edge_agreement
 from synth.backends.work import ShardJob, ShardWork
 from synth.core.hashing import canonical_hash
 from synth.core.paths import DatasetPaths
@@ -29,6 +37,7 @@ from synth.store.records import SAMPLES_SCHEMA, rows_to_table
 from synth.store.shards import ShardPlan, list_shards, parse_name
 
 STYLIZED_FORMAT = 1
+TRANSLATOR_FORMAT = 1  # bump when the translator's network or training changes for the same settings
 _STYLE_STREAM = 0x5354594C  # "STYL"
 
 
@@ -44,6 +53,7 @@ def target_images(paths: DatasetPaths) -> tuple[list[np.ndarray], str]:
 
 
 def stylize_image(image: np.ndarray, seed: int, settings, targets: list[np.ndarray], stats) -> np.ndarray:
+    """One image by a training-free method (``cut`` translates whole shards: ``_make``)."""
     out = image
     if "reinhard" in settings.method:
         out = reinhard(out, *stats, settings.strength)
@@ -53,7 +63,7 @@ def stylize_image(image: np.ndarray, seed: int, settings, targets: list[np.ndarr
     return out
 
 
-def stylize(recipe: Recipe, root: Path = Path("."), show_progress: bool = True) -> StylizeReport:
+def stylize(recipe: Recipe, root: Path = Path("."), show_progress: bool = True, log=lambda msg: None) -> StylizeReport:
     settings = require_section(recipe, "stylize", "adapt_recipes")
     paths = DatasetPaths(Path(root), recipe.name)
     out_dir = paths.stylized
@@ -61,7 +71,12 @@ def stylize(recipe: Recipe, root: Path = Path("."), show_progress: bool = True) 
     targets, targets_key = target_images(paths)
     if any(t.shape != targets[0].shape for t in targets):
         raise UserError(f"{paths.target}: target images differ in size; rerun `synth target {recipe.name}`")
-    basis = {"stylize": settings.model_dump(mode="json"), "format": STYLIZED_FORMAT, "targets": targets_key}
+    basis = {"stylize": settings.recorded(), "format": STYLIZED_FORMAT, "targets": targets_key}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    translator = None
+    if settings.method == "cut":
+        translator = _translator_folder(settings.cut, pairs, targets, targets_key, out_dir, log)
+        basis["translator"] = translator.name
     plans, jobs = [], []
     for samples_path, masks_path in pairs:
         index, skey = parse_name(samples_path)  # type: ignore[misc]
@@ -72,8 +87,8 @@ def stylize(recipe: Recipe, root: Path = Path("."), show_progress: bool = True) 
     work = ShardWork(
         name=recipe.name,
         kind="stylized",
-        setup=partial(_setup, targets),
-        make=partial(_make, settings, targets_key, {str(s): m for s, m, _ in plans}),
+        setup=partial(_setup, targets, translator),
+        make=partial(_make, settings, basis, {str(s): m for s, m, _ in plans}),
     )
     report = run_sharded(work, jobs, out_dir, f"stylize {recipe.name}", show_progress, report=StylizeReport())
     before = []
@@ -82,6 +97,7 @@ def stylize(recipe: Recipe, root: Path = Path("."), show_progress: bool = True) 
     after = [r.image for r in load_self_labeled(out_dir, f"synth stylize {recipe.name}")]
     report.samples = len(after)
     d_before, d_after = domain_distance(before, targets), domain_distance(after, targets)
+    edges = edge_agreement(before, after)
     c_before, c_after = conv_domain_distance(before, targets), conv_domain_distance(after, targets)
     metrics = {
         "method": settings.method,
@@ -100,7 +116,11 @@ def stylize(recipe: Recipe, root: Path = Path("."), show_progress: bool = True) 
             "after": round(c_after, 4),
             "reduction": round(1 - c_after / c_before, 4) if c_before > 0 else 0.0,
         },
+        # 1 when every edge stayed where it was: the masks fit the stylized images only as far as this holds
+        "edge_agreement": None if np.isnan(edges) else round(edges, 4),
     }
+    if translator is not None:
+        metrics["translator"] = translator.name
     path = paths.stylize_metrics
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".json.tmp")
@@ -110,16 +130,60 @@ def stylize(recipe: Recipe, root: Path = Path("."), show_progress: bool = True) 
     return report
 
 
-def _setup(targets: list[np.ndarray]):
-    return targets, lab_stats(targets)
+def _translator_folder(cfg, pairs, targets, targets_key: str, out_dir: Path, log) -> Path:
+    """The trained translator's folder: trained here unless a previous run left it."""
+    from synth.adapt.translate import train_translator
+
+    source = _first_images(pairs, cfg.train_images)
+    digest = canonical_hash([hashlib.sha256(img.tobytes()).hexdigest() for img in source])
+    basis = {"cut": cfg.model_dump(mode="json"), "source": digest, "targets": targets_key, "format": TRANSLATOR_FORMAT}
+    folder = out_dir / f"translator-{canonical_hash(basis)[:16]}"
+    for stale in sorted(out_dir.glob("translator-*")):
+        if stale != folder:
+            shutil.rmtree(stale)
+    if (folder / "model.safetensors").is_file():
+        return folder
+    log(f"training the CUT translator on {len(source)} samples and {len(targets)} target images ({cfg.steps} steps)")
+    model, history = train_translator(source, targets, cfg, log)
+    tmp = folder.with_name(f".{folder.name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save(tmp, history)
+    tmp.rename(folder)
+    return folder
 
 
-def _make(settings, targets_key: str, masks: dict[str, Path], state, job: ShardJob, _source, advance):
+def _first_images(pairs, count: int) -> list[np.ndarray]:
+    """The first ``count`` sample images by seed: samples shards hold fixed seed blocks, so shard order is seed
+    order and a longer seed range only appends."""
+    images: list[tuple[int, np.ndarray]] = []
+    for samples_path, masks_path in sorted(pairs, key=lambda pair: parse_name(pair[0])[0]):  # type: ignore[index]
+        images += sorted(((item.seed, item.image) for item in read_pair(samples_path, masks_path)), key=lambda t: t[0])
+        if len(images) >= count:
+            break
+    return [img for _, img in images[:count]]
+
+
+def _setup(targets: list[np.ndarray], translator: Path | None):
+    model = None
+    if translator is not None:
+        from synth.adapt.translate import Translator
+
+        model = Translator.load(translator)
+    return targets, lab_stats(targets), model
+
+
+def _make(settings, basis: dict, masks: dict[str, Path], state, job: ShardJob, _source, advance):
     """One stylized shard: each sample of the samples shard moved toward the targets, its mask bytes unchanged."""
-    targets, stats = state
+    targets, stats, translator = state
+    items = list(read_pair(Path(job.source), masks[job.source]))
+    if translator is not None:
+        translated = translator.translate([item.image for item in items])
+        images = [_blend(item.image, out, settings.strength) for item, out in zip(items, translated)]
+    else:
+        images = [stylize_image(item.image, item.seed, settings, targets, stats) for item in items]
+    recorded = settings.recorded() | {k: basis[k] for k in ("targets", "translator") if k in basis}
     rows = []
-    for item in read_pair(Path(job.source), masks[job.source]):
-        image = stylize_image(item.image, item.seed, settings, targets, stats)
+    for item, image in zip(items, images):
         rows.append(
             {
                 "seed": item.seed,
@@ -129,7 +193,7 @@ def _make(settings, targets_key: str, masks: dict[str, Path], state, job: ShardJ
                 "arrays": [],
                 **image_stats(image),
                 "provenance": json.dumps(
-                    item.provenance | {"stylize": settings.model_dump(mode="json") | {"targets": targets_key}},
+                    item.provenance | {"stylize": recorded},
                     sort_keys=True,
                     separators=(",", ":"),
                 ),
@@ -137,6 +201,13 @@ def _make(settings, targets_key: str, masks: dict[str, Path], state, job: ShardJ
         )
         advance(1)
     return rows_to_table(rows, SAMPLES_SCHEMA)
+
+
+def _blend(image: np.ndarray, styled: np.ndarray, strength: float) -> np.ndarray:
+    if strength >= 1.0:
+        return styled
+    mixed = (1 - strength) * image.astype(np.float64) + strength * styled.astype(np.float64)
+    return np.clip(np.rint(mixed), 0, 255).astype(np.uint8)
 
 
 def _rows(path: Path) -> int:
