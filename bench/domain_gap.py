@@ -12,11 +12,14 @@ sets') re-rendered with coloured backdrops, tinted garments, blur and noise, wit
 how much of that controlled gap a method closes, not a measurement on generated images.
 
 Rows (tiny UNet, same steps and seed per row, mean +- standard deviation over ``--seeds`` training seeds):
-source only; + Reinhard; + FDA; Reinhard + CSA self-training (ClassMix, EMA teacher) without the prototype
-terms; + prototype contrastive (confidence-weighted top-k prototypes); + consistency (the full method); the
-real-data upper bound. Also domain distances of source / Reinhard / FDA to the target images in three spaces:
-LAB statistics (what Reinhard matches), a fixed random conv net, and the features of the segmenter trained on
-real data (seed 0's upper-bound model).
+source only; + Reinhard; + FDA; + CUT (the learned translator of ``synth.adapt.translate``, trained once here
+on the source images and the unlabeled target images, no labels); CUT + CSA self-training (ClassMix, EMA
+teacher) without the prototype terms; + prototype contrastive (confidence-weighted top-k prototypes); +
+consistency (the full method); the real-data upper bound. The CSA rows build on CUT because CSA's authors
+stylize with CUT (chosen before any number was seen; ``--csa-stylizer reinhard`` runs them on Reinhard).
+Also domain distances of source / Reinhard / FDA / CUT to the target images in three spaces: LAB statistics
+(what Reinhard matches), a fixed random conv net, and the features of the segmenter trained on real data
+(seed 0's upper-bound model), and each stylizer's edge agreement with the source (1: no edge moved).
 Last line: ``gap_closed=(full method - source only) / (real upper bound - source only)`` on the seed means.
 
     nice -n 10 python bench/domain_gap.py        # about 20 CPU minutes on 1 thread at the defaults
@@ -45,11 +48,15 @@ def main() -> None:
     parser.add_argument("--width", type=int, default=16)
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--cut-steps", type=int, default=1500, help="training steps of the CUT translator")
+    parser.add_argument("--csa-stylizer", choices=["cut", "reinhard"], default="cut")
+    parser.add_argument("--preview", type=Path, help="write a PNG: source, Reinhard, FDA, CUT and real target rows")
     args = parser.parse_args()
     os.environ.setdefault("SYNTH_TORCH_THREADS", str(args.threads))
 
     import numpy as np
 
+    from synth.adapt.config import CutTranslator
     from synth.adapt.csa import train_adapted
     from synth.adapt.domain import (
         conv_domain_distance,
@@ -58,6 +65,7 @@ def main() -> None:
     )
     from synth.adapt.standin import standin_look
     from synth.adapt.stylize import fda, lab_stats, reinhard
+    from synth.adapt.translate import edge_agreement, train_translator
     from synth.evaluate.config import EvaluateSettings
     from synth.evaluate.train import (
         Arrays,
@@ -110,6 +118,18 @@ def main() -> None:
     fda_set = Arrays(
         np.stack([fda(img, target.images[j], 0.05, 1.0) for img, j in zip(source.images, pick)]), source.masks
     )
+    cut_started = time.perf_counter()
+    translator, _ = train_translator(
+        list(source.images), list(target.images), CutTranslator(steps=args.cut_steps, device="cpu")
+    )
+    cut_set = Arrays(np.stack(translator.translate(list(source.images))), source.masks)
+    cut_seconds = time.perf_counter() - cut_started
+    if args.preview:
+        from PIL import Image
+
+        rows = [source.images, styled.images, fda_set.images, cut_set.images, target.images]
+        grid = np.concatenate([np.concatenate(list(r[:10]), axis=1) for r in rows], axis=0)
+        Image.fromarray(grid).save(args.preview)
     num_classes = len(CLASS_NAMES) + 1
     print(source_note)
     print(
@@ -117,23 +137,27 @@ def main() -> None:
         f"eval images, 64 px, tiny UNet width {args.width}, {args.steps} steps, batch 8, seeds 0..{args.seeds - 1}",
         flush=True,
     )
+    print(f"CUT translator: {args.cut_steps} steps, trained in {cut_seconds:.0f}s (seed 0, no labels)", flush=True)
 
     def score(model) -> float:
         return mean_iou(iou_per_class(predict(model, evaluation.images), evaluation.masks, num_classes))
 
     base = EvaluateSettings(image_size=64, steps=args.steps, batch_size=8, width=args.width, device="cpu")
     adapt = {"teacher_ema": 0.99, "warmup_steps": args.steps // 4}
+    csa_input = cut_set if args.csa_stylizer == "cut" else styled
+    csa_name = "CUT" if args.csa_stylizer == "cut" else "Reinhard"
     variants = {
         "source only": ("sup", source, None),
         "+ Reinhard": ("sup", styled, None),
         "+ FDA": ("sup", fda_set, None),
-        "Reinhard + CSA self-training (no prototype terms)": (
+        "+ CUT (learned translator)": ("sup", cut_set, None),
+        f"{csa_name} + CSA self-training (no prototype terms)": (
             "adapt",
-            styled,
+            csa_input,
             {"contrastive_weight": 0.0, "consistency_weight": 0.0},
         ),
-        "+ prototype contrastive": ("adapt", styled, {"contrastive_weight": 0.1, "consistency_weight": 0.0}),
-        "+ consistency (full method)": ("adapt", styled, {"contrastive_weight": 0.1, "consistency_weight": 0.1}),
+        "+ prototype contrastive": ("adapt", csa_input, {"contrastive_weight": 0.1, "consistency_weight": 0.0}),
+        "+ consistency (full method)": ("adapt", csa_input, {"contrastive_weight": 0.1, "consistency_weight": 0.1}),
         "real upper bound": ("sup", upper_set, None),
     }
     results: dict[str, list[float]] = {name: [] for name in variants}
@@ -154,13 +178,17 @@ def main() -> None:
             )
 
     print("domain distance to the real target images (Frechet; smaller is closer):")
-    sets = {"source": source.images, "+ Reinhard": styled.images, "+ FDA": fda_set.images}
+    sets = {"source": source.images, "+ Reinhard": styled.images, "+ FDA": fda_set.images, "+ CUT": cut_set.images}
     seg_target = segmenter_features(upper_model, target.images)
     for name, images in sets.items():
         lab = domain_distance(list(images), list(target.images))
         conv = conv_domain_distance(list(images), list(target.images))
         seg = frechet_distance(segmenter_features(upper_model, images), seg_target)
-        print(f"  {name:<12} LAB stats {lab:10.2f}   random conv {conv:8.3f}   real-trained segmenter {seg:8.3f}")
+        edges = edge_agreement(list(source.images), list(images))
+        print(
+            f"  {name:<12} LAB stats {lab:10.2f}   random conv {conv:8.3f}   real-trained segmenter {seg:8.3f}"
+            f"   edge agreement with the source {edges:.3f}"
+        )
     print("mIoU on the real evaluation set (mean +- std over seeds; per seed):")
     for name, values in results.items():
         print(

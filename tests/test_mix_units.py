@@ -154,3 +154,33 @@ def test_assign_segments_gives_every_source_a_segment():
         owner = assign_segments(segments, 4, np.random.default_rng(seed))
         assert set(np.unique(owner)) == {0, 1, 2, 3}
         assert all(len(np.unique(owner[segments == s])) == 1 for s in range(5))
+
+
+@pytest.mark.parametrize("pairing", ["same-class", "cross-class"])
+def test_grouped_sources_come_from_one_group_and_never_from_an_excluded_sample(pairing):
+    from synth.mix.compose import choose_sources
+    from synth.mix.config import MixSettings
+
+    rng = np.random.default_rng(0)
+    dominant = rng.integers(1, 4, 60)
+    groups = np.array(["train"] * 40 + ["test"] * 12 + [None] * 8, dtype=object)
+    settings = MixSettings(count=1, sources=2, pairing=pairing)
+    drawn = [choose_sources(dominant, settings, np.random.default_rng([7, i]), groups) for i in range(300)]
+    assert all(len({groups[j] for j in picked}) == 1 for picked in drawn)
+    assert not any(groups[j] is None for picked in drawn for j in picked)
+    seen = {groups[picked[0]] for picked in drawn}
+    assert seen == {"train", "test"}  # both groups are drawn, the larger more often
+    assert sum(groups[p[0]] == "train" for p in drawn) > sum(groups[p[0]] == "test" for p in drawn)
+    same = [choose_sources(dominant, settings, np.random.default_rng([7, i]), groups) for i in range(300)]
+    assert same == drawn
+
+
+def test_grouped_sources_fail_with_one_line_when_no_group_can_make_a_composite():
+    from synth.errors import UserError
+    from synth.mix.compose import choose_sources
+    from synth.mix.config import MixSettings
+
+    dominant = np.array([1, 2, 3, 1, 2, 3])
+    groups = np.array(["train", "test", "validation", None, None, None], dtype=object)
+    with pytest.raises(UserError, match="no split holds 2 samples"):
+        choose_sources(dominant, MixSettings(count=1, sources=2), np.random.default_rng(0), groups)

@@ -82,7 +82,9 @@ def test_stylize_stage_with_cut_trains_once_resumes_and_keeps_masks(tmp_path):
     assert len(folders) == 1 and (folders[0] / "model.safetensors").is_file()
     assert len(json.loads((folders[0] / "losses.json").read_text())["nce"]) == 6
     assert any("training the CUT translator on 12 samples and 16 target images" in m for m in logged)
-    masks = {r["seed"]: r["mask"] for s in list_shards(paths.masks) for r in read_shard(s, ["seed", "mask"]).to_pylist()}
+    masks = {
+        r["seed"]: r["mask"] for s in list_shards(paths.masks) for r in read_shard(s, ["seed", "mask"]).to_pylist()
+    }
     styled = load_self_labeled(paths.stylized, "stylize")
     assert len(styled) == 20 and all(s.mask_png == masks[s.seed] for s in styled)
     assert all(s.provenance["stylize"]["translator"] == folders[0].name for s in styled)

@@ -177,8 +177,8 @@ mean ignore fraction: {validation.get("mean_ignore_fraction", "n/a")}.
 VARIANT_TEXT = {
     "mixed": "HydraMix composites (the `mix` stage): each composite takes the pixels and the labels of one of its "
     "source samples at every pixel, so its mask is exact by construction. `seed` is the composite's index; a "
-    "composite is in the split all its sources share, and one whose sources lie in different splits is left out, "
-    "so no image of one split reaches another through a composite.",
+    "composite's sources all come from one split and the composite is in that split, so no image of one split "
+    "reaches another through a composite.",
     "stylized": "The samples moved toward a target image domain (the `stylize` stage); no pixel moves, so every "
     "mask is the default config's mask for the same seed, byte for byte, and every sample keeps its seed's split.",
 }

@@ -23,14 +23,42 @@ def dominant_classes(class_fractions: list[list[float]], class_ids: list[int]) -
     return out
 
 
-def choose_sources(dominant: np.ndarray, settings: MixSettings, rng: np.random.Generator) -> list[int]:
+def choose_sources(
+    dominant: np.ndarray, settings: MixSettings, rng: np.random.Generator, groups: np.ndarray | None = None
+) -> list[int]:
     """Positions of the N samples one composite mixes, drawn from its own stream.
 
     same-class: N distinct samples sharing the first one's dominant class; cross-class: N samples whose
-    dominant classes all differ.
+    dominant classes all differ. With ``groups`` (one label per sample, None = never drawn), all N come from one
+    group, drawn with odds proportional to its size among the groups that can make such a composite: the mix
+    stage groups by split, so a composite never joins pixels of two splits.
     """
+    if groups is None:
+        return _choose(dominant, settings, rng, np.arange(len(dominant)))
+    labels = sorted({g for g in groups if g is not None})
+    members = {g: np.flatnonzero(np.array([x == g for x in groups])) for g in labels}
+    able = [g for g in labels if _can_compose(dominant[members[g]], settings)]
+    if not able:
+        raise UserError(
+            f"mix.sources: no split holds {settings.sources} samples that can make a {settings.pairing} composite; "
+            "lower mix.sources or use more seeds"
+        )
+    weights = np.array([len(members[g]) for g in able], dtype=np.float64)
+    group = able[int(rng.choice(len(able), p=weights / weights.sum()))]
+    return _choose(dominant, settings, rng, members[group])
+
+
+def _can_compose(dominant: np.ndarray, settings: MixSettings) -> bool:
+    counts = np.unique(dominant[dominant != 0], return_counts=True)[1]
+    if settings.pairing == "same-class":
+        return bool((counts >= settings.sources).any())
+    return len(counts) >= settings.sources
+
+
+def _choose(dominant: np.ndarray, settings: MixSettings, rng: np.random.Generator, among: np.ndarray) -> list[int]:
     n = settings.sources
-    by_class: dict[int, np.ndarray] = {int(c): np.flatnonzero(dominant == c) for c in np.unique(dominant) if c != 0}
+    pool_dominant = dominant[among]
+    by_class: dict[int, np.ndarray] = {int(c): among[pool_dominant == c] for c in np.unique(pool_dominant) if c != 0}
     if settings.pairing == "same-class":
         pools = [idx for idx in by_class.values() if len(idx) >= n]
         if not pools:

@@ -74,7 +74,7 @@ STAGES: dict[str, Stage] = {
         ("synth/report", "synth/stages/report.py", "validation/outcome.py"),
     ),
     "mix": Stage(
-        ("mix", "taxonomy", "image_size"),
+        ("mix", "taxonomy", "image_size", "splits"),
         (
             "synth/mix",
             "synth/evaluate/train.py",

@@ -5,10 +5,10 @@ config, beside the default config in ``data/``, with the same columns and the sa
 split and source shard). The split rule keeps every split free of pixels from another split:
 
 - stylized: a stylized sample keeps its seed, so it is in the split of its base sample (``split_of(seed)``);
-- mixed: a composite goes to the split that all its sources share. One whose sources lie in different splits
-  is left out (counted in ``lineage.json`` and the card), so a test or validation image never reaches train
-  through a composite, nor a train image the test split. With the default 80/10/10 split and two sources,
-  about a third of the composites are left out; most of those kept are train composites.
+- mixed: a composite goes to the split that all its sources share. The mix stage draws a composite's sources
+  from one split, so none is lost; a composite whose sources lie in different splits (shards of an older mix
+  stage) is left out and counted in ``lineage.json`` and the card, so a test or validation image never reaches
+  train through a composite, nor a train image the test split.
 
 Samples the decoder excluded stay out of every variant: stylized rows with that seed, composites with such a
 source. Writing is the build stage's own (``synth.stages.build``); this module only plans and reads.
@@ -30,7 +30,7 @@ from synth.store.shards import list_shards, parse_name, read_shard
 
 VARIANT_FORMAT = 1  # bump when the bytes of a variant's split file change for the same inputs
 # Per-composite fields of a mixed row's provenance; the rest (pairing, mask, mixing seed, mixer) is the setting.
-_PER_COMPOSITE = {"index", "sources", "stream", "source_shares", "label_agreement"}
+_PER_COMPOSITE = {"index", "sources", "split", "stream", "source_shares", "label_agreement"}
 
 
 @dataclass(frozen=True)

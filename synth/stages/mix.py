@@ -3,7 +3,9 @@
 Rows use the samples schema with the ``mask`` column filled, like an exact generator's: a composite's mask is
 exact by construction. ``seed`` is the composite's index; provenance names its source seeds and the mixing seed.
 Which sources and which regions depend only on (mixing seed, index, the source dataset), so shards are
-deterministic and resumable like every other stage's.
+deterministic and resumable like every other stage's. All sources of a composite come from one split
+(``split_of`` their seeds) and none is a sample the decoder excluded, so the built ``mixed`` config keeps every
+composite and no pixel crosses from one split to another.
 """
 
 from __future__ import annotations
@@ -22,15 +24,18 @@ from synth.mix.compose import MIX_STREAM, choose_sources, compose, dominant_clas
 from synth.mix.learned import label_agreement
 from synth.mix.masks import class_masks_index, coarsen, felzenszwalb_index
 from synth.recipe import Recipe
+from synth.splits import split_of
 from synth.stages import StageReport, require_section
 from synth.stages.runner import run_sharded
 from synth.stats import image_stats
 from synth.store.codec import encode_png
+from synth.store.exclusions import read_exclusions
 from synth.store.labeled import Labeled, load_dataset_labeled, paired_shards
 from synth.store.records import SAMPLES_SCHEMA, rows_to_table
 from synth.store.shards import ShardPlan, parse_name
 
-MIXED_FORMAT = 2  # 2: the learned mixer trains on N-way segment mixes (was 2-way random blocks)
+MIXED_FORMAT = 3  # 3: sources from one split, excluded samples never drawn; 2: mixer trains on N-way segment mixes
+MIXER_FORMAT = 2  # the learned mixer's own key: version 3 changed which sources are drawn, not the mixer
 
 
 def mix(recipe: Recipe, root: Path = Path("."), show_progress: bool = True, log=lambda msg: None) -> StageReport:
@@ -51,33 +56,37 @@ def mix(recipe: Recipe, root: Path = Path("."), show_progress: bool = True, log=
         key = canonical_hash(basis | {"indices": [indices[0], indices[-1]]})[:16]
         plans.append(ShardPlan(start // settings.samples_per_shard, indices, key))
     out_dir.mkdir(parents=True, exist_ok=True)
-    mixer_name = f"mixer-{canonical_hash(basis | {'mixer': True})[:16]}" if settings.learned else None
+    mixer_basis = basis | {"format": MIXER_FORMAT, "mixer": True}
+    mixer_name = f"mixer-{canonical_hash(mixer_basis)[:16]}" if settings.learned else None
     for stale in sorted(out_dir.glob("mixer-*")):
         if stale.name != mixer_name:
             shutil.rmtree(stale)
     work = ShardWork(
         name=recipe.name,
         kind="mixed",
-        setup=partial(_setup, paths, recipe.taxonomy.ids, settings, mixer_name, log),
+        setup=partial(_setup, paths, recipe.taxonomy.ids, recipe.splits, settings, mixer_name, log),
         make=partial(_make, settings, mixer_name),
     )
     jobs = [ShardJob(plan) for plan in plans]
     return run_sharded(work, jobs, out_dir, f"mix {recipe.name}", show_progress)
 
 
-def _setup(paths: DatasetPaths, class_ids: list[int], settings, mixer_name: str | None, log):
-    """The source dataset, its dominant classes and the learned mixer (trained once, then loaded)."""
+def _setup(paths: DatasetPaths, class_ids: list[int], splits, settings, mixer_name: str | None, log):
+    """The source dataset, its dominant classes, each sample's split (None: excluded by the decoder, never drawn)
+    and the learned mixer (trained once, then loaded)."""
     dataset = load_dataset_labeled(paths.samples, paths.masks, paths.name)
     dominant = dominant_classes([d.class_fraction for d in dataset], class_ids)
+    excluded = read_exclusions(paths)
+    groups = np.array([None if d.seed in excluded else split_of(d.seed, splits) for d in dataset], dtype=object)
     model = None
     if settings.learned is not None:
         model = _trained_mixer(paths.mixed / mixer_name, dataset, settings, log)  # type: ignore[operator]
-    return dataset, dominant, model
+    return dataset, dominant, groups, model
 
 
 def _make(settings, mixer_name: str | None, state, job: ShardJob, _source, advance):
-    dataset, dominant, model = state
-    rows = make_composites(dataset, dominant, settings, job.plan.seeds, model, mixer_name)
+    dataset, dominant, groups, model = state
+    rows = make_composites(dataset, dominant, settings, job.plan.seeds, model, mixer_name, groups)
     advance(len(job.plan.seeds))
     return rows_to_table(rows, SAMPLES_SCHEMA)
 
@@ -103,25 +112,27 @@ def _trained_mixer(folder: Path, dataset: list[Labeled], settings, log):
 
 
 def make_composites(
-    dataset: list[Labeled], dominant: np.ndarray, settings, indices, model=None, mixer_name=None
+    dataset: list[Labeled], dominant: np.ndarray, settings, indices, model=None, mixer_name=None, groups=None
 ) -> list[dict]:
     planned = []
     for i in indices:
         rng = mixing_rng(settings, i)
-        members = [dataset[j] for j in choose_sources(dominant, settings, rng)]
+        picked = choose_sources(dominant, settings, rng, groups)
+        members = [dataset[j] for j in picked]
+        split = None if groups is None else groups[picked[0]]
         images, masks = [m.image for m in members], [m.mask for m in members]
         if settings.mask.type == "felzenszwalb":
             index = felzenszwalb_index(images[0], len(members), settings.mask, rng)
         else:
             index = class_masks_index(masks, settings.mask, rng)
-        planned.append((i, members, images, masks, index))
+        planned.append((i, members, images, masks, index, split))
     drawn = None
     if model is not None:
         s = model.stride
-        planned = [(i, mem, imgs, msks, coarsen(index, s)) for i, mem, imgs, msks, index in planned]
+        planned = [(i, mem, imgs, msks, coarsen(index, s), split) for i, mem, imgs, msks, index, split in planned]
         drawn = model.mix([p[2] for p in planned], [p[4][s // 2 :: s, s // 2 :: s] for p in planned])
     rows = []
-    for k, (i, members, images, masks, index) in enumerate(planned):
+    for k, (i, members, images, masks, index, split) in enumerate(planned):
         image, mask = compose(images, masks, index)
         agreement = None
         if drawn is not None:
@@ -133,6 +144,7 @@ def make_composites(
             "mix": {
                 "index": i,
                 "sources": [m.seed for m in members],
+                "split": split,
                 "mixing_seed": settings.seed,
                 "stream": [MIX_STREAM, settings.seed, i],
                 "pairing": settings.pairing,
