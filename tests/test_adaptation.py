@@ -163,6 +163,10 @@ def test_neutral_appearance_keeps_scenes_settings_and_pixels():
             {"stylize": {"strength": 1.5}},
             "recipes/tiny.yaml: stylize.strength: Input should be less than or equal to 1",
         ),
+        (
+            {"stylize": {"method": "cut", "cut": {"steps": 0}}},
+            "recipes/tiny.yaml: stylize.cut.steps: Input should be greater than or equal to 1",
+        ),
         ({"evaluate": {"variants": ["source"]}, "target": None}, "recipes/tiny.yaml: evaluate: needs `target.eval`"),
         (
             {"target": {"images": {"type": "scenes", "seeds": {"start": 5, "stop": 9}}}},

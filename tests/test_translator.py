@@ -110,3 +110,16 @@ def test_stylize_stage_with_cut_trains_once_resumes_and_keeps_masks(tmp_path):
     assert {s.provenance["stylize"]["translator"] for s in load_self_labeled(paths.stylized, "stylize")} == {
         now[0].name
     }
+
+
+def test_synth_stylize_with_cut_through_the_cli(project):
+    project.write_recipe(adapt_recipe(stylize={"method": "cut", "cut": TINY_CUT}))
+    project.synth("synthesize", "tiny", "--quiet")
+    project.synth("decode", "tiny", "--quiet")
+    project.synth("target", "tiny")
+    result = project.synth("stylize", "tiny")
+    assert "training the CUT translator on 12 samples and 16 target images (6 steps)" in result.stderr
+    assert "edge agreement 0." in result.stderr
+    assert len(list((project.root / "data/tiny/stylized").glob("shard-*.parquet"))) == 2
+    again = project.synth("stylize", "tiny")
+    assert "training" not in again.stderr and "2 up to date" in again.stderr
