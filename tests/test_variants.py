@@ -4,10 +4,12 @@ rule, the card's configs, validation per variant blocking the build, and the def
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
+from PIL import Image
 
 from synth.recipe.schema import Splits
 from synth.splits import split_of
@@ -33,10 +35,10 @@ def files(directory) -> dict[str, bytes]:
     return {str(p.relative_to(directory)): p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file()}
 
 
-def shard_rows(folder) -> dict[int, dict]:
+def shard_rows(folder, columns=("seed", "mask", "provenance")) -> dict[int, dict]:
     out = {}
     for shard in list_shards(folder):
-        for row in read_shard(shard, ["seed", "mask", "provenance"]).to_pylist():
+        for row in read_shard(shard, list(columns)).to_pylist():
             out[row["seed"]] = row
     return out
 
@@ -128,6 +130,38 @@ def test_each_variant_is_a_config_load_dataset_reads(with_variants):
     shutil.rmtree(out)
     project.synth("build", "tiny")
     assert files(out) == first
+
+
+def test_synth_export_writes_a_variant_config(with_variants):
+    """`synth export --config stylized` exports the stylized config: its images, the default config's masks."""
+    from pycocotools import mask as mask_utils
+    from pycocotools.coco import COCO
+
+    from synth.store.codec import decode_png
+
+    project, _ = with_variants
+    project.synth("build", "tiny")
+    result = project.synth("export", "tiny", "--format", "coco", "--config", "stylized")
+    out = project.root / "exports/tiny/stylized/coco"
+    assert "export coco (stylized): exports/tiny/stylized/coco (train " in result.stderr
+    stylized = shard_rows(project.root / "data/tiny/stylized", ("seed", "mask", "image"))
+    seen = set()
+    for split in ("train", "validation", "test"):
+        coco = COCO(str(out / "annotations" / f"{split}.json"))
+        for image in coco.dataset["images"]:
+            seed = int(Path(image["file_name"]).stem)
+            truth = decode_png(stylized[seed]["mask"])
+            exported = np.zeros_like(truth)
+            for ann in coco.loadAnns(coco.getAnnIds(imgIds=image["id"])):
+                exported[mask_utils.decode(ann["segmentation"]).astype(bool)] = ann["category_id"]
+            assert np.array_equal(exported, np.where(truth == 255, 0, truth))
+            pixels = np.asarray(Image.open(out / "images" / image["file_name"]).convert("RGB"))
+            assert np.array_equal(pixels, decode_png(stylized[seed]["image"]))  # the stylized image, not the base
+            seen.add(seed)
+    assert seen == set(stylized)
+    wrong = project.synth("export", "tiny", "--config", "night", check=False)
+    assert wrong.returncode == 2 and "Traceback" not in wrong.stderr
+    assert "--config night: " in wrong.stderr and "has no such config; it has default, mixed, stylized" in wrong.stderr
 
 
 def test_a_failed_variant_blocks_the_build_and_leaves_it_as_it_was(with_variants):

@@ -179,8 +179,10 @@ VARIANT_TEXT = {
     "source samples at every pixel, so its mask is exact by construction. `seed` is the composite's index; a "
     "composite's sources all come from one split and the composite is in that split, so no image of one split "
     "reaches another through a composite.",
-    "stylized": "The samples moved toward a target image domain (the `stylize` stage); no pixel moves, so every "
-    "mask is the default config's mask for the same seed, byte for byte, and every sample keeps its seed's split.",
+    "stylized": "The samples moved toward a target image domain (the `stylize` stage); every mask is the default "
+    "config's mask for the same seed, byte for byte, and every sample keeps its seed's split. Reinhard and FDA "
+    "move no pixel; a learned translator (method cut) keeps the layout through its training loss only, so check "
+    "`edge_agreement` in the stage's `stylize.json` (1: no edge moved).",
 }
 
 

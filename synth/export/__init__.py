@@ -50,12 +50,16 @@ def _check_target(folder: Path) -> None:
         raise UserError(f"{folder}: exists and is not an earlier synth export; choose another --out or remove it")
 
 
-def export(recipe: Recipe, root: Path = Path("."), fmt: str = "coco", out: Path | None = None) -> ExportReport:
+def export(
+    recipe: Recipe, root: Path = Path("."), fmt: str = "coco", out: Path | None = None, config: str = "default"
+) -> ExportReport:
+    """``config``: which dataset config of the build (``default``, or a variant such as ``mixed``)."""
     if fmt not in FORMATS:
         raise UserError(f"--format {fmt}: unknown format; choose one of {', '.join(FORMATS)}")
     root = Path(root)
-    dataset: BuiltDataset = open_build(recipe, DatasetPaths(root, recipe.name).build)
-    folder = Path(out) if out is not None else root / "exports" / recipe.name / fmt
+    dataset: BuiltDataset = open_build(recipe, DatasetPaths(root, recipe.name).build, config)
+    default_folder = root / "exports" / recipe.name / (fmt if config == "default" else f"{config}/{fmt}")
+    folder = Path(out) if out is not None else default_folder
     _check_target(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = folder.with_name(f".{folder.name}.exporting-{os.getpid()}")
@@ -64,7 +68,7 @@ def export(recipe: Recipe, root: Path = Path("."), fmt: str = "coco", out: Path 
     try:
         counts, notes = _writer(fmt)(dataset, staging)
         (staging / MARKER).write_text(
-            json.dumps({"format": fmt, "dataset": recipe.name, "version": recipe.version}) + "\n"
+            json.dumps({"format": fmt, "dataset": recipe.name, "config": config, "version": recipe.version}) + "\n"
         )
         old = folder.with_name(f".{folder.name}.old-{os.getpid()}")
         if folder.exists():
@@ -73,4 +77,4 @@ def export(recipe: Recipe, root: Path = Path("."), fmt: str = "coco", out: Path 
         shutil.rmtree(old, ignore_errors=True)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return ExportReport(folder, fmt, counts, notes)
+    return ExportReport(folder, fmt if config == "default" else f"{fmt} ({config})", counts, notes)

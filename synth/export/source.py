@@ -71,10 +71,20 @@ class BuiltDataset:
         return [s for s in SPLIT_NAMES if self.files.get(s)]
 
 
-def open_build(recipe: Recipe, folder: Path) -> BuiltDataset:
-    data = folder / "data"
-    if not data.is_dir():
+def built_configs(folder: Path) -> list[str]:
+    """The dataset configs of a build: ``default`` (``data/``) and each variant folder (``mixed/``, ...)."""
+    found = ["default"] if (folder / "data").is_dir() else []
+    return found + sorted(
+        p.name for p in folder.iterdir() if p.is_dir() and p.name != "data" and any(p.glob("*.parquet"))
+    )
+
+
+def open_build(recipe: Recipe, folder: Path, config: str = "default") -> BuiltDataset:
+    data = folder / ("data" if config == "default" else config)
+    if not (folder / "data").is_dir():
         raise UserError(f"{folder}: not built; run `synth build {recipe.name}` first")
+    if config not in built_configs(folder):
+        raise UserError(f"--config {config}: {folder} has no such config; it has {', '.join(built_configs(folder))}")
     files: dict[str, list[Path]] = {}
     for path in sorted(data.glob("*.parquet")):
         files.setdefault(path.name.split("-")[0], []).append(path)
