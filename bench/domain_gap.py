@@ -22,7 +22,7 @@ Also domain distances of source / Reinhard / FDA / CUT to the target images in t
 (seed 0's upper-bound model), and each stylizer's edge agreement with the source (1: no edge moved).
 Last line: ``gap_closed=(full method - source only) / (real upper bound - source only)`` on the seed means.
 
-    nice -n 10 python bench/domain_gap.py        # about 20 CPU minutes on 1 thread at the defaults
+    nice -n 10 python bench/domain_gap.py        # 12-14 minutes on 1 thread (CUT training: about 3 of them)
 """
 
 from __future__ import annotations
