@@ -8,7 +8,10 @@ The same tiny UNet, steps and seed per row (``synth.mix.fewshot``), trained on:
 - + HydraMix segment mixes in pixel space (a pool of ``--pool`` mixes of 2 of the k images, Felzenszwalb
   segments of the first), half of each batch;
 - + HydraMix with the learned feature-space mixer (trained on the k images' N-way segment mixes, then drawing
-  the pool from mixed encoder features), half of each batch.
+  the pool from mixed encoder features), half of each batch;
+- + whole-item mixes, a DIAGNOSTIC row, not HydraMix: the first image with the other's items pasted whole where
+  they touch no item (``synth.mix.fewshot.whole_item_mix``), half of each batch. It tests whether mixes hurt
+  here because they cut garments, whose class is their silhouette.
 Every row: mean +- standard deviation over ``--seeds`` seeds (the k-subset and the training seed both change).
 Last line: ``hydramix_gain_k10=<learned-mixer HydraMix - standard augmentation>`` (seed means, k = 10); the
 pixel-space gain is printed before it.
@@ -45,7 +48,7 @@ def main() -> None:
 
     from synth.evaluate.train import Arrays, iou_per_class, mean_iou, predict
     from synth.mix.config import FelzenszwalbMask, LearnedMixer
-    from synth.mix.fewshot import hydramix_pool, train_fewshot
+    from synth.mix.fewshot import hydramix_pool, train_fewshot, whole_item_pool
     from synth.mix.learned import train_mixer
     from synth.realdata.fashion_mnist import CLASS_NAMES, load_real_set
 
@@ -71,6 +74,7 @@ def main() -> None:
         "+ CutMix/ClassMix",
         "+ HydraMix segment mixes (pixel space)",
         "+ HydraMix learned feature-space mixer",
+        "+ whole-item mixes (diagnostic, not HydraMix)",
     ]
     results = {(k, r): [] for k in ks for r in rows}
     for k in ks:
@@ -95,6 +99,7 @@ def main() -> None:
                 rows[1]: {"batch_mix": "either"},
                 rows[2]: {"pool": pixel_pool},
                 rows[3]: {"pool": learned_pool},
+                rows[4]: {"pool": whole_item_pool(few.images, few.masks, args.pool, seed, 2)},
             }
             for name, extra in runs.items():
                 results[(k, name)].append(score(train_fewshot(few, num_classes, seed, **train, **extra)))

@@ -50,3 +50,27 @@ def test_pixel_hydramix_pool_is_exact():
     pool = hydramix_pool(images, masks, count=6, seed=0, sources=2)
     assert pool.images.shape == (6, 32, 32, 3)
     assert (pool.images[..., 0] == pool.masks * 100).all()
+
+
+def test_whole_item_mix_pastes_items_whole_without_touching_the_first_images_items():
+    from scipy import ndimage
+
+    from synth.mix.fewshot import whole_item_mix
+
+    first_image = np.zeros((32, 32, 3), np.uint8)
+    first_mask = np.zeros((32, 32), np.uint8)
+    first_image[2:10, 2:10], first_mask[2:10, 2:10] = 200, 1
+    other_image = np.zeros((32, 32, 3), np.uint8)
+    other_mask = np.zeros((32, 32), np.uint8)
+    other_image[4:12, 4:12], other_mask[4:12, 4:12] = 90, 2  # overlaps the first item where it is: must move
+    other_image[20:30, 20:26], other_mask[20:30, 20:26] = 50, 3  # free where it is: stays
+    image, label = whole_item_mix([first_image, other_image], [first_mask, other_mask], np.random.default_rng(0))
+    assert np.array_equal(label[2:10, 2:10], first_mask[2:10, 2:10])  # the first image's item is untouched
+    assert np.array_equal(label[20:30, 20:26], other_mask[20:30, 20:26])
+    assert (label == 2).sum() == 64  # moved, whole
+    ys, xs = np.nonzero(label == 2)
+    assert ys.max() - ys.min() == 7 and xs.max() - xs.min() == 7
+    for value, colour in ((1, 200), (2, 90), (3, 50)):
+        assert (image[label == value] == colour).all()  # every pasted pixel brings its own label
+    assert ndimage.label(label == 1)[1] == 1 and ndimage.label(label == 2)[1] == 1  # nothing cut
+    assert not (ndimage.binary_dilation(label == 1) & (label == 2)).any()  # no item touches another
