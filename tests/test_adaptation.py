@@ -169,6 +169,10 @@ def test_neutral_appearance_keeps_scenes_settings_and_pixels():
         ),
         ({"evaluate": {"variants": ["source"]}, "target": None}, "recipes/tiny.yaml: evaluate: needs `target.eval`"),
         (
+            {"evaluate": {"variants": ["source", "mixed"]}},
+            "recipes/tiny.yaml: evaluate.variants[1]: 'mixed' needs a `mix:` section",
+        ),
+        (
             {"target": {"images": {"type": "scenes", "seeds": {"start": 5, "stop": 9}}}},
             "recipes/tiny.yaml: target.images.seeds: overlaps the recipe's seeds",
         ),
@@ -220,6 +224,7 @@ def test_optional_stages_run_end_to_end_through_dvc_repro(project):
         "learned": {"width": 4, "residual_blocks": 0, "epochs": 1, "batch_size": 8, "train_limit": 12},
     }
     data["evaluate"] = {
+        "variants": ["source", "stylized", "adapted", "mixed"],
         "steps": 6,
         "batch_size": 2,
         "width": 4,
@@ -234,7 +239,8 @@ def test_optional_stages_run_end_to_end_through_dvc_repro(project):
     assert len(list((root / "data/tiny/mixed").glob("mixer-*/model.safetensors"))) == 1
     assert len(list((root / "data/tiny/stylized").glob("shard-*.parquet"))) == 2
     metrics = json.loads((root / "reports/tiny/evaluate.json").read_text())
-    assert set(metrics["miou"]) == {"source", "stylized", "adapted"}
+    assert set(metrics["miou"]) == {"source", "stylized", "adapted", "mixed"}
+    assert metrics["train_samples"] == 20 and metrics["mixed_samples"] == 6  # the 6 composites join the 20 samples
     assert all(0.0 <= v <= 1.0 for v in metrics["miou"].values())
     assert set(metrics["per_class"]["adapted"]) == {"background", "car", "wheel", "tree"}
     shown = project.dvc("metrics", "show", "--json").stdout
@@ -258,6 +264,14 @@ def test_optional_stages_run_end_to_end_through_dvc_repro(project):
         assert f"Running stage '{stage}@tiny'" in changed, stage
     for stage in ("synthesize", "mix", "validate"):
         assert f"Running stage '{stage}@tiny'" not in changed, stage
+    # A mix change reruns mix and evaluate (its `mixed` variant reads the composites), never stylize.
+    data["mix"]["count"] = 7
+    project.write_recipe(data)
+    changed = project.dvc("repro").stdout
+    for stage in ("mix", "evaluate"):
+        assert f"Running stage '{stage}@tiny'" in changed, stage
+    assert "Running stage 'stylize@tiny'" not in changed
+    assert json.loads((root / "reports/tiny/evaluate.json").read_text())["mixed_samples"] == 7
 
 
 def test_target_from_a_datasets_repo_with_masks(tmp_path):

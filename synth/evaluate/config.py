@@ -12,7 +12,7 @@ from pydantic import (
     model_serializer,
 )
 
-Variant = Literal["source", "stylized", "adapted", "real"]
+Variant = Literal["source", "stylized", "adapted", "real", "mixed"]
 
 
 class _Strict(BaseModel):

@@ -29,6 +29,8 @@ def _evaluate_problems(recipe: Recipe) -> list[tuple[str, str]]:
     for i, variant in enumerate(ev.variants):
         if variant == "stylized" and recipe.stylize is None:
             out.append((f"evaluate.variants[{i}]", "'stylized' needs a `stylize:` section"))
+        if variant == "mixed" and recipe.mix is None:
+            out.append((f"evaluate.variants[{i}]", "'mixed' needs a `mix:` section (the composites it adds)"))
         if variant == "real" and ev.reference is None:
             out.append((f"evaluate.variants[{i}]", "'real' needs `evaluate.reference` (a real labeled training set)"))
         if variant == "adapted" and ev.architecture.type != "unet":

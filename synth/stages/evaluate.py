@@ -2,7 +2,8 @@
 network and report mIoU (mean and per class) on a labeled evaluation set, in ``reports/NAME/evaluate.json``
 (DVC metrics), so a recipe change shows its effect on the number users care about.
 
-The evaluation set is ``evaluate.eval`` (a real labeled set in a Parquet file, e.g. Fashion-MNIST canvases)
+``mixed`` trains on the source samples plus the mix stage's composites (HydraMix's claim: more, exactly
+labeled training images from the same samples). The evaluation set is ``evaluate.eval`` (a real labeled set in a Parquet file, e.g. Fashion-MNIST canvases)
 or else the recipe's ``target.eval``. The ``real`` variant trains on ``evaluate.reference`` (real labeled
 training images): synthetic-to-real is ``miou.source / miou.real``. The stage runs for ``adapt_recipes``
 (DVC stage ``evaluate``) and ``evaluate_recipes`` (``evaluate-real``: no target or stylize stage first).
@@ -66,7 +67,7 @@ def _check_ids(arrays, id2label: dict[int, str], where: str) -> None:
 def load_sets(recipe: Recipe, root: Path) -> dict:
     """Every set the recipe's variants need, as Arrays at ``evaluate.image_size``."""
     from synth.evaluate.labeled_file import read_labeled_file
-    from synth.evaluate.train import to_arrays
+    from synth.evaluate.train import Arrays, to_arrays
 
     cfg = recipe.evaluate
     size = cfg.image_size
@@ -92,6 +93,13 @@ def load_sets(recipe: Recipe, root: Path) -> dict:
         sets["target"] = to_arrays(
             load_self_labeled(paths.target_images, f"synth target {recipe.name}"), size, labeled=False
         )
+    if "mixed" in cfg.variants:
+        # HydraMix's usefulness: the source samples plus their composites (data/NAME/mixed), one training set.
+        composites = to_arrays(load_self_labeled(paths.mixed, f"synth mix {recipe.name}"), size)
+        sets["mixed"] = Arrays(
+            np.concatenate([sets["source"].images, composites.images]),
+            np.concatenate([sets["source"].masks, composites.masks]),
+        )
     if recipe.stylize is not None and {"stylized", "adapted"} & set(cfg.variants):
         sets["stylized"] = to_arrays(load_self_labeled(paths.stylized, f"synth stylize {recipe.name}"), size)
     return sets
@@ -112,6 +120,8 @@ def evaluate(recipe: Recipe, root: Path = Path("."), log=lambda msg: None) -> di
         "miou": {k: v["miou"] for k, v in results.items()},
         "per_class": {k: v["per_class"] for k, v in results.items()},
     }
+    if "mixed" in sets:
+        metrics["mixed_samples"] = len(sets["mixed"]) - len(sets["source"])  # the composites added to the source
     if "real" in sets:
         metrics["reference_samples"] = len(sets["real"])
         if "source" in results and results["real"]["miou"] > 0:
