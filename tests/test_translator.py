@@ -92,7 +92,9 @@ def test_stylize_stage_with_cut_trains_once_resumes_and_keeps_masks(tmp_path):
     assert metrics["method"] == "cut" and metrics["translator"] == folders[0].name
     assert 0.0 < metrics["edge_agreement"] <= 1.0
 
-    # A killed run: one shard gone. The translator is loaded, not trained again; the shard comes back the same.
+    # A killed run: one shard gone (and a translator save that never finished). The translator is loaded, not
+    # trained again; the shard comes back the same; the half-saved folder is removed.
+    (paths.stylized / ".translator-0123456789abcdef.tmp").mkdir()
     shards = list_shards(paths.stylized)
     first = shards[0].read_bytes()
     shards[0].unlink()
@@ -100,6 +102,7 @@ def test_stylize_stage_with_cut_trains_once_resumes_and_keeps_masks(tmp_path):
     stylize(recipe, tmp_path, show_progress=False, log=logged.append)
     assert not any("training" in m for m in logged)
     assert list_shards(paths.stylized)[0].read_bytes() == first
+    assert not list(paths.stylized.glob(".translator-*"))
 
     # Different translator settings: a new translator replaces the old one and every shard is rewritten.
     data["stylize"]["cut"] = TINY_CUT | {"steps": 7}

@@ -138,8 +138,8 @@ def _translator_folder(cfg, pairs, targets, targets_key: str, out_dir: Path, log
     digest = canonical_hash([hashlib.sha256(img.tobytes()).hexdigest() for img in source])
     basis = {"cut": cfg.model_dump(mode="json"), "source": digest, "targets": targets_key, "format": TRANSLATOR_FORMAT}
     folder = out_dir / f"translator-{canonical_hash(basis)[:16]}"
-    for stale in sorted(out_dir.glob("translator-*")):
-        if stale != folder:
+    for stale in sorted(out_dir.glob("translator-*")) + sorted(out_dir.glob(".translator-*.tmp")):
+        if stale != folder:  # other settings' translators and the half-saved folders of killed runs
             shutil.rmtree(stale)
     if (folder / "model.safetensors").is_file():
         return folder
