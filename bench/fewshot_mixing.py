@@ -10,7 +10,7 @@ The same tiny UNet, steps and seed per row (``synth.mix.fewshot``), trained on:
 - + HydraMix with the learned feature-space mixer (trained on the k images' N-way segment mixes, then drawing
   the pool from mixed encoder features), half of each batch;
 - + whole-item mixes, a DIAGNOSTIC row, not HydraMix: the first image with the other's items pasted whole where
-  they touch no item (``synth.mix.fewshot.whole_item_mix``), half of each batch. It tests whether mixes hurt
+  they touch no item (``synth.mix.compose.whole_item_mix``, the mix stage's ``whole-items`` mask), half of each batch. It tests whether mixes hurt
   here because they cut garments, whose class is their silhouette.
 Every row: mean +- standard deviation over ``--seeds`` seeds (the k-subset and the training seed both change).
 Last line: ``hydramix_gain_k10=<learned-mixer HydraMix - standard augmentation>`` (seed means, k = 10); the

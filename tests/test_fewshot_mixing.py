@@ -55,7 +55,7 @@ def test_pixel_hydramix_pool_is_exact():
 def test_whole_item_mix_pastes_items_whole_without_touching_the_first_images_items():
     from scipy import ndimage
 
-    from synth.mix.fewshot import whole_item_mix
+    from synth.mix.compose import whole_item_mix
 
     first_image = np.zeros((32, 32, 3), np.uint8)
     first_mask = np.zeros((32, 32), np.uint8)
@@ -64,7 +64,8 @@ def test_whole_item_mix_pastes_items_whole_without_touching_the_first_images_ite
     other_mask = np.zeros((32, 32), np.uint8)
     other_image[4:12, 4:12], other_mask[4:12, 4:12] = 90, 2  # overlaps the first item where it is: must move
     other_image[20:30, 20:26], other_mask[20:30, 20:26] = 50, 3  # free where it is: stays
-    image, label = whole_item_mix([first_image, other_image], [first_mask, other_mask], np.random.default_rng(0))
+    image, label, owner = whole_item_mix([first_image, other_image], [first_mask, other_mask], np.random.default_rng(0))
+    assert set(np.unique(owner[label == 1])) == {0} and set(np.unique(owner[(label == 2) | (label == 3)])) == {1}
     assert np.array_equal(label[2:10, 2:10], first_mask[2:10, 2:10])  # the first image's item is untouched
     assert np.array_equal(label[20:30, 20:26], other_mask[20:30, 20:26])
     assert (label == 2).sum() == 64  # moved, whole

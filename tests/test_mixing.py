@@ -71,6 +71,57 @@ def test_every_composite_pixel_and_label_come_from_one_of_its_sources(tmp_path, 
     assert mixed_any, "no composite takes distinguishable pixels from two sources"
 
 
+def test_whole_items_composites_paste_whole_items_of_later_sources_on_the_first_ones_background(tmp_path):
+    from scipy import ndimage
+
+    recipe = make_dataset(tmp_path, pairing="cross-class", mask={"type": "whole-items", "tries": 8})
+    mix(recipe, tmp_path, show_progress=False)
+    sources = sources_by_seed(tmp_path, recipe)
+    rows = load_self_labeled(DatasetPaths(tmp_path, "tiny").mixed, "mix")
+    assert [r.seed for r in rows] == list(range(12))
+    pasted_items = 0
+    for row in rows:
+        first, later = (sources[s] for s in row.provenance["mix"]["sources"])
+        changed = (row.image != first.image).any(axis=-1) | (row.mask != first.mask)
+        assert not (changed & (first.mask != 0)).any()  # the first source's items are untouched
+        assert (row.mask[changed] != 0).all()  # only items were pasted, never background
+        items, _ = ndimage.label((later.mask != 0) & (later.mask != 255))
+        shapes = {}
+        for item in range(1, items.max() + 1):
+            ys, xs = np.nonzero(items == item)
+            shapes[(tuple(ys - ys.min()), tuple(xs - xs.min()))] = (later.image[ys, xs], later.mask[ys, xs])
+        owner = _owner(row, first).astype(bool)
+        regions, count = ndimage.label(owner)
+        for region in range(1, count + 1):
+            ys, xs = np.nonzero(regions == region)
+            key = (tuple(ys - ys.min()), tuple(xs - xs.min()))
+            assert key in shapes, "a pasted region is not a whole item of the later source"
+            image, mask = shapes[key]
+            assert np.array_equal(row.image[ys, xs], image) and np.array_equal(row.mask[ys, xs], mask)
+            pasted_items += 1
+        shares = row.provenance["mix"]["source_shares"]
+        assert abs(sum(shares) - 1) < 1e-5 and shares[1] == pytest.approx(owner.mean(), abs=1e-5)
+    assert pasted_items > 0
+
+
+def _owner(row, first) -> np.ndarray:
+    """1 where the composite's label came from a pasted item: pixels that differ from the first source, grown to
+    the whole item (an item pixel may equal the first source's background by chance)."""
+    from scipy import ndimage
+
+    changed = (row.image != first.image).any(axis=-1) | (row.mask != first.mask)
+    items, _ = ndimage.label((row.mask != 0) & (row.mask != 255) & (first.mask == 0))
+    hit = np.unique(items[changed & (items > 0)])
+    return np.isin(items, hit[hit > 0]).astype(np.int64)
+
+
+def test_whole_items_cannot_be_learned(tmp_path):
+    from synth.errors import UserError
+
+    with pytest.raises(UserError, match=r"mix\.learned: the learned mixer mixes by regions that stay in place"):
+        make_dataset(tmp_path, mask={"type": "whole-items"}, learned={"width": 4})
+
+
 @pytest.mark.parametrize("pairing", ["same-class", "cross-class"])
 def test_pairing_rules(tmp_path, pairing):
     recipe = make_dataset(tmp_path, sources=2, pairing=pairing, mask={"type": "class-masks"})
@@ -122,3 +173,17 @@ def test_learned_mixer_labels_follow_the_feature_resolution_mixing_mask(tmp_path
     shutil.rmtree(folder)
     mix(recipe, tmp_path, show_progress=False)
     assert {p.relative_to(folder): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()} == first
+
+
+def test_whole_items_through_the_cli(project):
+    data = tiny_recipe(seeds=[{"start": 0, "stop": 30}])
+    data["mix"] = {"count": 6, "samples_per_shard": 3, "pairing": "cross-class", "mask": {"type": "whole-items"}}
+    project.write_recipe(data)
+    for stage in ("synthesize", "decode", "mix"):
+        project.synth(stage, "tiny", "--quiet")
+    assert len(list((project.root / "data/tiny/mixed").glob("shard-*.parquet"))) == 2
+    data["mix"]["learned"] = {"width": 4}
+    project.write_recipe(data)
+    bad = project.synth("mix", "tiny", check=False)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    assert "recipes/tiny.yaml: mix.learned: the learned mixer mixes by regions that stay in place" in bad.stderr

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from synth.core.labels import IGNORE_ID
 from synth.errors import UserError
 from synth.mix.config import MixSettings
 
@@ -81,3 +82,45 @@ def compose(images: list[np.ndarray], masks: list[np.ndarray], index: np.ndarray
     stack_m = np.stack(masks)
     rows, cols = np.indices(index.shape)
     return stack_i[index, rows, cols], stack_m[index, rows, cols]
+
+
+def whole_item_mix(
+    images: list[np.ndarray], masks: list[np.ndarray], rng: np.random.Generator, tries: int = 8
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(image, label, owner: which source each pixel came from). The first source with every item (connected
+    labeled region) of the later sources pasted whole where it touches no item already there: at its own place,
+    else at one of ``tries`` random shifts, else left out.
+
+    Not HydraMix (whose regions are segments that cut objects): a mix that never cuts or occludes an item, for
+    data where an item's class is its whole silhouette (the ``whole-items`` mix mask).
+    """
+    from scipy import ndimage
+
+    image, label = images[0].copy(), masks[0].copy()
+    owner = np.zeros(label.shape, np.int64)
+    occupied = ndimage.binary_dilation((label != 0) & (label != IGNORE_ID))
+    h, w = label.shape
+
+    def place(k: int, src_image, src_mask, ys, xs, dy: int, dx: int) -> bool:
+        if occupied[ys + dy, xs + dx].any():
+            return False
+        image[ys + dy, xs + dx] = src_image[ys, xs]
+        label[ys + dy, xs + dx] = src_mask[ys, xs]
+        owner[ys + dy, xs + dx] = k
+        placed = np.zeros_like(occupied)
+        placed[ys + dy, xs + dx] = True
+        occupied[:] |= ndimage.binary_dilation(placed)
+        return True
+
+    for k, (src_image, src_mask) in enumerate(zip(images[1:], masks[1:]), start=1):
+        items, count = ndimage.label((src_mask != 0) & (src_mask != IGNORE_ID))
+        where = [np.nonzero(items == item) for item in range(1, count + 1)]
+        # Every item that fits at its own place goes there first; only the others move.
+        moved = [(ys, xs) for ys, xs in where if not place(k, src_image, src_mask, ys, xs, 0, 0)]
+        for ys, xs in moved:
+            for _ in range(tries):
+                dy = int(rng.integers(-ys.min(), h - ys.max()))
+                dx = int(rng.integers(-xs.min(), w - xs.max()))
+                if place(k, src_image, src_mask, ys, xs, dy, dx):
+                    break
+    return image, label, owner

@@ -31,7 +31,19 @@ class ClassMasksMask(_Strict):
     fraction: float = Field(default=0.5, gt=0, le=1, description="Share of a source's classes it pastes.")
 
 
-MixMask = Annotated[FelzenszwalbMask | ClassMasksMask, Field(discriminator="type")]
+class WholeItemsMask(_Strict):
+    """No region is cut: the first source with every item (connected labeled region) of the later sources pasted
+    whole where it touches no item already there, at its own place or else at one of ``tries`` random shifts.
+
+    Not HydraMix's segments: for data whose classes are whole silhouettes (garments, products), where cutting an
+    object teaches shapes no real image has (docs/mixing-and-adaptation.md, few-shot bench). Pixel space only.
+    """
+
+    type: Literal["whole-items"] = "whole-items"
+    tries: int = Field(default=8, ge=0, le=100, description="Random shifts tried for an item whose place is taken.")
+
+
+MixMask = Annotated[FelzenszwalbMask | ClassMasksMask | WholeItemsMask, Field(discriminator="type")]
 
 
 class LossWeights(_Strict):
@@ -82,6 +94,14 @@ class MixSettings(_Strict):
                 (
                     "mix.sources",
                     f"cross-class needs {self.sources} different dominant classes, the taxonomy has {roots}",
+                )
+            )
+        if self.learned is not None and self.mask.type == "whole-items":
+            out.append(
+                (
+                    "mix.learned",
+                    "the learned mixer mixes by regions that stay in place; whole-items moves items (pixel space "
+                    "only): drop `learned` or use felzenszwalb or class-masks",
                 )
             )
         if self.learned is not None and context.image_size % (2**self.learned.downsamplings):

@@ -19,7 +19,7 @@ import numpy as np
 
 from synth.core.torch_runtime import resolve_device, torch_threads
 from synth.evaluate.train import IGNORE, Arrays, batch
-from synth.mix.compose import compose
+from synth.mix.compose import compose, whole_item_mix
 from synth.mix.config import FelzenszwalbMask
 from synth.mix.masks import coarsen, felzenszwalb_index
 
@@ -109,45 +109,6 @@ def hydramix_pool(
     return Arrays(np.stack(out_images), np.stack(out_masks))
 
 
-def whole_item_mix(
-    images: list[np.ndarray], masks: list[np.ndarray], rng: np.random.Generator, tries: int = 8
-) -> tuple[np.ndarray, np.ndarray]:
-    """The first source with every item (connected foreground region) of the later sources pasted whole where it
-    touches no item already there: at its own place, else at one of ``tries`` random shifts, else left out.
-
-    Not HydraMix (whose regions are segments that cut objects): a diagnostic mix that never cuts or occludes an
-    item, for data where an item's class is its whole silhouette.
-    """
-    from scipy import ndimage
-
-    image, label = images[0].copy(), masks[0].copy()
-    occupied = ndimage.binary_dilation((label != 0) & (label != IGNORE))
-    h, w = label.shape
-
-    def place(src_image, src_mask, ys, xs, dy: int, dx: int) -> bool:
-        if occupied[ys + dy, xs + dx].any():
-            return False
-        image[ys + dy, xs + dx] = src_image[ys, xs]
-        label[ys + dy, xs + dx] = src_mask[ys, xs]
-        placed = np.zeros_like(occupied)
-        placed[ys + dy, xs + dx] = True
-        occupied[:] |= ndimage.binary_dilation(placed)
-        return True
-
-    for src_image, src_mask in zip(images[1:], masks[1:]):
-        items, count = ndimage.label((src_mask != 0) & (src_mask != IGNORE))
-        where = [np.nonzero(items == item) for item in range(1, count + 1)]
-        # Every item that fits at its own place goes there first; only the others move.
-        moved = [(ys, xs) for ys, xs in where if not place(src_image, src_mask, ys, xs, 0, 0)]
-        for ys, xs in moved:
-            for _ in range(tries):
-                dy = int(rng.integers(-ys.min(), h - ys.max()))
-                dx = int(rng.integers(-xs.min(), w - xs.max()))
-                if place(src_image, src_mask, ys, xs, dy, dx):
-                    break
-    return image, label
-
-
 def whole_item_pool(images: np.ndarray, masks: np.ndarray, count: int, seed: int, sources: int = 2) -> Arrays:
     """``count`` whole-item mixes of ``sources`` of the given images (``whole_item_mix``)."""
     rng = np.random.default_rng([0x4954454D, seed])  # "ITEM"
@@ -155,7 +116,7 @@ def whole_item_pool(images: np.ndarray, masks: np.ndarray, count: int, seed: int
     out_images, out_masks = [], []
     for _ in range(count):
         picks = rng.choice(len(images), size=n, replace=False)
-        image, label = whole_item_mix([images[j] for j in picks], [masks[j] for j in picks], rng)
+        image, label, _ = whole_item_mix([images[j] for j in picks], [masks[j] for j in picks], rng)
         out_images.append(image)
         out_masks.append(label)
     return Arrays(np.stack(out_images), np.stack(out_masks))

@@ -20,7 +20,7 @@ import numpy as np
 from synth.backends.work import ShardJob, ShardWork
 from synth.core.hashing import canonical_hash
 from synth.core.paths import DatasetPaths
-from synth.mix.compose import MIX_STREAM, choose_sources, compose, dominant_classes, mixing_rng
+from synth.mix.compose import MIX_STREAM, choose_sources, compose, dominant_classes, mixing_rng, whole_item_mix
 from synth.mix.learned import label_agreement
 from synth.mix.masks import class_masks_index, coarsen, felzenszwalb_index
 from synth.recipe import Recipe
@@ -121,19 +121,24 @@ def make_composites(
         members = [dataset[j] for j in picked]
         split = None if groups is None else groups[picked[0]]
         images, masks = [m.image for m in members], [m.mask for m in members]
+        made = None
         if settings.mask.type == "felzenszwalb":
             index = felzenszwalb_index(images[0], len(members), settings.mask, rng)
-        else:
+        elif settings.mask.type == "class-masks":
             index = class_masks_index(masks, settings.mask, rng)
-        planned.append((i, members, images, masks, index, split))
+        else:  # whole-items: items move, so the composite is made here and the index is who owns each pixel
+            *made, index = whole_item_mix(images, masks, rng, settings.mask.tries)
+        planned.append((i, members, images, masks, index, split, made))
     drawn = None
     if model is not None:
         s = model.stride
-        planned = [(i, mem, imgs, msks, coarsen(index, s), split) for i, mem, imgs, msks, index, split in planned]
+        planned = [
+            (i, mem, imgs, msks, coarsen(index, s), split, made) for i, mem, imgs, msks, index, split, made in planned
+        ]
         drawn = model.mix([p[2] for p in planned], [p[4][s // 2 :: s, s // 2 :: s] for p in planned])
     rows = []
-    for k, (i, members, images, masks, index, split) in enumerate(planned):
-        image, mask = compose(images, masks, index)
+    for k, (i, members, images, masks, index, split, made) in enumerate(planned):
+        image, mask = made if made is not None else compose(images, masks, index)
         agreement = None
         if drawn is not None:
             image = drawn[k]
