@@ -82,6 +82,7 @@ STAGES: dict[str, Stage] = {
             "synth/evaluate/segformer.py",
             "synth/evaluate/config.py",
             "synth/stages/mix.py",
+            "synth/stages/trained_folder.py",
         ),
     ),
     "target": Stage(
@@ -96,6 +97,7 @@ STAGES: dict[str, Stage] = {
             "synth/adapt/domain.py",
             "synth/adapt/config.py",
             "synth/stages/stylize.py",
+            "synth/stages/trained_folder.py",
         ),
     ),
     "evaluate": EVALUATE,

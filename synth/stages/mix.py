@@ -11,7 +11,6 @@ composite and no pixel crosses from one split to another.
 from __future__ import annotations
 
 import json
-import shutil
 from functools import partial
 from pathlib import Path
 
@@ -27,6 +26,7 @@ from synth.recipe import Recipe
 from synth.splits import split_of
 from synth.stages import StageReport, require_section
 from synth.stages.runner import run_sharded
+from synth.stages.trained_folder import clear_other_folders, save_once
 from synth.stats import image_stats
 from synth.store.codec import encode_png
 from synth.store.exclusions import read_exclusions
@@ -58,9 +58,7 @@ def mix(recipe: Recipe, root: Path = Path("."), show_progress: bool = True, log=
     out_dir.mkdir(parents=True, exist_ok=True)
     mixer_basis = basis | {"format": MIXER_FORMAT, "mixer": True}
     mixer_name = f"mixer-{canonical_hash(mixer_basis)[:16]}" if settings.learned else None
-    for stale in sorted(out_dir.glob("mixer-*")):
-        if stale.name != mixer_name:
-            shutil.rmtree(stale)
+    clear_other_folders(out_dir, "mixer", mixer_name)
     work = ShardWork(
         name=recipe.name,
         kind="mixed",
@@ -94,19 +92,16 @@ def _make(settings, mixer_name: str | None, state, job: ShardJob, _source, advan
 def _trained_mixer(folder: Path, dataset: list[Labeled], settings, log):
     from synth.mix.learned import LearnedMixerModel, train_mixer
 
-    if (folder / "model.safetensors").is_file():
-        return LearnedMixerModel.load(folder)
-    images = [d.image for d in dataset]
-    masks = [d.mask for d in dataset] if settings.mask.type == "class-masks" else None
-    model, history = train_mixer(
-        images, settings.learned, settings.seed, log, sources=settings.sources, mask=settings.mask, masks=masks
-    )
-    tmp = folder.with_name(f".{folder.name}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    model.save(tmp)
-    (tmp / "losses.json").write_text(json.dumps(history, sort_keys=True, indent=2) + "\n")
-    tmp.rename(folder)
-    del model
+    def train_and_save(tmp: Path) -> None:
+        images = [d.image for d in dataset]
+        masks = [d.mask for d in dataset] if settings.mask.type == "class-masks" else None
+        model, history = train_mixer(
+            images, settings.learned, settings.seed, log, sources=settings.sources, mask=settings.mask, masks=masks
+        )
+        model.save(tmp)
+        (tmp / "losses.json").write_text(json.dumps(history, sort_keys=True, indent=2) + "\n")
+
+    save_once(folder, train_and_save)
     # Composites always come from the saved weights on the CPU, so a resumed run draws the same bytes.
     return LearnedMixerModel.load(folder)
 

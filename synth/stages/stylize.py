@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -30,6 +29,7 @@ from synth.errors import UserError
 from synth.recipe import Recipe
 from synth.stages import StageReport, require_section
 from synth.stages.runner import run_sharded
+from synth.stages.trained_folder import clear_other_folders, save_once
 from synth.stats import image_stats
 from synth.store.codec import encode_png
 from synth.store.labeled import load_self_labeled, paired_shards, read_pair
@@ -138,17 +138,16 @@ def _translator_folder(cfg, pairs, targets, targets_key: str, out_dir: Path, log
     digest = canonical_hash([hashlib.sha256(img.tobytes()).hexdigest() for img in source])
     basis = {"cut": cfg.model_dump(mode="json"), "source": digest, "targets": targets_key, "format": TRANSLATOR_FORMAT}
     folder = out_dir / f"translator-{canonical_hash(basis)[:16]}"
-    for stale in sorted(out_dir.glob("translator-*")) + sorted(out_dir.glob(".translator-*.tmp")):
-        if stale != folder:  # other settings' translators and the half-saved folders of killed runs
-            shutil.rmtree(stale)
-    if (folder / "model.safetensors").is_file():
-        return folder
-    log(f"training the CUT translator on {len(source)} samples and {len(targets)} target images ({cfg.steps} steps)")
-    model, history = train_translator(source, targets, cfg, log)
-    tmp = folder.with_name(f".{folder.name}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    model.save(tmp, history)
-    tmp.rename(folder)
+    clear_other_folders(out_dir, "translator", folder.name)
+
+    def train_and_save(tmp: Path) -> None:
+        log(
+            f"training the CUT translator on {len(source)} samples and {len(targets)} target images ({cfg.steps} steps)"
+        )
+        model, history = train_translator(source, targets, cfg, log)
+        model.save(tmp, history)
+
+    save_once(folder, train_and_save)
     return folder
 
 
