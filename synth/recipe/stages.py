@@ -105,7 +105,10 @@ STAGES: dict[str, Stage] = {
     # measure.py (attention probes through a recipe) is not training code: not listed.
     "train-generator": Stage(
         (),
-        tuple(f"synth/train_generator/{m}.py" for m in ("data", "grounding", "models", "tokenizer", "train"))
+        tuple(
+            f"synth/train_generator/{m}.py"
+            for m in ("data", "grounding", "loss_weighting", "models", "tokenizer", "train")
+        )
         + ("synth/realdata", "synth/stages/train_generator.py"),
     ),
 }
