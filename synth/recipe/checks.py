@@ -83,12 +83,12 @@ def semantic_problems(recipe: Recipe) -> list[tuple[str, str]]:
 
 def recipe_notes(recipe: Recipe) -> list[tuple[str, str]]:
     """What ``synth check`` could not verify or finds odd without it being wrong, one ``(field, note)`` each."""
+    from synth.generate.base import Capability
     from synth.recipe.reach import check_notes
 
     notes = [*recipe.generator.notes(recipe.context()), *check_notes(recipe)]
-    records = getattr(recipe.generator, "features", None) is not None
-    reads = getattr(getattr(recipe.decode, "features", None), "type", None)
-    if records and reads != "captured":
+    records = Capability.FEATURES in recipe.generator.capabilities()
+    if records and Capability.FEATURES not in recipe.decode.needs():
         notes.append(
             (
                 "generator.features",

@@ -20,6 +20,7 @@ from pydantic import Field
 from synth.decode.base import Decoded, Decoder, DecoderConfig
 from synth.decode.datasetgan.features.sources import FeatureSettings
 from synth.errors import UserError
+from synth.generate.base import Capability
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -58,6 +59,10 @@ class DatasetGANConfig(DecoderConfig):
             patience=self.patience,
             seed=self.seed,
         )
+
+    def needs(self) -> frozenset[Capability]:
+        """What its feature source reads from the samples."""
+        return self.features.needs()
 
     def problems(self, context: DatasetContext) -> list[tuple[str, str]]:
         return self.features.problems(context)
