@@ -9,7 +9,8 @@ reader has to follow, and the one that hides a circle). The layers, lowest first
 2. storage: ``synth.store`` (shards, codecs, records, object stores), ``synth.stats`` (per-sample statistics),
    ``synth.realdata`` (real labeled images: Fashion-MNIST compositions).
 3. execution: ``synth.backends`` (run per-shard callables locally or on Ray; never imports a stage).
-4. generators: ``synth.generate``.
+4. generators: ``synth.generate``; segmenters: ``synth.segment`` (segmentation networks, their batching and
+   the training loop that evaluate, mix and adapt share; below all three so none of them stands on another).
 5. implementations that consume samples: ``synth.decode``, ``synth.mix``, ``synth.adapt``, ``synth.evaluate``.
    Layers 4 and 5 get their own config and a ``DatasetContext``, never the recipe.
 6. recipe: ``synth.recipe`` (imports the implementations' configs), ``synth.splits``.
@@ -31,7 +32,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("kernel", ("synth.core", "synth.errors", "synth.progress", "synth")),
     ("storage", ("synth.store", "synth.stats", "synth.realdata")),
     ("execution", ("synth.backends",)),
-    ("generators", ("synth.generate",)),
+    ("generators and segmenters", ("synth.generate", "synth.segment")),
     ("implementations", ("synth.decode", "synth.mix", "synth.adapt", "synth.evaluate")),
     ("recipe", ("synth.recipe", "synth.splits")),
     (

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
+
+from synth.core.config import Strict
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -43,10 +44,8 @@ class Decoder(ABC):
         """Release models; a no-op for decoders that hold none."""
 
 
-class DecoderConfig(BaseModel):
+class DecoderConfig(Strict):
     """Base of every decoder's settings; ``type`` names it in the ``DECODERS`` registry."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     def build(self, context: DatasetContext) -> Decoder:
         raise NotImplementedError

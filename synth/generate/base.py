@@ -9,8 +9,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict
-
+from synth.core.config import Strict
 from synth.core.hashing import settings_hash
 from synth.core.sample import Sample
 
@@ -39,14 +38,12 @@ class Generator(ABC):
         """Release models and devices; a no-op for generators that hold none."""
 
 
-class GeneratorConfig(BaseModel):
+class GeneratorConfig(Strict):
     """Base of every generator's settings (nerfstudio style: the config knows what it builds).
 
     Subclasses declare ``type: Literal["name"]`` and keep heavy imports (torch, diffusers) inside ``build`` so
     that loading a recipe stays fast.
     """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     def build(self, context: DatasetContext) -> Generator:
         raise NotImplementedError

@@ -14,8 +14,9 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_serializer
+from pydantic import Field, model_serializer
 
+from synth.core.config import Strict
 from synth.generate.base import Generator, GeneratorConfig
 from synth.generate.tokens import locate_phrase
 
@@ -25,14 +26,12 @@ if TYPE_CHECKING:
 SCHEDULERS = ("ddim", "pndm", "euler", "dpm")
 
 
-class UNetFeatureSettings(BaseModel):
+class UNetFeatureSettings(Strict):
     """What the generation pass records for the ``datasetgan`` decoder (``decode.features.type: captured``).
 
     Everything here changes the bytes of the samples shards, which is why it lives under ``generator``: the
     samples shard key and DVC's synthesize stage cover it, while the decoder's own settings stay in ``decode``.
     """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     timesteps: list[int] = Field(
         default_factory=lambda: [50, 150, 250],

@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from PIL import Image
-from pydantic import BaseModel, ConfigDict, Field, model_serializer
+from pydantic import Field, model_serializer
 
+from synth.core.config import Strict
 from synth.core.hashing import settings_hash
 from synth.generate.base import Generator, GeneratorConfig, Sample
 
@@ -66,9 +67,7 @@ SHAPE_FAMILIES = (_ellipse, _rectangle, _triangle, _star, _ring, _blob, _diamond
 TEXTURES = ("noise", "stripes", "spots", "shaded")
 
 
-class InstanceCount(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class InstanceCount(Strict):
     min: int = Field(default=1, ge=1)
     max: int = Field(default=3, ge=1)
 

@@ -13,7 +13,8 @@ from typing import Annotated, Literal, Union
 from pydantic import Field, field_validator, model_serializer
 
 from synth.adapt.config import StylizeSettings, TargetSettings
-from synth.core.dataset import DatasetContext, Prompts, Strict, Taxonomy
+from synth.core.config import Strict
+from synth.core.dataset import DatasetContext, Prompts, Taxonomy
 from synth.decode import DECODERS
 from synth.evaluate.config import EvaluateSettings
 from synth.generate import GENERATORS

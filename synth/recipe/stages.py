@@ -28,7 +28,9 @@ EVALUATE = Stage(
     ("evaluate", "taxonomy"),
     (
         "synth/evaluate",
+        "synth/segment",
         "synth/adapt/csa.py",
+        "synth/adapt/config.py",
         "synth/mix/classmix.py",
         "synth/stages/evaluate.py",
     ),
@@ -77,10 +79,6 @@ STAGES: dict[str, Stage] = {
         ("mix", "taxonomy", "image_size", "splits"),
         (
             "synth/mix",
-            "synth/evaluate/train.py",
-            "synth/evaluate/net.py",
-            "synth/evaluate/segformer.py",
-            "synth/evaluate/config.py",
             "synth/stages/mix.py",
             "synth/stages/trained_folder.py",
         ),
@@ -107,7 +105,10 @@ STAGES: dict[str, Stage] = {
     # measure.py (attention probes through a recipe) is not training code: not listed.
     "train-generator": Stage(
         (),
-        tuple(f"synth/train_generator/{m}.py" for m in ("data", "grounding", "models", "tokenizer", "train"))
+        tuple(
+            f"synth/train_generator/{m}.py"
+            for m in ("data", "grounding", "loss_weighting", "models", "tokenizer", "train")
+        )
         + ("synth/realdata", "synth/stages/train_generator.py"),
     ),
 }

@@ -67,7 +67,7 @@ def _check_ids(arrays, id2label: dict[int, str], where: str) -> None:
 def load_sets(recipe: Recipe, root: Path) -> dict:
     """Every set the recipe's variants need, as Arrays at ``evaluate.image_size``."""
     from synth.evaluate.labeled_file import read_labeled_file
-    from synth.evaluate.train import Arrays, to_arrays
+    from synth.segment.arrays import Arrays, to_arrays
 
     cfg = recipe.evaluate
     size = cfg.image_size

@@ -13,7 +13,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict
+from synth.core.config import Strict
 
 if TYPE_CHECKING:
     import numpy as np
@@ -81,10 +81,8 @@ def iter_pixel_chunks(maps: list[torch.Tensor], height: int, width: int, chunk: 
         yield slice(start, start + len(flat)), pixel_features(maps, flat // width, flat % width, height, width)
 
 
-class FeatureSourceConfig(BaseModel):
+class FeatureSourceConfig(Strict):
     """Base of every feature source's settings; ``type`` names it in ``FEATURE_SOURCES``."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     def build(self, context: DatasetContext | None = None) -> FeatureSource:
         """The recipe is needed only by sources whose shape the generator decides (``captured``)."""
