@@ -88,8 +88,8 @@ def render_card(
     splits = ", ".join(f"{s}: {n}" for s, n in split_counts.items())
     dropped = lineage.get("excluded", [])
     excluded = (
-        f"\n## Excluded samples\n\n{len(dropped)} generated samples are not in this dataset; the decoder excluded them "
-        f"(seeds and reasons in `lineage.json`): "
+        f"\n## Excluded samples\n\n{len(dropped)} generated samples are not in this dataset: "
+        f"{_exclusion_counts(dropped)} (seeds and reasons in `lineage.json`): "
         + ", ".join(f"{e['seed']} ({e['reason']})" for e in dropped[:50])
         + (" ..." if len(dropped) > 50 else "")
         + "\n"
@@ -227,3 +227,12 @@ ds = load_dataset("{load_id}", "{next(iter(variants))}", revision="v{recipe.vers
 ```
 
 """ + "\n".join(blocks)
+
+
+def _exclusion_counts(dropped: list[dict]) -> str:
+    """'N by the decoder, M by the label checks' (a sample both name counts in both)."""
+    checks = sum("label checks:" in e["reason"] for e in dropped)
+    decoder = sum(not e["reason"].startswith("label checks:") for e in dropped)
+    parts = [f"{decoder} excluded by the decoder"] if decoder else []
+    parts += [f"{checks} by the label checks (mask against image, docs/validation.md)"] if checks else []
+    return ", ".join(parts)

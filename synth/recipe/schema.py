@@ -18,6 +18,7 @@ from synth.core.dataset import DatasetContext, Prompts, Taxonomy
 from synth.decode import DECODERS
 from synth.evaluate.config import EvaluateSettings
 from synth.generate import GENERATORS
+from synth.labelcheck.config import LabelCheckSettings
 from synth.mix.config import MixSettings
 
 SLUG = re.compile(r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$")
@@ -42,8 +43,9 @@ class Splits(Strict):
     test: float = Field(default=0.1, ge=0, le=1)
 
 
-class Validation(Strict):
-    """Thresholds the Great Expectations suites read. ``error`` rules block a build; ``warn`` rules report."""
+class Validation(LabelCheckSettings):
+    """Thresholds the Great Expectations suites read. ``error`` rules block a build; ``warn`` rules report.
+    The label checks' settings (mask against image, judge, cleanlab ranking) are inherited: docs/validation.md."""
 
     min_class_presence: float = Field(
         default=0.05, ge=0, le=1, description="Every class must appear in at least this share of samples."

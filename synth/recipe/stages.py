@@ -36,6 +36,13 @@ EVALUATE = Stage(
     ),
 )
 
+# The validate stages' label checks: judges, cleanlab's ranking and the tiny UNet it cross-fits (synth/segment).
+LABEL_CHECK_CODE = (
+    "synth/labelcheck",
+    "synth/segment",
+    "synth/stages/label_checks.py",
+)
+
 STAGES: dict[str, Stage] = {
     "synthesize": Stage(
         ("generator", "taxonomy", "prompts", "seeds", "image_size", "samples_per_shard", "image_format"),
@@ -46,10 +53,13 @@ STAGES: dict[str, Stage] = {
         ("decode", "taxonomy"),
         ("synth/decode/datasetgan", "synth/decode/base.py", "synth/generate", "synth/stages/train_decoder.py"),
     ),
-    "decode": Stage(("decode", "taxonomy"), ("synth/decode", "synth/generate", "synth/stages/decode.py")),
+    "decode": Stage(
+        ("decode", "taxonomy"), ("synth/decode", "synth/generate", "synth/agreement.py", "synth/stages/decode.py")
+    ),
+    # validate runs the recipe's judge (its weights under models/) and cleanlab's ranking (synth/labelcheck).
     "validate": Stage(
         ("validation", "taxonomy", "seeds"),
-        ("validation", "synth/stages/validate.py", "synth/cli/validate.py"),
+        ("validation", "synth/stages/validate.py", "synth/cli/validate.py", *LABEL_CHECK_CODE),
     ),
     # The variants (mixed, stylized) with the base's suites. Which variants, and mix.count, come from the optional
     # mix:/stylize: sections, which a stage over every recipe cannot track (DVC needs the key present): they
@@ -62,6 +72,7 @@ STAGES: dict[str, Stage] = {
             "synth/stages/validate_variants.py",
             "synth/stages/variants.py",
             "synth/cli/validate_variants.py",
+            *LABEL_CHECK_CODE,
         ),
     ),
     # build also reads the thresholds: the card states what the data was validated against.

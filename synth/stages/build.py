@@ -36,7 +36,7 @@ from synth.errors import UserError
 from synth.recipe import Recipe, recipe_path
 from synth.splits import SPLIT_NAMES, split_of
 from synth.stages.build_variants import VariantPlan, plan_variant, read_variants_validation
-from synth.store.exclusions import read_exclusions
+from synth.store.exclusions import read_build_exclusions
 from synth.store.labeled import paired_shards
 from synth.store.shards import parse_name, read_shard
 
@@ -293,7 +293,7 @@ def build(recipe: Recipe, root: Path = Path("."), allow_invalid: bool = False) -
     shutil.rmtree(staging, ignore_errors=True)
     (staging / paths.build_data.name).mkdir(parents=True)
     try:
-        excluded = read_exclusions(paths)
+        excluded = read_build_exclusions(paths)
         previous = paths.build_data if paths.build_data.is_dir() else None
         split_counts, split_bytes, has_confidence, reused = write_shards(
             recipe, pairs, staging / paths.build_data.name, excluded, previous

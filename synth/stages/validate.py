@@ -127,9 +127,13 @@ def check_table(recipe: Recipe, table: pd.DataFrame, docs_dir: Path, rows: int |
     Shared by the base dataset and its variants (synth.stages.validate_variants), so both are held to the same
     expectations; ``rows`` is the sample count expected (default: the recipe's seeds).
     """
+    from validation.label_suite import label_check_columns
     from validation.outcome import interpret
     from validation.run import run_suites
 
+    for column in label_check_columns(recipe):  # a variant is not judged or ranked: its rows are skipped (NaN)
+        if column not in table:
+            table = table.assign(**{column: np.nan})
     classes = class_table(table, recipe)
     outcome = interpret(run_suites(recipe, {"samples": table, "classes": classes}, docs_dir, rows))
     metrics = build_metrics(table, classes, outcome)
@@ -146,13 +150,18 @@ def validate(recipe: Recipe, root: Path = Path(".")) -> ValidationReport:
 
     Raises ``UserError`` (before writing anything) when the shards are missing, corrupt or inconsistent.
     """
+    from synth.stages.label_checks import dataset_label_scores, label_check_summary, with_label_scores
+
     paths = DatasetPaths(Path(root), recipe.name)
     table = load_stats_table(recipe, root)
+    scores, judged_classes = dataset_label_scores(recipe, root)  # judge and ranking, where the recipe asks
+    table = with_label_scores(table, scores)
 
     paths.reports.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".validate-", dir=paths.reports))
     try:
         metrics, details = check_table(recipe, table, staging / paths.data_docs.name)
+        metrics["label_checks"], details["label_checks"] = label_check_summary(recipe, table, judged_classes)
         _dump(metrics, staging / paths.validation.name)
         _dump(details, staging / paths.validation_details.name)
         old_docs = paths.data_docs
