@@ -12,7 +12,6 @@ vote (DatasetGAN as published), ``vote: component``, and ``vote: component`` + `
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -29,26 +28,17 @@ ROWS = [
 
 
 def main() -> None:
+    from attention_decoding import add_common_arguments, print_checks, scripted_annotator
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--recipe", default="fashion-datasetgan")
     parser.add_argument("--held-out", type=int, default=200)
-    parser.add_argument("--classifier", type=Path, default=Path("data/annotator/classifier.safetensors"))
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--root", type=Path, default=Path(__file__).resolve().parents[1])
+    add_common_arguments(parser)
     args = parser.parse_args()
-    os.environ.setdefault("SYNTH_TORCH_THREADS", str(args.threads))
-    import torch
-
-    torch.set_num_threads(args.threads)
-    sys.path.insert(0, str(args.root / "scripts"))
-    from annotate_fashion import classifier
-    from attention_decoding import garment_checks, print_checks
-    from real_usefulness import mask_quality
-
+    annotator = scripted_annotator(args)
     from synth.core.paths import DatasetPaths
     from synth.decode.components import component_vote
     from synth.decode.datasetgan.annotations import load_annotations
-    from synth.realdata.annotator import Annotator
     from synth.recipe import load_recipe
     from synth.stages.train_decoder import records_for_seeds
     from synth.store.shards import list_shards, read_shard
@@ -61,7 +51,7 @@ def main() -> None:
     records = records_for_seeds(args.root, recipe.name, set(held_out))
     rows = [records[s] for s in held_out]
     images = np.stack([r.image for r in rows])
-    truth = np.stack(Annotator(classifier(args.root / args.classifier)).annotate_many(list(images)))
+    truth = np.stack(annotator.annotate_many(list(images)))
     prompted = [r.array("class_ids").tolist() for r in rows]
     print(
         f"== {recipe.name}: {len(annotated)} annotations, {len(rows)} held-out samples (seeds {held_out[0]}.."
@@ -81,7 +71,7 @@ def main() -> None:
             if settings["vote"] == "pixel"
             else np.stack([component_vote(m, a) for m, a in zip(pixel_masks, allowed)])
         )
-        print_checks(label, garment_checks(masks, images, truth, prompted), mask_quality(masks, truth)["miou"])
+        print_checks(label, masks, images, truth, prompted)
 
 
 if __name__ == "__main__":
