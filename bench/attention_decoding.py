@@ -141,7 +141,11 @@ def garment_checks(masks: np.ndarray, images: np.ndarray, truth: np.ndarray, pro
     }
 
 
-def print_checks(label: str, checks: dict, miou: float) -> None:
+def print_checks(label: str, masks: np.ndarray, images: np.ndarray, truth: np.ndarray, prompted: list) -> None:
+    """One row: ``garment_checks`` and the mIoU against the annotator (bench/real_usefulness.py's)."""
+    from real_usefulness import mask_quality
+
+    checks, miou = garment_checks(masks, images, truth, prompted), mask_quality(masks, truth)["miou"]
     print(
         f"  {label:<46} black {checks['black_share']:.3f}  fg IoU {checks['fg_iou']:.3f}  "
         f"binding {checks['binding']:.3f}  mIoU {miou:.4f}  ignore {checks['ignore']:.3f}  "
@@ -150,26 +154,36 @@ def print_checks(label: str, checks: dict, miou: float) -> None:
     )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--recipe", default="fashion")
-    parser.add_argument("--start", type=int, default=100_000, help="first seed (outside the recipe's range)")
-    parser.add_argument("--count", type=int, default=192)
-    parser.add_argument("--cache", type=Path, default=None, help="default data/bench/attention-START-COUNT.npz")
+def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--classifier", type=Path, default=Path("data/annotator/classifier.safetensors"))
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--root", type=Path, default=Path(__file__).resolve().parents[1])
-    args = parser.parse_args()
+
+
+def scripted_annotator(args: argparse.Namespace):
+    """The scripted annotator with the cached classifier (trained first if missing), torch on ``--threads``."""
     os.environ.setdefault("SYNTH_TORCH_THREADS", str(args.threads))
     import torch
 
     torch.set_num_threads(args.threads)
     sys.path.insert(0, str(args.root / "scripts"))
     from annotate_fashion import classifier
-    from real_usefulness import mask_quality
 
-    from synth.decode.attention import decode_evidence
     from synth.realdata.annotator import Annotator
+
+    return Annotator(classifier(args.root / args.classifier))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--recipe", default="fashion")
+    parser.add_argument("--start", type=int, default=100_000, help="first seed (outside the recipe's range)")
+    parser.add_argument("--count", type=int, default=192)
+    parser.add_argument("--cache", type=Path, default=None, help="default data/bench/attention-START-COUNT.npz")
+    add_common_arguments(parser)
+    args = parser.parse_args()
+    annotator = scripted_annotator(args)
+    from synth.decode.attention import decode_evidence
     from synth.recipe import load_recipe
 
     recipe = load_recipe(args.recipe, args.root)
@@ -179,7 +193,7 @@ def main() -> None:
     cache = args.cache or args.root / "data" / "bench" / f"attention-{args.start}-{args.count}.npz"
     data = generate_evidence(recipe, seeds, cache)
     images = data["images"]
-    truth = np.stack(Annotator(classifier(args.root / args.classifier)).annotate_many(list(images)))
+    truth = np.stack(annotator.annotate_many(list(images)))
     prompted = [a["class_ids"].tolist() for a in data["arrays"]]
     print(
         f"== {args.recipe}: {len(seeds)} fresh samples (seeds {seeds[0]}..{seeds[-1]}) against the scripted annotator",
@@ -194,7 +208,7 @@ def main() -> None:
             | settings
         )
         masks = np.stack([decode_evidence(a, im, recipe.image_size, cfg)[0] for a, im in zip(data["arrays"], images)])
-        print_checks(label, garment_checks(masks, images, truth, prompted), mask_quality(masks, truth)["miou"])
+        print_checks(label, masks, images, truth, prompted)
 
 
 if __name__ == "__main__":

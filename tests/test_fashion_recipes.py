@@ -120,7 +120,8 @@ def test_annotation_script_exports_labels_imports_and_trains_the_decoder(tmp_pat
     recipe = load_recipe("fashion-datasetgan", tmp_path)
     synthesize(recipe, tmp_path, show_progress=False)
     classifier = save_classifier(build_classifier(), tmp_path / "classifier.safetensors")
-    stored = annotate_recipe("fashion-datasetgan", 4, tmp_path / "work", classifier, root=tmp_path)
+    # A random-weight model draws no separate items, so pick by the prompts (--by prompt); --by drawn is below.
+    stored = annotate_recipe("fashion-datasetgan", 4, tmp_path / "work", classifier, root=tmp_path, by="prompt")
     assert len(stored) == 4 and sorted((tmp_path / "work" / "masks").glob("seed-*.png"))
     annotations = load_annotations(recipe.context(), tmp_path)
     assert sorted(annotations) == stored and all(m.shape == (64, 64) for m in annotations.values())
