@@ -128,13 +128,11 @@ def bare_spec(root: Path, recipe: dict, samples: int, threads: int | None) -> Pa
 def sd15(folder: Path) -> Path:
     """A random-init SD 1.5: its UNet, VAE and CLIP ViT-L text encoder configs, a small word-level tokenizer."""
     import torch
-    from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
-    from transformers import CLIPTextConfig, CLIPTextModel
+    from diffusers import AutoencoderKL, UNet2DConditionModel
 
-    from tests.tinymodels import clip_tokenizer
+    from tests.tinymodels import clip_tokenizer, save_sd_pipeline
 
     torch.manual_seed(0)
-    tokenizer = clip_tokenizer()
     unet = UNet2DConditionModel(sample_size=64, cross_attention_dim=768, attention_head_dim=8)  # SD 1.x's config
     vae = AutoencoderKL(
         block_out_channels=(128, 256, 512, 512),
@@ -145,34 +143,9 @@ def sd15(folder: Path) -> Path:
         sample_size=512,
         scaling_factor=0.18215,
     )
-    text = CLIPTextModel(
-        CLIPTextConfig(
-            vocab_size=len(tokenizer),
-            hidden_size=768,
-            intermediate_size=3072,
-            num_attention_heads=12,
-            num_hidden_layers=12,
-            max_position_embeddings=77,
-            bos_token_id=0,
-            eos_token_id=1,
-            pad_token_id=1,
-        )
+    return save_sd_pipeline(
+        folder, clip_tokenizer(), unet, vae, hidden_size=768, intermediate_size=3072, heads=12, layers=12
     )
-    scheduler = DDIMScheduler(
-        beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012, clip_sample=False, steps_offset=1
-    )
-    pipe = StableDiffusionPipeline(
-        unet=unet,
-        vae=vae,
-        text_encoder=text,
-        tokenizer=tokenizer,
-        scheduler=scheduler,
-        safety_checker=None,
-        feature_extractor=None,
-        requires_safety_checker=False,
-    )
-    pipe.save_pretrained(folder)
-    return folder
 
 
 def sd15_recipe(model: Path, samples: int, steps: int, size: int) -> dict:
