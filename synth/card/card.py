@@ -142,7 +142,7 @@ convert with `np.asarray`, never with `.convert("RGB")`, to train on them.
 | model revision | `{generator.get("revision")}` |
 | generator settings hash | `{generator.get("settings_hash")}` |
 | synth-datasets | `{lineage["synth_version"]}` |
-| samples | {splits} |
+| samples | {splits} |{annotated_row(lineage)}
 
 Generator settings:
 
@@ -227,3 +227,9 @@ ds = load_dataset("{load_id}", "{next(iter(variants))}", revision="v{recipe.vers
 ```
 
 """ + "\n".join(blocks)
+
+
+def annotated_row(lineage: dict) -> str:
+    """A lineage table row for decoders that learned from annotations (DatasetGAN), else nothing."""
+    count = lineage.get("decoder", {}).get("annotations")
+    return "" if count is None else f"\n| annotated samples (decoder trained on) | {count} |"
