@@ -44,7 +44,13 @@ STAGES: dict[str, Stage] = {
     ),
     "train-decoder": Stage(
         ("decode", "taxonomy"),
-        ("synth/decode/datasetgan", "synth/decode/base.py", "synth/generate", "synth/stages/train_decoder.py"),
+        (
+            "synth/decode/datasetgan",
+            "synth/decode/base.py",
+            "synth/decode/components.py",
+            "synth/generate",
+            "synth/stages/train_decoder.py",
+        ),
     ),
     "decode": Stage(("decode", "taxonomy"), ("synth/decode", "synth/generate", "synth/stages/decode.py")),
     "validate": Stage(
