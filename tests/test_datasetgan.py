@@ -349,6 +349,11 @@ def test_dvc_repro_trains_decodes_and_excludes(project, tiny_sd, monkeypatch):
     assert {"train-decoder@tiny", "decode@tiny"} <= ran
     assert not ran & {"synthesize@tiny", "synthesize@plain", "decode@plain"}, ran
     assert json.loads((decoder / "decoder.json").read_text())["annotated_seeds"] == [1, 5, 9, 14, 20, 33]
+    lineage = json.loads((project.root / "build" / "tiny" / "lineage.json").read_text())
+    assert lineage["decoder"]["annotations"] == 6 and lineage["decoder"]["annotated_seeds"] == [1, 5, 9, 14, 20, 33]
+    assert (
+        "| annotated samples (decoder trained on) | 6 |" in (project.root / "build" / "tiny" / "README.md").read_text()
+    )
 
 
 def test_component_vote_gives_each_foreground_region_one_class(torch_one_thread):

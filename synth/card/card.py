@@ -179,7 +179,7 @@ the model would learn the wrong names. Pass `ignore_index=255` to the loss (SegF
 | model revision | `{generator.get("revision")}` |
 | generator settings hash | `{generator.get("settings_hash")}` |
 | synth-datasets | `{lineage["synth_version"]}` |
-| samples | {splits} |
+| samples | {splits} |{annotated_row(lineage)}
 
 Generator settings:
 
@@ -370,3 +370,9 @@ def limitations_section(recipe: Recipe, validation: dict, scores: dict) -> str:
             "(Usefulness, above): use it for pre-training or augmentation, not instead of real labels."
         )
     return "\n".join(f"- {item}" for item in items)
+
+
+def annotated_row(lineage: dict) -> str:
+    """A lineage table row for decoders that learned from annotations (DatasetGAN), else nothing."""
+    count = lineage.get("decoder", {}).get("annotations")
+    return "" if count is None else f"\n| annotated samples (decoder trained on) | {count} |"

@@ -71,7 +71,7 @@ def make_lineage(
         "recipe_hash": recipe_hash(recipe),
         "git_commit": git_commit(root, recipe_file),
         "generator": generator,
-        "decoder": recipe.decode.model_dump(mode="json"),
+        "decoder": recipe.decode.model_dump(mode="json") | recipe.decode.lineage(root, recipe.name),
         "validation": validation,
         "synth_version": __version__,
         "splits": split_counts,

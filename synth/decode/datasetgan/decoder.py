@@ -88,6 +88,12 @@ class DatasetGANConfig(DecoderConfig):
             raise UserError(f"{path}: no trained decoder; run `synth train-decoder {paths.name}` first")
         return hashlib.sha256(path.read_bytes()).hexdigest()
 
+    def lineage(self, root: Path, name: str) -> dict:
+        from synth.decode.datasetgan.annotations import read_manifest
+
+        seeds = sorted(int(e["seed"]) for e in read_manifest(root, name)["annotations"])
+        return {"annotations": len(seeds), "annotated_seeds": seeds}
+
     def exclusions(self, context: DatasetContext, masks: Path) -> dict:
         return rank_exclusions(context.name, masks, self.exclude_uncertain, self.top_pixels)
 
