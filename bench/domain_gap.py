@@ -68,7 +68,6 @@ def main() -> None:
     from synth.adapt.translate import edge_agreement, train_translator
     from synth.evaluate.config import EvaluateSettings
     from synth.evaluate.train import (
-        Arrays,
         iou_per_class,
         mean_iou,
         predict,
@@ -79,6 +78,7 @@ def main() -> None:
         load_real_set,
         make_compositions,
     )
+    from synth.segment.arrays import Arrays
 
     root = Path(__file__).resolve().parents[1]
     started = time.perf_counter()
@@ -86,7 +86,7 @@ def main() -> None:
     real_eval = load_real_set(root / "real" / "fashion-mnist" / "eval.parquet")
     if args.source_recipe:
         from synth.core.paths import DatasetPaths
-        from synth.evaluate.train import to_arrays
+        from synth.segment.arrays import to_arrays
         from synth.store.exclusions import read_exclusions
         from synth.store.labeled import load_dataset_labeled
 

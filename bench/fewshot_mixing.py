@@ -2,7 +2,7 @@
 
 k = 10, 20, 50 labeled real Fashion-MNIST compositions (a random draw per seed from ``real/fashion-mnist/
 train.parquet``, train split); score: mIoU on the first ``--eval`` canvases of ``eval.parquet`` (test split).
-The same tiny UNet, steps and seed per row (``synth.mix.fewshot``), trained on:
+The same tiny UNet, steps and seed per row (``bench/fewshot_training.py``), trained on:
 - the k images + standard augmentation (flip, random scale 0.75-1.25, crop/pad);
 - + CutMix/ClassMix within each batch;
 - + HydraMix segment mixes in pixel space (a pool of ``--pool`` mixes of 2 of the k images, Felzenszwalb
@@ -45,12 +45,13 @@ def main() -> None:
     os.environ.setdefault("SYNTH_TORCH_THREADS", str(args.threads))
 
     import numpy as np
+    from fewshot_training import hydramix_pool, train_fewshot, whole_item_pool
 
-    from synth.evaluate.train import Arrays, iou_per_class, mean_iou, predict
+    from synth.evaluate.train import iou_per_class, mean_iou, predict
     from synth.mix.config import FelzenszwalbMask, LearnedMixer
-    from synth.mix.fewshot import hydramix_pool, train_fewshot, whole_item_pool
     from synth.mix.learned import train_mixer
     from synth.realdata.fashion_mnist import CLASS_NAMES, load_real_set
+    from synth.segment.arrays import Arrays
 
     root = Path(__file__).resolve().parents[1]
     started = time.perf_counter()

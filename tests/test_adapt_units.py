@@ -15,8 +15,9 @@ from synth.adapt.csa import (
     similarity_maps,
     update_prototypes,
 )
-from synth.evaluate.train import IGNORE, Arrays, batch
+from synth.core.labels import IGNORE_ID as IGNORE
 from synth.mix.classmix import classmix
+from synth.segment.arrays import Arrays, batch
 
 
 def test_classmix_pastes_whole_classes_with_their_labels_and_weights():

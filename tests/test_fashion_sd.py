@@ -47,9 +47,13 @@ def test_training_runs_end_to_end_and_saves_a_loadable_pipeline(tmp_path):
         unet_batch=4,
         vae_batch=4,
         checkpoint_every=1,
+        ema_decay=0.999,
+        snr_gamma=5.0,
     )
     summary = train_generator(cfg, tmp_path, log=lambda m: None)
-    assert summary["unet_steps_done"] == 2 and (tmp_path / "ck" / "step-00001").is_dir()
+    assert (
+        summary["unet_steps_done"] == 2 and summary["ema_decay"] == 0.999 and (tmp_path / "ck" / "step-00001").is_dir()
+    )
     pipe = StableDiffusionPipeline.from_pretrained(tmp_path / "out")
     assert pipe.vae_scale_factor == 4 and pipe.unet.config.sample_size == 16
     assert pipe.tokenizer("a sneaker").input_ids == [49406, 320, 24781, 49407]  # CLIP's own BPE ids

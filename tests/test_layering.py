@@ -10,7 +10,8 @@ reader has to follow, and the one that hides a circle). The layers, lowest first
    ``synth.agreement`` (per-sample mask-image agreement),
    ``synth.realdata`` (real labeled images: Fashion-MNIST compositions).
 3. execution: ``synth.backends`` (run per-shard callables locally or on Ray; never imports a stage).
-4. generators: ``synth.generate``.
+4. generators: ``synth.generate``; segmenters: ``synth.segment`` (segmentation networks, their batching and
+   the training loop that evaluate, mix, adapt and labelcheck share; below all of them so none stands on another).
 5. implementations that consume samples: ``synth.decode``, ``synth.mix``, ``synth.adapt``, ``synth.evaluate``,
    ``synth.labelcheck`` (judges, cleanlab ranking, per-sample label flags).
    Layers 4 and 5 get their own config and a ``DatasetContext``, never the recipe.
@@ -33,7 +34,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("kernel", ("synth.core", "synth.errors", "synth.progress", "synth")),
     ("storage", ("synth.store", "synth.stats", "synth.agreement", "synth.realdata")),
     ("execution", ("synth.backends",)),
-    ("generators", ("synth.generate",)),
+    ("generators and segmenters", ("synth.generate", "synth.segment")),
     ("implementations", ("synth.decode", "synth.mix", "synth.adapt", "synth.evaluate", "synth.labelcheck")),
     ("recipe", ("synth.recipe", "synth.splits")),
     (

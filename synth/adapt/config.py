@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from synth.core.config import Strict
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class FolderImages(_Strict):
+class FolderImages(Strict):
     """Image files in a local folder (png/jpg/jpeg/bmp/webp, sorted by name); with ``masks``, a folder of
     single-channel PNG masks with the same file stems (value = class id, 255 ignore)."""
 
@@ -21,7 +19,7 @@ class FolderImages(_Strict):
     limit: int | None = Field(default=None, ge=1)
 
 
-class HubImages(_Strict):
+class HubImages(Strict):
     """A dataset on the Hugging Face Hub (or a local dataset folder), read with ``datasets.load_dataset``."""
 
     type: Literal["hub"] = "hub"
@@ -33,14 +31,14 @@ class HubImages(_Strict):
     limit: int | None = Field(default=None, ge=1)
 
 
-class SeedSpan(_Strict):
+class SeedSpan(Strict):
     """Half-open ``[start, stop)``."""
 
     start: int = Field(ge=0)
     stop: int = Field(gt=0)
 
 
-class ScenesImages(_Strict):
+class ScenesImages(Strict):
     """Images with exact labels from the ``scenes`` generator in another appearance: a target domain with known
     answers. ``generator`` overrides fields of the recipe's scenes settings (background_palette, hue_shift, ...)."""
 
@@ -52,7 +50,7 @@ class ScenesImages(_Strict):
 ImageSource = Annotated[FolderImages | HubImages | ScenesImages, Field(discriminator="type")]
 
 
-class TargetSettings(_Strict):
+class TargetSettings(Strict):
     """The target ("real") domain: unlabeled ``images`` for stylization and adaptation, a labeled ``eval`` set
     for the usefulness score."""
 
@@ -60,7 +58,7 @@ class TargetSettings(_Strict):
     eval: ImageSource | None = None
 
 
-class CutTranslator(_Strict):
+class CutTranslator(Strict):
     """A small CUT (Contrastive Unpaired Translation, Park et al. ECCV 2020) trained here without labels: a
     ResNet generator maps source images to the target domain under a PatchGAN (LSGAN) loss, while PatchNCE keeps
     each output patch closer to its own input patch than to other patches of the image, so content stays where
@@ -84,7 +82,7 @@ class CutTranslator(_Strict):
     device: Literal["auto", "cpu", "cuda"] = Field(default="auto", description="auto: the GPU if torch sees one.")
 
 
-class StylizeSettings(_Strict):
+class StylizeSettings(Strict):
     """Appearance transfer that keeps geometry, so each stylized sample keeps its mask byte for byte.
 
     ``reinhard``: match each image's LAB mean/std to the target set's. ``fda``: replace the low-frequency
@@ -103,3 +101,24 @@ class StylizeSettings(_Strict):
         """The settings the stylized bytes depend on (the shard key and the provenance): the translator's only
         for method cut, so adding it left the other methods' shards and provenance as they were."""
         return self.model_dump(mode="json", exclude=None if self.method == "cut" else {"cut"})
+
+
+class AdaptSettings(Strict):
+    """CSA feature-level adaptation: ClassMix onto target images, EMA teacher pseudo-labels, class prototypes
+    from the top-k most confident pixels (EMA), pixel-to-prototype contrastive loss, and the consistency term
+    between the original and the stylized images' prototype-similarity maps."""
+
+    teacher_ema: float = Field(default=0.999, ge=0, lt=1, description="0.999 at full size; ~0.99 for short runs.")
+    prototype_ema: float = Field(default=0.99, ge=0, lt=1)
+    top_k: int = Field(default=32, ge=1, description="Most confident pixels per class that make a prototype.")
+    temperature: float = Field(default=0.1, gt=0)
+    contrastive_weight: float = Field(default=0.1, ge=0)
+    pseudo_threshold: float = Field(default=0.968, ge=0, le=1, description="Teacher confidence that counts.")
+    warmup_steps: int = Field(default=0, ge=0, description="Supervised-only steps before adaptation starts.")
+    prototype_weighting: Literal["confidence", "mean"] = Field(
+        default="confidence",
+        description="confidence: each top-k pixel's feature weighs by its class score (CSA's CAM weighting); mean: plain mean.",
+    )
+    consistency_weight: float = Field(
+        default=0.1, ge=0, description="Original vs stylized prototype-similarity maps (needs a stylized recipe)."
+    )

@@ -19,10 +19,36 @@ The student's weights are scored; the teacher only makes pseudo-labels.
 from __future__ import annotations
 
 import copy
+from typing import TYPE_CHECKING, Literal, Protocol
 
+from synth.core.labels import IGNORE_ID
 from synth.core.torch_runtime import resolve_device, torch_threads
-from synth.evaluate.train import IGNORE, Arrays, batch
 from synth.mix.classmix import classmix
+from synth.segment.arrays import Arrays, batch
+from synth.segment.loop import fit
+from synth.segment.nets import build_unet
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from synth.adapt.config import AdaptSettings
+
+
+class AdaptedTraining(Protocol):
+    """What CSA reads of its caller's settings (the recipe's ``evaluate:`` section has them all)."""
+
+    @property
+    def steps(self) -> int: ...
+    @property
+    def batch_size(self) -> int: ...
+    @property
+    def lr(self) -> float: ...
+    @property
+    def width(self) -> int: ...
+    @property
+    def device(self) -> Literal["auto", "cpu", "cuda"]: ...
+    @property
+    def adapt(self) -> AdaptSettings: ...
 
 
 def update_prototypes(
@@ -56,7 +82,7 @@ def prototype_contrastive(feats, labels, prototypes, ready, temperature: float, 
 
     f = F.normalize(feats, dim=1).permute(0, 2, 3, 1).reshape(-1, feats.shape[1])
     lab = labels.reshape(-1)
-    keep = (lab != IGNORE) & ready[lab.clamp(max=len(ready) - 1)]
+    keep = (lab != IGNORE_ID) & ready[lab.clamp(max=len(ready) - 1)]
     idx = keep.nonzero().squeeze(1)
     if len(idx) == 0:
         return f.sum() * 0.0
@@ -101,13 +127,13 @@ def paired_batch(data: Arrays, original: Arrays | None, idx, gen, device):
     return x.to(device), y.to(device), xo
 
 
-def train_adapted(source: Arrays, target: Arrays, num_classes: int, cfg, seed: int, original: Arrays | None = None):
+def train_adapted(
+    source: Arrays, target: Arrays, num_classes: int, cfg: AdaptedTraining, seed: int, original: Arrays | None = None
+) -> nn.Module:
     """CSA on labeled ``source`` (stylized, if the recipe stylizes) and unlabeled ``target``; ``original``: the
     same labeled images before stylization, row for row (turns the consistency term on)."""
     import torch
     import torch.nn.functional as F
-
-    from synth.evaluate.net import build_unet
 
     if original is not None and len(original) != len(source):
         raise ValueError(
@@ -122,52 +148,53 @@ def train_adapted(source: Arrays, target: Arrays, num_classes: int, cfg, seed: i
     teacher = copy.deepcopy(student)
     for p in teacher.parameters():
         p.requires_grad_(False)
-    opt = torch.optim.AdamW(student.parameters(), lr=cfg.lr, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.steps)
     prototypes = torch.zeros(num_classes, cfg.width, device=device)
     ready = torch.zeros(num_classes, dtype=torch.bool, device=device)
     student.train()
     teacher.train()  # BatchNorm in train mode: batch statistics of the target batch, as DACS does
-    for step in range(cfg.steps):
+
+    def step_loss(step: int) -> torch.Tensor:
         idx_s = torch.randint(len(source), (cfg.batch_size,), generator=gen).numpy()
         xs, ys, xo = paired_batch(source, original if a.consistency_weight > 0 else None, idx_s, gen, device)
         logits_s, feats_s = student(xs)
-        loss = F.cross_entropy(logits_s, ys, ignore_index=IGNORE)
-        if step >= a.warmup_steps:
-            idx_t = torch.randint(len(target), (cfg.batch_size,), generator=gen).numpy()
-            xt, _ = batch(target, idx_t, gen, device=device)
-            with torch.no_grad():
-                probs_t = teacher(xt)[0].softmax(1)
-                conf, pseudo = probs_t.max(1)
-                weight = (conf > a.pseudo_threshold).float().mean(dim=(1, 2))
-            xm, ym, wm, pasted = classmix(xs, ys, xt, pseudo, weight, gen)
-            logits_m, feats_m = student(xm)
-            per_pixel = F.cross_entropy(logits_m, ym, ignore_index=IGNORE, reduction="none")
-            loss = loss + (per_pixel * wm).mean()
-            update_prototypes(
-                prototypes, ready, feats_s, logits_s.softmax(1), ys, a.top_k, a.prototype_ema, a.prototype_weighting
+        loss = F.cross_entropy(logits_s, ys, ignore_index=IGNORE_ID)
+        if step < a.warmup_steps:
+            return loss
+        idx_t = torch.randint(len(target), (cfg.batch_size,), generator=gen).numpy()
+        xt, _ = batch(target, idx_t, gen, device=device)
+        with torch.no_grad():
+            probs_t = teacher(xt)[0].softmax(1)
+            conf, pseudo = probs_t.max(1)
+            weight = (conf > a.pseudo_threshold).float().mean(dim=(1, 2))
+        xm, ym, wm, pasted = classmix(xs, ys, xt, pseudo, weight, gen)
+        logits_m, feats_m = student(xm)
+        per_pixel = F.cross_entropy(logits_m, ym, ignore_index=IGNORE_ID, reduction="none")
+        loss = loss + (per_pixel * wm).mean()
+        update_prototypes(
+            prototypes, ready, feats_s, logits_s.softmax(1), ys, a.top_k, a.prototype_ema, a.prototype_weighting
+        )
+        if a.contrastive_weight > 0:
+            confident = pasted | (conf > a.pseudo_threshold)
+            ym_conf = torch.where(confident, ym, torch.full_like(ym, IGNORE_ID))
+            feats = torch.cat([feats_s, feats_m])
+            labels = torch.cat([ys, ym_conf])
+            loss = loss + a.contrastive_weight * prototype_contrastive(
+                feats, labels, prototypes, ready, a.temperature, gen
             )
-            if a.contrastive_weight > 0:
-                confident = pasted | (conf > a.pseudo_threshold)
-                ym_conf = torch.where(confident, ym, torch.full_like(ym, IGNORE))
-                feats = torch.cat([feats_s, feats_m])
-                labels = torch.cat([ys, ym_conf])
-                loss = loss + a.contrastive_weight * prototype_contrastive(
-                    feats, labels, prototypes, ready, a.temperature, gen
-                )
-            if xo is not None:
-                feats_o = student(xo)[1]
-                loss = loss + a.consistency_weight * prototype_consistency(
-                    feats_o, feats_s, prototypes, ready, a.temperature
-                )
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        sched.step()
+        if xo is not None:
+            feats_o = student(xo)[1]
+            loss = loss + a.consistency_weight * prototype_consistency(
+                feats_o, feats_s, prototypes, ready, a.temperature
+            )
+        return loss
+
+    def follow_student(step: int) -> None:
         with torch.no_grad():  # EMA teacher; before adaptation starts it simply follows the student
             alpha = a.teacher_ema if step >= a.warmup_steps else 0.0
             for pt, ps in zip(teacher.parameters(), student.parameters()):
                 pt.mul_(alpha).add_(ps.detach(), alpha=1 - alpha)
             for bt, bs in zip(teacher.buffers(), student.buffers()):
                 bt.copy_(bs)
+
+    fit(student.parameters(), cfg.steps, cfg.lr, step_loss, after_step=follow_student)
     return student.eval()

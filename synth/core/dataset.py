@@ -12,15 +12,12 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
+from synth.core.config import Strict
 from synth.core.labels import BACKGROUND_ID
 
 HEX_COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class ClassDef(Strict):

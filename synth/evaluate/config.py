@@ -4,43 +4,16 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    SerializerFunctionWrapHandler,
-    model_serializer,
-)
+from pydantic import Field, SerializerFunctionWrapHandler, model_serializer
+
+from synth.adapt.config import AdaptSettings
+from synth.core.config import Strict
+from synth.segment.config import SegmenterSettings
 
 Variant = Literal["source", "stylized", "adapted", "real", "mixed"]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class AdaptSettings(_Strict):
-    """CSA feature-level adaptation: ClassMix onto target images, EMA teacher pseudo-labels, class prototypes
-    from the top-k most confident pixels (EMA), pixel-to-prototype contrastive loss, and the consistency term
-    between the original and the stylized images' prototype-similarity maps."""
-
-    teacher_ema: float = Field(default=0.999, ge=0, lt=1, description="0.999 at full size; ~0.99 for short runs.")
-    prototype_ema: float = Field(default=0.99, ge=0, lt=1)
-    top_k: int = Field(default=32, ge=1, description="Most confident pixels per class that make a prototype.")
-    temperature: float = Field(default=0.1, gt=0)
-    contrastive_weight: float = Field(default=0.1, ge=0)
-    pseudo_threshold: float = Field(default=0.968, ge=0, le=1, description="Teacher confidence that counts.")
-    warmup_steps: int = Field(default=0, ge=0, description="Supervised-only steps before adaptation starts.")
-    prototype_weighting: Literal["confidence", "mean"] = Field(
-        default="confidence",
-        description="confidence: each top-k pixel's feature weighs by its class score (CSA's CAM weighting); mean: plain mean.",
-    )
-    consistency_weight: float = Field(
-        default=0.1, ge=0, description="Original vs stylized prototype-similarity maps (needs a stylized recipe)."
-    )
-
-
-class LabeledFile(_Strict):
+class LabeledFile(Strict):
     """A labeled image set in one Parquet file, relative to the project root: a column of encoded images (PNG,
     JPEG, ...) and a column of single-channel PNG masks (value = class id, 255 ignore). Raw bytes or the Hub's
     ``{bytes, path}`` image struct are both read. ``real/fashion-mnist/eval.parquet`` is one."""
@@ -51,21 +24,7 @@ class LabeledFile(_Strict):
     limit: int | None = Field(default=None, ge=1, description="Use only the first N rows.")
 
 
-class SegmenterSettings(_Strict):
-    """Which segmentation network is trained. ``unet``: the project's tiny 3-level UNet (width = ``width``).
-    ``segformer``: transformers' ``SegformerForSemanticSegmentation`` built from a config with random weights —
-    a standard architecture, what a user would train on ``load_dataset`` output. Its decode head predicts at
-    1/``strides[0]`` of the input side; logits are upsampled bilinearly to the input (as transformers' own loss
-    does) for training and prediction."""
-
-    type: Literal["unet", "segformer"] = "unet"
-    hidden_sizes: list[int] = Field(default_factory=lambda: [16, 32, 64, 128], min_length=4, max_length=4)
-    depths: list[int] = Field(default_factory=lambda: [1, 1, 1, 1], min_length=4, max_length=4)
-    strides: list[int] = Field(default_factory=lambda: [4, 2, 2, 2], min_length=4, max_length=4)
-    decoder_hidden_size: int = Field(default=64, ge=8)
-
-
-class EvaluateSettings(BaseModel):
+class EvaluateSettings(Strict):
     """Train a small segmentation network per variant, score mIoU on a labeled evaluation set: ``eval`` (a real
     labeled set named here) or, without it, the recipe's ``target.eval``.
 
@@ -76,8 +35,6 @@ class EvaluateSettings(BaseModel):
     same seed and trains the same number of steps, so differences are the data's; ``repeats`` > 1 trains each
     variant again from seeds ``seed + 1``, ... and reports the mean and every run.
     """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     variants: list[Variant] = Field(default_factory=lambda: ["source", "stylized", "adapted"], min_length=1)
     eval: LabeledFile | None = Field(default=None, description="Real labeled evaluation set (instead of target.eval).")

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from synth.errors import UserError
-from synth.evaluate.train import Arrays
+from synth.segment.arrays import Arrays
 
 if TYPE_CHECKING:
     from synth.evaluate.config import LabeledFile

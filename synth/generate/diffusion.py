@@ -14,9 +14,10 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_serializer
+from pydantic import Field, model_serializer
 
-from synth.generate.base import Generator, GeneratorConfig
+from synth.core.config import Strict
+from synth.generate.base import Capability, Generator, GeneratorConfig
 from synth.generate.tokens import locate_phrase
 
 if TYPE_CHECKING:
@@ -25,14 +26,12 @@ if TYPE_CHECKING:
 SCHEDULERS = ("ddim", "pndm", "euler", "dpm")
 
 
-class UNetFeatureSettings(BaseModel):
+class UNetFeatureSettings(Strict):
     """What the generation pass records for the ``datasetgan`` decoder (``decode.features.type: captured``).
 
     Everything here changes the bytes of the samples shards, which is why it lives under ``generator``: the
     samples shard key and DVC's synthesize stage cover it, while the decoder's own settings stay in ``decode``.
     """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     timesteps: list[int] = Field(
         default_factory=lambda: [50, 150, 250],
@@ -85,6 +84,18 @@ class DiffusionConfig(GeneratorConfig):
         from synth.generate.diffusion_pipeline import DiffusionGenerator
 
         return DiffusionGenerator(self, context)
+
+    def capabilities(self) -> frozenset[Capability]:
+        features = {Capability.FEATURES} if self.features is not None else set()
+        return frozenset({Capability.ATTENTION_SCORES, *features})
+
+    def how_to_add(self, capability: Capability) -> tuple[str, str] | None:
+        if capability == Capability.FEATURES:
+            return (
+                "generator.features",
+                "say which timesteps and blocks the generation pass records, e.g. {timesteps: [50, 150, 250]}",
+            )
+        return None
 
     def resolutions(self, image_size: int) -> tuple[int, int]:
         return (self.cross_attention_resolution or image_size // 32, self.self_attention_resolution or image_size // 16)
@@ -152,6 +163,11 @@ class DiffusionConfig(GeneratorConfig):
 
     def weights_digest(self) -> str | None:
         return folder_digest(Path(self.model)) if self.is_local else None
+
+    def evidence_format(self) -> int:
+        # 2: each class map's raw [min, max] ("score_range") and the start-of-text token's map ("background")
+        # beside the per-class normalised "scores" (1 stored the normalised maps alone).
+        return 2
 
     def provenance(self) -> dict:
         return {"generator": "diffusion", "model": self.model, "revision": self.revision}

@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from PIL import Image
-from pydantic import BaseModel, ConfigDict, Field, model_serializer
+from pydantic import Field, model_serializer
 
+from synth.core.config import Strict
 from synth.core.hashing import settings_hash
-from synth.generate.base import Generator, GeneratorConfig, Sample
+from synth.generate.base import Capability, Generator, GeneratorConfig, Sample
 
 if TYPE_CHECKING:
     from synth.core.dataset import ClassDef, DatasetContext
@@ -66,9 +67,7 @@ SHAPE_FAMILIES = (_ellipse, _rectangle, _triangle, _star, _ring, _blob, _diamond
 TEXTURES = ("noise", "stripes", "spots", "shaded")
 
 
-class InstanceCount(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class InstanceCount(Strict):
     min: int = Field(default=1, ge=1)
     max: int = Field(default=3, ge=1)
 
@@ -104,6 +103,9 @@ class ScenesConfig(GeneratorConfig):
 
     def build(self, context: DatasetContext) -> Generator:
         return ScenesGenerator(self, context)
+
+    def capabilities(self) -> frozenset[Capability]:
+        return frozenset({Capability.EXACT_MASKS})
 
     def problems(self, context: DatasetContext) -> list[tuple[str, str]]:
         out = []

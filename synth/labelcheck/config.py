@@ -52,7 +52,7 @@ JudgeConfig = Annotated[Union[ClipJudgeConfig, FashionClassifierJudgeConfig], Fi
 
 
 class RankingSettings(_Strict):
-    """cleanlab's label-quality ranking: a tiny UNet (synth.evaluate.net) trained K times, each on all folds but
+    """cleanlab's label-quality ranking: a tiny UNet (synth.segment.nets) trained K times, each on all folds but
     one, predicts the held-out fold (out-of-sample probabilities); ``cleanlab.segmentation.rank`` scores each
     mask against them. Images are resized to ``image_size`` for it."""
 

@@ -1,7 +1,7 @@
 """cleanlab's label-quality ranking with out-of-sample probabilities from K-fold cross-fitting on the dataset.
 
 cleanlab needs predicted probabilities from a model that never saw the mask it scores: each of ``folds`` tiny
-UNets (synth.evaluate.net) is trained on the other folds and predicts its own fold. The per-image score is
+UNets (synth.segment.nets) is trained on the other folds and predicts its own fold. The per-image score is
 ``cleanlab.segmentation.rank.get_label_quality_scores`` (softmin of per-pixel self-confidence): low where the mask
 disagrees with what a segmenter learned from the rest of the dataset. Its CPU cost is in docs/validation.md.
 """
@@ -32,8 +32,9 @@ def out_of_sample_probabilities(images: np.ndarray, masks: np.ndarray, num_class
     import torch.nn.functional as F
 
     from synth.core.torch_runtime import torch_threads
-    from synth.evaluate.net import build_unet
-    from synth.evaluate.train import Arrays, batch
+    from synth.segment.arrays import Arrays, batch
+    from synth.segment.loop import fit
+    from synth.segment.nets import build_unet
 
     torch_threads()
     fold_of = np.random.default_rng(cfg.seed).permutation(len(images)) % cfg.folds
@@ -47,15 +48,14 @@ def out_of_sample_probabilities(images: np.ndarray, masks: np.ndarray, num_class
         torch.manual_seed(cfg.seed + fold)
         gen = torch.Generator().manual_seed(cfg.seed + fold)
         model = build_unet(num_classes, cfg.width)
-        opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-4)
         model.train()
-        for _ in range(cfg.steps):
+
+        def step_loss(_step: int, model=model, data=data, gen=gen) -> torch.Tensor:
             idx = torch.randint(len(data), (min(cfg.batch_size, len(data)),), generator=gen).numpy()
             x, y = batch(data, idx, gen)
-            loss = F.cross_entropy(model(x)[0], y, ignore_index=IGNORE_ID)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
+            return F.cross_entropy(model(x)[0], y, ignore_index=IGNORE_ID)
+
+        fit(model.parameters(), cfg.steps, cfg.lr, step_loss)
         model.eval()
         with torch.no_grad():
             for start in range(0, len(held), 64):

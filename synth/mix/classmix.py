@@ -1,12 +1,12 @@
 """ClassMix (Olsson et al. 2021): paste half of one image's classes, with their labels, onto another image.
 
 CSA's adaptation mixes synthetic images into target images this way (``synth.adapt.csa``); the few-shot
-benchmark uses it as a baseline augmentation (``synth.mix.fewshot``).
+benchmark uses it as a baseline augmentation (``bench/fewshot_training.py``).
 """
 
 from __future__ import annotations
 
-from synth.evaluate.train import IGNORE
+from synth.core.labels import IGNORE_ID
 
 
 def classmix(xs, ys, xt, pseudo, weight, gen):
@@ -15,7 +15,7 @@ def classmix(xs, ys, xt, pseudo, weight, gen):
 
     masks = []
     for b in range(len(xs)):
-        classes = [int(c) for c in torch.unique(ys[b]) if int(c) != IGNORE]
+        classes = [int(c) for c in torch.unique(ys[b]) if int(c) != IGNORE_ID]
         chosen = (
             [classes[i] for i in torch.randperm(len(classes), generator=gen)[: max(1, (len(classes) + 1) // 2)]]
             if classes

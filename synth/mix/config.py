@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from synth.core.config import Strict
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class FelzenszwalbMask(_Strict):
+class FelzenszwalbMask(Strict):
     """Regions are Felzenszwalb segments of the first source; each region is given to a random source.
 
     HydraMix uses scale/min_size about 60 for 32 px images and about 400 for 96 px ones; the defaults suit 64 px.
@@ -23,7 +21,7 @@ class FelzenszwalbMask(_Strict):
     min_size: int = Field(default=50, ge=1, description="Smallest segment in pixels.")
 
 
-class ClassMasksMask(_Strict):
+class ClassMasksMask(Strict):
     """Regions are the sources' own class masks (ClassMix-style): each later source pastes a random subset of
     the classes it shows over the composite so far, so whole objects move with their exact labels."""
 
@@ -31,7 +29,7 @@ class ClassMasksMask(_Strict):
     fraction: float = Field(default=0.5, gt=0, le=1, description="Share of a source's classes it pastes.")
 
 
-class WholeItemsMask(_Strict):
+class WholeItemsMask(Strict):
     """No region is cut: the first source with every item (connected labeled region) of the later sources pasted
     whole where it touches no item already there, at its own place or else at one of ``tries`` random shifts.
 
@@ -46,13 +44,13 @@ class WholeItemsMask(_Strict):
 MixMask = Annotated[FelzenszwalbMask | ClassMasksMask | WholeItemsMask, Field(discriminator="type")]
 
 
-class LossWeights(_Strict):
+class LossWeights(Strict):
     reconstruction: float = Field(default=1.0, ge=0)
     laplacian: float = Field(default=1.0, ge=0)
     adversarial: float = Field(default=0.1, ge=0)
 
 
-class LearnedMixer(_Strict):
+class LearnedMixer(Strict):
     """HydraMix's learned mode: an encoder-decoder trained from scratch on this dataset; composites are mixed in
     its feature space (the mixing mask at feature resolution) and drawn by its decoder.
 
@@ -72,7 +70,7 @@ class LearnedMixer(_Strict):
     device: Literal["auto", "cpu", "cuda"] = Field(default="auto", description="auto: the GPU if torch sees one.")
 
 
-class MixSettings(_Strict):
+class MixSettings(Strict):
     """New samples from N >= 2 source samples; off unless the recipe has a ``mix:`` section."""
 
     sources: int = Field(default=2, ge=2, le=8, description="N: how many source samples make one composite.")

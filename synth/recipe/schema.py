@@ -13,7 +13,8 @@ from typing import Annotated, Literal, Union
 from pydantic import Field, field_validator, model_serializer
 
 from synth.adapt.config import StylizeSettings, TargetSettings
-from synth.core.dataset import DatasetContext, Prompts, Strict, Taxonomy
+from synth.core.config import Strict
+from synth.core.dataset import DatasetContext, Prompts, Taxonomy
 from synth.decode import DECODERS
 from synth.evaluate.config import EvaluateSettings
 from synth.generate import GENERATORS
@@ -24,6 +25,12 @@ SLUG = re.compile(r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$")
 SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?$")
 
 OPTIONAL_SECTIONS = ("mix", "target", "stylize", "evaluate")
+# Optional sections that every recipe file must still spell out (``null`` when off): a stage that runs for every
+# recipe tracks them as DVC params, and DVC refuses a params key absent from the file. Recipes read from older
+# revisions (a review's base) may lack them; the model's default stays None.
+FILE_KEYS: dict[str, str] = {
+    "evaluate": "write `evaluate: null` when the dataset is not scored (the evaluate stage runs for every recipe)",
+}
 
 
 class SeedRange(Strict):

@@ -28,19 +28,18 @@ EVALUATE = Stage(
     ("evaluate", "taxonomy"),
     (
         "synth/evaluate",
+        "synth/segment",
         "synth/adapt/csa.py",
+        "synth/adapt/config.py",
         "synth/mix/classmix.py",
         "synth/stages/evaluate.py",
     ),
 )
 
-# The validate stages' label checks: judges, cleanlab's ranking and the tiny UNet it cross-fits (synth/labelcheck).
+# The validate stages' label checks: judges, cleanlab's ranking and the tiny UNet it cross-fits (synth/segment).
 LABEL_CHECK_CODE = (
     "synth/labelcheck",
-    "synth/evaluate/config.py",
-    "synth/evaluate/net.py",
-    "synth/evaluate/segformer.py",
-    "synth/evaluate/train.py",
+    "synth/segment",
     "synth/stages/label_checks.py",
 )
 
@@ -52,7 +51,13 @@ STAGES: dict[str, Stage] = {
     ),
     "train-decoder": Stage(
         ("decode", "taxonomy"),
-        ("synth/decode/datasetgan", "synth/decode/base.py", "synth/generate", "synth/stages/train_decoder.py"),
+        (
+            "synth/decode/datasetgan",
+            "synth/decode/base.py",
+            "synth/decode/components.py",
+            "synth/generate",
+            "synth/stages/train_decoder.py",
+        ),
     ),
     "decode": Stage(
         ("decode", "taxonomy"), ("synth/decode", "synth/generate", "synth/agreement.py", "synth/stages/decode.py")
@@ -79,7 +84,14 @@ STAGES: dict[str, Stage] = {
     # build also reads the thresholds: the card states what the data was validated against.
     "build": Stage(
         ("name", "version", "description", "license", "hub_repo", "splits", "taxonomy", "validation"),
-        ("synth/card", "synth/stages/build.py", "synth/stages/build_variants.py", "synth/stages/variants.py"),
+        (
+            "synth/card",
+            "synth/report/contact_sheet.py",  # the card's preview.png
+            "validation/outcome.py",  # the verdict the card states, by the same rules as the report and Data Docs
+            "synth/stages/build.py",
+            "synth/stages/build_variants.py",
+            "synth/stages/variants.py",
+        ),
     ),
     "preview": Stage(("taxonomy",), ("synth/report/contact_sheet.py", "synth/stages/preview.py")),
     # report shows lineage, class statistics against the weights and thresholds, and the decoder's outputs.
@@ -91,10 +103,6 @@ STAGES: dict[str, Stage] = {
         ("mix", "taxonomy", "image_size", "splits"),
         (
             "synth/mix",
-            "synth/evaluate/train.py",
-            "synth/evaluate/net.py",
-            "synth/evaluate/segformer.py",
-            "synth/evaluate/config.py",
             "synth/stages/mix.py",
             "synth/stages/trained_folder.py",
         ),
@@ -114,14 +122,17 @@ STAGES: dict[str, Stage] = {
             "synth/stages/trained_folder.py",
         ),
     ),
+    # Every recipe: the usefulness score where `evaluate:` is a section, {} where it is null (the key is in every
+    # recipe file, FILE_KEYS in schema.py, so DVC can track it), so the report and card depend on its file.
     "evaluate": EVALUATE,
-    # The same command for recipes scored on a real labeled set named in `evaluate:` (no target, no stylize).
-    "evaluate-real": EVALUATE,
     # Not per recipe: trains models/fashion-sd from params.yaml `train_generator:` (frozen in dvc.yaml).
     # measure.py (attention probes through a recipe) is not training code: not listed.
     "train-generator": Stage(
         (),
-        tuple(f"synth/train_generator/{m}.py" for m in ("data", "grounding", "models", "tokenizer", "train"))
+        tuple(
+            f"synth/train_generator/{m}.py"
+            for m in ("data", "grounding", "loss_weighting", "models", "tokenizer", "train")
+        )
         + ("synth/realdata", "synth/stages/train_generator.py"),
     ),
 }

@@ -16,6 +16,7 @@ from synth.backends.work import ShardJob, ShardWork
 from synth.core.hashing import canonical_hash
 from synth.core.palette import palette_bytes
 from synth.core.paths import DatasetPaths
+from synth.core.torch_runtime import NUMERICS_THREADS
 from synth.decode.base import Decoder
 from synth.errors import UserError
 from synth.recipe import STAGES, Recipe
@@ -101,6 +102,7 @@ def decode(
         make=_make,
         teardown=_teardown,
         source_columns=tuple(SAMPLE_COLUMNS),
+        threads=NUMERICS_THREADS,  # the decoder's float arithmetic, as the generator's: the same on every backend
     )
     jobs = [ShardJob(plan, str(source)) for source, plan in plans]
     report = run_sharded(work, jobs, paths.masks, f"decode {recipe.name}", show_progress, backend, backend_options)

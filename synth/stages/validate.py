@@ -20,6 +20,7 @@ import pandas as pd
 
 from synth.core.paths import DatasetPaths
 from synth.recipe import Recipe
+from validation.outcome import verdict
 from validation.stats_table import class_summary, load_stats_table
 
 DIGITS = 6  # metrics are rounded so that a diff shows changes in the data, not float noise
@@ -41,9 +42,9 @@ class ValidationReport:
     def summary(self) -> str:
         counts = self.metrics["expectations"]
         err, warn = counts["error"], counts["warning"]
-        verdict = "passed" if self.success else "FAILED"
+        said = verdict(self.success, counts)  # the words the Data Docs, the report and the card use
         return (
-            f"validate: {verdict}: {self.metrics['samples']} samples; "
+            f"validate: {said}: {self.metrics['samples']} samples; "
             f"errors {err['failed'] + err['errored']} of {err['evaluated']}, "
             f"warnings {warn['failed'] + warn['errored']} of {warn['evaluated']}; "
             f"report {self.paths.validation}, data docs {self.paths.data_docs / 'index.html'}"

@@ -43,28 +43,47 @@ class TrainGeneratorConfig:
     p_class_only: float = 0.2
     p_empty: float = 0.1
     checkpoint_every: int = 50
+    # EMA of the UNet and text-encoder weights (diffusers' EMAModel); the averaged weights are the ones saved.
+    # None: the raw weights are saved, as the committed model was trained.
+    ema_decay: float | None = None
+    # Min-SNR-gamma loss weighting of the epsilon loss over timesteps (loss_weighting.py); None: plain MSE.
+    snr_gamma: float | None = None
     max_minutes: float | None = None
     size: dict = field(default_factory=dict)
 
 
-def _save(folder: Path, vae, text_encoder, tokenizer, unet, scheduler) -> None:
+def save_pipeline(folder: Path, vae, text_encoder, tokenizer, unet, scheduler, ema=None) -> None:
+    """Write the modules as an fp16 ``StableDiffusionPipeline`` folder (to a temporary folder, then renamed).
+
+    With ``ema`` (an EMAModel over the UNet's then the text encoder's parameters) the averaged weights are the
+    ones written. Either way the modules keep their fp32 training weights: the fp16 cast happens on copies.
+    """
+    import copy
+
     import torch
     from diffusers import StableDiffusionPipeline
 
-    pipe = StableDiffusionPipeline(
-        vae=vae,
-        text_encoder=text_encoder,
-        tokenizer=tokenizer,
-        unet=unet,
-        scheduler=scheduler,
-        safety_checker=None,
-        feature_extractor=None,
-        requires_safety_checker=False,
-    )
+    params = list(unet.parameters()) + list(text_encoder.parameters())
+    if ema is not None:
+        ema.store(params)
+        ema.copy_to(params)
+    try:
+        pipe = StableDiffusionPipeline(
+            vae=copy.deepcopy(vae),
+            text_encoder=copy.deepcopy(text_encoder),
+            tokenizer=tokenizer,
+            unet=copy.deepcopy(unet),
+            scheduler=scheduler,
+            safety_checker=None,
+            feature_extractor=None,
+            requires_safety_checker=False,
+        )
+    finally:
+        if ema is not None:
+            ema.restore(params)
     tmp = folder.with_name(folder.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     pipe.to(torch.float16).save_pretrained(tmp, safe_serialization=True)
-    pipe.to(torch.float32)
     shutil.rmtree(folder, ignore_errors=True)
     tmp.replace(folder)
 
@@ -73,6 +92,7 @@ def train_generator(cfg: TrainGeneratorConfig, root: Path, log: Callable[[str], 
     """Train both phases and write ``cfg.out``; returns the training summary that also goes to train_log.json."""
     import torch
     import torch.nn.functional as F
+    from diffusers.training_utils import EMAModel
     from transformers import CLIPTokenizer
 
     from synth.train_generator.data import TokenSpans, caption_variant, make_train_set
@@ -81,6 +101,7 @@ def train_generator(cfg: TrainGeneratorConfig, root: Path, log: Callable[[str], 
         install_grounding,
         remove_grounding,
     )
+    from synth.train_generator.loss_weighting import epsilon_loss, min_snr_weights
     from synth.train_generator.models import (
         ModelSize,
         build_scheduler,
@@ -137,6 +158,7 @@ def train_generator(cfg: TrainGeneratorConfig, root: Path, log: Callable[[str], 
     maps = install_grounding(unet)
     params = list(unet.parameters()) + list(text_encoder.parameters())
     opt = torch.optim.AdamW(params, lr=cfg.unet_lr, weight_decay=0.01)
+    ema = EMAModel(params, decay=cfg.ema_decay) if cfg.ema_decay is not None else None
     masks = torch.from_numpy(data.masks)
     alphas = scheduler.alphas_cumprod
     step = 0
@@ -168,13 +190,16 @@ def train_generator(cfg: TrainGeneratorConfig, root: Path, log: Callable[[str], 
         for group in opt.param_groups:
             group["lr"] = lr
         pred = unet(noisy, timesteps, text_encoder(ids)[0]).sample
-        mse = F.mse_loss(pred, noise)
+        weights = min_snr_weights(scheduler, timesteps, cfg.snr_gamma) if cfg.snr_gamma is not None else None
+        mse = epsilon_loss(pred, noise, weights)
         ground = grounding_loss(list(maps), masks[t_idx], spans)
         loss = mse + cfg.grounding_weight * ground
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
+        if ema is not None:
+            ema.step(params)
         if step % 10 == 0:
             history["unet"].append({"step": step, "mse": round(float(mse), 5), "grounding": round(float(ground), 5)})
             log(
@@ -184,7 +209,7 @@ def train_generator(cfg: TrainGeneratorConfig, root: Path, log: Callable[[str], 
         out_of_time = deadline is not None and time.monotonic() > deadline
         if step % cfg.checkpoint_every == 0 or step == cfg.unet_steps or out_of_time:
             remove_grounding(unet)
-            _save(checkpoints / f"step-{step:05d}", vae, text_encoder, tokenizer, unet, scheduler)
+            save_pipeline(checkpoints / f"step-{step:05d}", vae, text_encoder, tokenizer, unet, scheduler, ema)
             maps = install_grounding(unet)
             log(f"checkpoint step {step} ({time.monotonic() - started:.0f} s)")
         if out_of_time:
@@ -194,9 +219,11 @@ def train_generator(cfg: TrainGeneratorConfig, root: Path, log: Callable[[str], 
         "unet_steps_done": step,
         "seconds": round(time.monotonic() - started),
         "scaling_factor": scaling,
+        "ema_decay": cfg.ema_decay,
+        "snr_gamma": cfg.snr_gamma,
         "history": history,
     }
     out = root / cfg.out
-    _save(out, vae, text_encoder, tokenizer, unet, scheduler)
+    save_pipeline(out, vae, text_encoder, tokenizer, unet, scheduler, ema)
     (out / "train_log.json").write_text(json.dumps(summary, indent=1))
     return summary

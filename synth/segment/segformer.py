@@ -1,4 +1,4 @@
-"""SegFormer (transformers) with random weights, behind the interface the evaluate trainer uses.
+"""SegFormer (transformers) with random weights, behind the interface the segmentation trainer uses.
 
 No pretrained backbone can be downloaded here, and the usefulness score should compare datasets rather than
 pretraining anyway: the network is built from a ``SegformerConfig`` with random initialisation, as any user
@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from synth.core.labels import IGNORE_ID
+
 if TYPE_CHECKING:
     import torch
     from torch import nn
 
-    from synth.evaluate.config import SegmenterSettings
+    from synth.segment.config import SegmenterSettings
 
 
 def build_segformer(num_classes: int, settings: SegmenterSettings) -> nn.Module:
@@ -33,7 +35,7 @@ def build_segformer(num_classes: int, settings: SegmenterSettings) -> nn.Module:
         sr_ratios=[8, 4, 2, 1],
         mlp_ratios=[4, 4, 4, 4],
         decoder_hidden_size=settings.decoder_hidden_size,
-        semantic_loss_ignore_index=255,
+        semantic_loss_ignore_index=IGNORE_ID,
     )
 
     class SegFormer(nn.Module):

@@ -1,4 +1,5 @@
-"""A tiny UNet: small enough to train on a CPU in seconds at 64 px, deep enough to need context (3 levels)."""
+"""The segmentation networks: a tiny UNet (small enough to train on a CPU in seconds at 64 px, deep enough to need
+context: 3 levels), and the choice between it and SegFormer."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from torch import nn
 
-    from synth.evaluate.config import EvaluateSettings
+    from synth.segment.config import SegmenterSettings
 
 
 def build_unet(num_classes: int, width: int = 16):
@@ -50,11 +51,11 @@ def build_unet(num_classes: int, width: int = 16):
     return TinyUNet()
 
 
-def build_segmenter(num_classes: int, cfg: EvaluateSettings) -> nn.Module:
-    """The network ``evaluate.segmenter`` names: the tiny UNet (default) or a random-init SegFormer."""
-    arch = cfg.architecture
-    if arch.type == "segformer":
-        from synth.evaluate.segformer import build_segformer
+def build_segmenter(num_classes: int, architecture: SegmenterSettings, width: int) -> nn.Module:
+    """The network ``evaluate.segmenter`` names: the tiny UNet (default, ``width`` channels) or a random-init
+    SegFormer."""
+    if architecture.type == "segformer":
+        from synth.segment.segformer import build_segformer
 
-        return build_segformer(num_classes, arch)
-    return build_unet(num_classes, cfg.width)
+        return build_segformer(num_classes, architecture)
+    return build_unet(num_classes, width)

@@ -1,4 +1,4 @@
-"""HydraMix in its own setting: a segmenter trained on a few labeled real images, with and without mixes.
+"""HydraMix in its own setting (the training side of ``bench/fewshot_mixing.py``): a segmenter trained on a few labeled real images, with and without mixes.
 
 The comparison HydraMix's paper makes, for segmentation: the same network, steps and seed, trained on
 - ``standard``: the k images with standard augmentation (horizontal flip, random scale 0.75-1.25, crop/pad);
@@ -17,11 +17,14 @@ from typing import Literal
 
 import numpy as np
 
+from synth.core.labels import IGNORE_ID
 from synth.core.torch_runtime import resolve_device, torch_threads
-from synth.evaluate.train import IGNORE, Arrays, batch
 from synth.mix.compose import compose, whole_item_mix
 from synth.mix.config import FelzenszwalbMask
 from synth.mix.masks import coarsen, felzenszwalb_index
+from synth.segment.arrays import Arrays, batch
+from synth.segment.loop import fit
+from synth.segment.nets import build_unet
 
 BatchMix = Literal["cutmix", "classmix", "either"]
 
@@ -33,7 +36,7 @@ def standard_augment(x, y, gen, scale: tuple[float, float] = (0.75, 1.25)):
     import torch.nn.functional as F
 
     size = x.shape[-1]
-    out_x, out_y = torch.full_like(x, -1.0), torch.full_like(y, IGNORE)
+    out_x, out_y = torch.full_like(x, -1.0), torch.full_like(y, IGNORE_ID)
     for b in range(len(x)):
         s = scale[0] + (scale[1] - scale[0]) * float(torch.rand((), generator=gen))
         side = max(4, round(size * s))
@@ -139,17 +142,14 @@ def train_fewshot(
     import torch
     import torch.nn.functional as F
 
-    from synth.evaluate.net import build_unet
-
     torch_threads()
     dev = resolve_device(device)
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     model = build_unet(num_classes, width).to(dev)
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
     model.train()
-    for _ in range(steps):
+
+    def step_loss(_step: int) -> torch.Tensor:
         n_pool = batch_size // 2 if pool is not None else 0
         x, y = batch(real, torch.randint(len(real), (batch_size - n_pool,), generator=gen).numpy(), gen)
         if n_pool:
@@ -164,9 +164,7 @@ def train_fewshot(
             )
             x, y = cutmix(x, y, gen) if use == "cutmix" else classmix_batch(x, y, gen)
         logits, _ = model(x.to(dev))
-        loss = F.cross_entropy(logits, y.to(dev), ignore_index=IGNORE)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        sched.step()
+        return F.cross_entropy(logits, y.to(dev), ignore_index=IGNORE_ID)
+
+    fit(model.parameters(), steps, lr, step_loss)
     return model.eval()
