@@ -137,7 +137,9 @@ def main() -> None:
                 f"corrupted, {clean_flagged[-1]:.1%} of clean; {seconds:.0f} s wall, {cpu:.0f} s CPU for {len(masks)} samples"
             )
             best_per_case.append((kind, results[best]))
-        print(f"{name:6s} clean samples flagged by the gate (recipe thresholds): max {max(clean_flagged):.1%} over corruptions")
+        print(
+            f"{name:6s} clean samples flagged by the gate (recipe thresholds): max {max(clean_flagged):.1%} over corruptions"
+        )
     print(f"label_check_auroc_with_relabel={np.mean([v for _, v in best_per_case]):.3f}")
     print(f"label_check_auroc={np.mean([v for kind, v in best_per_case if kind != 'relabel']):.3f}")
 
