@@ -153,7 +153,7 @@ def test_tiny_dataset_passes(decoded):
     details = json.loads((reports / "validation_details.json").read_text())
     assert details["success"] is True
     assert "validate: passed: 40 samples" in result.stderr
-    assert not list(reports.glob(".validate-*"))
+    assert not list(reports.glob(".validate*"))
 
 
 @pytest.mark.parametrize(

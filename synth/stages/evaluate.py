@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from synth.core.atomic import write_text
 from synth.core.paths import DatasetPaths
 from synth.errors import UserError
 from synth.recipe import Recipe
@@ -128,9 +129,5 @@ def evaluate(recipe: Recipe, root: Path = Path("."), log=lambda msg: None) -> di
             metrics["synthetic_to_real"] = round(results["source"]["miou"] / results["real"]["miou"], 4)
     if cfg.repeats > 1:
         metrics["runs"] = {k: v["runs"] for k, v in results.items()}
-    path = DatasetPaths(Path(root), recipe.name).evaluation
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
-    tmp.replace(path)
+    write_text(DatasetPaths(Path(root), recipe.name).evaluation, json.dumps(metrics, indent=2, sort_keys=True) + "\n")
     return metrics

@@ -11,13 +11,13 @@ import json
 import math
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from synth.core.atomic import work_folder
 from synth.core.paths import DatasetPaths
 from synth.recipe import Recipe
 from validation.stats_table import class_summary, load_stats_table
@@ -149,9 +149,7 @@ def validate(recipe: Recipe, root: Path = Path(".")) -> ValidationReport:
     paths = DatasetPaths(Path(root), recipe.name)
     table = load_stats_table(recipe, root)
 
-    paths.reports.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".validate-", dir=paths.reports))
-    try:
+    with work_folder(paths.reports / "validate") as staging:
         metrics, details = check_table(recipe, table, staging / paths.data_docs.name)
         _dump(metrics, staging / paths.validation.name)
         _dump(details, staging / paths.validation_details.name)
@@ -161,8 +159,6 @@ def validate(recipe: Recipe, root: Path = Path(".")) -> ValidationReport:
         os.replace(staging / paths.data_docs.name, old_docs)
         os.replace(staging / paths.validation_details.name, paths.validation_details)
         os.replace(staging / paths.validation.name, paths.validation)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return ValidationReport(
         success=details["success"],
         metrics=metrics,
