@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from synth.core.atomic import write_text
 from synth.core.paths import DatasetPaths
 from synth.errors import UserError
 from synth.recipe import Recipe
@@ -139,7 +140,4 @@ def evaluate(recipe: Recipe, root: Path = Path("."), log=lambda msg: None) -> di
 
 
 def _write_json(path: Path, metrics: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
-    tmp.replace(path)
+    write_text(path, json.dumps(metrics, indent=2, sort_keys=True) + "\n")

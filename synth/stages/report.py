@@ -7,14 +7,13 @@ failed run leaves the previous report. The page has no timestamp: the same input
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
 from synth import __version__
+from synth.core.atomic import publish_folder
 from synth.core.palette import palette_bytes, palette_rgb
 from synth.core.paths import DatasetPaths
 from synth.errors import UserError
@@ -170,11 +169,8 @@ def report(recipe: Recipe, root: Path = Path(".")) -> Path:
     )
     views = load_views(pairs, rows, wanted)
 
-    final = paths.report
-    staging = final.with_name(f".report.tmp-{os.getpid()}")
-    shutil.rmtree(staging, ignore_errors=True)
-    (staging / "img").mkdir(parents=True)
-    try:
+    with publish_folder(paths.report) as staging:
+        (staging / "img").mkdir()
         lut, palette = palette_rgb(recipe.taxonomy), palette_bytes(recipe.taxonomy)
         files = {seed: _write_images(view, lut, palette, staging) for seed, view in sorted(views.items())}
         by_seed = {r.seed: r for r in rows}
@@ -223,14 +219,7 @@ def report(recipe: Recipe, root: Path = Path(".")) -> Path:
         }
         (staging / "index.html").write_text(page.render(ctx), encoding="utf-8")
         _icon(lut, staging / "icon.png")
-        old = final.with_name(f".report.old-{os.getpid()}")
-        if final.exists():
-            os.replace(final, old)
-        os.replace(staging, final)
-        shutil.rmtree(old, ignore_errors=True)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return final / "index.html"
+    return paths.report / "index.html"
 
 
 def _icon(lut: np.ndarray, path: Path) -> None:
