@@ -237,6 +237,7 @@ def diffusion_recipe(model: Path, **changes) -> dict:
             "max_empty_fraction": 1.0,
             "max_duplicate_fraction": 1.0,
         },
+        "evaluate": None,
     }
     recipe.update(changes)
     return recipe

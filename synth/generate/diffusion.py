@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import Field, model_serializer
 
 from synth.core.config import Strict
-from synth.generate.base import Generator, GeneratorConfig
+from synth.generate.base import Capability, Generator, GeneratorConfig
 from synth.generate.tokens import locate_phrase
 
 if TYPE_CHECKING:
@@ -85,6 +85,18 @@ class DiffusionConfig(GeneratorConfig):
 
         return DiffusionGenerator(self, context)
 
+    def capabilities(self) -> frozenset[Capability]:
+        features = {Capability.FEATURES} if self.features is not None else set()
+        return frozenset({Capability.ATTENTION_SCORES, *features})
+
+    def how_to_add(self, capability: Capability) -> tuple[str, str] | None:
+        if capability == Capability.FEATURES:
+            return (
+                "generator.features",
+                "say which timesteps and blocks the generation pass records, e.g. {timesteps: [50, 150, 250]}",
+            )
+        return None
+
     def resolutions(self, image_size: int) -> tuple[int, int]:
         return (self.cross_attention_resolution or image_size // 32, self.self_attention_resolution or image_size // 16)
 
@@ -151,6 +163,11 @@ class DiffusionConfig(GeneratorConfig):
 
     def weights_digest(self) -> str | None:
         return folder_digest(Path(self.model)) if self.is_local else None
+
+    def evidence_format(self) -> int:
+        # 2: each class map's raw [min, max] ("score_range") and the start-of-text token's map ("background")
+        # beside the per-class normalised "scores" (1 stored the normalised maps alone).
+        return 2
 
     def provenance(self) -> dict:
         return {"generator": "diffusion", "model": self.model, "revision": self.revision}

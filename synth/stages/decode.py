@@ -11,6 +11,7 @@ import tempfile
 from functools import partial
 from pathlib import Path
 
+from synth.agreement import agreement_stats
 from synth.backends.work import ShardJob, ShardWork
 from synth.core.hashing import canonical_hash
 from synth.core.palette import palette_bytes
@@ -26,7 +27,7 @@ from synth.store.codec import encode_confidence, encode_mask
 from synth.store.records import MASKS_SCHEMA, iter_records, rows_to_table
 from synth.store.shards import ShardPlan, list_shards, parse_name, read_shard
 
-MASKS_FORMAT = 2  # 2: masks are palette PNGs (synth.core.palette); 1 was greyscale
+MASKS_FORMAT = 3  # 3: + mask-image agreement (synth.agreement); 2: masks are palette PNGs; 1 was greyscale
 
 
 def mask_shard_plans(recipe: Recipe, samples_dir: Path, trained: str | None = None) -> list[tuple[Path, ShardPlan]]:
@@ -74,6 +75,7 @@ def decode_table(decoder: Decoder, recipe: Recipe, samples, source: Path | str, 
                 "confidence": None if decoded.confidence is None else encode_confidence(decoded.confidence),
                 "provenance": json.dumps(decoded.provenance, sort_keys=True, separators=(",", ":")),
                 **mask_stats(decoded.mask, class_ids, decoded.confidence),
+                **agreement_stats(record.image, decoded.mask),
             }
         )
         advance(1)

@@ -35,6 +35,8 @@ def shard_plans(recipe: Recipe, limit: int | None = None) -> list[ShardPlan]:
     basis = {k: dump[k] for k in STAGES["synthesize"].key_fields} | {"format": SAMPLES_FORMAT}
     if (weights := recipe.generator.weights_digest()) is not None:
         basis["weights"] = weights  # local weights: the recipe names a path, the key what is in it
+    if (evidence := recipe.generator.evidence_format()) is not None:
+        basis["evidence"] = evidence  # what the generator stores beside each image
     return [
         ShardPlan(index, members, canonical_hash(basis | {"seeds": list(members)})[:16])
         for index, members in group_seeds(seeds, recipe.samples_per_shard).items()
