@@ -33,8 +33,7 @@ def test_fashion_recipes_pass_check_and_are_built_and_scored_by_default():
     )
     assert result.returncode == 0, result.stderr
     params = yaml.safe_load((REPO / "params.yaml").read_text())
-    assert {"fashion", "fashion-datasetgan"} <= set(params["recipes"])
-    assert {"fashion", "fashion-datasetgan"} <= set(params["evaluate_recipes"]) <= set(params["recipes"])
+    assert {"fashion", "fashion-datasetgan"} <= set(params["recipes"])  # the evaluate stage runs for every recipe
     for name in ("fashion", "fashion-datasetgan"):
         recipe = yaml.safe_load((REPO / "recipes" / f"{name}.yaml").read_text())
         classes = recipe["taxonomy"]["classes"]

@@ -1,6 +1,6 @@
 """The usefulness score on a real labeled set named in the recipe (``evaluate.eval`` / ``evaluate.reference``):
 reading the Parquet files, the random-init SegFormer, the ``real`` variant, the checks, and the DVC stage
-``evaluate-real`` for ``evaluate_recipes``. Here the "real" sets are exact-mask ``scenes`` samples of other
+``evaluate`` (it runs for every recipe). Here the "real" sets are exact-mask ``scenes`` samples of other
 seeds written the way ``real/fashion-mnist/*.parquet`` is (PNG image and mask columns)."""
 
 from __future__ import annotations
@@ -117,6 +117,25 @@ def test_evaluate_scores_the_dataset_and_the_real_reference_on_the_real_eval_set
     assert json.loads((root / "reports/tiny/evaluate.json").read_text()) == metrics
 
 
+def test_runs_trained_in_parallel_processes_score_as_in_one_process(real_sets):
+    """evaluate trains its (variant, seed) runs in worker processes; each is seeded and on one thread, so the
+    numbers are those of training them one after another in this process."""
+    from synth.stages.evaluate import load_sets, score_variants
+
+    root = real_sets
+    (root / "recipes" / "tiny.yaml").write_text(yaml.safe_dump(real_recipe(repeats=2)))
+    recipe = load_recipe("tiny", root)
+    synthesize(recipe, root, show_progress=False)
+    decode(recipe, root, show_progress=False)
+    sets = load_sets(recipe, root)
+    names = ["background", "car", "wheel", "tree"]
+    lines: list[str] = []
+    one = score_variants(sets, 4, recipe.evaluate, names, workers=1)
+    two = score_variants(sets, 4, recipe.evaluate, names, lines.append, workers=2)
+    assert one == two and len(one["real"]["runs"]) == 2
+    assert lines[0].startswith("evaluate source (seed 0): mIoU") and len(lines) == 4  # in run order
+
+
 def test_samples_the_decoder_excluded_are_not_trained_on(real_sets):
     root = real_sets
     (root / "recipes" / "tiny.yaml").write_text(yaml.safe_dump(real_recipe(variants=["source"], reference=None)))
@@ -189,24 +208,53 @@ def test_recipes_without_the_new_settings_dump_as_before():
 
 
 @pytest.mark.slow
-def test_evaluate_real_stage_runs_through_dvc_repro_for_evaluate_recipes(project):
+def test_evaluate_stage_scores_on_a_real_set_through_dvc_repro(project):
+    import shutil
+
     write_labeled_parquet(project.root / "scratch", "real/eval.parquet", (600, 612))
     write_labeled_parquet(project.root / "scratch", "real/train.parquet", (700, 720))
-    (project.root / "scratch" / "real").rename(project.root / "real")
-    import shutil
+    for name in ("eval.parquet", "train.parquet"):
+        shutil.move(project.root / "scratch/real" / name, project.root / "real" / name)
 
     shutil.rmtree(project.root / "scratch")
     project.write_recipe(real_recipe())
-    project.use_recipes("tiny", evaluate=["tiny"])
+    project.use_recipes("tiny")
     project.commit("real evaluation")
     out = project.dvc("repro").stdout
-    assert "Running stage 'evaluate-real@tiny'" in out and "target@tiny" not in out
+    assert "Running stage 'evaluate@tiny'" in out and "target@tiny" not in out
     metrics = json.loads((project.root / "reports/tiny/evaluate.json").read_text())
     assert set(metrics["miou"]) == {"source", "real"}
     assert "evaluate.json" in project.dvc("metrics", "show", "--json").stdout
-    assert "Running stage 'evaluate-real@tiny'" not in project.dvc("repro").stdout
+    assert "Running stage 'evaluate@tiny'" not in project.dvc("repro").stdout
     # A new real evaluation set reruns the score only.
     write_labeled_parquet(project.root / "scratch", "real/eval.parquet", (640, 650))
     shutil.move(project.root / "scratch/real/eval.parquet", project.root / "real/eval.parquet")
     again = project.dvc("repro").stdout
-    assert "Running stage 'evaluate-real@tiny'" in again and "Running stage 'synthesize@tiny'" not in again
+    assert "Running stage 'evaluate@tiny'" in again and "Running stage 'synthesize@tiny'" not in again
+    # The report and the card depend on evaluate.json, so they ran after it and print its new figures.
+    assert again.index("Running stage 'evaluate@tiny'") < again.index("Running stage 'report@tiny'")
+    assert again.index("Running stage 'evaluate@tiny'") < again.index("Running stage 'build@tiny'")
+    assert_report_shows_the_metrics_files(project.root)
+
+
+def assert_report_shows_the_metrics_files(root: Path) -> None:
+    """Every figure the report page prints from a metrics file equals that file's value."""
+    import re
+
+    from synth.report.page import _fmt
+
+    html = (root / "reports/tiny/report/index.html").read_text(encoding="utf-8")
+    scores = json.loads((root / "reports/tiny/evaluate.json").read_text())
+    for variant, miou in scores["miou"].items():
+        row = re.search(rf"<tr><td>{variant}</td>(.*?)</tr>", html)
+        assert row, variant
+        cells = re.findall(r'<td class="num">([^<]*)</td>', row.group(1))
+        names = sorted(scores["per_class"][variant])
+        assert cells == [_fmt(miou), *(_fmt(scores["per_class"][variant][n]) for n in names)], variant
+    validation = json.loads((root / "reports/tiny/validation.json").read_text())
+    for severity, counts in validation["expectations"].items():
+        shown = [counts.get(k, 0) for k in ("evaluated", "passed", "failed", "errored")]
+        assert f"<tr><td>{severity}</td>" + "".join(f'<td class="num">{n}</td>' for n in shown) in html
+    card = (root / "build/tiny/README.md").read_text()
+    for variant, miou in scores["miou"].items():
+        assert f"| {variant} | {miou:.4f} |" in card, variant

@@ -18,7 +18,7 @@ Three steps, each a setting (docs/diffusion.md, "Decoding modes", says how the f
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 import numpy as np
 from pydantic import Field
@@ -28,16 +28,16 @@ from synth.decode.base import Decoded, Decoder, DecoderConfig
 from synth.decode.components import component_vote
 from synth.decode.image_evidence import ImageEvidenceSettings
 from synth.errors import UserError
+from synth.generate.base import Capability
 
 if TYPE_CHECKING:
     from synth.core.dataset import DatasetContext
     from synth.store.records import SampleRecord
 
-SCORE_GENERATORS = {"diffusion"}
-
 
 class AttentionDecoderConfig(DecoderConfig, ImageEvidenceSettings):
     type: Literal["attention"]
+    why_needed: ClassVar[str] = "'attention' reads the class score maps the generator stores"
     label_threshold: float = Field(default=0.6, gt=0, le=1, description="Score at or above which a pixel is labeled.")
     background_threshold: float = Field(default=0.5, ge=0, le=1, description="Score below which a pixel is background.")
     normalise: Literal["per_class", "contrast"] = Field(
@@ -55,15 +55,11 @@ class AttentionDecoderConfig(DecoderConfig, ImageEvidenceSettings):
     def build(self, context: DatasetContext) -> Decoder:
         return AttentionDecoder(self, context)
 
+    def needs(self) -> frozenset[Capability]:
+        return frozenset({Capability.ATTENTION_SCORES})
+
     def problems(self, context: DatasetContext) -> list[tuple[str, str]]:
-        out = []
-        if context.generator.type not in SCORE_GENERATORS:
-            out.append(
-                (
-                    "decode.type",
-                    f"'attention' needs a generator that stores attention score maps, not {context.generator.type!r}",
-                )
-            )
+        out = super().problems(context)
         if self.background_threshold > self.label_threshold:
             out.append(
                 (

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from synth.core.config import Strict
+from synth.generate.base import Capability, capability_problems
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -47,12 +48,20 @@ class Decoder(ABC):
 class DecoderConfig(Strict):
     """Base of every decoder's settings; ``type`` names it in the ``DECODERS`` registry."""
 
+    why_needed: ClassVar[str] = ""  # what it reads of the generator's output, for the error when that is missing
+
     def build(self, context: DatasetContext) -> Decoder:
         raise NotImplementedError
 
+    def needs(self) -> frozenset[Capability]:
+        """What the generator must put in every sample for this decoder to read (never a generator's name)."""
+        return frozenset()
+
     def problems(self, context: DatasetContext) -> list[tuple[str, str]]:
-        """Problems only this decoder can see, e.g. a generator that does not produce what it reads."""
-        return []
+        """Problems only this decoder can see: by default, a generator that does not produce what it needs.
+        Subclasses that add their own call this first."""
+        who = f"decode.type {getattr(self, 'type', '?')!r}"
+        return capability_problems(self.needs(), context.generator, "decode.type", who, self.why_needed)
 
     def never_produces(self, context: DatasetContext) -> dict[str, str]:
         """Classes this decoder can never label, with the reason (``synth check`` notes them)."""

@@ -1,11 +1,13 @@
-"""``exact``: the generator already knows every pixel's label (``scenes``), so the mask passes through."""
+"""``exact``: the generator already knows every pixel's label (it produces exact masks), so the mask passes
+through."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 from synth.decode.base import Decoded, Decoder, DecoderConfig
 from synth.errors import UserError
+from synth.generate.base import Capability
 
 if TYPE_CHECKING:
     from synth.core.dataset import DatasetContext
@@ -14,17 +16,13 @@ if TYPE_CHECKING:
 
 class ExactConfig(DecoderConfig):
     type: Literal["exact"]
+    why_needed: ClassVar[str] = "'exact' passes through the masks the generator knows"
 
     def build(self, context: DatasetContext) -> Decoder:
         return ExactDecoder(self, context)
 
-    def problems(self, context: DatasetContext) -> list[tuple[str, str]]:
-        if context.generator.type not in EXACT_GENERATORS:
-            return [("decode.type", f"'exact' needs a generator that knows its masks, not {context.generator.type!r}")]
-        return []
-
-
-EXACT_GENERATORS = {"scenes"}
+    def needs(self) -> frozenset[Capability]:
+        return frozenset({Capability.EXACT_MASKS})
 
 
 class ExactDecoder(Decoder):

@@ -7,6 +7,8 @@ whole recipe: what it may read is what the synthesize stage's shard key and DVC 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from synth.core.config import Strict
@@ -17,7 +19,17 @@ if TYPE_CHECKING:
     from synth.core.dataset import DatasetContext
     from synth.generate.prompts import SamplePlan
 
-__all__ = ["Generator", "GeneratorConfig", "Sample", "settings_hash"]
+__all__ = ["Capability", "Generator", "GeneratorConfig", "Sample", "capability_problems", "settings_hash"]
+
+
+class Capability(StrEnum):
+    """What a generator puts in every sample besides its image: what decoders (and feature sources) ask for,
+    instead of naming the generators they work with."""
+
+    EXACT_MASKS = "exact masks"  # Sample.mask: every pixel's label, known by construction
+    ATTENTION_SCORES = "attention scores"  # arrays "scores" (K x r x r) and "class_ids" (K)
+    FEATURES = "features"  # arrays "features": activations recorded during the generation pass
+    LATENTS = "latents"  # arrays "z": the latent the image was synthesized from
 
 
 class Generator(ABC):
@@ -48,6 +60,15 @@ class GeneratorConfig(Strict):
     def build(self, context: DatasetContext) -> Generator:
         raise NotImplementedError
 
+    def capabilities(self) -> frozenset[Capability]:
+        """What every sample of this configuration carries besides its image (the contract test checks it)."""
+        return frozenset()
+
+    def how_to_add(self, capability: Capability) -> tuple[str, str] | None:
+        """``(field, what to set)`` when this generator produces ``capability`` once configured to; None when
+        it never can."""
+        return None
+
     def problems(self, context: DatasetContext) -> list[tuple[str, str]]:
         """Recipe problems only this generator can see (e.g. a class phrase its tokenizer cannot find)."""
         return []
@@ -75,3 +96,22 @@ class GeneratorConfig(Strict):
     def provenance(self) -> dict[str, Any]:
         """Identity of the model behind the samples, recorded in every sample and in the dataset card."""
         return {"generator": getattr(self, "type", type(self).__name__), "model": None, "revision": None}
+
+
+def capability_problems(
+    needs: Iterable[Capability], generator: GeneratorConfig, field: str, who: str, why: str
+) -> list[tuple[str, str]]:
+    """One ``(field, problem)`` per capability in ``needs`` that ``generator`` does not produce. ``who`` names the
+    asking decoder as the recipe spells it (``decode.type 'exact'``), ``why`` says what it reads. A generator
+    that could produce it once configured says which field to set instead."""
+    produced = generator.capabilities()
+    out = []
+    for capability in sorted(set(needs) - produced):
+        hint = generator.how_to_add(capability)
+        if hint is not None:
+            out.append((hint[0], f"required by {who}: {hint[1]}"))
+            continue
+        makes = ", ".join(sorted(produced)) or "images only"
+        kind = getattr(generator, "type", type(generator).__name__)
+        out.append((field, f"{why}: it needs {capability}, and generator {kind!r} makes {makes}"))
+    return out

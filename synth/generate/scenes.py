@@ -20,7 +20,7 @@ from pydantic import Field, model_serializer
 
 from synth.core.config import Strict
 from synth.core.hashing import settings_hash
-from synth.generate.base import Generator, GeneratorConfig, Sample
+from synth.generate.base import Capability, Generator, GeneratorConfig, Sample
 
 if TYPE_CHECKING:
     from synth.core.dataset import ClassDef, DatasetContext
@@ -103,6 +103,9 @@ class ScenesConfig(GeneratorConfig):
 
     def build(self, context: DatasetContext) -> Generator:
         return ScenesGenerator(self, context)
+
+    def capabilities(self) -> frozenset[Capability]:
+        return frozenset({Capability.EXACT_MASKS})
 
     def problems(self, context: DatasetContext) -> list[tuple[str, str]]:
         out = []

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from pydantic import Field
 
-from synth.generate.base import Generator, GeneratorConfig, Sample
+from synth.generate.base import Capability, Generator, GeneratorConfig, Sample
 
 if TYPE_CHECKING:
     from synth.core.dataset import DatasetContext
@@ -32,6 +32,9 @@ class StyleGAN2Config(GeneratorConfig):
 
     def build(self, context: DatasetContext) -> Generator:
         return StyleGAN2(self, context)
+
+    def capabilities(self) -> frozenset[Capability]:
+        return frozenset({Capability.LATENTS})
 
     def problems(self, context: DatasetContext) -> list[tuple[str, str]]:
         if Path(self.checkpoint).suffix != ".safetensors" and not self.allow_pickle:

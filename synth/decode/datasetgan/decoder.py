@@ -22,6 +22,7 @@ from synth.decode.components import component_vote
 from synth.decode.datasetgan.features.sources import FeatureSettings
 from synth.decode.image_evidence import ImageEvidenceSettings
 from synth.errors import UserError
+from synth.generate.base import Capability
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -70,6 +71,10 @@ class DatasetGANConfig(DecoderConfig, ImageEvidenceSettings):
             patience=self.patience,
             seed=self.seed,
         )
+
+    def needs(self) -> frozenset[Capability]:
+        """What its feature source reads from the samples."""
+        return self.features.needs()
 
     def problems(self, context: DatasetContext) -> list[tuple[str, str]]:
         out = list(self.features.problems(context))

@@ -11,9 +11,10 @@ would take 11 GB; the maps take a few MB and a chunk of pixels a few more.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from synth.core.config import Strict
+from synth.generate.base import Capability, capability_problems
 
 if TYPE_CHECKING:
     import numpy as np
@@ -84,13 +85,21 @@ def iter_pixel_chunks(maps: list[torch.Tensor], height: int, width: int, chunk: 
 class FeatureSourceConfig(Strict):
     """Base of every feature source's settings; ``type`` names it in ``FEATURE_SOURCES``."""
 
+    why_needed: ClassVar[str] = ""  # what it reads of the generator's output, for the error when that is missing
+
     def build(self, context: DatasetContext | None = None) -> FeatureSource:
         """The recipe is needed only by sources whose shape the generator decides (``captured``)."""
         raise NotImplementedError
 
+    def needs(self) -> frozenset[Capability]:
+        """What the generator must put in every sample for this source to read; most re-encode the image."""
+        return frozenset()
+
     def problems(self, context: DatasetContext) -> list[tuple[str, str]]:
-        """Recipe problems only this source can see (a generator that does not make what it reads)."""
-        return []
+        """Recipe problems only this source can see: by default, a generator that does not produce what it
+        needs. Subclasses that add their own call this first."""
+        who = f"decode.features.type {getattr(self, 'type', '?')!r}"
+        return capability_problems(self.needs(), context.generator, "decode.features.type", who, self.why_needed)
 
 
 def as_numpy_image(record: SampleRecord) -> np.ndarray:

@@ -9,10 +9,11 @@ UNet pass over the finished image (which ``sd_unet`` does for images no diffusio
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from synth.decode.datasetgan.features.base import FeatureSource, FeatureSourceConfig
 from synth.errors import UserError
+from synth.generate.base import Capability
 
 if TYPE_CHECKING:
     import torch
@@ -25,6 +26,10 @@ ARRAY = "features"
 
 class CapturedFeaturesConfig(FeatureSourceConfig):
     type: Literal["captured"] = "captured"
+    why_needed: ClassVar[str] = (
+        "'captured' reads the UNet features a generator records while generating "
+        "(sd_unet re-encodes finished images instead)"
+    )
 
     def build(self, context: DatasetContext | None = None) -> FeatureSource:
         settings = getattr(context.generator, "features", None) if context is not None else None
@@ -32,24 +37,8 @@ class CapturedFeaturesConfig(FeatureSourceConfig):
             raise UserError("generator.features: required by decode.features.type 'captured'")
         return CapturedFeatures(settings.model_dump(mode="json"))
 
-    def problems(self, context: DatasetContext) -> list[tuple[str, str]]:
-        if context.generator.type != "diffusion":
-            return [
-                (
-                    "decode.features.type",
-                    f"'captured' reads the UNet features the diffusion generator records while "
-                    f"generating; generator {context.generator.type!r} records none (sd_unet re-encodes finished images)",
-                )
-            ]
-        if context.generator.features is None:
-            return [
-                (
-                    "generator.features",
-                    "required by decode.features.type 'captured': say which timesteps and "
-                    "blocks the generation pass records, e.g. {timesteps: [50, 150, 250]}",
-                )
-            ]
-        return []
+    def needs(self) -> frozenset[Capability]:
+        return frozenset({Capability.FEATURES})
 
 
 class CapturedFeatures(FeatureSource):
