@@ -90,14 +90,16 @@ def main() -> None:
         f"{held_out[-1]}) against the scripted annotator",
         flush=True,
     )
-    decoder = recipe.decode.model_copy(update={"vote": "pixel"}).build(recipe.context())
+    # DatasetGAN as published, whatever the recipe selects; every row starts from it.
+    plain = {"vote": "pixel", "prompt_classes_only": False, "black_level": None, "clip_to_image": False}
+    decoder = recipe.decode.model_copy(update=plain).build(recipe.context())
     decoder.attach(paths)
     try:
         pixel_masks = np.stack([decoder.decode(r).mask for r in rows])
     finally:
         decoder.close()
     for label, settings in ROWS:  # the decoder's steps after the ensemble, applied to these same labels
-        config = recipe.decode.model_copy(update=settings)
+        config = recipe.decode.model_copy(update=plain | settings)
         masks = []
         for mask, row, prompt in zip(pixel_masks, rows, prompted):
             mask, _ = config.read_image(mask, np.ones(mask.shape, np.float32), row.image)

@@ -77,10 +77,12 @@ def test_clip_to_image_makes_black_pixels_background_and_unclaimed_bright_pixels
     arrays = stored(blob((2, 2), 0.5)[None]) | {"class_ids": np.array([5])}  # attention: top-left
     image = np.zeros((32, 32, 3), np.uint8)
     image[7:13, 7:13] = 150  # an item at the top left, where the class map peaks
+    image[9, 9] = 0  # with a dark pixel inside it, which is the item's
     image[20:30, 20:30] = 150  # and one no class map claims
     mask, _ = decode_evidence(arrays, image, 32, settings(black_level=24, clip_to_image=True))
-    grey = image.mean(axis=2)
-    assert (mask[grey <= 24] == 0).all()
+    outside = np.ones((32, 32), bool)
+    outside[7:13, 7:13] = outside[20:30, 20:30] = False
+    assert (mask[outside] == 0).all()
     assert (mask[7:13, 7:13] == 5).all()
     assert (mask[20:30, 20:30] == 255).all()
 
