@@ -89,14 +89,14 @@ def test_review_shows_both_sides_from_the_remote(history):
     assert re.search(r"\d+ rows? the same on both sides, left out\.", text)  # unchanged rows: counted, not shown
     kl = rows(text, "class KL (observed ‖ target)")[0]
     assert re.fullmatch(r"0\.\d+", kl[1]) and re.fullmatch(r"\*\*0\.\d+\*\*", kl[2]) and kl[3].startswith("**")
+    data = text.split("#### Data")[1].split("#### Params")[0]
     for name in ("car", "wheel", "tree"):  # classes the base has: a real number before and after, never a dash
-        for cells in rows(text, f"`{name}`"):
+        for cells in rows(data, f"`{name}`"):
             assert re.fullmatch(r"[\d.]+", cells[1]) and re.fullmatch(r"\**[\d.]+\**", cells[2]), cells
-    assert rows(text, "`dog`")[0][1:4] == ["absent", rows(text, "`dog`")[0][2], "**new**"]
+    assert rows(data, "`dog`")[0][1:4] == ["absent", rows(data, "`dog`")[0][2], "**new**"]
     assert "`wheel` (target 0.2 → 0.2105)" in text
     dog_rule = "`warning: mask_quality: expect_column_values_to_be_between(min_component__dog)`"
     assert f"| {dog_rule} | absent | **failed**" in text
-    data = text.split("#### Data")[1].split("#### Params")[0]
     for line in data.splitlines():
         if line.startswith("| ") and not line.startswith("| class ") and not line.startswith("|  |"):
             cells = [c.strip() for c in line.strip("|").split("|")]

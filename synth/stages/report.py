@@ -24,8 +24,8 @@ from synth.report.samples import (
     SampleView,
     class_examples,
     evenly_spaced,
+    least_confident,
     load_views,
-    most_uncertain,
     sample_index,
 )
 from synth.store.exclusions import read_build_exclusions
@@ -155,7 +155,7 @@ def report(recipe: Recipe, root: Path = Path(".")) -> Path:
     failing = failing[:MAX_FAILING]
     gallery = evenly_spaced(sorted(known), GALLERY)
     per_class = class_examples(recipe, rows, PER_CLASS)
-    uncertain, ranked_by = most_uncertain(rows, UNCERTAIN)
+    uncertain, ranked_by = least_confident(rows, UNCERTAIN)
     excluded_shown = sorted(excluded)[:EXCLUDED_SHOWN]
     wanted = (
         set(gallery) | set(failing) | set(uncertain) | set(excluded_shown) | {s for v in per_class.values() for s in v}
