@@ -23,6 +23,7 @@ from typing import Literal
 
 import numpy as np
 
+from synth.core.atomic import write_atomic
 from synth.errors import UserError
 
 CLASS_NAMES: tuple[str, ...] = (
@@ -231,10 +232,7 @@ def write_real_set(compositions: list[Composition], split: str, path: Path) -> P
             "source_split": pa.array([split] * len(compositions), pa.string()),
         }
     )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    pq.write_table(table, tmp, compression="zstd")
-    tmp.replace(path)
+    write_atomic(path, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
     return path
 
 

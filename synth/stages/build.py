@@ -30,6 +30,7 @@ import pyarrow.parquet as pq
 
 from synth.card.card import PREVIEW, render_card
 from synth.card.lineage import file_sha256, make_lineage
+from synth.core.atomic import publish_folder
 from synth.core.hashing import canonical_hash
 from synth.core.paths import DatasetPaths
 from synth.errors import UserError
@@ -290,10 +291,8 @@ def build(recipe: Recipe, root: Path = Path("."), allow_invalid: bool = False) -
     variant_validation = read_variants_validation(paths, allow_invalid)
     pairs = paired_shards(paths.samples, paths.masks, f"synth synthesize {recipe.name}")
     final = paths.build
-    staging = final.with_name(f".{final.name}.building-{os.getpid()}")
-    shutil.rmtree(staging, ignore_errors=True)
-    (staging / paths.build_data.name).mkdir(parents=True)
-    try:
+    with publish_folder(final) as staging:
+        (staging / paths.build_data.name).mkdir()
         excluded = read_build_exclusions(paths)
         previous = paths.build_data if paths.build_data.is_dir() else None
         split_counts, split_bytes, has_confidence, reused = write_shards(
@@ -333,9 +332,6 @@ def build(recipe: Recipe, root: Path = Path("."), allow_invalid: bool = False) -
             recipe, lineage, split_counts, split_bytes, has_confidence, read_usefulness(paths), preview=True
         )
         (staging / paths.card.name).write_text(card)
-        _swap_in(staging, final)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     n_files = sum(1 for p in final.rglob("*") if p.is_file())
     validated = bool(validation["success"]) and all(m["success"] for m in variant_validation.values())
     return BuildReport(final, split_counts, n_files, validated, {v: info["splits"] for v, info in variants.items()})
@@ -366,11 +362,3 @@ def _previous_hashes(lineage: Path) -> dict[str, str]:
         return {str(k): str(v) for k, v in files.items()}
     except (OSError, json.JSONDecodeError, KeyError, TypeError, AttributeError):
         return {}
-
-
-def _swap_in(staging: Path, final: Path) -> None:
-    old = final.with_name(f".{final.name}.old-{os.getpid()}")
-    if final.exists():
-        os.replace(final, old)
-    os.replace(staging, final)
-    shutil.rmtree(old, ignore_errors=True)

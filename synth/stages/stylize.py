@@ -23,6 +23,7 @@ from synth.adapt.domain import conv_domain_distance, domain_distance
 from synth.adapt.stylize import fda, lab_stats, reinhard
 from synth.adapt.translate import edge_agreement
 from synth.backends.work import ShardJob, ShardWork
+from synth.core.atomic import write_text
 from synth.core.hashing import canonical_hash
 from synth.core.paths import DatasetPaths
 from synth.errors import UserError
@@ -121,11 +122,7 @@ def stylize(recipe: Recipe, root: Path = Path("."), show_progress: bool = True, 
     }
     if translator is not None:
         metrics["translator"] = translator.name
-    path = paths.stylize_metrics
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
-    tmp.replace(path)
+    write_text(paths.stylize_metrics, json.dumps(metrics, indent=2, sort_keys=True) + "\n")
     report.metrics = metrics
     return report
 

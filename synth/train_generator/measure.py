@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from synth.realdata.fashion_mnist import CLASS_NAMES, DEFAULT_ROOT, load_split
+from synth.realdata.fashion_mnist import CLASS_NAMES
 
 FOREGROUND_LEVEL = 40  # grey level above which a generated pixel counts as garment
 
@@ -86,22 +86,6 @@ def localisation_iou(samples) -> list[float]:
         union = (labeled | fg).sum()
         out.append(float((labeled & fg).sum() / union) if union else 0.0)
     return out
-
-
-def item_classifier(root: Path | str = DEFAULT_ROOT):
-    """Multinomial logistic regression on the train split (about 84% test accuracy on 28x28 items)."""
-    import torch
-
-    images, labels = load_split("train", root)
-    x = torch.from_numpy(images.reshape(len(images), -1).astype(np.float32) / 255.0)
-    y = torch.from_numpy(labels)
-    model = torch.nn.Linear(784, 10)
-    opt = torch.optim.Adam(model.parameters(), lr=0.01)
-    for _ in range(150):
-        opt.zero_grad()
-        torch.nn.functional.cross_entropy(model(x), y).backward()
-        opt.step()
-    return model
 
 
 def _crop28(image: np.ndarray, component: np.ndarray) -> np.ndarray:
