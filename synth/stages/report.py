@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -198,7 +200,7 @@ def report(recipe: Recipe, root: Path = Path(".")) -> Path:
     with publish_folder(paths.report) as staging:
         (staging / "img").mkdir()
         lut, palette = palette_rgb(recipe.taxonomy), palette_bytes(recipe.taxonomy)
-        files = {seed: _write_images(view, lut, palette, staging, final) for seed, view in sorted(views.items())}
+        files = {seed: _write_images(view, lut, palette, staging, paths.report) for seed, view in sorted(views.items())}
         by_seed = {r.seed: r for r in rows}
 
         def card(seed: int, note: str = "") -> dict:
