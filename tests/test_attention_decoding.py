@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -102,16 +104,12 @@ def test_component_vote_gives_one_class_per_component():
 
 
 def test_clip_to_image_needs_a_black_level():
-    from synth.decode.attention import AttentionDecoderConfig as Config
+    from synth.recipe import load_recipe
 
-    problems = Config(type="attention", clip_to_image=True).problems(_context())
+    recipe = load_recipe("fashion", Path(__file__).resolve().parents[1])
+    problems = settings(clip_to_image=True).problems(recipe.context())
     assert ("decode.clip_to_image", "needs decode.black_level (the grey level of the background)") in problems
-
-
-def _context():
-    from types import SimpleNamespace
-
-    return SimpleNamespace(generator=SimpleNamespace(type="diffusion"))
+    assert settings(clip_to_image=True, black_level=24).problems(recipe.context()) == []
 
 
 def test_modes_that_read_the_raw_range_refuse_samples_without_it():
