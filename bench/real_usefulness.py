@@ -10,8 +10,11 @@ Fashion-MNIST *test* split, never seen by the generator, the annotator's classif
    on the foreground both agree on (binding). ``--sweep-thresholds`` re-decodes the stored attention scores at
    other label/background thresholds (no generator run).
 2. Usefulness: the recipes' own segmenter (``evaluate:``, a random-init SegFormer) trained on each synthetic
-   dataset and on the real training set (real/fashion-mnist/train.parquet, same size), ``--seeds`` training
-   seeds each; mean, spread and per-class IoU on the real evaluation set.
+   dataset (the recipe's 500 images, less DatasetGAN's excluded share) and on the real training set
+   (real/fashion-mnist/train.parquet: 1,000 canvases, twice as many), ``--seeds`` training seeds each; mean,
+   spread and per-class IoU on the real evaluation set. ``--sizes 500 1000`` also trains on the recipes made
+   at 1,000 images (seeds 0-999, generated into data/bench/size-1000/; generation is cheap, which is the point
+   of synthetic data), each row labelled with its size.
 
 Last line: ``synthetic_to_real=<best synthetic mIoU / real-data mIoU>``. Targets (issue 14): attention >= 0.80,
 DatasetGAN >= 0.85. Needs the recipes' samples and masks (``dvc repro``; the stages here skip what is done) and,
@@ -89,6 +92,9 @@ def main() -> None:
     parser.add_argument("--skip-training", action="store_true", help="direct mask quality only")
     parser.add_argument("--classifier", type=Path, default=Path("data/annotator/classifier.safetensors"))
     parser.add_argument("--preview", type=Path, default=None, help="also write a 4-sample contact sheet here (README)")
+    parser.add_argument(
+        "--sizes", type=int, nargs="+", default=None, help="synthetic set sizes (seeds 0..N-1); default the recipe's"
+    )
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--root", type=Path, default=Path(__file__).resolve().parents[1])
     args = parser.parse_args()
@@ -112,11 +118,13 @@ def main() -> None:
     if args.datasetgan:
         recipes["datasetgan"] = load_recipe(args.datasetgan, root)
     started = time.perf_counter()
-    for recipe in recipes.values():  # finished shards are skipped: after `dvc repro` this only checks
-        synthesize(recipe, root, show_progress=False)
-        if recipe.decode.type == "datasetgan":
-            train_decoder(recipe, root)
-        decode(recipe, root, show_progress=False)
+    for size in args.sizes or [None]:
+        for recipe in recipes.values():  # finished shards are skipped: after `dvc repro` this only checks
+            sized_recipe, sized_root = at_size(recipe, root, size or recipe.num_samples)
+            synthesize(sized_recipe, sized_root, show_progress=False)
+            if recipe.decode.type == "datasetgan":
+                train_decoder(sized_recipe, sized_root)
+            decode(sized_recipe, sized_root, show_progress=False)
     print(f"datasets ready in {time.perf_counter() - started:.0f} s", flush=True)
     if args.preview is not None:
         from synth.report.contact_sheet import contact_sheet
@@ -140,7 +148,7 @@ def main() -> None:
             scores = _attention_scores(recipe, root, [r.seed for r in rows])
             for label_t, background_t in [(0.4, 0.3), (0.5, 0.4), (0.6, 0.5), (0.7, 0.6), (0.8, 0.7)]:
                 swept = np.stack([decode_scores(s, c, recipe.image_size, label_t, background_t)[0] for s, c in scores])
-                print_quality(f"  thresholds {label_t}/{background_t}", mask_quality(swept, truth))
+                print_quality(f"  per_class thresholds {label_t}/{background_t}", mask_quality(swept, truth))
 
     if args.skip_training:
         return
@@ -152,9 +160,11 @@ def main() -> None:
         f"scored on {len(real_eval)} REAL test-split canvases; seeds {cfg.seed}..{cfg.seed + args.seeds - 1}",
         flush=True,
     )
-    trained = {"real": sets["real"], "attention": sets["source"]}
-    if "datasetgan" in recipes:
-        trained["datasetgan"] = load_sets(recipes["datasetgan"], root)["source"]
+    trained = {"real": sets["real"]}
+    for size in args.sizes or [recipes["attention"].num_samples]:
+        for variant, recipe in recipes.items():
+            sized_recipe, sized_root = at_size(recipe, root, size)
+            trained[f"{variant}@{size}"] = load_sets(sized_recipe, sized_root)["source"]
     results = {}
     for variant, data in trained.items():
         t0 = time.perf_counter()
@@ -164,16 +174,31 @@ def main() -> None:
         runs = np.array(res["runs"])
         ious = [res["per_class"][n] for n in names]
         print(
-            f"  {variant:<11} ({len(data):>4} images) mIoU {runs.mean():.4f} +- {runs.std():.4f} "
+            f"  {variant:<16} ({len(data):>4} images) mIoU {runs.mean():.4f} +- {runs.std():.4f} "
             f"(runs {', '.join(f'{v:.4f}' for v in runs)}; {time.perf_counter() - t0:.0f} s)   per class: {_fmt(ious)}",
             flush=True,
         )
     real = results["real"]["miou"]
     for variant in [v for v in results if v != "real"]:
-        target = {"attention": 0.80, "datasetgan": 0.85}[variant]
+        target = {"attention": 0.80, "datasetgan": 0.85}[variant.split("@")[0]]
         print(f"  {variant}_to_real={results[variant]['miou'] / real:.4f} (target >= {target})")
     best = max(results[v]["miou"] for v in results if v != "real")
     print(f"synthetic_to_real={best / real:.4f}")
+
+
+def at_size(recipe, root: Path, size: int):
+    """The recipe made at ``size`` images (seeds 0..size-1) and the root it lives under: its own for its own
+    size, else data/bench/size-N/, which links the project's recipes, models, annotations and real sets."""
+    if size == recipe.num_samples:
+        return recipe, root
+    from synth.recipe.schema import SeedRange
+
+    scratch = root / "data" / "bench" / f"size-{size}"
+    scratch.mkdir(parents=True, exist_ok=True)
+    for name in ("recipes", "models", "annotations", "real"):
+        if not (scratch / name).exists():
+            (scratch / name).symlink_to((root / name).resolve(), target_is_directory=True)
+    return recipe.model_copy(update={"seeds": [SeedRange(start=0, stop=size)]}), scratch
 
 
 def _attention_scores(recipe, root: Path, seeds: list[int]) -> list:

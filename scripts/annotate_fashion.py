@@ -2,7 +2,10 @@
 
 No person annotates in this project, so this script does what one would do with ``synth annotate``:
 
-1. ``synth annotate export NAME --count N --out WORK``: the samples to label and the guide;
+1. ``synth annotate export NAME --count N --out WORK``: the samples to label and the guide; with ``--by drawn``
+   (the default) the samples are picked by what is drawn in them, as a person skimming the images would:
+   the annotator pre-labels every sample, only samples with 1 to ``--max-items`` separate items qualify (three
+   prompted items mostly touch and merge), and the pick covers every class in as many items as it can;
 2. label every exported image with ``synth.realdata.annotator`` (foreground threshold of the generated image,
    connected components, each named by a small CNN trained on the real Fashion-MNIST *train* split) and write
    one-channel index PNGs ``WORK/masks/seed-SSSSSS.png``, the format a labelling tool exports;
@@ -11,7 +14,8 @@ No person annotates in this project, so this script does what one would do with 
 It never reads what the generator or a decoder made of the sample besides its image. Run it from the project
 root after ``synth synthesize NAME`` (or ``dvc repro synthesize@NAME``), then commit ``annotations/NAME``::
 
-    python scripts/annotate_fashion.py fashion-datasetgan --count 16
+    rm -r annotations/fashion-datasetgan   # to start over; otherwise new annotations add to the old
+    python scripts/annotate_fashion.py fashion-datasetgan --count 30
 
 The classifier is trained once (a few CPU minutes) and kept in ``--classifier`` (default
 ``data/annotator/classifier.safetensors``, not tracked) so later runs, and ``bench/real_usefulness.py``, reuse it.
@@ -49,7 +53,36 @@ def classifier(path: Path, log: Callable[[str], object] = print) -> nn.Module:
     return model
 
 
-def annotate_recipe(name: str, count: int, work: Path, classifier_path: Path, root: Path = Path(".")) -> list[int]:
+def drawn_items(name: str, annotator, root: Path, max_items: int) -> dict[int, list[int]]:
+    """Seed -> the annotator's class of each item (connected component) drawn in it, for samples showing 1 to
+    ``max_items`` items."""
+    import numpy as np
+    from scipy.ndimage import label
+
+    from synth.core.paths import DatasetPaths
+    from synth.store.codec import decode_png
+    from synth.store.shards import list_shards, read_shard
+
+    out = {}
+    for shard in list_shards(DatasetPaths(root, name).samples):
+        table = read_shard(shard, ["seed", "image"])
+        images = [decode_png(png) for png in table.column("image").to_pylist()]
+        for seed, mask in zip(table.column("seed").to_pylist(), annotator.annotate_many(images)):
+            regions, count = label(mask > 0)
+            if 1 <= count <= max_items:
+                out[int(seed)] = [int(np.bincount(mask[regions == r]).argmax()) for r in range(1, count + 1)]
+    return out
+
+
+def annotate_recipe(
+    name: str,
+    count: int,
+    work: Path,
+    classifier_path: Path,
+    root: Path = Path("."),
+    by: str = "drawn",
+    max_items: int = 2,
+) -> list[int]:
     import numpy as np
     import torch
     from PIL import Image
@@ -60,8 +93,9 @@ def annotate_recipe(name: str, count: int, work: Path, classifier_path: Path, ro
 
     torch.set_num_threads(1)
     recipe = load_recipe(name, root)
-    seeds = export_for_annotation(recipe.context(), recipe.version, root, count, work)
     annotator = Annotator(classifier(classifier_path))
+    drawn = drawn_items(name, annotator, root, max_items) if by == "drawn" else None
+    seeds = export_for_annotation(recipe.context(), recipe.version, root, count, work, drawn)
     masks_dir = work / "masks"
     masks_dir.mkdir(parents=True, exist_ok=True)
     for path in sorted((work / "images").glob("seed-*.png")):
@@ -69,6 +103,9 @@ def annotate_recipe(name: str, count: int, work: Path, classifier_path: Path, ro
         Image.fromarray(annotator.annotate(image), mode="L").save(masks_dir / path.name)
     stored = import_annotations(recipe.context(), set(recipe.all_seeds()), root, masks_dir)
     print(f"annotated {len(stored)} samples of {name} (seeds {seeds}); stored in annotations/{name}")
+    if drawn is not None:
+        items = {c.name: sum(drawn[s].count(c.id) for s in seeds) for c in recipe.taxonomy.classes}
+        print("items per class in the picked samples: " + ", ".join(f"{k} {v}" for k, v in items.items()))
     return stored
 
 
@@ -78,11 +115,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--count", type=int, default=16, help="samples to annotate (default 16)")
     parser.add_argument("--work", type=Path, default=None, help="export/mask folder (default reports/NAME/annotate)")
     parser.add_argument("--classifier", type=Path, default=DEFAULT_CLASSIFIER, help="cached classifier weights")
+    parser.add_argument("--by", choices=["drawn", "prompt"], default="drawn", help="pick by what is drawn or asked")
+    parser.add_argument("--max-items", type=int, default=2, help="with --by drawn: most items a picked sample shows")
     args = parser.parse_args(argv)
     from synth.errors import UserError
 
     try:
-        annotate_recipe(args.name, args.count, args.work or Path("reports") / args.name / "annotate", args.classifier)
+        work = args.work or Path("reports") / args.name / "annotate"
+        annotate_recipe(args.name, args.count, work, args.classifier, by=args.by, max_items=args.max_items)
     except UserError as error:
         print(error, file=sys.stderr)
         return 2

@@ -26,6 +26,7 @@ PROJECT_FILES = [
     ".dvcignore",
     "pyproject.toml",
     "models/README.md",  # the stages depend on models/; the weights stay behind (tests build tiny models)
+    "real/fashion-mnist/README.md",  # evaluate depends on real/; the labeled sets stay behind (tests write their own)
 ]
 
 TINY_RECIPE = {
@@ -50,6 +51,7 @@ TINY_RECIPE = {
     "splits": {"train": 0.8, "validation": 0.1, "test": 0.1},
     "decode": {"type": "exact"},
     "validation": {"min_class_presence": 0.05, "max_class_kl": 2.0, "max_ignore_fraction": 0.0},
+    "evaluate": None,
 }
 
 

@@ -251,8 +251,15 @@ def test_optional_stages_run_end_to_end_through_dvc_repro(project):
         c["config_name"] for c in yaml.safe_load((root / "build/tiny/README.md").read_text().split("---")[1])["configs"]
     ]
     assert configs == ["default", "mixed", "stylized"]
-    # Target images are re-read every run; unchanged, they leave stylize and evaluate up to date.
-    again = project.dvc("repro").stdout
+    # Target images are re-read every run; unchanged, they are not rewritten (DVC keeps the persisted folder) and
+    # leave stylize and evaluate up to date.
+    shards = sorted((root / "data/tiny/target").rglob("shard-*.parquet"))
+    stamps = [(p.stat().st_ino, p.stat().st_mtime_ns) for p in shards]
+    result = project.dvc("repro")
+    again = result.stdout
+    assert "target: 28 samples in 2 shards (0 written, 2 up to date" in result.stderr
+    assert sorted((root / "data/tiny/target").rglob("shard-*.parquet")) == shards
+    assert [(p.stat().st_ino, p.stat().st_mtime_ns) for p in shards] == stamps
     assert "Running stage 'stylize@tiny'" not in again and "Running stage 'evaluate@tiny'" not in again
     assert "Running stage 'validate-variants@tiny'" not in again and "Running stage 'build@tiny'" not in again
     # A stylize strength change reruns stylize, evaluate, the variants' validation and the build; never

@@ -68,6 +68,53 @@ def test_build_is_what_load_dataset_reads(decoded):
     assert "| 2 | wheel | `#3cb44b` | wheel | car | 0.5 |" in text
 
 
+def test_the_card_explains_columns_labels_limits_and_shows_a_preview(decoded):
+    """Everything a user needs before training: a preview inside the build, every column explained, the label
+    convention for transformers, known limitations, usefulness (here: not measured), links that resolve."""
+    import re
+
+    from PIL import Image
+
+    decoded.synth("build", "tiny")
+    out = decoded.root / "build/tiny"
+    text = (out / "README.md").read_text()
+    meta = yaml.safe_load(text.split("---")[1])
+    assert meta["source_datasets"] == ["original"]  # the scenes generator was trained on nothing
+    for feature in meta["dataset_info"]["features"]:
+        assert f"- `{feature['name']}`: " in text, feature["name"]
+    assert "do_reduce_labels=False" in text and "ignore_index=255" in text
+    assert "## Known limitations" in text and "not photographs" in text
+    assert "Not measured: the recipe has no `evaluate:` section" in text
+    validation = json.loads((decoded.root / "reports/tiny/validation.json").read_text())
+    from validation.outcome import verdict
+
+    assert f"`mask_quality`: {verdict(True, validation['expectations'])} (" in text
+    links = re.findall(r"\]\(([^)]+)\)", text)
+    assert "preview.png" in links
+    for link in links:  # relative links resolve inside the build: the Hub shows the folder as it is
+        assert "://" in link or (out / link).is_file(), link
+    with Image.open(out / "preview.png") as preview:
+        assert preview.size[0] == 480 and preview.size[1] > 4 * 160  # four samples: image | overlay | mask
+        assert np.asarray(preview.convert("L")).std() > 20
+    assert "preview.png" not in json.loads((out / "lineage.json").read_text())["files"]  # not data
+
+
+def test_a_generator_trained_on_a_dataset_names_it_as_source(tmp_path):
+    from synth.card.card import card_metadata
+    from synth.card.lineage import model_training_data
+    from synth.recipe.load import parse_recipe
+    from tests.conftest import tiny_recipe
+
+    model = tmp_path / "models/m"
+    model.mkdir(parents=True)
+    (model / "README.md").write_text("---\nlicense: mit\ndatasets:\n  - fashion_mnist\n---\n# m\n")
+    assert model_training_data("models/m", tmp_path) == ["fashion_mnist"]
+    assert model_training_data("org/hub-model", tmp_path) == []  # a Hub id: no card offline
+    recipe = parse_recipe(tiny_recipe(), "recipes/tiny.yaml")
+    meta = card_metadata(recipe, {"train": 1}, {"train": 10}, False, trained_on=["fashion_mnist"])
+    assert meta["source_datasets"] == ["extended|fashion_mnist"]
+
+
 def test_same_inputs_same_bytes(decoded):
     decoded.synth("build", "tiny")
     first = files(decoded.root / "build/tiny")

@@ -42,6 +42,6 @@ def test_every_dvc_stage_is_a_command_in_a_stage_panel():
     import yaml
 
     stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
-    commands = {stage.get("do", stage)["cmd"].split()[1] for stage in stages.values()}  # evaluate-real runs evaluate
+    commands = {stage.get("do", stage)["cmd"].split()[1] for stage in stages.values()}
     listed = [c for title, names in PANELS.items() if "stages" in title for c in names]
     assert sorted(commands) == sorted(listed)

@@ -15,7 +15,9 @@ def docs(tmp_path_factory):
     from conftest import copy_project, tiny_recipe
 
     project = copy_project(tmp_path_factory.mktemp("docs") / "project")
-    project.write_recipe(tiny_recipe())
+    recipe = tiny_recipe()
+    recipe["validation"]["min_component_pixels"] = 100_000  # a warning-severity rule every mask fails
+    project.write_recipe(recipe)
     project.use_recipes("tiny")
     project.commit("initial")
     project.synth("synthesize", "tiny", "--quiet")
@@ -23,6 +25,22 @@ def docs(tmp_path_factory):
     result = project.synth("validate", "tiny")
     assert "Data Docs still load" not in result.stderr
     return project.root / "reports/tiny/data_docs"
+
+
+def test_the_data_docs_state_the_same_verdict_as_the_report_and_card(docs):
+    """One verdict: warnings fail no suite in GE's own status either, and every page names the project's verdict."""
+    import json
+
+    from validation.outcome import verdict
+
+    validation = json.loads((docs.parent / "validation.json").read_text())
+    assert validation["success"] and validation["expectations"]["warning"]["failed"] > 0
+    said = verdict(True, validation["expectations"])
+    assert said.startswith("passed with ") and said.endswith(" warnings")
+    for page in sorted(docs.rglob("*.html")):
+        assert f"tiny: validation {said} (warnings never block)" in page.read_text(encoding="utf-8"), page
+    index = (docs / "index.html").read_text(encoding="utf-8")
+    assert index.count("ge-success-icon") == 2 and "ge-failed-icon" not in index  # both suites, mask_quality too
 
 
 def test_no_page_loads_anything_from_another_host(docs):

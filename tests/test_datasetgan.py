@@ -141,6 +141,18 @@ def test_greedy_export_covers_every_class():
     assert set().union(*(presence[s] for s in picked)) == {1, 2, 3}
 
 
+def test_export_by_drawn_items_covers_every_class_in_several_items():
+    """Picking by what is drawn (one entry per item): every class in at least two items when the pool allows,
+    and a sample showing two items of a rare class counts twice."""
+    from synth.decode.datasetgan.annotations import pick_covering
+
+    drawn = {0: [1], 1: [1, 2], 2: [2], 3: [3, 3], 4: [1, 1], 5: [2, 1], 6: [3]}
+    picked = pick_covering(drawn, 4, [1, 2, 3])
+    items = [c for s in picked for c in drawn[s]]
+    assert all(items.count(c) >= 2 for c in (1, 2, 3)), (picked, items)
+    assert 3 in picked  # the two-item sample of the rarest class
+
+
 # ----------------------------------------------------------------- import / export through the CLI
 
 
@@ -337,3 +349,37 @@ def test_dvc_repro_trains_decodes_and_excludes(project, tiny_sd, monkeypatch):
     assert {"train-decoder@tiny", "decode@tiny"} <= ran
     assert not ran & {"synthesize@tiny", "synthesize@plain", "decode@plain"}, ran
     assert json.loads((decoder / "decoder.json").read_text())["annotated_seeds"] == [1, 5, 9, 14, 20, 33]
+    lineage = json.loads((project.root / "build" / "tiny" / "lineage.json").read_text())
+    assert lineage["decoder"]["annotations"] == 6 and lineage["decoder"]["annotated_seeds"] == [1, 5, 9, 14, 20, 33]
+    assert (
+        "| annotated samples (decoder trained on) | 6 |" in (project.root / "build" / "tiny" / "README.md").read_text()
+    )
+
+
+def test_component_vote_gives_each_foreground_region_one_class(torch_one_thread):
+    """The per-pixel ensemble vote scatters classes over a region; vote: component leaves where foreground is
+    and gives each connected region the class most of its pixels got."""
+    from scipy.ndimage import label
+
+    from synth.decode.datasetgan.decoder import DatasetGANConfig, DatasetGANDecoder
+    from synth.decode.datasetgan.features.sources import RandomConvFeaturesConfig
+
+    recipe, records = _scenes(10)
+    source = RandomConvFeaturesConfig().build()
+    ensemble = _train(source, recipe, records[:4], members=2)
+    decoded = {}
+    for vote in ("pixel", "component"):
+        config = DatasetGANConfig(features={"type": "random_conv"}, vote=vote)
+        decoder = DatasetGANDecoder(config, recipe.context())
+        decoder.ensemble, decoder.source = ensemble, source  # what attach() loads from the decoder folder
+        decoded[vote] = [decoder.decode(r).mask for r in records[4:]]
+    mixed = 0
+    for pixel, voted in zip(decoded["pixel"], decoded["component"]):
+        assert np.array_equal(pixel > 0, voted > 0)  # the foreground is the ensemble's
+        regions, count = label(voted > 0, structure=np.ones((3, 3), bool))
+        for r in range(1, count + 1):
+            assert len(np.unique(voted[regions == r])) == 1
+            inside = pixel[regions == r]
+            mixed += len(np.unique(inside)) > 1
+            assert voted[regions == r][0] == np.bincount(inside).argmax()
+    assert mixed > 0  # the per-pixel vote did mix classes somewhere, so the vote had work to do

@@ -26,15 +26,26 @@ def test_every_default_recipe_exists():
 
 
 def test_every_tracked_field_is_required_so_dvc_never_misses_a_param():
-    """Stages that run for every recipe may only track required fields; optional stages have their own lists."""
-    from synth.recipe.schema import Recipe
+    """Stages that run for every recipe may only track required fields, or keys every recipe file must spell out
+    (FILE_KEYS: `evaluate: null` is allowed, absent is not); optional stages have their own lists."""
+    from synth.recipe.schema import FILE_KEYS, Recipe
 
     stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
     for stage, fields in STAGE_FIELDS.items():
         if stages[stage].get("foreach") != "${recipes}":
             continue
         for field in fields:
-            assert Recipe.model_fields[field].is_required(), f"{stage}: {field} has a default"
+            assert Recipe.model_fields[field].is_required() or field in FILE_KEYS, f"{stage}: {field} has a default"
+
+
+def test_a_recipe_file_without_a_file_key_names_it(project):
+    from tests.conftest import tiny_recipe
+
+    data = tiny_recipe()
+    del data["evaluate"]
+    project.write_recipe(data)
+    result = project.synth("check", "recipes/tiny.yaml", check=False)
+    assert result.returncode == 2 and "recipes/tiny.yaml: evaluate: missing; write `evaluate: null`" in result.stderr
 
 
 # Layers whose code every stage shares (kernel, storage, execution) or that only parses settings (recipe): a

@@ -60,6 +60,7 @@ def build_masks(project) -> dict[str, dict[int, np.ndarray]]:
 def test_coco_export_read_with_pycocotools_equals_the_build(built):
     from pycocotools import mask as mask_utils
     from pycocotools.coco import COCO
+    from scipy import ndimage
 
     result = built.synth("export", "tiny", "--format", "coco")
     out = built.root / "exports/tiny/coco"
@@ -78,15 +79,19 @@ def test_coco_export_read_with_pycocotools_equals_the_build(built):
             info = coco.loadImgs(image_id)[0]
             assert (out / "images" / info["file_name"]).is_file() and info["file_name"].endswith(".jpg")
             annotations = coco.loadAnns(coco.getAnnIds(imgIds=image_id))
-            assert sorted(a["category_id"] for a in annotations) == sorted(
-                set(np.unique(mask)) - {0, 255}
-            )  # one per class
+            assert {a["category_id"] for a in annotations} == set(np.unique(mask)) - {0, 255}
             rebuilt = np.zeros_like(mask)
             for annotation in annotations:
                 binary = coco.annToMask(annotation).astype(bool)
-                assert not rebuilt[binary].any()  # classes never overlap
+                assert not rebuilt[binary].any()  # annotations never overlap
                 rebuilt[binary] = annotation["category_id"]
                 assert annotation["area"] == binary.sum()
+                # one object per annotation: a single 8-connected region ...
+                assert ndimage.label(binary, structure=np.ones((3, 3)))[1] == 1
+            for category in {a["category_id"] for a in annotations}:
+                # ... and as many annotations as the class has separate regions (two wheels are two objects)
+                regions = ndimage.label(mask == category, structure=np.ones((3, 3)))[1]
+                assert sum(a["category_id"] == category for a in annotations) == regions
             rebuilt[mask_utils.decode(info["ignore_rle"]).astype(bool)] = 255
             assert np.array_equal(rebuilt, mask), (split, image_id)
 
@@ -107,10 +112,17 @@ def test_voc_export_equals_the_build(built):
                 assert np.array_equal(np.asarray(target), masks[int(i)])
     trainval = (out / "ImageSets/Segmentation/trainval.txt").read_text().split()
     assert len(trainval) == len(build_masks(built)["train"]) + len(build_masks(built).get("validation", {}))
-    assert (out / "labelmap.txt").read_text(encoding="utf-8").splitlines()[1:3] == [
-        "background:0,0,0::",
-        "car:230,25,75::",
+    # labelmap.txt, read back the way Datumaro/CVAT do: one `name:r,g,b::` per mask value, 255 (ignore) last;
+    # every colour is the mask PNGs' palette entry of its value.
+    lines = [
+        line for line in (out / "labelmap.txt").read_text(encoding="utf-8").splitlines() if not line.startswith("#")
     ]
+    entries = [(line.split(":")[0], tuple(int(v) for v in line.split(":")[1].split(","))) for line in lines]
+    assert [name for name, _ in entries] == ["background", "car", "wheel", "tree", "茶碗", "ignore"]
+    with Image.open(next((out / "SegmentationClass").glob("*.png"))) as target:
+        palette = target.getpalette()
+    values = [0, 1, 2, 3, 4, 255]
+    assert [rgb for _, rgb in entries] == [tuple(palette[3 * v : 3 * v + 3]) for v in values]
 
 
 def test_cityscapes_export_equals_the_build(built):
@@ -145,7 +157,10 @@ def test_export_refuses_bad_input_in_one_line(built, project):
     assert result.stderr.strip() == "--format yolo: unknown format; choose one of coco, voc, cityscapes"
     result = project.synth("export", "tiny", check=False)  # nothing built in this fresh project
     assert result.returncode == 2
-    assert result.stderr.strip() == "build/tiny: not built; run `synth build tiny` first"
+    assert result.stderr.strip() == (
+        "build/tiny: not built; data/tiny/samples is missing: run `synth synthesize tiny` and the stages after it, "
+        "up to build"
+    )
     assert not (project.root / "exports").exists()
     (built.root / "occupied").mkdir()
     (built.root / "occupied/notes.txt").write_text("mine")

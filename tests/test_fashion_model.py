@@ -34,6 +34,9 @@ def test_committed_model_loads_and_its_attention_masks_cover_the_garments(tmp_pa
     data["generator"].update(model=str(MODEL), steps=8, batch_size=8)
     data["seeds"] = [{"start": 0, "stop": 8}]
     data["samples_per_shard"] = 8
+    # Dataset Diffusion's own decoding: the recipe's default also reads the image's black background, which
+    # would make this overlap hold by construction (tests/test_attention_decoding.py covers that mode).
+    data["decode"] = {"type": "attention"}
     (tmp_path / "recipes").mkdir()
     (tmp_path / "recipes" / "fashion.yaml").write_text(yaml.safe_dump(data))
     recipe = load_recipe("fashion", tmp_path)

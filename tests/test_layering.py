@@ -7,11 +7,13 @@ reader has to follow, and the one that hides a circle). The layers, lowest first
 1. kernel: ``synth.core`` (Sample, label ids, canonical_hash, DatasetPaths, taxonomy and DatasetContext),
    ``synth.errors``, ``synth.progress``, ``synth`` itself (the version). Imports nothing else of the project.
 2. storage: ``synth.store`` (shards, codecs, records, object stores), ``synth.stats`` (per-sample statistics),
+   ``synth.agreement`` (per-sample mask-image agreement),
    ``synth.realdata`` (real labeled images: Fashion-MNIST compositions).
 3. execution: ``synth.backends`` (run per-shard callables locally or on Ray; never imports a stage).
 4. generators: ``synth.generate``; segmenters: ``synth.segment`` (segmentation networks, their batching and
-   the training loop that evaluate, mix and adapt share; below all three so none of them stands on another).
-5. implementations that consume samples: ``synth.decode``, ``synth.mix``, ``synth.adapt``, ``synth.evaluate``.
+   the training loop that evaluate, mix, adapt and labelcheck share; below all of them so none stands on another).
+5. implementations that consume samples: ``synth.decode``, ``synth.mix``, ``synth.adapt``, ``synth.evaluate``,
+   ``synth.labelcheck`` (judges, cleanlab ranking, per-sample label flags).
    Layers 4 and 5 get their own config and a ``DatasetContext``, never the recipe.
 6. recipe: ``synth.recipe`` (imports the implementations' configs), ``synth.splits``.
 7. dataset-level checks, files and models: ``validation``, ``synth.card``, ``synth.publish``, ``synth.report``,
@@ -30,10 +32,10 @@ PACKAGES = ("synth", "validation")
 
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("kernel", ("synth.core", "synth.errors", "synth.progress", "synth")),
-    ("storage", ("synth.store", "synth.stats", "synth.realdata")),
+    ("storage", ("synth.store", "synth.stats", "synth.agreement", "synth.realdata")),
     ("execution", ("synth.backends",)),
     ("generators and segmenters", ("synth.generate", "synth.segment")),
-    ("implementations", ("synth.decode", "synth.mix", "synth.adapt", "synth.evaluate")),
+    ("implementations", ("synth.decode", "synth.mix", "synth.adapt", "synth.evaluate", "synth.labelcheck")),
     ("recipe", ("synth.recipe", "synth.splits")),
     (
         "dataset checks, files and models",

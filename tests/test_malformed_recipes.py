@@ -144,7 +144,22 @@ def test_every_problem_is_reported_not_only_the_first(tmp_path, monkeypatch, cap
     with pytest.raises(SystemExit):
         main(["check"])
     lines = capsys.readouterr().err.strip().splitlines()
-    assert {line.split(": ")[1] for line in lines} == {"version", "taxonomy.classes[2].color"}
+    # the duplicate id 2 too: the cross-class rules run on the classes that validated, in the same report
+    assert {line.split(": ")[1] for line in lines} == {"version", "taxonomy.classes[2].color", "taxonomy.classes[2].id"}
+
+
+def test_a_bad_colour_and_a_misspelt_parent_are_reported_together(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "recipes").mkdir()
+    recipe = _classes({"color": "#12345"}, {"parent": "cra"}, {})(tiny_recipe())
+    (tmp_path / "recipes" / "tiny.yaml").write_text(yaml.safe_dump(recipe))
+    with pytest.raises(SystemExit) as exited:
+        main(["check"])
+    assert exited.value.code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 2, lines
+    assert lines[0].startswith("recipes/tiny.yaml: taxonomy.classes[0].color: ")
+    assert lines[1] == "recipes/tiny.yaml: taxonomy.classes[1].parent: no class named 'cra' (did you mean 'car'?)"
 
 
 def test_other_commands_validate_the_recipe_first(tmp_path, monkeypatch, capsys):
@@ -163,7 +178,13 @@ def test_unknown_recipe_and_bad_argument(tmp_path, monkeypatch, capsys):
     with pytest.raises(SystemExit) as exited:
         main(["synthesize", "nope"])
     assert exited.value.code == 2
-    assert capsys.readouterr().err.strip() == "recipes/nope.yaml: no such recipe"
+    assert capsys.readouterr().err.strip() == "recipes/nope.yaml: no such recipe"  # no recipes/ folder here
+    (tmp_path / "recipes").mkdir()
+    (tmp_path / "recipes" / "tiny.yaml").write_text(yaml.safe_dump(tiny_recipe()))
+    with pytest.raises(SystemExit) as exited:
+        main(["synthesize", "tiyn"])
+    assert exited.value.code == 2
+    assert capsys.readouterr().err.strip() == "recipes/tiyn.yaml: no such recipe; did you mean 'tiny'?"
     with pytest.raises(SystemExit) as exited:
         main(["synthesize", "nope", "--limit", "0"])
     assert exited.value.code == 2

@@ -1,6 +1,6 @@
 """The usefulness score on a real labeled set named in the recipe (``evaluate.eval`` / ``evaluate.reference``):
 reading the Parquet files, the random-init SegFormer, the ``real`` variant, the checks, and the DVC stage
-``evaluate-real`` for ``evaluate_recipes``. Here the "real" sets are exact-mask ``scenes`` samples of other
+``evaluate`` (it runs for every recipe). Here the "real" sets are exact-mask ``scenes`` samples of other
 seeds written the way ``real/fashion-mnist/*.parquet`` is (PNG image and mask columns)."""
 
 from __future__ import annotations
@@ -189,24 +189,53 @@ def test_recipes_without_the_new_settings_dump_as_before():
 
 
 @pytest.mark.slow
-def test_evaluate_real_stage_runs_through_dvc_repro_for_evaluate_recipes(project):
+def test_evaluate_stage_scores_on_a_real_set_through_dvc_repro(project):
+    import shutil
+
     write_labeled_parquet(project.root / "scratch", "real/eval.parquet", (600, 612))
     write_labeled_parquet(project.root / "scratch", "real/train.parquet", (700, 720))
-    (project.root / "scratch" / "real").rename(project.root / "real")
-    import shutil
+    for name in ("eval.parquet", "train.parquet"):
+        shutil.move(project.root / "scratch/real" / name, project.root / "real" / name)
 
     shutil.rmtree(project.root / "scratch")
     project.write_recipe(real_recipe())
-    project.use_recipes("tiny", evaluate=["tiny"])
+    project.use_recipes("tiny")
     project.commit("real evaluation")
     out = project.dvc("repro").stdout
-    assert "Running stage 'evaluate-real@tiny'" in out and "target@tiny" not in out
+    assert "Running stage 'evaluate@tiny'" in out and "target@tiny" not in out
     metrics = json.loads((project.root / "reports/tiny/evaluate.json").read_text())
     assert set(metrics["miou"]) == {"source", "real"}
     assert "evaluate.json" in project.dvc("metrics", "show", "--json").stdout
-    assert "Running stage 'evaluate-real@tiny'" not in project.dvc("repro").stdout
+    assert "Running stage 'evaluate@tiny'" not in project.dvc("repro").stdout
     # A new real evaluation set reruns the score only.
     write_labeled_parquet(project.root / "scratch", "real/eval.parquet", (640, 650))
     shutil.move(project.root / "scratch/real/eval.parquet", project.root / "real/eval.parquet")
     again = project.dvc("repro").stdout
-    assert "Running stage 'evaluate-real@tiny'" in again and "Running stage 'synthesize@tiny'" not in again
+    assert "Running stage 'evaluate@tiny'" in again and "Running stage 'synthesize@tiny'" not in again
+    # The report and the card depend on evaluate.json, so they ran after it and print its new figures.
+    assert again.index("Running stage 'evaluate@tiny'") < again.index("Running stage 'report@tiny'")
+    assert again.index("Running stage 'evaluate@tiny'") < again.index("Running stage 'build@tiny'")
+    assert_report_shows_the_metrics_files(project.root)
+
+
+def assert_report_shows_the_metrics_files(root: Path) -> None:
+    """Every figure the report page prints from a metrics file equals that file's value."""
+    import re
+
+    from synth.report.page import _fmt
+
+    html = (root / "reports/tiny/report/index.html").read_text(encoding="utf-8")
+    scores = json.loads((root / "reports/tiny/evaluate.json").read_text())
+    for variant, miou in scores["miou"].items():
+        row = re.search(rf"<tr><td>{variant}</td>(.*?)</tr>", html)
+        assert row, variant
+        cells = re.findall(r'<td class="num">([^<]*)</td>', row.group(1))
+        names = sorted(scores["per_class"][variant])
+        assert cells == [_fmt(miou), *(_fmt(scores["per_class"][variant][n]) for n in names)], variant
+    validation = json.loads((root / "reports/tiny/validation.json").read_text())
+    for severity, counts in validation["expectations"].items():
+        shown = [counts.get(k, 0) for k in ("evaluated", "passed", "failed", "errored")]
+        assert f"<tr><td>{severity}</td>" + "".join(f'<td class="num">{n}</td>' for n in shown) in html
+    card = (root / "build/tiny/README.md").read_text()
+    for variant, miou in scores["miou"].items():
+        assert f"| {variant} | {miou:.4f} |" in card, variant

@@ -83,7 +83,8 @@ def test_review_shows_both_sides_from_the_remote(history):
     assert "class added: 4 `dog`" in text  # the semantic diff stays
     assert rows(text, "samples") == [["**samples**", "40", "**60**", "**+20 (+50%)**"]]
     assert rows(text, "shards")[0][1:3] == ["4", "**6**"]
-    assert rows(text, "validation") == [["validation", "passed", "passed", ""]]
+    assert rows(text, "validation") == []  # the same on both sides: left out, and counted
+    assert re.search(r"\d+ rows? the same on both sides, left out\.", text)
     kl = rows(text, "class KL (observed ‖ target)")[0]
     assert re.fullmatch(r"0\.\d+", kl[1]) and re.fullmatch(r"\*\*0\.\d+\*\*", kl[2]) and kl[3].startswith("**")
     for name in ("car", "wheel", "tree"):  # classes the base has: a real number before and after, never a dash
@@ -98,6 +99,19 @@ def test_review_shows_both_sides_from_the_remote(history):
         if line.startswith("| ") and not line.startswith("| class ") and not line.startswith("|  |"):
             cells = [c.strip() for c in line.strip("|").split("|")]
             assert "-" not in cells and "" not in cells[1:3], line  # every row has both sides, never a dash
+
+    # Seed by seed: the 40 shared seeds compared byte for byte, the 20 new ones counted, and every shared seed
+    # whose mask now holds the new class `dog` counted as gaining it (the base had no dog to lose).
+    samples = text.split("#### Samples, seed by seed")[1].split("####")[0]
+    counted = re.search(r"\*\*samples\*\*: (\d+) of the 40 seeds on both sides changed bytes", samples)
+    assert counted and 0 < int(counted.group(1)) <= 40, samples
+    assert "20 only after" in samples
+    from synth.publish.review_samples import read_states
+    from synth.recipe import load_recipe
+
+    head = read_states(project.root, load_recipe("tiny", project.root))
+    with_dog = sum("dog" in state.classes for seed, state in head.items() if seed < 40)
+    assert with_dog > 0 and rows(samples, "`dog`")[0][1] == str(with_dog) and rows(samples, "`dog`")[0][3] == "0"
 
     params = text.split("#### Params by field")[1].split("####")[0]
     changed = [line.split("|")[1].strip() for line in params.splitlines() if line.startswith("| `")]
@@ -165,11 +179,12 @@ def test_params_by_field_one_line_per_change():
     assert params_rows(before, tiny_recipe()) == []
 
 
-def test_only_changed_rows_are_highlighted():
+def test_only_changed_rows_are_shown_and_the_rest_counted():
     lines = table([("same", 1, 1), ("up", 0.5, 0.75), ("new", None, 3)])
-    assert lines[2] == "| same | 1 | 1 | |"
-    assert lines[3] == "| **up** | 0.5 | **0.75** | **+0.25 (+50%)** |"
-    assert lines[4] == "| **new** | absent | **3** | **new** |"
+    assert lines[2] == "| **up** | 0.5 | **0.75** | **+0.25 (+50%)** |"
+    assert lines[3] == "| **new** | absent | **3** | **new** |"
+    assert lines[4:] == ["", "1 row the same on both sides, left out."]
+    assert table([("same", 1, 1)]) == ["1 row the same on both sides, left out."]
     assert change("passed", "FAILED") == "**changed**"
 
 

@@ -152,7 +152,9 @@ def test_tiny_dataset_passes(decoded):
     assert list((reports / "data_docs" / "validations").rglob("*.html"))
     details = json.loads((reports / "validation_details.json").read_text())
     assert details["success"] is True
-    assert "validate: passed: 40 samples" in result.stderr
+    warned = metrics["expectations"]["warning"]["failed"]  # the small components of 64 px scenes
+    said = f"passed with {warned} warning{'s' if warned != 1 else ''}" if warned else "passed"
+    assert f"validate: {said}: 40 samples" in result.stderr
     assert not list(reports.glob(".validate*"))
 
 
@@ -313,3 +315,15 @@ def test_great_expectations_error_counts_as_failure(decoded, tmp_path):
     assert outcome.counts["error"]["errored"] == 1
     (errored,) = outcome.blocking
     assert errored["column"] == "sizes_match" and errored["status"] == "errored"
+
+
+def test_one_verdict_in_words_for_every_page():
+    from validation.outcome import verdict
+
+    none = {"evaluated": 3, "passed": 3, "failed": 0, "errored": 0}
+    assert verdict(True, {"error": none, "warning": none}) == "passed"
+    warned = {"evaluated": 10, "passed": 0, "failed": 9, "errored": 1}
+    assert verdict(True, {"error": none, "warning": warned}) == "passed with 10 warnings"
+    failed = {"evaluated": 3, "passed": 2, "failed": 1, "errored": 0}
+    assert verdict(False, {"error": failed, "warning": none}) == "FAILED: 1 error"
+    assert verdict(False, {"error": failed, "warning": warned}) == "FAILED: 1 error, 10 warnings"

@@ -131,8 +131,7 @@ def clip_tokenizer():
 def save_tiny_sd(folder: Path, vae_factor: int = 8) -> Path:
     """``vae_factor`` 8 as SD (128 px images -> 16x16 latents); 4 gives the 64 px layout of models/fashion-sd."""
     import torch
-    from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
-    from transformers import CLIPTextConfig, CLIPTextModel
+    from diffusers import AutoencoderKL, UNet2DConditionModel
 
     torch.manual_seed(0)
     tokenizer = clip_tokenizer()
@@ -155,13 +154,24 @@ def save_tiny_sd(folder: Path, vae_factor: int = 8) -> Path:
         norm_num_groups=8,
         sample_size=16 * vae_factor,
     )
+    return save_sd_pipeline(folder, tokenizer, unet, vae, hidden_size=32, intermediate_size=37, heads=4, layers=2)
+
+
+def save_sd_pipeline(
+    folder: Path, tokenizer, unet, vae, hidden_size: int, intermediate_size: int, heads: int, layers: int
+):
+    """A StableDiffusionPipeline folder around ``unet`` and ``vae``: a CLIP text encoder of the given size over
+    ``tokenizer``, SD's DDIM schedule, no safety checker; saved the real way (``save_pretrained``)."""
+    from diffusers import DDIMScheduler, StableDiffusionPipeline
+    from transformers import CLIPTextConfig, CLIPTextModel
+
     text_encoder = CLIPTextModel(
         CLIPTextConfig(
             vocab_size=len(tokenizer),
-            hidden_size=32,
-            intermediate_size=37,
-            num_attention_heads=4,
-            num_hidden_layers=2,
+            hidden_size=hidden_size,
+            intermediate_size=intermediate_size,
+            num_attention_heads=heads,
+            num_hidden_layers=layers,
             max_position_embeddings=77,
             bos_token_id=0,
             eos_token_id=1,
@@ -227,6 +237,7 @@ def diffusion_recipe(model: Path, **changes) -> dict:
             "max_empty_fraction": 1.0,
             "max_duplicate_fraction": 1.0,
         },
+        "evaluate": None,
     }
     recipe.update(changes)
     return recipe

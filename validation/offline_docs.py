@@ -86,12 +86,21 @@ def _rewrite(html: str, page: Path, site: Path, unknown: set[str]) -> str:
     return re.sub(r"<(script|link|img)\b[^>]*>", tag, html)
 
 
-def make_offline(site: Path) -> list[str]:
-    """Vendor the assets into ``site`` and rewrite its pages; returns remote URLs still loaded (empty when clean)."""
+def _with_banner(html: str, banner: str) -> str:
+    """The project's one verdict at the top of a page (the report and the card say the same words)."""
+    from html import escape
+
+    div = f'<div id="synth-verdict" class="alert alert-info m-2" role="status">{escape(banner)}</div>'
+    return re.sub(r"(<body\b[^>]*>)", lambda m: m.group(1) + div, html, count=1)
+
+
+def make_offline(site: Path, banner: str | None = None) -> list[str]:
+    """Vendor the assets into ``site`` and rewrite its pages (``banner``: a line put at the top of each); returns
+    remote URLs still loaded (empty when clean)."""
     site = Path(site)
     shutil.copytree(ASSETS, site / VENDOR, dirs_exist_ok=True)
     unknown: set[str] = set()
     for page in sorted(site.rglob("*.html")):
-        html = page.read_text(encoding="utf-8")
-        page.write_text(_rewrite(html, page, site, unknown), encoding="utf-8")
+        html = _rewrite(page.read_text(encoding="utf-8"), page, site, unknown)
+        page.write_text(_with_banner(html, banner) if banner else html, encoding="utf-8")
     return sorted(unknown)

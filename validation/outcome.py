@@ -142,6 +142,21 @@ def describe(item: dict) -> str:
     return line
 
 
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def verdict(success: bool, counts: dict[str, dict[str, int]]) -> str:
+    """The one verdict the Data Docs, the report, the card and ``synth validate`` all state, by the rules above:
+    ``passed``, ``passed with 10 warnings``, ``FAILED: 1 error, 10 warnings``."""
+    failing = {s: c.get("failed", 0) + c.get("errored", 0) for s, c in counts.items()}
+    warnings = failing.get("warning", 0)
+    if success:
+        return f"passed with {_plural(warnings, 'warning')}" if warnings else "passed"
+    parts = [_plural(failing.get(BLOCKING, 0), "error")] + ([_plural(warnings, "warning")] if warnings else [])
+    return "FAILED: " + ", ".join(parts)
+
+
 def absent_line(entry: dict, samples: int) -> str:
     """One line for a class in no mask at all (``synth validate`` and the report say the same)."""
     return (

@@ -30,6 +30,9 @@ MASK_STAT_COLUMNS = [
     "class_components",
     "class_min_component",
     "mean_confidence",
+    "boundary_fscore",
+    "boundary_precision",
+    "labels_off_content",
 ]
 IMAGE_STAT_COLUMNS = ["seed", "height", "width", "phash"]
 
@@ -79,16 +82,20 @@ def load_variant_stats_table(recipe: Recipe, directory: Path, stage: str) -> pd.
     Variant shards store no mask statistics, so they are computed here from each mask, with the function decode
     uses (``synth.stats.mask_stats``): the suites then see exactly the columns they see for the base dataset.
     """
+    from synth.agreement import agreement_stats
     from synth.stats import mask_stats
     from synth.store.codec import decode_png
 
-    columns = _read_columns(directory, ["mask", *IMAGE_STAT_COLUMNS], "variant", stage, recipe.name)
+    columns = _read_columns(directory, ["mask", "image", *IMAGE_STAT_COLUMNS], "variant", stage, recipe.name)
     class_ids = recipe.taxonomy.ids
     rows = []
-    for seed, png in zip(columns.column("seed").to_pylist(), columns.column("mask").to_pylist()):
+    for seed, png, image in zip(
+        columns.column("seed").to_pylist(), columns.column("mask").to_pylist(), columns.column("image").to_pylist()
+    ):
         if png is None:
             raise UserError(f"{directory}: sample {seed} has no mask; rerun `synth {stage} {recipe.name}`")
-        rows.append({"seed": seed, **mask_stats(decode_png(png), class_ids)})
+        mask = decode_png(png)
+        rows.append({"seed": seed, **mask_stats(mask, class_ids), **agreement_stats(decode_png(image), mask)})
     masks = pd.DataFrame(rows, columns=MASK_STAT_COLUMNS)
     images = columns.select(IMAGE_STAT_COLUMNS).to_pandas()
     return stats_table(recipe, masks, images, directory, directory, stage)
@@ -146,6 +153,8 @@ def stats_table(
     table = pd.concat([table, pd.DataFrame(expanded)], axis=1)
 
     table["mean_confidence"] = table["mean_confidence"].astype(np.float64)
+    for column in ("boundary_fscore", "boundary_precision", "labels_off_content"):
+        table[column] = table[column].astype(np.float64)
     table["ignore_fraction"] = table["ignore_fraction"].astype(np.float64)
     table["background_fraction"] = table["background_fraction"].astype(np.float64)
     table["empty"] = table["empty"].astype(bool)

@@ -16,6 +16,7 @@ import great_expectations as gx
 import great_expectations.expectations as gxe
 
 from synth.recipe import Recipe
+from validation.label_suite import label_check_expectations
 from validation.stats_table import class_column
 
 CLASS_BALANCE = "class_balance"
@@ -146,6 +147,8 @@ def mask_quality_suite(recipe: Recipe, rows: int | None = None) -> gx.Expectatio
                 meta=_meta("validation.min_component_pixels", f"smallest connected component of {cls.name}, pixels"),
             )
         )
+    for expectation in label_check_expectations(recipe, CRITICAL):
+        add(expectation)
     if rules.min_mean_confidence > 0:
         add(
             gxe.ExpectColumnValuesToBeBetween(

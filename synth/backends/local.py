@@ -10,11 +10,17 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from synth.backends.work import ShardJob, ShardWork
+from synth.core.torch_runtime import fixed_threads
 from synth.store.shards import read_shard, write_atomic
 
 
 def run_locally(work: ShardWork, jobs: list[ShardJob], out_dir: Path, advance) -> list[str]:
     """Make ``jobs`` into ``out_dir``; the shard names written, in job order."""
+    with fixed_threads(work.threads):
+        return _run(work, jobs, out_dir, advance)
+
+
+def _run(work: ShardWork, jobs: list[ShardJob], out_dir: Path, advance) -> list[str]:
     state = work.setup()
     failed = True
     written: list[str] = []

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from synth.backends.work import ShardJob, ShardWork
+from synth.core.torch_runtime import fixed_threads
 from synth.errors import UserError
 from synth.store.objects import ObjectStore, open_store
 from synth.store.shards import ShardPlan, shard_bytes, write_atomic
@@ -102,15 +103,17 @@ def _actor_class():
     class ShardWorker:
         def __init__(self, work: ShardWork):
             self.work = work
-            self.state = work.setup()
+            with fixed_threads(work.threads):
+                self.state = work.setup()
 
         @ray.method(num_returns="streaming")
         def make(self, job: ShardJob, out_dir: str, store_url: str | None, period: float):
             work = self.work
 
-            def run(advance):
+            def run(advance):  # on a thread of its own (_streamed): the thread count is set where it computes
                 source = _read_source(job.source, work.source_columns, store_url) if work.source_columns else None
-                table = work.make(self.state, job, source, advance)
+                with fixed_threads(work.threads):
+                    table = work.make(self.state, job, source, advance)
                 return _put_or_write(table, job.plan, work.name, work.kind, out_dir, store_url)
 
             yield from _streamed(run, period)

@@ -4,7 +4,8 @@ An executor (``local``, ``ray``) gets a ``ShardWork`` and the ``ShardJob``s stil
 worker (loading a model is the expensive part) and returns the state every shard of that worker shares; ``make``
 turns one job into its shard's table (or, locally, a future of it, so the write overlaps the next shard). Both are
 plain module-level functions or ``functools.partial``s of them, so Ray pickles them by reference and a worker
-imports the stage's module itself: the executors never import a stage.
+imports the stage's module itself: the executors never import a stage. ``threads`` is part of what is made,
+not how: float results depend on torch's thread count, so every executor runs the work on that many threads.
 """
 
 from __future__ import annotations
@@ -31,3 +32,4 @@ class ShardWork:
     teardown: Callable[[Any, bool], None] | None = None  # (state, failed); workers that are killed skip it
     source_kind: str = "samples"  # where a job's source shard lives in an object store
     source_columns: tuple[str, ...] | None = None  # read from a job's source before ``make``; None: no source
+    threads: int | None = None  # torch threads ``setup`` and ``make`` compute on in every executor; None: any

@@ -5,6 +5,9 @@ from __future__ import annotations
 import yaml
 
 from synth.recipe import Recipe
+from validation.outcome import verdict as verdict_of
+
+PREVIEW = "preview.png"  # a few samples (image | overlay | mask) inside the build, shown by the card
 
 SIZE_CATEGORIES = [(1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M")]
 
@@ -22,6 +25,7 @@ def card_metadata(
     split_bytes: dict[str, int],
     has_confidence: bool,
     variants: dict | None = None,
+    trained_on: list[str] | None = None,
 ) -> dict:
     """The card's YAML. ``variants`` (lineage ``variants``) adds one config per variant (``mixed/``, ...) and makes
     ``dataset_info`` a list with one entry per config, as the Hub's card spec has it for several configs."""
@@ -60,7 +64,9 @@ def card_metadata(
         "task_categories": ["image-segmentation"],
         "task_ids": ["semantic-segmentation"],
         "annotations_creators": ["machine-generated"],
-        "source_datasets": ["original"],
+        # New images, unless the generator was trained on a dataset (its model card's `datasets:`): then they
+        # derive from it, in the Hub's `extended|NAME` form.
+        "source_datasets": [f"extended|{d}" for d in trained_on] if trained_on else ["original"],
         "size_categories": [size_category(total)],
         "tags": ["synthetic", f"generator:{recipe.generator.type}", f"decoder:{recipe.decode.type}"],
         "configs": configs,
@@ -69,27 +75,39 @@ def card_metadata(
 
 
 def render_card(
-    recipe: Recipe, lineage: dict, split_counts: dict[str, int], split_bytes: dict[str, int], has_confidence: bool
+    recipe: Recipe,
+    lineage: dict,
+    split_counts: dict[str, int],
+    split_bytes: dict[str, int],
+    has_confidence: bool,
+    usefulness: dict | None = None,
+    preview: bool = False,
 ) -> str:
+    """``usefulness``: the evaluate stage's scores (``{}`` when the recipe is not scored); ``preview``: the build
+    holds ``preview.png``."""
     variants = lineage.get("variants", {})
+    generator = lineage["generator"]
     meta = yaml.safe_dump(
-        card_metadata(recipe, split_counts, split_bytes, has_confidence, variants), sort_keys=False, allow_unicode=True
+        card_metadata(recipe, split_counts, split_bytes, has_confidence, variants, generator.get("trained_on")),
+        sort_keys=False,
+        allow_unicode=True,
     )
     validation = lineage["validation"]
-    generator = lineage["generator"]
+    scores = usefulness or {}
     rows = "\n".join(
         f"| {c.id} | {c.name} | `{c.color}` | {c.phrase} | {c.parent or ''} | {c.weight:g} |"
         for c in recipe.taxonomy.classes
     )
-    verdict = "passed" if validation.get("success") else "**FAILED — this build is unvalidated**"
+    said = verdict_of(bool(validation.get("success")), validation.get("expectations", {}))
+    verdict = said if validation.get("success") else f"**{said} — this build is unvalidated**"
     load_id = recipe.hub_repo or f"<org>/{recipe.name}"
     settings = yaml.safe_dump(recipe.generator.model_dump(mode="json"), sort_keys=True).strip()
     decode = yaml.safe_dump(recipe.decode.model_dump(mode="json"), sort_keys=True).strip()
     splits = ", ".join(f"{s}: {n}" for s, n in split_counts.items())
     dropped = lineage.get("excluded", [])
     excluded = (
-        f"\n## Excluded samples\n\n{len(dropped)} generated samples are not in this dataset; the decoder excluded them "
-        f"(seeds and reasons in `lineage.json`): "
+        f"\n## Excluded samples\n\n{len(dropped)} generated samples are not in this dataset: "
+        f"{_exclusion_counts(dropped)} (seeds and reasons in `lineage.json`): "
         + ", ".join(f"{e['seed']} ({e['reason']})" for e in dropped[:50])
         + (" ..." if len(dropped) > 50 else "")
         + "\n"
@@ -111,18 +129,37 @@ def render_card(
 
 Machine-generated: images by `{generator["generator"]}`, masks by the `{recipe.decode.type}` decoder, built by
 synth-datasets from the recipe `recipes/{recipe.name}.yaml`. No pixel was labeled by hand.
-
+{"" if not preview else chr(10) + f"![samples: image, overlay, mask]({PREVIEW})" + chr(10)}
 ```python
 from datasets import load_dataset
 
 ds = load_dataset("{load_id}", revision="v{recipe.version}")
 ```
 
+## Columns
+
+{columns_section(recipe, has_confidence)}
+
+## Labels
+
 Masks are single-channel palette ("P" mode) PNGs: the pixel value is the class id below, `0` is background and
 `255` is ignore (pixels the decoder was not confident about); `np.asarray(row["mask"])` gives the ids.
-`id2label.json` maps ids to names. The PNG palette is the taxonomy's colours (`0` black, `255` white, every
-class the colour in the table below), so image viewers and the Hub's dataset viewer show the masks in colour;
-convert with `np.asarray`, never with `.convert("RGB")`, to train on them.
+`id2label.json` maps ids to names, `0: background` included. The PNG palette is the taxonomy's colours (`0` black,
+`255` white, every class the colour in the table below), so image viewers and the Hub's dataset viewer show the
+masks in colour; convert with `np.asarray`, never with `.convert("RGB")`, to train on them.
+
+With transformers (`SegformerImageProcessor`, `Mask2FormerImageProcessor`, ...) keep `do_reduce_labels=False`:
+background is class 0 here, and reducing labels would turn it into 255 and shift every class id down by one, so
+the model would learn the wrong names. Pass `ignore_index=255` to the loss (SegFormer's default
+`semantic_loss_ignore_index` is already 255) and `id2label` from `id2label.json`.
+
+## Usefulness
+
+{usefulness_section(recipe, scores)}
+
+## Known limitations
+
+{limitations_section(recipe, validation, scores)}
 
 ## Taxonomy
 
@@ -142,7 +179,7 @@ convert with `np.asarray`, never with `.convert("RGB")`, to train on them.
 | model revision | `{generator.get("revision")}` |
 | generator settings hash | `{generator.get("settings_hash")}` |
 | synth-datasets | `{lineage["synth_version"]}` |
-| samples | {splits} |
+| samples | {splits} |{annotated_row(lineage)}
 
 Generator settings:
 
@@ -158,7 +195,8 @@ Mask decoding:
 
 ## Validation
 
-Great Expectations suites `class_balance` and `mask_quality`: {verdict}, against these thresholds:
+Great Expectations suites `class_balance` and `mask_quality`: {verdict} (warnings are reported and never block;
+an error-severity expectation that fails does), against these thresholds:
 
 ```yaml
 {thresholds}
@@ -181,8 +219,9 @@ VARIANT_TEXT = {
     "reaches another through a composite.",
     "stylized": "The samples moved toward a target image domain (the `stylize` stage); every mask is the default "
     "config's mask for the same seed, byte for byte, and every sample keeps its seed's split. Reinhard and FDA "
-    "move no pixel; a learned translator (method cut) keeps the layout through its training loss only, so check "
-    "`edge_agreement` in the stage's `stylize.json` (1: no edge moved).",
+    "move no pixel; a learned translator (method cut) keeps the layout through its training loss only: the stylize "
+    "stage measures how many edges stay in place (`edge_agreement`, 1: none moved) in the project that built this "
+    "dataset; compare image and mask before relying on its boundaries.",
 }
 
 
@@ -227,3 +266,113 @@ ds = load_dataset("{load_id}", "{next(iter(variants))}", revision="v{recipe.vers
 ```
 
 """ + "\n".join(blocks)
+
+
+def _exclusion_counts(dropped: list[dict]) -> str:
+    """'N by the decoder, M by the label checks' (a sample both name counts in both)."""
+    checks = sum("label checks:" in e["reason"] for e in dropped)
+    decoder = sum(not e["reason"].startswith("label checks:") for e in dropped)
+    parts = [f"{decoder} excluded by the decoder"] if decoder else []
+    parts += [f"{checks} by the label checks (mask against image, docs/validation.md)"] if checks else []
+    return ", ".join(parts)
+
+
+COLUMNS = {
+    "image": "the generated image (RGB; stored as {fmt})",
+    "mask": "class id per pixel: a palette PNG, `0` background, `1..{k}` the classes below, `255` ignore",
+    "confidence": "the decoder's confidence in the mask's label per pixel: an 8-bit greyscale ('L' mode) PNG, "
+    "value / 255 = confidence. A label is kept only where it wins, so values sit in the upper half (about "
+    "128-255); below the decoder's threshold the mask says 255 instead. Only for decoders that give one",
+    "seed": "the generator seed: the sample's identity; its split is a hash of the seed alone",
+    "prompt": "the text prompt the image was generated from (for procedural generators: the classes drawn)",
+}
+
+
+def columns_section(recipe: Recipe, has_confidence: bool) -> str:
+    """Every column of the default config, what it holds and how it is encoded."""
+    fmt = {"png": "PNG, lossless", "webp": "WebP, lossless", "jpeg": "JPEG, quality 95"}[recipe.image_format]
+    names = [n for n in COLUMNS if n != "confidence" or has_confidence]
+    k = len(recipe.taxonomy.classes)
+    return "\n".join(f"- `{n}`: {COLUMNS[n].format(fmt=fmt, k=k)}." for n in names)
+
+
+def usefulness_section(recipe: Recipe, scores: dict) -> str:
+    """The evaluate stage's scores, as written to ``reports/NAME/evaluate.json``; says so when not scored."""
+    if not scores.get("miou"):
+        return (
+            "Not measured: the recipe has no `evaluate:` section, so no segmenter was trained on this data and scored "
+            "on labeled images. Measure it before relying on the data for training."
+        )
+    runs = scores.get("runs", {})
+    rows = "\n".join(
+        f"| {variant} | {miou:.4f} | {', '.join(f'{r:.4f}' for r in runs.get(variant, [])) or 'one run'} |"
+        for variant, miou in sorted(scores["miou"].items())
+    )
+    ratio = scores.get("synthetic_to_real")
+    tail = (
+        f"\n\nTrained on this data (`source`), the segmenter reaches **{ratio:.2f}** of the mIoU of the same "
+        "segmenter trained on real labeled images (`real`)."
+        if ratio is not None
+        else ""
+    )
+    return (
+        f"A small segmentation network trained on each variant for {scores.get('steps')} steps, scored by mIoU on "
+        f"{scores.get('eval_samples')} labeled evaluation images (recipe section `evaluate:`; per class in the "
+        f"project's `reports/{recipe.name}/evaluate.json`).\n\n"
+        f"| variant | mIoU | runs |\n|---|---:|---|\n{rows}{tail}"
+    )
+
+
+DECODER_LIMITS = {
+    "exact": "Masks are exact: the generator draws them with the image.",
+    "attention": "Masks are read from the model's attention maps, computed at a few times lower resolution and "
+    "upsampled: boundaries are coarse, thin parts get lost, and an object can be given the class of another word "
+    "in its prompt. Pixels the decoder is unsure of are `255` (ignore).",
+    "datasetgan": "Masks come from a label decoder trained on a few hand-annotated samples (`lineage.json`, "
+    "`decoder`): classes rare in those annotations are rarely predicted, and the most uncertain samples are "
+    "left out (listed below when any).",
+}
+GENERATOR_LIMITS = {
+    "scenes": "Images are procedural compositions of textured shapes, not photographs: for demos and tests of "
+    "tooling, not for training a model meant for real images.",
+}
+
+
+def limitations_section(recipe: Recipe, validation: dict, scores: dict) -> str:
+    """What a user should know before training on this data: generator, decoder, validation warnings,
+    classes that are rare or absent, and the usefulness score where it was measured."""
+    items = [
+        GENERATOR_LIMITS.get(
+            recipe.generator.type,
+            "Images come from a generative model: they carry its failure modes and biases, and the model may draw "
+            "something other than what the prompt asks for while the mask follows the prompt.",
+        ),
+        DECODER_LIMITS.get(recipe.decode.type, f"Masks come from the `{recipe.decode.type}` decoder."),
+    ]
+    counts = validation.get("expectations", {}).get("warning", {})
+    warned = counts.get("failed", 0) + counts.get("errored", 0)
+    if warned:
+        items.append(
+            f"{warned} of {counts.get('evaluated', 0)} warning-severity checks failed (listed in the project's "
+            "Great Expectations Data Docs): they do not block the build, but say where the masks are unusual."
+        )
+    classes = validation.get("classes", {})
+    absent = [n for n, v in classes.items() if not v.get("presence")]
+    rare = [n for n, v in classes.items() if 0 < v.get("presence", 0) < recipe.validation.min_class_presence]
+    if absent:
+        items.append(f"Never in a mask: {', '.join(absent)}.")
+    if rare:
+        items.append(f"In fewer than {recipe.validation.min_class_presence:g} of the samples: {', '.join(rare)}.")
+    ratio = scores.get("synthetic_to_real")
+    if ratio is not None and ratio < 1:
+        items.append(
+            f"A segmenter trained on this data reaches {ratio:.2f} of the mIoU that real labeled images give "
+            "(Usefulness, above): use it for pre-training or augmentation, not instead of real labels."
+        )
+    return "\n".join(f"- {item}" for item in items)
+
+
+def annotated_row(lineage: dict) -> str:
+    """A lineage table row for decoders that learned from annotations (DatasetGAN), else nothing."""
+    count = lineage.get("decoder", {}).get("annotations")
+    return "" if count is None else f"\n| annotated samples (decoder trained on) | {count} |"

@@ -1,6 +1,7 @@
 """The ``synth`` command line: thin wrappers, one per library function (see ``synth.stages``)."""
 
 from synth.cli import (  # noqa: F401 - importing registers the commands
+    check_labels,
     datasetgan,
     export,
     generation,

@@ -30,7 +30,7 @@ PANELS: dict[str, list[str]] = {
     ],
     # Sub-apps (registry, annotate) are listed after the commands of their panel: typer adds groups last.
     "Publishing and registry": ["publish", "export", "review", "registry"],
-    "Tools": ["check", "list", "export-photos", "real-data", "annotate"],
+    "Tools": ["check", "check-labels", "list", "export-photos", "real-data", "annotate"],
 }
 
 

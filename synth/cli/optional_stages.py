@@ -45,10 +45,14 @@ def stylize(name: NAME, quiet: QUIET = False) -> None:
 
 @app.command()
 def evaluate(name: NAME, quiet: QUIET = False) -> None:
-    """Train a small segmentation net per variant and write mIoU on the target eval set to reports/NAME/evaluate.json."""
+    """Train a small segmentation net per variant and write mIoU on the eval set to reports/NAME/evaluate.json ({}
+    for a recipe with `evaluate: null`)."""
     from synth.stages.evaluate import evaluate as run
 
     metrics = run(load(name), ROOT, log=(lambda m: None) if quiet else echo)
+    if not metrics:
+        echo(f"evaluate: {name} is not scored (`evaluate: null`); reports/{name}/evaluate.json is {{}}")
+        return
     echo("evaluate: " + ", ".join(f"{k} mIoU {v:.4f}" for k, v in metrics["miou"].items()))
 
 

@@ -1,8 +1,19 @@
 """``attention``: masks from Dataset Diffusion's refined class score maps.
 
-Each class map is min-max normalised per image and upsampled (bicubic) to image size. A pixel whose best class
-score reaches ``label_threshold`` gets that class; below ``background_threshold`` it is background; the band in
-between is 255 (ignore), so uncertain boundaries never teach a model the wrong label.
+Three steps, each a setting (docs/diffusion.md, "Decoding modes", says how the fashion default was chosen):
+
+1. Class maps in [0, 1] (``normalise``). ``per_class`` is Dataset Diffusion as published: each map min-max
+   normalised on its own, so every prompted class gets a region near 1 whether it was drawn or not; with Stable
+   Diffusion's sharp attention that holds, with a weak model a class that is weak everywhere floods the image.
+   ``contrast`` weights each normalised map by its raw range (max - min) relative to the sample's largest range,
+   so a class that stands out less than another scores less everywhere. ``min_contrast`` drops a map whose
+   relative contrast (max - min) / max is below it: a flat map labels nothing.
+2. Thresholds, bicubic upsampling to image size: at or above ``label_threshold`` the best class, below
+   ``background_threshold`` background, between them 255 (ignore).
+3. The image's own evidence (``black_level``): an image with (almost) nothing brighter than the product
+   photos' black gets a background mask; with ``clip_to_image`` every pixel at or below it is background and a
+   bright pixel no class claims is ignore. ``vote: component`` gives each connected labelled region the class
+   most of its pixels carry.
 """
 
 from __future__ import annotations
@@ -14,6 +25,7 @@ from pydantic import Field
 
 from synth.core.labels import IGNORE_ID
 from synth.decode.base import Decoded, Decoder, DecoderConfig
+from synth.decode.components import component_vote
 from synth.errors import UserError
 from synth.generate.base import Capability
 
@@ -21,12 +33,35 @@ if TYPE_CHECKING:
     from synth.core.dataset import DatasetContext
     from synth.store.records import SampleRecord
 
+MIN_ITEM_PIXELS = 12  # fewer bright pixels than this are specks, not an item (as the scripted annotator counts)
+
 
 class AttentionDecoderConfig(DecoderConfig):
     type: Literal["attention"]
     why_needed: ClassVar[str] = "'attention' reads the class score maps the generator stores"
     label_threshold: float = Field(default=0.6, gt=0, le=1, description="Score at or above which a pixel is labeled.")
     background_threshold: float = Field(default=0.5, ge=0, le=1, description="Score below which a pixel is background.")
+    normalise: Literal["per_class", "contrast"] = Field(
+        default="per_class",
+        description="per_class: each map min-max on its own (Dataset Diffusion); contrast: also weighted by its "
+        "raw range relative to the sample's largest.",
+    )
+    min_contrast: float = Field(
+        default=0.0, ge=0, lt=1, description="A map whose (max - min) / max is below this labels nothing."
+    )
+    black_level: int | None = Field(
+        default=None,
+        ge=0,
+        le=254,
+        description="Grey level at or below which a pixel shows no item: an image with fewer than 12 pixels above "
+        "it gets a background mask. None: the image is not read.",
+    )
+    clip_to_image: bool = Field(
+        default=False, description="Pixels at or below black_level are background; bright unclaimed ones ignore."
+    )
+    vote: Literal["pixel", "component"] = Field(
+        default="pixel", description="component: each connected labelled region takes its majority class."
+    )
 
     def build(self, context: DatasetContext) -> Decoder:
         return AttentionDecoder(self, context)
@@ -43,6 +78,8 @@ class AttentionDecoderConfig(DecoderConfig):
                     f"{self.background_threshold} is above label_threshold {self.label_threshold}",
                 )
             )
+        if self.clip_to_image and self.black_level is None:
+            out.append(("decode.clip_to_image", "needs decode.black_level (the grey level of the background)"))
         return out
 
     def never_produces(self, context: DatasetContext) -> dict[str, str]:
@@ -55,19 +92,35 @@ class AttentionDecoderConfig(DecoderConfig):
         }
 
 
-def decode_scores(
-    scores: np.ndarray, class_ids: np.ndarray, size: int, label_threshold: float, background_threshold: float
-):
-    """(K, r, r) score maps -> (mask, confidence) at ``size`` x ``size``. Pure numpy/torch math, tested directly."""
+def class_maps(
+    scores: np.ndarray, score_range: np.ndarray | None, normalise: str = "per_class", min_contrast: float = 0.0
+) -> np.ndarray:
+    """(K, r, r) stored scores (+ (K, 2) raw [min, max]) -> (K, r, r) float32 class maps in [0, 1]."""
+    maps = scores.astype(np.float32)
+    low = maps.min(axis=(1, 2), keepdims=True)
+    high = maps.max(axis=(1, 2), keepdims=True)
+    maps = (maps - low) / np.maximum(high - low, 1e-8)
+    if normalise == "per_class" and not min_contrast:
+        return maps
+    if score_range is None:
+        raise ValueError("needs each map's raw range (score_range)")
+    raw_low, raw_high = score_range[:, 0].astype(np.float64), score_range[:, 1].astype(np.float64)
+    spread = raw_high - raw_low
+    weight = np.ones(len(maps))
+    if normalise == "contrast":
+        weight = spread / max(spread.max(), 1e-30)
+    flat = spread < min_contrast * np.abs(raw_high)
+    weight = np.where(flat | (spread <= 0), 0.0, weight)
+    return (maps * weight[:, None, None]).astype(np.float32)
+
+
+def label_maps(maps: np.ndarray, class_ids: np.ndarray, size: int, label_threshold: float, background_threshold: float):
+    """(K, r, r) class maps in [0, 1] -> (mask, confidence) at ``size`` x ``size`` (bicubic, then thresholds)."""
     import torch
     import torch.nn.functional as F
 
-    maps = torch.from_numpy(scores.astype(np.float32))
-    low = maps.amin(dim=(1, 2), keepdim=True)
-    high = maps.amax(dim=(1, 2), keepdim=True)
-    maps = (maps - low) / (high - low).clamp_min(1e-8)
-    maps = F.interpolate(maps[None], size=(size, size), mode="bicubic", align_corners=False)[0].clamp(0.0, 1.0)
-    best, index = maps.max(dim=0)
+    upsampled = F.interpolate(torch.from_numpy(maps)[None], size=(size, size), mode="bicubic", align_corners=False)
+    best, index = upsampled[0].clamp(0.0, 1.0).max(dim=0)
     best, index = best.numpy(), index.numpy()
     labels = np.asarray(class_ids, dtype=np.uint8)[index]
     mask = np.where(best >= label_threshold, labels, np.where(best < background_threshold, 0, IGNORE_ID)).astype(
@@ -78,21 +131,54 @@ def decode_scores(
     return mask, confidence.astype(np.float32)
 
 
+def decode_scores(
+    scores: np.ndarray, class_ids: np.ndarray, size: int, label_threshold: float, background_threshold: float
+):
+    """Dataset Diffusion as published: per-class min-max maps, thresholds. Pure numpy/torch, tested directly."""
+    return label_maps(class_maps(scores, None), class_ids, size, label_threshold, background_threshold)
+
+
+def apply_image(mask: np.ndarray, confidence: np.ndarray, image: np.ndarray, black_level: int, clip: bool):
+    """The image's evidence of where items are not: a blank image -> background; with ``clip``, black pixels ->
+    background and bright pixels the attention left unlabelled -> ignore."""
+    grey = image.mean(axis=2) if image.ndim == 3 else image.astype(np.float64)
+    bright = grey > black_level
+    if bright.sum() < MIN_ITEM_PIXELS:
+        return np.zeros_like(mask), np.ones_like(confidence)
+    if not clip:
+        return mask, confidence
+    mask = np.where(bright, np.where(mask == 0, IGNORE_ID, mask), 0).astype(np.uint8)
+    confidence = np.where(bright, np.where(mask == IGNORE_ID, 0.5, confidence), 1.0).astype(np.float32)
+    return mask, confidence
+
+
+def decode_evidence(
+    arrays: dict[str, np.ndarray], image: np.ndarray | None, size: int, cfg: AttentionDecoderConfig
+) -> tuple[np.ndarray, np.ndarray]:
+    """One sample's stored evidence (``scores``, ``class_ids``, maybe ``score_range``) and image -> mask, confidence."""
+    maps = class_maps(arrays["scores"], arrays.get("score_range"), cfg.normalise, cfg.min_contrast)
+    mask, confidence = label_maps(maps, arrays["class_ids"], size, cfg.label_threshold, cfg.background_threshold)
+    if cfg.black_level is not None and image is not None:
+        mask, confidence = apply_image(mask, confidence, image, cfg.black_level, cfg.clip_to_image)
+    if cfg.vote == "component":
+        mask = component_vote(mask, arrays["class_ids"])
+    return mask, confidence
+
+
 class AttentionDecoder(Decoder):
     def decode(self, record: SampleRecord) -> Decoded:
         cfg: AttentionDecoderConfig = self.config  # type: ignore[assignment]
         if "scores" not in record.array_bytes:
             raise UserError(f"{record.source}: seed {record.seed} has no attention scores; rerun `synth synthesize`")
-        mask, confidence = decode_scores(
-            record.array("scores"),
-            record.array("class_ids"),
-            self.context.image_size,
-            cfg.label_threshold,
-            cfg.background_threshold,
-        )
-        provenance = {
-            "decoder": "attention",
-            "label_threshold": cfg.label_threshold,
-            "background_threshold": cfg.background_threshold,
-        }
+        needs_range = cfg.normalise != "per_class" or cfg.min_contrast > 0
+        if needs_range and "score_range" not in record.array_bytes:
+            raise UserError(
+                f"{record.source}: seed {record.seed} has no score_range (samples made before it was stored), which "
+                f"decode.normalise {cfg.normalise!r} / min_contrast needs; rerun `synth synthesize`"
+            )
+        names = ["scores", "class_ids"] + (["score_range"] if needs_range else [])
+        arrays = {name: record.array(name) for name in names}
+        image = record.image if cfg.black_level is not None else None
+        mask, confidence = decode_evidence(arrays, image, self.context.image_size, cfg)
+        provenance = {"decoder": "attention"} | cfg.model_dump(exclude={"type"})
         return Decoded(mask=mask, confidence=confidence, provenance=provenance)

@@ -67,6 +67,11 @@ class DecoderConfig(Strict):
         """Classes this decoder can never label, with the reason (``synth check`` notes them)."""
         return {}
 
+    def lineage(self, root: Path, name: str) -> dict:
+        """What the dataset's lineage (and card) records of this decoder beyond its settings, e.g. how many
+        annotations it learned from; empty for decoders that learn nothing."""
+        return {}
+
     def trained_state(self, paths: DatasetPaths) -> str | None:
         """Digest of trained state the masks depend on (joins the masks shard key); None when there is none."""
         return None

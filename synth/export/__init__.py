@@ -1,8 +1,8 @@
 """``synth export``: a built dataset (``build/NAME``) in the layouts other tools read: COCO, Pascal VOC, Cityscapes.
 
 The build is the source, never the shards: an export holds exactly the samples a user loads from the Hub, in the
-same splits. Each format is a module with ``write(dataset, folder)``; ``export`` writes into a staging folder and
-swaps it in, so a failed export leaves nothing half-written.
+same splits. Each format is a module with ``write(dataset, folder)``, registered by name in ``formats.py``;
+``export`` writes into a staging folder and swaps it in, so a failed export leaves nothing half-written.
 """
 
 from __future__ import annotations
@@ -15,10 +15,11 @@ from pathlib import Path
 
 from synth.core.paths import DatasetPaths
 from synth.errors import UserError
+from synth.export.formats import EXPORT_FORMATS
 from synth.export.source import BuiltDataset, open_build
 from synth.recipe import Recipe
 
-FORMATS = ("coco", "voc", "cityscapes")
+FORMATS = tuple(EXPORT_FORMATS)
 MARKER = ".synth-export.json"  # tells a later export that this folder is ours to replace
 
 
@@ -33,16 +34,6 @@ class ExportReport:
         splits = ", ".join(f"{s} {n}" for s, n in self.counts.items())
         notes = "".join(f"; {n}" for n in self.notes)
         return f"export {self.format}: {self.folder} ({splits}){notes}"
-
-
-def _writer(fmt: str):
-    if fmt == "coco":
-        from synth.export import coco as module
-    elif fmt == "voc":
-        from synth.export import voc as module
-    else:
-        from synth.export import cityscapes as module
-    return module.write
 
 
 def _check_target(folder: Path) -> None:
@@ -66,7 +57,7 @@ def export(
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()
     try:
-        counts, notes = _writer(fmt)(dataset, staging)
+        counts, notes = EXPORT_FORMATS[fmt].writer()(dataset, staging)
         (staging / MARKER).write_text(
             json.dumps({"format": fmt, "dataset": recipe.name, "config": config, "version": recipe.version}) + "\n"
         )

@@ -1,10 +1,14 @@
-"""COCO: ``images/SPLIT/SEED.EXT`` and ``annotations/SPLIT.json`` with one RLE annotation per class per image.
+"""COCO: ``images/SPLIT/SEED.EXT`` and ``annotations/SPLIT.json``, one RLE annotation per connected region.
 
-Masks become COCO "stuff"-style annotations (COCO-Stuff, FiftyOne, Detectron2 read them): ``segmentation`` is an
-RLE encoded by ``pycocotools``, ``iscrowd`` 0, ``area`` and ``bbox`` from the RLE. Categories are the taxonomy
-(id = class id, ``supercategory`` = ``parent``, or the class itself at the top level). COCO has no ignore label:
-pixels with 255 are kept per image as an RLE in ``images[].ignore_rle`` (absent when there are none), so the
-class-id mask can be rebuilt exactly. Image bytes are copied as built, never re-encoded.
+COCO annotations are object instances. The build holds semantic masks (a class id per pixel, no instance ids), so
+each 8-connected region of a class is one annotation: two separate wheels are two objects, but two cars that
+touch are one, and a decoder's speckles are objects of their own (filter by ``area`` if that matters).
+``segmentation`` is an RLE encoded by ``pycocotools``, ``iscrowd`` 0, ``area`` and ``bbox`` from the RLE; with
+Detectron2 set ``cfg.INPUT.MASK_FORMAT = "bitmask"`` (RLE, not polygons). Categories are the taxonomy (id =
+class id, ``supercategory`` = ``parent``, or the class itself at the top level). COCO has no ignore label: pixels
+with 255 are kept per image as an RLE in ``images[].ignore_rle`` (absent when there are none; an extra key that
+COCO readers skip), so the class-id mask can be rebuilt exactly. Image bytes are copied as built, never
+re-encoded.
 """
 
 from __future__ import annotations
@@ -26,6 +30,21 @@ def _rle(binary: np.ndarray) -> dict:
 
 def _json_rle(rle: dict) -> dict:
     return {"size": [int(v) for v in rle["size"]], "counts": rle["counts"].decode("ascii")}
+
+
+EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
+
+
+def regions(present: np.ndarray) -> list[np.ndarray]:
+    """The 8-connected regions of a boolean mask, largest first (ties: top-left first), as boolean masks."""
+    from scipy import ndimage
+
+    labels, count = ndimage.label(present, structure=EIGHT_CONNECTED)
+    if count == 0:
+        return []
+    sizes = np.bincount(labels.ravel())[1:]
+    order = sorted(range(count), key=lambda i: -sizes[i])  # stable: equal sizes keep scan order
+    return [labels == i + 1 for i in order]
 
 
 def categories(dataset: BuiltDataset) -> list[dict]:
@@ -60,21 +79,19 @@ def write(dataset: BuiltDataset, folder: Path) -> tuple[dict[str, int], list[str
                 entry["ignore_rle"] = _json_rle(_rle(mask == IGNORE_ID))
             images.append(entry)
             for cls in recipe.taxonomy.classes:
-                present = mask == cls.id
-                if not present.any():
-                    continue
-                rle = _rle(present)
-                annotations.append(
-                    {
-                        "id": len(annotations) + 1,
-                        "image_id": row.seed,
-                        "category_id": cls.id,
-                        "segmentation": _json_rle(rle),
-                        "area": float(mask_utils.area(rle)),
-                        "bbox": [float(v) for v in mask_utils.toBbox(rle)],
-                        "iscrowd": 0,
-                    }
-                )
+                for region in regions(mask == cls.id):
+                    rle = _rle(region)
+                    annotations.append(
+                        {
+                            "id": len(annotations) + 1,
+                            "image_id": row.seed,
+                            "category_id": cls.id,
+                            "segmentation": _json_rle(rle),
+                            "area": float(mask_utils.area(rle)),
+                            "bbox": [float(v) for v in mask_utils.toBbox(rle)],
+                            "iscrowd": 0,
+                        }
+                    )
         document = {
             "info": {
                 "description": f"{recipe.name} {recipe.version} ({split}), exported by synth-datasets",

@@ -79,10 +79,27 @@ def built_configs(folder: Path) -> list[str]:
     )
 
 
+def first_missing_step(recipe: Recipe, folder: Path) -> str:
+    """Advice that runs: the first pipeline command whose output is missing (``synth build`` alone fails when
+    nothing was synthesized; a recipe that needs model weights then says so itself)."""
+    from synth.core.paths import DatasetPaths
+
+    paths = DatasetPaths(folder.parent.parent, recipe.name)
+    steps = [
+        (paths.samples, "synthesize"),
+        (paths.masks, "decode"),
+        (paths.validation, "validate"),
+    ]
+    for path, command in steps:
+        if not (path.is_dir() and any(path.glob("*.parquet"))) and not path.is_file():
+            return f"{path} is missing: run `synth {command} {recipe.name}` and the stages after it, up to build"
+    return f"run `synth build {recipe.name}` first"
+
+
 def open_build(recipe: Recipe, folder: Path, config: str = "default") -> BuiltDataset:
     data = folder / ("data" if config == "default" else config)
     if not (folder / "data").is_dir():
-        raise UserError(f"{folder}: not built; run `synth build {recipe.name}` first")
+        raise UserError(f"{folder}: not built; {first_missing_step(recipe, folder)}")
     if config not in built_configs(folder):
         raise UserError(f"--config {config}: {folder} has no such config; it has {', '.join(built_configs(folder))}")
     files: dict[str, list[Path]] = {}

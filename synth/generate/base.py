@@ -87,6 +87,12 @@ class GeneratorConfig(Strict):
         revision, or no model at all)."""
         return None
 
+    def evidence_format(self) -> int | None:
+        """Version of the label evidence (``Sample.arrays``) this generator stores beside the image; the samples
+        shard key adds it, so a change in what is stored regenerates this generator's shards and no others.
+        None: the shards' bytes follow from the settings alone."""
+        return None
+
     def provenance(self) -> dict[str, Any]:
         """Identity of the model behind the samples, recorded in every sample and in the dataset card."""
         return {"generator": getattr(self, "type", type(self).__name__), "model": None, "revision": None}

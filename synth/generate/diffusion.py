@@ -175,6 +175,11 @@ class DiffusionConfig(GeneratorConfig):
     def weights_digest(self) -> str | None:
         return folder_digest(Path(self.model)) if self.is_local else None
 
+    def evidence_format(self) -> int:
+        # 2: each class map's raw [min, max] ("score_range") and the start-of-text token's map ("background")
+        # beside the per-class normalised "scores" (1 stored the normalised maps alone).
+        return 2
+
     def provenance(self) -> dict:
         return {"generator": "diffusion", "model": self.model, "revision": self.revision}
 

@@ -28,6 +28,20 @@ def pick_dtype(setting: str, device: torch.device) -> torch.dtype:
     return getattr(torch, setting)
 
 
+def stored_evidence(refined: torch.Tensor) -> dict[str, np.ndarray]:
+    """Refined maps (n, K + 1, s, s), the last the start-of-text token's -> what a samples shard keeps of them.
+
+    ``scores``: each map min-max normalised, then cast to fp16 (near-uniform maps of weak or early models would
+    otherwise round to constants); ``range``: each map's raw [min, max] in fp32 beside it, so a decoder can tell
+    a class that is weak everywhere from one that stands out (``scores * (max - min) + min`` is the raw map).
+    """
+    low = refined.amin(dim=(2, 3), keepdim=True)
+    high = refined.amax(dim=(2, 3), keepdim=True)
+    scores = ((refined - low) / (high - low).clamp_min(1e-12)).numpy().astype(np.float16)
+    ranges = torch.cat([low, high], dim=-1)[..., 0, :].numpy().astype(np.float32)  # (n, K + 1, 2)
+    return {"scores": scores, "range": ranges}
+
+
 class DiffusionGenerator(Generator):
     """Built by ``DiffusionConfig.build`` (``config`` is a ``DiffusionConfig``; this module does not import its
     settings module, which imports this one to build it)."""
@@ -83,12 +97,18 @@ class DiffusionGenerator(Generator):
         return self.config.batch_size
 
     def _token_weights(self, phrase_lists: list[list[str]]) -> torch.Tensor:
+        """(n, 77, K + 1): each class phrase's token positions (averaged), then the start-of-text token.
+
+        The last column reads the attention the start-of-text token draws: where no class phrase holds the
+        query's attention it goes there, which makes it the background evidence the decoder can use.
+        """
         tokenizer = self.pipe.tokenizer
         k = max(len(p) for p in phrase_lists)
-        weights = torch.zeros(len(phrase_lists), tokenizer.model_max_length, k)
+        weights = torch.zeros(len(phrase_lists), tokenizer.model_max_length, k + 1)
         for i, phrases in enumerate(phrase_lists):
             for j, positions in enumerate(class_token_positions(tokenizer, phrases)):
                 weights[i, positions, j] = 1.0 / len(positions)
+        weights[:, 0, k] = 1.0
         return weights
 
     @torch.no_grad()
@@ -139,17 +159,18 @@ class DiffusionGenerator(Generator):
             self.slot[0] = None
         features = self.features.finish() if self.features is not None else None
         cross, self_attn = store.averages()
-        refined = refine(cross, self_attn, cfg.tau)
-        # Min-max per class map before the fp16 cast: the decoder normalises the same way, and near-uniform maps
-        # (early in training, or tiny models) would otherwise round to constants.
-        low = refined.amin(dim=(2, 3), keepdim=True)
-        high = refined.amax(dim=(2, 3), keepdim=True)
-        scores = ((refined - low) / (high - low).clamp_min(1e-12)).cpu().numpy().astype(np.float16)
+        evidence = stored_evidence(refine(cross, self_attn, cfg.tau).cpu())
         images = np.clip(np.rint(result.images * 255.0), 0, 255).astype(np.uint8)
         samples = []
         for i, plan in enumerate(plans):
             k = len(plan.class_ids)
-            arrays = {"scores": scores[i, :k], "class_ids": np.asarray(plan.class_ids, dtype=np.int16)}
+            arrays = {
+                "scores": evidence["scores"][i, :k],
+                "score_range": evidence["range"][i, :k],
+                "background": evidence["scores"][i, -1],
+                "background_range": evidence["range"][i, -1],
+                "class_ids": np.asarray(plan.class_ids, dtype=np.int16),
+            }
             if features is not None:
                 arrays["features"] = features[i]
             samples.append(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import tempfile
 from pathlib import Path
 
 import yaml
@@ -145,9 +146,27 @@ def report_links(root: Path, name: str) -> list[str]:
     return [f"Report: `{page.relative_to(root)}` (`synth report {name}`; opens offline)", ""]
 
 
+def samples_section(
+    root: Path, base_data: Path | None, base_model: Recipe | None, head_model: Recipe | None, fetched: str | None
+) -> list[str]:
+    """Seed by seed: how many samples changed bytes, which gained or lost a class; or one line saying why not."""
+    from synth.publish.review_samples import compare, diff_markdown, read_states
+
+    out = ["#### Samples, seed by seed", ""]
+    if base_model is None or head_model is None:
+        return out + ["> one side has no recipe: nothing to compare seed by seed", ""]
+    if base_data is None:
+        return out + [f"> before: {fetched or 'no data'}", ""]
+    try:
+        return out + diff_markdown(compare(read_states(base_data, base_model), read_states(root, head_model)))
+    except UserError as error:
+        return out + [f"> {error}", ""]
+
+
 def data_section(root: Path, base: str, name: str, base_root: Path | None, image: bool) -> list[str]:
-    """Before | after | change tables of the committed metrics, the params by field, and the side-by-side picture."""
-    from synth.publish.review_image import review_image
+    """Before | after | change tables of the committed metrics, the samples seed by seed, the params by field, and
+    the side-by-side picture."""
+    from synth.publish.review_image import fetch_from_dvc, review_image
     from synth.publish.review_sides import load_side
     from synth.publish.review_tables import class_tables, failure_table, overview_rows, params_rows, params_table, table
 
@@ -170,24 +189,32 @@ def data_section(root: Path, base: str, name: str, base_root: Path | None, image
     else:
         out += params_table(params_rows(before.recipe, after.recipe))
     out.append("")
-    if image:
-        path = f"recipes/{name}.yaml"
-        base_model, why = _base_recipe_model(before, path)
-        head_model = None
-        if after.recipe is not None:
-            from synth.recipe.load import parse_recipe
+    path = f"recipes/{name}.yaml"
+    base_model, why = _base_recipe_model(before, path)
+    head_model = None
+    if after.recipe is not None:
+        from synth.recipe.load import parse_recipe
 
-            head_model = parse_recipe(after.recipe, path)
-        picture, lines = review_image(root, name, base, base_model if why is None else None, head_model, base_root)
-        if why:
-            lines.append(f"before: {why}")
-        out.append("#### Preview, same seeds: before | after")
-        out.append("")
-        if picture is not None:
-            out.append(f"`{picture.relative_to(root).as_posix()}` ({lines[0]})" if lines else f"`{picture}`")
-            lines = lines[1:]
-        out += [f"> {line}" for line in lines]
-        out.append("")
+        head_model = parse_recipe(after.recipe, path)
+    with tempfile.TemporaryDirectory(prefix="synth-review-") as scratch:
+        base_data, fetched = base_root, None
+        if base_data is None and base_model is not None and why is None:  # every base shard, once, through DVC
+            fetched = fetch_from_dvc(
+                root, base, name, base_model.samples_per_shard, base_model.all_seeds(), Path(scratch)
+            )
+            base_data = Path(scratch) if fetched is None else None
+        out += samples_section(root, base_data, base_model if why is None else None, head_model, fetched)
+        if image:
+            picture, lines = review_image(root, name, base, base_model if why is None else None, head_model, base_data)
+            if why:
+                lines.append(f"before: {why}")
+            out.append("#### Preview, same seeds: before | after")
+            out.append("")
+            if picture is not None:
+                out.append(f"`{picture.relative_to(root).as_posix()}` ({lines[0]})" if lines else f"`{picture}`")
+                lines = lines[1:]
+            out += [f"> {line}" for line in lines]
+            out.append("")
     out += report_links(root, name)
     return out
 

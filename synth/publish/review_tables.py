@@ -1,7 +1,8 @@
 """Before | after | change tables for a review, from the committed metrics of both sides.
 
-A row whose value changed is highlighted (bold label and values, and a change column); unchanged rows stay plain, so
-a reviewer's eye goes to what the pull request does. A value a side does not have is written as a word that says
+Only rows whose value changed are shown, highlighted (bold label and values, and a change column); a line under each
+table counts the rows left out because both sides hold the same value, so a reviewer's eye goes to what the pull
+request does. A value a side does not have is written as a word that says
 why (``absent``: a class or metric that side does not define), never as a bare dash.
 """
 
@@ -45,14 +46,16 @@ def change(before, after) -> str:
 
 
 def table(rows: list[tuple[str, object, object]], first: str = "") -> list[str]:
-    """``rows``: (label, before, after). Markdown lines; changed rows in bold."""
+    """``rows``: (label, before, after). Markdown lines of the changed rows, in bold, and a count of the others."""
+    changed = [(label, before, after) for label, before, after in rows if before != after]
+    same = len(rows) - len(changed)
+    note = [f"{same} {'row' if same == 1 else 'rows'} the same on both sides, left out."] if same else []
+    if not changed:
+        return note or ["Nothing to compare."]
     lines = [f"| {first} | before | after | change |", "|---|---:|---:|---:|"]
-    for label, before, after in rows:
-        if before == after:
-            lines.append(f"| {label} | {fmt(before)} | {fmt(after)} | |")
-        else:
-            lines.append(f"| **{label}** | {fmt(before)} | **{fmt(after)}** | {change(before, after)} |")
-    return lines
+    for label, before, after in changed:
+        lines.append(f"| **{label}** | {fmt(before)} | **{fmt(after)}** | {change(before, after)} |")
+    return lines + ([""] + note if note else [])
 
 
 def _get(data: dict | None, *keys):
@@ -64,9 +67,12 @@ def _get(data: dict | None, *keys):
 
 
 def _verdict(validation: dict | None) -> str | None:
+    """The same words as the report, the card and the Data Docs (validation/outcome.py)."""
+    from validation.outcome import verdict
+
     if validation is None:
         return None
-    return "passed" if validation.get("success") else "FAILED"
+    return verdict(bool(validation.get("success")), validation.get("expectations") or {})
 
 
 def _failed(validation: dict | None, severity: str) -> str | None:
@@ -180,11 +186,18 @@ def failure_table(before: Side, after: Side) -> list[str]:
     if not keys:
         return ["No expectation fails, before or after."]
     lines = ["| failing expectation | before | after |", "|---|---|---|"]
+    same = 0
     for key in keys:
         column = (b.get(key) or a.get(key) or {}).get("column")
         cells = _failure_cell(a.get(key), before, column), _failure_cell(b.get(key), after, column)
+        if cells[0] == cells[1]:  # fails the same way on both sides: not what this change does
+            same += 1
+            continue
         lines.append(f"| `{key}` | {cells[0]} | {cells[1]} |")
-    return lines
+    note = f"{same} {'expectation fails' if same == 1 else 'expectations fail'} the same way on both sides, left out."
+    if len(lines) == 2:
+        return [note]
+    return lines + (["", note] if same else [])
 
 
 def flatten_params(value, prefix: str = "") -> dict[str, object]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from synth.recipe.optional import optional_stage_problems
@@ -11,47 +12,8 @@ if TYPE_CHECKING:
 
 
 def semantic_problems(recipe: Recipe) -> list[tuple[str, str]]:
-    problems: list[tuple[str, str]] = []
     classes = recipe.taxonomy.classes
-    seen_ids: dict[int, int] = {}
-    seen_names: dict[str, int] = {}
-    for i, cls in enumerate(classes):
-        where = f"taxonomy.classes[{i}]"
-        if cls.id in seen_ids:
-            problems.append((f"{where}.id", f"duplicate id {cls.id}"))
-        seen_ids.setdefault(cls.id, i)
-        if cls.name in seen_names:
-            problems.append((f"{where}.name", f"duplicate name {cls.name!r}"))
-        seen_names.setdefault(cls.name, i)
-        if cls.name.lower() in ("background", "ignore"):
-            problems.append((f"{where}.name", f"{cls.name!r} is reserved (0 is background, 255 ignore)"))
-    ids = sorted(seen_ids)
-    if ids != list(range(1, len(ids) + 1)):
-        problems.append(("taxonomy.classes", f"ids must be 1..{len(ids)} without gaps, got {ids}"))
-    for i, cls in enumerate(classes):
-        if cls.parent is None:
-            continue
-        if cls.parent not in seen_names:
-            problems.append((f"taxonomy.classes[{i}].parent", f"no class named {cls.parent!r}"))
-        elif cls.parent == cls.name:
-            problems.append((f"taxonomy.classes[{i}].parent", "a class cannot be part of itself"))
-    parents = {c.name: c.parent for c in classes}
-    in_reported_cycle: set[str] = set()
-    for i, cls in enumerate(classes):
-        if cls.name in in_reported_cycle:
-            continue
-        node = parents.get(cls.name)
-        for _ in range(len(classes)):
-            if node is None or node == cls.name:
-                break
-            node = parents.get(node)
-        if node == cls.name and cls.parent != cls.name:
-            cycle, member = [cls.name], parents[cls.name]
-            while member != cls.name:
-                cycle.append(member)
-                member = parents[member]
-            in_reported_cycle.update(cycle)
-            problems.append((f"taxonomy.classes[{i}].parent", f"part-of cycle {' > '.join([*cycle, cls.name])}"))
+    problems = taxonomy_problems(classes)
 
     ranges = sorted(enumerate(recipe.seeds), key=lambda item: item[1].start)
     for i, r in enumerate(recipe.seeds):
@@ -79,6 +41,83 @@ def semantic_problems(recipe: Recipe) -> list[tuple[str, str]]:
     problems.extend(recipe.decode.problems(context))
     problems.extend(optional_stage_problems(recipe))
     return problems
+
+
+def taxonomy_problems(
+    classes: Sequence, positions: Sequence[int] | None = None, names: set[str] | None = None
+) -> list[tuple[str, str]]:
+    """Ids, names and part-of parents across the classes. Takes anything with ``id``, ``name`` and ``parent``, so
+    a recipe that fails to validate elsewhere (a bad colour) still gets these problems in the same report:
+    ``positions`` are then the classes' places in the file (the ones whose id and name were readable), and the
+    no-gaps rule waits until every id is readable; ``names``: every class name written, parents may name any."""
+    import difflib
+
+    positions = list(range(len(classes))) if positions is None else list(positions)
+    problems: list[tuple[str, str]] = []
+    seen_ids: dict[int, int] = {}
+    seen_names: dict[str, int] = {}
+    for i, cls in zip(positions, classes):
+        where = f"taxonomy.classes[{i}]"
+        if cls.id in seen_ids:
+            problems.append((f"{where}.id", f"duplicate id {cls.id}"))
+        seen_ids.setdefault(cls.id, i)
+        if cls.name in seen_names:
+            problems.append((f"{where}.name", f"duplicate name {cls.name!r}"))
+        seen_names.setdefault(cls.name, i)
+        if cls.name.lower() in ("background", "ignore"):
+            problems.append((f"{where}.name", f"{cls.name!r} is reserved (0 is background, 255 ignore)"))
+    ids = sorted(seen_ids)
+    if positions == list(range(len(classes))) and ids != list(range(1, len(ids) + 1)):
+        problems.append(("taxonomy.classes", f"ids must be 1..{len(ids)} without gaps, got {ids}"))
+    for i, cls in zip(positions, classes):
+        if cls.parent is None:
+            continue
+        if cls.parent not in (seen_names if names is None else names):
+            close = difflib.get_close_matches(cls.parent, sorted(names or seen_names), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            problems.append((f"taxonomy.classes[{i}].parent", f"no class named {cls.parent!r}{hint}"))
+        elif cls.parent == cls.name:
+            problems.append((f"taxonomy.classes[{i}].parent", "a class cannot be part of itself"))
+    parents = {c.name: c.parent for c in classes}
+    in_reported_cycle: set[str] = set()
+    for i, cls in zip(positions, classes):
+        if cls.name in in_reported_cycle:
+            continue
+        node = parents.get(cls.name)
+        for _ in range(len(classes)):
+            if node is None or node == cls.name:
+                break
+            node = parents.get(node)
+        if node == cls.name and cls.parent != cls.name:
+            cycle, member = [cls.name], parents[cls.name]
+            while member != cls.name:
+                cycle.append(member)
+                member = parents[member]
+            in_reported_cycle.update(cycle)
+            problems.append((f"taxonomy.classes[{i}].parent", f"part-of cycle {' > '.join([*cycle, cls.name])}"))
+    return problems
+
+
+def raw_taxonomy_problems(data: object, invalid: set[int] = frozenset()) -> list[tuple[str, str]]:
+    """``taxonomy_problems`` on the YAML as written, for a recipe that did not validate: every class whose id and
+    name are readable takes part, so a bad colour and a misspelt parent are reported together. ``invalid``: the
+    classes whose id, name or parent already failed validation (reported once, there)."""
+    from types import SimpleNamespace
+
+    raw = data.get("taxonomy") if isinstance(data, dict) else None
+    entries = raw.get("classes") if isinstance(raw, dict) else None
+    if not isinstance(entries, list):
+        return []
+    readable = [
+        (i, SimpleNamespace(id=c["id"], name=c["name"], parent=c.get("parent")))
+        for i, c in enumerate(entries)
+        if i not in invalid and isinstance(c, dict) and isinstance(c.get("id"), int) and isinstance(c.get("name"), str)
+        if c.get("parent") is None or isinstance(c.get("parent"), str)
+    ]
+    complete = len(readable) == len(entries)
+    classes = [c for _, c in readable]
+    names = {c["name"] for c in entries if isinstance(c, dict) and isinstance(c.get("name"), str)}
+    return taxonomy_problems(classes, None if complete else [i for i, _ in readable], names)
 
 
 def recipe_notes(recipe: Recipe) -> list[tuple[str, str]]:

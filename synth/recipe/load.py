@@ -10,8 +10,8 @@ from pydantic import ValidationError
 
 from synth.core.hashing import canonical_hash
 from synth.errors import RecipeError, UserError
-from synth.recipe.checks import semantic_problems
-from synth.recipe.schema import Recipe
+from synth.recipe.checks import raw_taxonomy_problems, semantic_problems
+from synth.recipe.schema import FILE_KEYS, Recipe
 from synth.recipe.stages import STAGE_FIELDS
 
 RECIPES_DIR = "recipes"
@@ -87,14 +87,31 @@ def recipe_path(name_or_path: str | Path, root: Path | None = None) -> Path:
     return root / RECIPES_DIR / f"{name_or_path}.yaml"
 
 
-def parse_recipe(data: Any, path: str) -> Recipe:
+def _missing_file_keys(data: dict, required: bool) -> list[tuple[str, str]]:
+    """Keys every recipe file spells out although ``null`` is allowed: DVC tracks them for every recipe."""
+    if not required:
+        return []
+    return [(key, f"missing; {why}") for key, why in FILE_KEYS.items() if key not in data]
+
+
+def parse_recipe(data: Any, path: str, require_file_keys: bool = False) -> Recipe:
+    """``require_file_keys``: the recipe is a file of this checkout (a committed revision read for a review may
+    predate a key)."""
     if not isinstance(data, dict):
         raise RecipeError(path, [("", "a recipe must be a YAML mapping")])
     try:
         recipe = Recipe.model_validate(data)
     except ValidationError as error:
-        raise RecipeError(path, _pydantic_problems(error, data)) from None
-    problems = semantic_problems(recipe)
+        # Report the cross-class rules too (a misspelt parent beside a bad colour), not one round per fix.
+        problems = _pydantic_problems(error, data)
+        invalid = {
+            e["loc"][2]
+            for e in error.errors(include_url=False)
+            if e["loc"][:2] == ("taxonomy", "classes") and len(e["loc"]) > 3 and e["loc"][3] in ("id", "name", "parent")
+        }
+        problems += [p for p in raw_taxonomy_problems(data, invalid) if p not in problems]
+        raise RecipeError(path, [*_missing_file_keys(data, require_file_keys), *problems]) from None
+    problems = [*_missing_file_keys(data, require_file_keys), *semantic_problems(recipe)]
     stem = Path(path).stem
     if recipe.name != stem:
         problems.insert(0, ("name", f"{recipe.name!r} must equal the file name {stem!r}"))
@@ -107,7 +124,12 @@ def load_recipe(name_or_path: str | Path, root: Path | None = None) -> Recipe:
     path = recipe_path(name_or_path, root)
     shown = _display(path, root)
     if not path.is_file():
-        raise UserError(f"{shown}: no such recipe")
+        import difflib
+
+        known = [p.stem for p in list_recipe_paths(root)]
+        close = difflib.get_close_matches(path.stem, known, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else f"; recipes: {', '.join(known)}" if known else ""
+        raise UserError(f"{shown}: no such recipe{hint}")
     try:
         data = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)
     except yaml.YAMLError as error:
@@ -117,7 +139,7 @@ def load_recipe(name_or_path: str | Path, root: Path | None = None) -> Recipe:
         raise RecipeError(shown, [("", f"invalid YAML: {where}{problem}")]) from None
     except UnicodeDecodeError:
         raise RecipeError(shown, [("", "not UTF-8 text")]) from None
-    return parse_recipe(data, shown)
+    return parse_recipe(data, shown, require_file_keys=True)
 
 
 def list_recipe_paths(root: Path | None = None) -> list[Path]:

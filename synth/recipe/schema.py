@@ -18,12 +18,19 @@ from synth.core.dataset import DatasetContext, Prompts, Taxonomy
 from synth.decode import DECODERS
 from synth.evaluate.config import EvaluateSettings
 from synth.generate import GENERATORS
+from synth.labelcheck.config import LabelCheckSettings
 from synth.mix.config import MixSettings
 
 SLUG = re.compile(r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$")
 SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?$")
 
 OPTIONAL_SECTIONS = ("mix", "target", "stylize", "evaluate")
+# Optional sections that every recipe file must still spell out (``null`` when off): a stage that runs for every
+# recipe tracks them as DVC params, and DVC refuses a params key absent from the file. Recipes read from older
+# revisions (a review's base) may lack them; the model's default stays None.
+FILE_KEYS: dict[str, str] = {
+    "evaluate": "write `evaluate: null` when the dataset is not scored (the evaluate stage runs for every recipe)",
+}
 
 
 class SeedRange(Strict):
@@ -42,8 +49,9 @@ class Splits(Strict):
     test: float = Field(default=0.1, ge=0, le=1)
 
 
-class Validation(Strict):
-    """Thresholds the Great Expectations suites read. ``error`` rules block a build; ``warn`` rules report."""
+class Validation(LabelCheckSettings):
+    """Thresholds the Great Expectations suites read. ``error`` rules block a build; ``warn`` rules report.
+    The label checks' settings (mask against image, judge, cleanlab ranking) are inherited: docs/validation.md."""
 
     min_class_presence: float = Field(
         default=0.05, ge=0, le=1, description="Every class must appear in at least this share of samples."

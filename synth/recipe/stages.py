@@ -36,6 +36,13 @@ EVALUATE = Stage(
     ),
 )
 
+# The validate stages' label checks: judges, cleanlab's ranking and the tiny UNet it cross-fits (synth/segment).
+LABEL_CHECK_CODE = (
+    "synth/labelcheck",
+    "synth/segment",
+    "synth/stages/label_checks.py",
+)
+
 STAGES: dict[str, Stage] = {
     "synthesize": Stage(
         ("generator", "taxonomy", "prompts", "seeds", "image_size", "samples_per_shard", "image_format"),
@@ -44,12 +51,21 @@ STAGES: dict[str, Stage] = {
     ),
     "train-decoder": Stage(
         ("decode", "taxonomy"),
-        ("synth/decode/datasetgan", "synth/decode/base.py", "synth/generate", "synth/stages/train_decoder.py"),
+        (
+            "synth/decode/datasetgan",
+            "synth/decode/base.py",
+            "synth/decode/components.py",
+            "synth/generate",
+            "synth/stages/train_decoder.py",
+        ),
     ),
-    "decode": Stage(("decode", "taxonomy"), ("synth/decode", "synth/generate", "synth/stages/decode.py")),
+    "decode": Stage(
+        ("decode", "taxonomy"), ("synth/decode", "synth/generate", "synth/agreement.py", "synth/stages/decode.py")
+    ),
+    # validate runs the recipe's judge (its weights under models/) and cleanlab's ranking (synth/labelcheck).
     "validate": Stage(
         ("validation", "taxonomy", "seeds"),
-        ("validation", "synth/stages/validate.py", "synth/cli/validate.py"),
+        ("validation", "synth/stages/validate.py", "synth/cli/validate.py", *LABEL_CHECK_CODE),
     ),
     # The variants (mixed, stylized) with the base's suites. Which variants, and mix.count, come from the optional
     # mix:/stylize: sections, which a stage over every recipe cannot track (DVC needs the key present): they
@@ -62,12 +78,20 @@ STAGES: dict[str, Stage] = {
             "synth/stages/validate_variants.py",
             "synth/stages/variants.py",
             "synth/cli/validate_variants.py",
+            *LABEL_CHECK_CODE,
         ),
     ),
     # build also reads the thresholds: the card states what the data was validated against.
     "build": Stage(
         ("name", "version", "description", "license", "hub_repo", "splits", "taxonomy", "validation"),
-        ("synth/card", "synth/stages/build.py", "synth/stages/build_variants.py", "synth/stages/variants.py"),
+        (
+            "synth/card",
+            "synth/report/contact_sheet.py",  # the card's preview.png
+            "validation/outcome.py",  # the verdict the card states, by the same rules as the report and Data Docs
+            "synth/stages/build.py",
+            "synth/stages/build_variants.py",
+            "synth/stages/variants.py",
+        ),
     ),
     "preview": Stage(("taxonomy",), ("synth/report/contact_sheet.py", "synth/stages/preview.py")),
     # report shows lineage, class statistics against the weights and thresholds, and the decoder's outputs.
@@ -98,9 +122,9 @@ STAGES: dict[str, Stage] = {
             "synth/stages/trained_folder.py",
         ),
     ),
+    # Every recipe: the usefulness score where `evaluate:` is a section, {} where it is null (the key is in every
+    # recipe file, FILE_KEYS in schema.py, so DVC can track it), so the report and card depend on its file.
     "evaluate": EVALUATE,
-    # The same command for recipes scored on a real labeled set named in `evaluate:` (no target, no stylize).
-    "evaluate-real": EVALUATE,
     # Not per recipe: trains models/fashion-sd from params.yaml `train_generator:` (frozen in dvc.yaml).
     # measure.py (attention probes through a recipe) is not training code: not listed.
     "train-generator": Stage(

@@ -6,6 +6,7 @@ import json
 from html import escape
 
 from synth.core.fonts import CSS_FONT_STACK
+from validation.outcome import verdict as verdict_of
 
 CSS = f"""
 body{{font-family:{CSS_FONT_STACK};margin:0 auto;max-width:1200px;padding:16px 24px;color:#222;background:#fafafa}}
@@ -125,11 +126,8 @@ def failure_rows(failures: list[dict], linked_seeds: set[int], class_anchor: dic
 def render(ctx: dict) -> str:
     """The whole page from the context the report stage gathered (see ``synth.stages.report``)."""
     v = ctx["validation"]
-    verdict = (
-        '<span class="pass">validation passed</span>'
-        if v.get("success")
-        else '<span class="fail">validation FAILED</span>'
-    )
+    said = verdict_of(bool(v.get("success")), v.get("expectations", {}))
+    verdict = f'<span class="{"pass" if v.get("success") else "fail"}">validation {escape(said)}</span>'
     sections = [
         ("lineage", "Version and lineage"),
         ("classes", "Classes"),
@@ -137,7 +135,7 @@ def render(ctx: dict) -> str:
         ("gallery", "Gallery"),
         ("per-class", "Per-class examples"),
         ("failing", "Samples named by failing expectations"),
-        ("excluded", "Excluded and uncertain"),
+        ("excluded", "Excluded and lowest-confidence"),
         ("evaluate", "Usefulness (evaluate)"),
     ]
     nav = "".join(f'<a href="#{a}">{escape(t)}</a>' for a, t in sections)
@@ -174,8 +172,9 @@ def render(ctx: dict) -> str:
         variants = sorted(evaluate.get("miou", {}))
         names = sorted({n for per in evaluate.get("per_class", {}).values() for n in per})
         eval_html = (
-            f"<p>{evaluate.get('eval_samples')} labeled target samples; a small segmentation net trained per variant "
-            f"({evaluate.get('steps')} steps, {evaluate.get('image_size')} px).</p>"
+            f"<p>{evaluate.get('eval_samples')} labeled evaluation samples; a small segmentation net trained per "
+            f"variant ({evaluate.get('steps')} steps, {evaluate.get('image_size')} px); "
+            f"from reports/{escape(ctx['name'])}/evaluate.json.</p>"
             + table(
                 ["variant", "mIoU", *names],
                 [
@@ -191,8 +190,8 @@ def render(ctx: dict) -> str:
         )
     else:
         eval_html = (
-            f'<p class="muted">No reports/{escape(ctx["name"])}/evaluate.json: this recipe does not run the optional '
-            "evaluate stage.</p>"
+            f'<p class="muted">Not scored: the recipe says <code>evaluate: null</code> '
+            f"(reports/{escape(ctx['name'])}/evaluate.json is empty).</p>"
         )
     excluded = ctx["excluded"]
     excluded_html = (
@@ -204,7 +203,9 @@ def render(ctx: dict) -> str:
     )
     uncertain = ctx["uncertain"]
     uncertain_html = (
-        f"<p>Ranked by {escape(uncertain['by'])}.</p>" + gallery(uncertain["cards"])
+        f"<p>Ranked by {escape(uncertain['by'])}: the decoder's own score, not calibrated against true masks, so "
+        "it shows where the decoder hesitated, not which masks are wrong (a confident decoder can be confidently "
+        "wrong).</p>" + gallery(uncertain["cards"])
         if uncertain["cards"]
         else '<p class="muted">This decoder gives no confidence: masks are exact or unranked.</p>'
     )
@@ -252,10 +253,10 @@ mean ignore fraction {_fmt(v.get("mean_ignore_fraction"))}.</p>
 <h2 id="failing">Samples named by failing expectations</h2>
 {gallery(ctx["failing"], "fail-")}
 
-<h2 id="excluded">Excluded and uncertain</h2>
+<h2 id="excluded">Excluded and lowest-confidence</h2>
 <h3>Excluded by the decoder</h3>
 {excluded_html}
-<h3>Most uncertain</h3>
+<h3>Lowest decoder confidence</h3>
 {uncertain_html}
 
 <h2 id="evaluate">Usefulness (evaluate)</h2>

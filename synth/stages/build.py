@@ -28,16 +28,17 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from synth.card.card import render_card
+from synth.card.card import PREVIEW, render_card
 from synth.card.lineage import file_sha256, make_lineage
 from synth.core.atomic import publish_folder
 from synth.core.hashing import canonical_hash
 from synth.core.paths import DatasetPaths
 from synth.errors import UserError
 from synth.recipe import Recipe, recipe_path
+from synth.report.contact_sheet import contact_sheet, pick_seeds
 from synth.splits import SPLIT_NAMES, split_of
 from synth.stages.build_variants import VariantPlan, plan_variant, read_variants_validation
-from synth.store.exclusions import read_exclusions
+from synth.store.exclusions import read_build_exclusions
 from synth.store.labeled import paired_shards
 from synth.store.shards import parse_name, read_shard
 
@@ -292,7 +293,7 @@ def build(recipe: Recipe, root: Path = Path("."), allow_invalid: bool = False) -
     final = paths.build
     with publish_folder(final) as staging:
         (staging / paths.build_data.name).mkdir()
-        excluded = read_exclusions(paths)
+        excluded = read_build_exclusions(paths)
         previous = paths.build_data if paths.build_data.is_dir() else None
         split_counts, split_bytes, has_confidence, reused = write_shards(
             recipe, pairs, staging / paths.build_data.name, excluded, previous
@@ -326,10 +327,32 @@ def build(recipe: Recipe, root: Path = Path("."), allow_invalid: bool = False) -
         if variants:  # absent without variants: such a build keeps its bytes
             lineage["variants"] = variants
         (staging / paths.lineage.name).write_text(json.dumps(lineage, indent=2, sort_keys=True) + "\n")
-        (staging / paths.card.name).write_text(render_card(recipe, lineage, split_counts, split_bytes, has_confidence))
+        _write_preview(recipe, root, excluded, staging / PREVIEW)
+        card = render_card(
+            recipe, lineage, split_counts, split_bytes, has_confidence, read_usefulness(paths), preview=True
+        )
+        (staging / paths.card.name).write_text(card)
     n_files = sum(1 for p in final.rglob("*") if p.is_file())
     validated = bool(validation["success"]) and all(m["success"] for m in variant_validation.values())
     return BuildReport(final, split_counts, n_files, validated, {v: info["splits"] for v, info in variants.items()})
+
+
+def read_usefulness(paths: DatasetPaths) -> dict:
+    """The evaluate stage's scores for the card; ``{}`` when the recipe is not scored or was never evaluated."""
+    if not paths.evaluation.is_file():
+        return {}
+    try:
+        scores = json.loads(paths.evaluation.read_text())
+    except json.JSONDecodeError as error:
+        raise UserError(f"{paths.evaluation}: not valid JSON ({error}); rerun `synth evaluate {paths.name}`") from None
+    return scores if isinstance(scores, dict) else {}
+
+
+def _write_preview(recipe: Recipe, root: Path, excluded: dict[int, str], out: Path, count: int = 4) -> None:
+    """A few samples of the build (never an excluded one) as image | overlay | mask, for the card. Not in
+    ``files`` or the content hash: like the card's prose, it is not data a user loads."""
+    kept = [seed for seed in recipe.all_seeds() if seed not in excluded]
+    contact_sheet(recipe, root, seeds=pick_seeds(kept, count)).save(out, format="PNG", optimize=True)
 
 
 def _previous_hashes(lineage: Path) -> dict[str, str]:

@@ -11,11 +11,13 @@ import tempfile
 from functools import partial
 from pathlib import Path
 
+from synth.agreement import agreement_stats
 from synth.backends.work import ShardJob, ShardWork
 from synth.core.atomic import write_text
 from synth.core.hashing import canonical_hash
 from synth.core.palette import palette_bytes
 from synth.core.paths import DatasetPaths
+from synth.core.torch_runtime import NUMERICS_THREADS
 from synth.decode.base import Decoder
 from synth.errors import UserError
 from synth.recipe import STAGES, Recipe
@@ -26,7 +28,7 @@ from synth.store.codec import encode_confidence, encode_mask
 from synth.store.records import MASKS_SCHEMA, iter_records, rows_to_table
 from synth.store.shards import ShardPlan, list_shards, parse_name
 
-MASKS_FORMAT = 2  # 2: masks are palette PNGs (synth.core.palette); 1 was greyscale
+MASKS_FORMAT = 3  # 3: + mask-image agreement (synth.agreement); 2: masks are palette PNGs; 1 was greyscale
 
 
 def mask_shard_plans(recipe: Recipe, samples_dir: Path, trained: str | None = None) -> list[tuple[Path, ShardPlan]]:
@@ -70,6 +72,7 @@ def decode_table(decoder: Decoder, recipe: Recipe, samples, source: Path | str, 
                 "confidence": None if decoded.confidence is None else encode_confidence(decoded.confidence),
                 "provenance": json.dumps(decoded.provenance, sort_keys=True, separators=(",", ":")),
                 **mask_stats(decoded.mask, class_ids, decoded.confidence),
+                **agreement_stats(record.image, decoded.mask),
             }
         )
         advance(1)
@@ -96,6 +99,7 @@ def decode(
         make=_make,
         teardown=_teardown,
         source_columns=tuple(SAMPLE_COLUMNS),
+        threads=NUMERICS_THREADS,  # the decoder's float arithmetic, as the generator's: the same on every backend
     )
     jobs = [ShardJob(plan, str(source)) for source, plan in plans]
     report = run_sharded(work, jobs, paths.masks, f"decode {recipe.name}", show_progress, backend, backend_options)

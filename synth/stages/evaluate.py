@@ -5,8 +5,9 @@ network and report mIoU (mean and per class) on a labeled evaluation set, in ``r
 ``mixed`` trains on the source samples plus the mix stage's composites (HydraMix's claim: more, exactly
 labeled training images from the same samples). The evaluation set is ``evaluate.eval`` (a real labeled set in a Parquet file, e.g. Fashion-MNIST canvases)
 or else the recipe's ``target.eval``. The ``real`` variant trains on ``evaluate.reference`` (real labeled
-training images): synthetic-to-real is ``miou.source / miou.real``. The stage runs for ``adapt_recipes``
-(DVC stage ``evaluate``) and ``evaluate_recipes`` (``evaluate-real``: no target or stylize stage first).
+training images): synthetic-to-real is ``miou.source / miou.real``. The DVC stage runs for every recipe, so the
+report and the card depend on this file and never print a previous run's scores: a recipe with ``evaluate: null``
+gets ``{}`` (not scored).
 """
 
 from __future__ import annotations
@@ -107,7 +108,12 @@ def load_sets(recipe: Recipe, root: Path) -> dict:
 
 
 def evaluate(recipe: Recipe, root: Path = Path("."), log=lambda msg: None) -> dict:
-    cfg = require_section(recipe, "evaluate", "adapt_recipes` or `evaluate_recipes")
+    """The scores written to ``reports/NAME/evaluate.json``; ``{}`` when the recipe says ``evaluate: null``."""
+    path = DatasetPaths(Path(root), recipe.name).evaluation
+    if recipe.evaluate is None:
+        _write_json(path, {})
+        return {}
+    cfg = recipe.evaluate
     sets = load_sets(recipe, root)
     id2label = recipe.taxonomy.id2label()
     num_classes = max(id2label) + 1
@@ -129,5 +135,9 @@ def evaluate(recipe: Recipe, root: Path = Path("."), log=lambda msg: None) -> di
             metrics["synthetic_to_real"] = round(results["source"]["miou"] / results["real"]["miou"], 4)
     if cfg.repeats > 1:
         metrics["runs"] = {k: v["runs"] for k, v in results.items()}
-    write_text(DatasetPaths(Path(root), recipe.name).evaluation, json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    _write_json(path, metrics)
     return metrics
+
+
+def _write_json(path: Path, metrics: dict) -> None:
+    write_text(path, json.dumps(metrics, indent=2, sort_keys=True) + "\n")

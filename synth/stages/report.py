@@ -27,7 +27,7 @@ from synth.report.samples import (
     most_uncertain,
     sample_index,
 )
-from synth.store.exclusions import read_exclusions
+from synth.store.exclusions import read_build_exclusions
 from validation.outcome import absent_line
 
 GALLERY = 8
@@ -132,7 +132,7 @@ def report(recipe: Recipe, root: Path = Path(".")) -> Path:
     evaluate = _read_json(paths.evaluation, "evaluate", f"synth evaluate {recipe.name}")
 
     pairs, rows = sample_index(recipe, root)
-    excluded = read_exclusions(paths)
+    excluded = read_build_exclusions(paths)
     known = {r.seed for r in rows}
     stats = validation.get("classes", {})
     classes = [

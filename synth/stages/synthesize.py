@@ -11,6 +11,7 @@ import pyarrow as pa
 from synth.backends.work import ShardJob, ShardWork
 from synth.core.hashing import canonical_hash
 from synth.core.paths import DatasetPaths
+from synth.core.torch_runtime import NUMERICS_THREADS
 from synth.generate.base import Generator
 from synth.generate.prompts import plan_sample
 from synth.recipe import STAGES, Recipe
@@ -19,7 +20,7 @@ from synth.stages.runner import run_sharded
 from synth.store.encoder import Encoder, ThreadEncoder, open_encoder
 from synth.store.shards import ShardPlan, group_seeds
 
-SAMPLES_FORMAT = 1  # bump when the bytes a shard holds change for the same recipe
+SAMPLES_FORMAT = 2  # bump when the bytes a shard holds change for the same recipe (2: one torch thread)
 
 
 def shard_plans(recipe: Recipe, limit: int | None = None) -> list[ShardPlan]:
@@ -34,6 +35,8 @@ def shard_plans(recipe: Recipe, limit: int | None = None) -> list[ShardPlan]:
     basis = {k: dump[k] for k in STAGES["synthesize"].key_fields} | {"format": SAMPLES_FORMAT}
     if (weights := recipe.generator.weights_digest()) is not None:
         basis["weights"] = weights  # local weights: the recipe names a path, the key what is in it
+    if (evidence := recipe.generator.evidence_format()) is not None:
+        basis["evidence"] = evidence  # what the generator stores beside each image
     return [
         ShardPlan(index, members, canonical_hash(basis | {"seeds": list(members)})[:16])
         for index, members in group_seeds(seeds, recipe.samples_per_shard).items()
@@ -125,4 +128,5 @@ def samples_work(recipe: Recipe, generator: Generator | None = None, local: bool
         setup=partial(_setup, recipe.model_dump(mode="json"), generator if local else None, process_encoder=local),
         make=_make,
         teardown=_teardown,
+        threads=NUMERICS_THREADS,  # the bytes must not depend on the executor's or the machine's thread count
     )

@@ -20,6 +20,7 @@ import pandas as pd
 from synth.core.atomic import work_folder
 from synth.core.paths import DatasetPaths
 from synth.recipe import Recipe
+from validation.outcome import verdict
 from validation.stats_table import class_summary, load_stats_table
 
 DIGITS = 6  # metrics are rounded so that a diff shows changes in the data, not float noise
@@ -41,9 +42,9 @@ class ValidationReport:
     def summary(self) -> str:
         counts = self.metrics["expectations"]
         err, warn = counts["error"], counts["warning"]
-        verdict = "passed" if self.success else "FAILED"
+        said = verdict(self.success, counts)  # the words the Data Docs, the report and the card use
         return (
-            f"validate: {verdict}: {self.metrics['samples']} samples; "
+            f"validate: {said}: {self.metrics['samples']} samples; "
             f"errors {err['failed'] + err['errored']} of {err['evaluated']}, "
             f"warnings {warn['failed'] + warn['errored']} of {warn['evaluated']}; "
             f"report {self.paths.validation}, data docs {self.paths.data_docs / 'index.html'}"
@@ -127,9 +128,13 @@ def check_table(recipe: Recipe, table: pd.DataFrame, docs_dir: Path, rows: int |
     Shared by the base dataset and its variants (synth.stages.validate_variants), so both are held to the same
     expectations; ``rows`` is the sample count expected (default: the recipe's seeds).
     """
+    from validation.label_suite import label_check_columns
     from validation.outcome import interpret
     from validation.run import run_suites
 
+    for column in label_check_columns(recipe):  # a variant is not judged or ranked: its rows are skipped (NaN)
+        if column not in table:
+            table = table.assign(**{column: np.nan})
     classes = class_table(table, recipe)
     outcome = interpret(run_suites(recipe, {"samples": table, "classes": classes}, docs_dir, rows))
     metrics = build_metrics(table, classes, outcome)
@@ -146,11 +151,16 @@ def validate(recipe: Recipe, root: Path = Path(".")) -> ValidationReport:
 
     Raises ``UserError`` (before writing anything) when the shards are missing, corrupt or inconsistent.
     """
+    from synth.stages.label_checks import dataset_label_scores, label_check_summary, with_label_scores
+
     paths = DatasetPaths(Path(root), recipe.name)
     table = load_stats_table(recipe, root)
+    scores, judged_classes = dataset_label_scores(recipe, root)  # judge and ranking, where the recipe asks
+    table = with_label_scores(table, scores)
 
     with work_folder(paths.reports / "validate") as staging:
         metrics, details = check_table(recipe, table, staging / paths.data_docs.name)
+        metrics["label_checks"], details["label_checks"] = label_check_summary(recipe, table, judged_classes)
         _dump(metrics, staging / paths.validation.name)
         _dump(details, staging / paths.validation_details.name)
         old_docs = paths.data_docs

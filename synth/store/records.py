@@ -49,6 +49,10 @@ MASKS_SCHEMA = pa.schema(
         ("class_components", pa.list_(pa.int32())),
         ("class_min_component", pa.list_(pa.int32())),
         ("mean_confidence", pa.float32()),
+        # mask-image agreement (synth.agreement): decode computes it with the statistics above
+        ("boundary_fscore", pa.float32()),
+        ("boundary_precision", pa.float32()),
+        ("labels_off_content", pa.float32()),
     ]
 )
 

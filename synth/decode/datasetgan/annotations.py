@@ -31,6 +31,8 @@ from synth.core.paths import DatasetPaths
 from synth.errors import UserError
 
 if TYPE_CHECKING:
+    from collections.abc import Collection
+
     from synth.core.dataset import DatasetContext
 
 MANIFEST = "manifest.json"
@@ -93,11 +95,12 @@ def class_presence(context: DatasetContext, seed: int) -> set[int]:
     return present
 
 
-def pick_covering(presence: dict[int, set[int]], count: int, class_ids: list[int]) -> list[int]:
+def pick_covering(presence: dict[int, Collection[int]], count: int, class_ids: list[int]) -> list[int]:
     """Greedy coverage: each pick maximises sum over its classes of 1 / (1 + times already picked).
 
     Rare classes get picked early and every class present anywhere is covered before any is covered twice;
-    ties go to the lowest seed, so the choice is deterministic.
+    ties go to the lowest seed, so the choice is deterministic. ``presence`` may list a class once per item (a
+    list of the sample's items' classes): then coverage counts items, and two items of a class count twice.
     """
     picked: list[int] = []
     counts = dict.fromkeys(class_ids, 0)
@@ -116,8 +119,19 @@ def pick_covering(presence: dict[int, set[int]], count: int, class_ids: list[int
     return sorted(picked)
 
 
-def export_for_annotation(context: DatasetContext, version: str, root: Path, count: int, out: Path) -> list[int]:
-    """Write the images of ``count`` samples that cover the taxonomy, and the guide annotators work from."""
+def export_for_annotation(
+    context: DatasetContext,
+    version: str,
+    root: Path,
+    count: int,
+    out: Path,
+    drawn: dict[int, list[int]] | None = None,
+) -> list[int]:
+    """Write the images of ``count`` samples that cover the taxonomy, and the guide annotators work from.
+
+    Coverage is judged on what each sample's prompt asks for, or, given ``drawn`` (seed -> the class of each
+    item someone has seen drawn in it, e.g. a pre-labelling pass), on what is drawn, among those seeds only.
+    """
     from synth.store.shards import list_shards, read_shard
 
     shards = list_shards(DatasetPaths(Path(root), context.name).samples)
@@ -127,7 +141,10 @@ def export_for_annotation(context: DatasetContext, version: str, root: Path, cou
     seeds = []
     for shard in shards:
         seeds.extend(int(s) for s in read_shard(shard, ["seed"]).column("seed").to_pylist())
-    presence = {s: class_presence(context, s) for s in seeds if s not in done}
+    if drawn is None:
+        presence: dict[int, Collection[int]] = {s: class_presence(context, s) for s in seeds if s not in done}
+    else:
+        presence = {s: drawn[s] for s in seeds if s not in done and s in drawn}
     chosen = set(pick_covering(presence, count, context.taxonomy.ids))
     images = Path(out) / "images"
     images.mkdir(parents=True, exist_ok=True)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import Field
 
 from synth.decode.base import Decoded, Decoder, DecoderConfig
+from synth.decode.components import component_vote
 from synth.decode.datasetgan.features.sources import FeatureSettings
 from synth.errors import UserError
 from synth.generate.base import Capability
@@ -44,6 +45,16 @@ class DatasetGANConfig(DecoderConfig):
     exclude_uncertain: float = Field(default=0.1, ge=0, lt=1, description="Most uncertain share of samples to exclude.")
     chunk_pixels: int = Field(default=16384, ge=256, description="Pixels labelled at once (bounds decode memory).")
     seed: int = Field(default=0, ge=0)
+    vote: Literal["pixel", "component"] = Field(
+        default="pixel",
+        description="pixel: the ensemble's per-pixel vote (DatasetGAN); component: each connected foreground "
+        "region then takes the class most of its pixels got.",
+    )
+    prompt_classes_only: bool = Field(
+        default=False,
+        description="With vote: component, count only votes for classes the sample's prompt names (its stored "
+        "class_ids), so no mask holds a class the prompt does not name.",
+    )
 
     def build(self, context: DatasetContext) -> Decoder:
         return DatasetGANDecoder(self, context)
@@ -65,7 +76,10 @@ class DatasetGANConfig(DecoderConfig):
         return self.features.needs()
 
     def problems(self, context: DatasetContext) -> list[tuple[str, str]]:
-        return self.features.problems(context)
+        out = list(self.features.problems(context))
+        if self.prompt_classes_only and self.vote != "component":
+            out.append(("decode.prompt_classes_only", "needs decode.vote: component"))
+        return out
 
     def trained_state(self, paths: DatasetPaths) -> str | None:
         """sha256 of the trained checkpoint: part of every masks shard key, so retraining re-decodes."""
@@ -73,6 +87,12 @@ class DatasetGANConfig(DecoderConfig):
         if not path.is_file():
             raise UserError(f"{path}: no trained decoder; run `synth train-decoder {paths.name}` first")
         return hashlib.sha256(path.read_bytes()).hexdigest()
+
+    def lineage(self, root: Path, name: str) -> dict:
+        from synth.decode.datasetgan.annotations import read_manifest
+
+        seeds = sorted(int(e["seed"]) for e in read_manifest(root, name)["annotations"])
+        return {"annotations": len(seeds), "annotated_seeds": seeds}
 
     def exclusions(self, context: DatasetContext, masks: Path) -> dict:
         return rank_exclusions(context.name, masks, self.exclude_uncertain, self.top_pixels)
@@ -99,8 +119,16 @@ class DatasetGANDecoder(Decoder):
         result = label_image(
             self.ensemble, self.source.maps(record), height, width, self.config.chunk_pixels, self.config.top_pixels
         )
+        mask = result.mask
+        if self.config.vote == "component":
+            allowed = None
+            if self.config.prompt_classes_only:
+                if "class_ids" not in record.array_bytes:
+                    raise UserError(f"{record.source}: seed {record.seed} stores no class_ids for prompt_classes_only")
+                allowed = record.array("class_ids")
+            mask = component_vote(mask, allowed)
         return Decoded(
-            mask=result.mask,
+            mask=mask,
             confidence=result.confidence,
             provenance={
                 "decoder": "datasetgan",
