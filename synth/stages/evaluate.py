@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -25,8 +26,13 @@ from synth.stages import require_section
 from synth.store.exclusions import read_exclusions
 from synth.store.labeled import load_dataset_labeled, load_self_labeled
 
+if TYPE_CHECKING:
+    from synth.evaluate.config import EvaluateSettings
 
-def score_variants(sets: dict, num_classes: int, cfg, class_names: list[str], log=lambda msg: None) -> dict:
+
+def score_variants(
+    sets: dict, num_classes: int, cfg: EvaluateSettings, class_names: list[str], log=lambda msg: None
+) -> dict:
     """``sets``: source, stylized/real (optional), target (unlabeled Arrays), eval (labeled Arrays).
 
     Each variant is trained ``cfg.repeats`` times (seeds ``cfg.seed``, ``cfg.seed + 1``, ...); its ``miou`` and
