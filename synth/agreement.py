@@ -5,7 +5,7 @@ shifted off its object or belonging to another image passes them all. These two 
 
 - ``boundary_fscore`` and ``boundary_precision``: the boundary F-score (as in DAVIS / BSDS) between the mask's
   class boundaries and the image's edges (Canny), each matched within ``TOLERANCE`` pixels, and its precision
-  (the share of boundary pixels on an edge). A class boundary a person would draw lies on an edge of the image;
+  (the share of boundary pixels on an edge) above chance (``above_chance``). A class boundary a person would draw lies on an edge of the image;
   a shifted, swapped or flooded mask puts its boundaries where the image has none.
 - ``labels_off_content``: the share of labelled pixels (classes, not background or ignore) that lie on no image
   content, i.e. farther than ``TOLERANCE`` px from any pixel that differs from the background colour (the image
@@ -68,18 +68,27 @@ def _near(points: np.ndarray, tolerance: int) -> np.ndarray:
     return ndimage.binary_dilation(points, structure=_disk(tolerance))
 
 
-def boundary_match(image: np.ndarray, mask: np.ndarray, tolerance: int = TOLERANCE) -> tuple[float, float]:
-    """``(precision, recall)`` of mask boundaries against image edges, matched within ``tolerance`` px: the share
-    of boundary pixels near an edge, and of edge pixels near a boundary. A mask with no boundary scores 1 on an
-    image without edges, else 0; a boundary on an image without edges scores 0."""
+def boundary_match(image: np.ndarray, mask: np.ndarray, tolerance: int = TOLERANCE) -> tuple[float, float, float]:
+    """``(precision, recall, chance)`` of mask boundaries against image edges, matched within ``tolerance`` px:
+    the share of boundary pixels near an edge, of edge pixels near a boundary, and of all pixels near an edge (the
+    precision a boundary drawn anywhere would get). A mask with no boundary scores 1 on an image without edges,
+    else 0; a boundary on an image without edges scores 0."""
     boundary, edges = mask_boundaries(mask), image_edges(image)
     if not boundary.any():
-        return (1.0, 1.0) if not edges.any() else (0.0, 0.0)
+        return (1.0, 1.0, 0.0) if not edges.any() else (0.0, 0.0, 0.0)
     if not edges.any():
-        return 0.0, 0.0
-    precision = float((boundary & _near(edges, tolerance)).sum() / boundary.sum())
+        return 0.0, 0.0, 0.0
+    near_edges = _near(edges, tolerance)
+    precision = float((boundary & near_edges).sum() / boundary.sum())
     recall = float((edges & _near(boundary, tolerance)).sum() / edges.sum())
-    return precision, recall
+    return precision, recall, float(near_edges.mean())
+
+
+def above_chance(precision: float, chance: float) -> float:
+    """Precision rescaled so that 0 is what a boundary drawn at random gets on this image and 1 is every boundary
+    pixel on an edge (Cohen's kappa form), floored at 0: on a textured image most pixels are near some edge, and a
+    raw precision would credit a shifted mask for landing on texture."""
+    return 0.0 if chance >= 1 else max(0.0, (precision - chance) / (1 - chance))
 
 
 def f_score(precision: float, recall: float) -> float:
@@ -120,12 +129,13 @@ def working_size(image: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.nd
 def agreement_stats(image: np.ndarray, mask: np.ndarray) -> dict:
     """The masks table's columns for one sample (``synth.stats.mask_stats`` holds the mask-only ones).
 
-    Precision is kept beside the F-score: textured images have edges no class boundary follows (lowering recall
-    on exact masks), while a boundary off every edge is wrong whatever the texture (docs/validation.md)."""
+    Precision (above chance) is kept beside the F-score: textured images have edges no class boundary follows
+    (lowering recall on exact masks), while a boundary off every edge is wrong whatever the texture
+    (docs/validation.md)."""
     image, mask = working_size(np.asarray(image), np.asarray(mask))
-    precision, recall = boundary_match(image, mask)
+    precision, recall, chance = boundary_match(image, mask)
     return {
         "boundary_fscore": f_score(precision, recall),
-        "boundary_precision": precision,
+        "boundary_precision": above_chance(precision, chance),
         "labels_off_content": labels_off_content(image, mask),
     }

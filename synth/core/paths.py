@@ -94,6 +94,11 @@ class DatasetPaths:
         return self.reports / "validation_details.json"
 
     @property
+    def label_scores(self) -> Path:
+        """validate: every sample's label-check scores and flag reason (docs/validation.md)."""
+        return self.reports / "label_scores.parquet"
+
+    @property
     def data_docs(self) -> Path:
         """validate: the Great Expectations Data Docs site."""
         return self.reports / "data_docs"

@@ -70,12 +70,15 @@ class LabelCheckSettings(Strict):
     plain_background: bool = Field(
         default=False, description="Images have a plain background (product photos): check labels_off_content."
     )
-    # Defaults: under the 0.5th percentile of the 1,500 exact masks of street-scenes (F-score 0.084, precision
-    # 0.684); labels_off_content above the 99.5th of 1,000 real Fashion-MNIST canvases (scenes have no plain ground)
-    min_boundary_fscore: float = Field(default=0.05, ge=0, le=1, description="Boundary F-score vs image edges.")
+    # The boundary thresholds are off (0) unless a recipe sets them: measured on the 1,500 exact masks of
+    # street-scenes (256 px), the 0.5th percentile is F 0.084 and precision above chance 0.37 (the recipe sets
+    # 0.05 and 0.35), but at 64 px the same textured scenes put 88% of pixels near a texture edge and 15% of
+    # exact masks under 0.35 (docs/validation.md): a threshold belongs to a recipe's image size and texture.
+    min_boundary_fscore: float = Field(default=0.0, ge=0, le=1, description="Boundary F-score vs image edges.")
     min_boundary_precision: float = Field(
-        default=0.6, ge=0, le=1, description="Share of mask boundary pixels within 2 px of an image edge."
+        default=0.0, ge=0, le=1, description="Share of mask boundary pixels near an image edge, above chance."
     )
+    # Above the 99.5th percentile of 1,000 real Fashion-MNIST canvases (0.16); checked only with plain_background.
     max_labels_off_content: float = Field(
         default=0.25, ge=0, le=1, description="Share of labelled pixels on plain background (plain_background only)."
     )

@@ -136,6 +136,7 @@ def render(ctx: dict) -> str:
         ("per-class", "Per-class examples"),
         ("failing", "Samples named by failing expectations"),
         ("excluded", "Excluded and lowest-confidence"),
+        ("likely-wrong", "Most likely wrong"),
         ("evaluate", "Usefulness (evaluate)"),
     ]
     nav = "".join(f'<a href="#{a}">{escape(t)}</a>' for a, t in sections)
@@ -196,10 +197,11 @@ def render(ctx: dict) -> str:
     excluded = ctx["excluded"]
     excluded_html = (
         f"<p>{excluded['count']} {'sample is' if excluded['count'] == 1 else 'samples are'} left out of the build by "
-        f"the decoder ({escape(excluded['rule'])}; seeds and reasons in lineage.json); "
+        f"the decoder ({escape(excluded['rule'])}) or the label checks (each card says which; seeds and reasons in "
+        "lineage.json); "
         f"showing {len(excluded['cards'])}.</p>" + gallery(excluded["cards"])
         if excluded["count"]
-        else '<p class="muted">The decoder excluded no sample.</p>'
+        else '<p class="muted">Neither the decoder nor the label checks excluded a sample.</p>'
     )
     uncertain = ctx["uncertain"]
     uncertain_html = (
@@ -254,10 +256,13 @@ mean ignore fraction {_fmt(v.get("mean_ignore_fraction"))}.</p>
 {gallery(ctx["failing"], "fail-")}
 
 <h2 id="excluded">Excluded and lowest-confidence</h2>
-<h3>Excluded by the decoder</h3>
+<h3>Excluded by the decoder or the label checks</h3>
 {excluded_html}
 <h3>Lowest decoder confidence</h3>
 {uncertain_html}
+
+<h2 id="likely-wrong">Most likely wrong (label checks)</h2>
+{ctx.get("likely_wrong", "")}
 
 <h2 id="evaluate">Usefulness (evaluate)</h2>
 {eval_html}

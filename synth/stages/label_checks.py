@@ -99,3 +99,22 @@ def _badness(table: pd.DataFrame, checks: list[str], reasons: pd.Series) -> np.n
 
 def _value(value) -> float | None:
     return None if value is None or pd.isna(value) else round(float(value), 6)
+
+
+def per_sample_scores(recipe: Recipe, table: pd.DataFrame) -> pd.DataFrame:
+    """``seed``, every score column and ``reason`` ('' unless flagged): what the report shows beside samples."""
+    columns = [c for c in CHECKS if c in table.columns]
+    return table[["seed", *columns]].assign(reason=flag_reasons(table, recipe.validation).to_numpy())
+
+
+def summary_line(recipe: Recipe, metrics: dict) -> str:
+    """One line for ``synth validate``: how many samples the label checks exclude, and whether a judge ran."""
+    rules = recipe.validation
+    share = metrics.get("label_checks", {}).get("flagged_fraction", 0.0)
+    count = round(share * metrics.get("samples", 0))
+    judge = f"judge {rules.judge.type}" if rules.judge else "no judge (label content not checked)"
+    ranking = "cleanlab ranking" if rules.ranking else "no cleanlab ranking"
+    return (
+        f"validate: label checks: {count} samples ({share:.1%}) under a per-sample threshold, excluded from the build "
+        f"(allowed {rules.max_flagged_fraction:.0%} before the gate fails); {judge}; {ranking}"
+    )

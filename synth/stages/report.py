@@ -19,6 +19,7 @@ from synth.core.paths import DatasetPaths
 from synth.errors import UserError
 from synth.recipe import Recipe, recipe_hash
 from synth.report import charts, page
+from synth.report.label_checks import likely_wrong_html, score_notes, worst_seeds
 from synth.report.samples import (
     SampleView,
     class_examples,
@@ -156,8 +157,15 @@ def report(recipe: Recipe, root: Path = Path(".")) -> Path:
     per_class = class_examples(recipe, rows, PER_CLASS)
     uncertain, ranked_by = most_uncertain(rows, UNCERTAIN)
     excluded_shown = sorted(excluded)[:EXCLUDED_SHOWN]
+    notes = score_notes(paths)  # the label checks' scores, shown beside every sample
+    likely_wrong = [s for s in worst_seeds(details) if s in known]
     wanted = (
-        set(gallery) | set(failing) | set(uncertain) | set(excluded_shown) | {s for v in per_class.values() for s in v}
+        set(gallery)
+        | set(failing)
+        | set(uncertain)
+        | set(excluded_shown)
+        | set(likely_wrong)
+        | {s for v in per_class.values() for s in v}
     )
     views = load_views(pairs, rows, wanted)
 
@@ -168,6 +176,8 @@ def report(recipe: Recipe, root: Path = Path(".")) -> Path:
         by_seed = {r.seed: r for r in rows}
 
         def card(seed: int, note: str = "") -> dict:
+            scores = notes.get(seed, "")
+            note = f"{note} · {scores}" if note and scores else note or scores
             return {"seed": seed, "prompt": views[seed].prompt, "files": files[seed], "note": note}
 
         def confidence_note(seed: int) -> str:
@@ -205,6 +215,7 @@ def report(recipe: Recipe, root: Path = Path(".")) -> Path:
                 "cards": [card(s, excluded[s]) for s in excluded_shown if s in views],
             },
             "evaluate": evaluate,
+            "likely_wrong": likely_wrong_html(details, [card(s) for s in likely_wrong], page.gallery),
         }
         (staging / "index.html").write_text(page.render(ctx), encoding="utf-8")
         _icon(lut, staging / "icon.png")

@@ -151,7 +151,12 @@ def validate(recipe: Recipe, root: Path = Path(".")) -> ValidationReport:
 
     Raises ``UserError`` (before writing anything) when the shards are missing, corrupt or inconsistent.
     """
-    from synth.stages.label_checks import dataset_label_scores, label_check_summary, with_label_scores
+    from synth.stages.label_checks import (
+        dataset_label_scores,
+        label_check_summary,
+        per_sample_scores,
+        with_label_scores,
+    )
 
     paths = DatasetPaths(Path(root), recipe.name)
     table = load_stats_table(recipe, root)
@@ -163,11 +168,13 @@ def validate(recipe: Recipe, root: Path = Path(".")) -> ValidationReport:
         metrics["label_checks"], details["label_checks"] = label_check_summary(recipe, table, judged_classes)
         _dump(metrics, staging / paths.validation.name)
         _dump(details, staging / paths.validation_details.name)
+        per_sample_scores(recipe, table).to_parquet(staging / paths.label_scores.name, index=False)
         old_docs = paths.data_docs
         if old_docs.exists():
             shutil.rmtree(old_docs)
         os.replace(staging / paths.data_docs.name, old_docs)
         os.replace(staging / paths.validation_details.name, paths.validation_details)
+        os.replace(staging / paths.label_scores.name, paths.label_scores)
         os.replace(staging / paths.validation.name, paths.validation)
     return ValidationReport(
         success=details["success"],
