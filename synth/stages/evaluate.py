@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from synth.core.atomic import write_text
+from synth.core.labels import BACKGROUND_ID, IGNORE_ID
 from synth.core.paths import DatasetPaths
 from synth.errors import UserError
 from synth.recipe import Recipe
@@ -67,7 +68,7 @@ def score_variants(
 
 
 def _check_ids(arrays, id2label: dict[int, str], where: str) -> None:
-    unknown = {int(v) for v in np.unique(arrays.masks)} - set(id2label) - {0, 255}
+    unknown = {int(v) for v in np.unique(arrays.masks)} - set(id2label) - {BACKGROUND_ID, IGNORE_ID}
     if unknown:
         raise UserError(f"{where}: masks hold class ids {sorted(unknown)} not in the taxonomy")
 
