@@ -132,8 +132,10 @@ def item_mask(image28: np.ndarray) -> np.ndarray:
 def _resize(image28: np.ndarray, side: int) -> tuple[np.ndarray, np.ndarray]:
     from PIL import Image
 
-    pixels = np.asarray(Image.fromarray(image28).resize((side, side), Image.BILINEAR))
-    mask = np.asarray(Image.fromarray(item_mask(image28).astype(np.uint8) * 255).resize((side, side), Image.BILINEAR))
+    pixels = np.asarray(Image.fromarray(image28).resize((side, side), Image.Resampling.BILINEAR))
+    mask = np.asarray(
+        Image.fromarray(item_mask(image28).astype(np.uint8) * 255).resize((side, side), Image.Resampling.BILINEAR)
+    )
     return pixels, mask >= 128
 
 

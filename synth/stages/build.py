@@ -40,7 +40,7 @@ from synth.splits import SPLIT_NAMES, split_of
 from synth.stages.build_variants import VariantPlan, plan_variant, read_variants_validation
 from synth.store.exclusions import read_build_exclusions
 from synth.store.labeled import paired_shards
-from synth.store.shards import parse_name, read_shard
+from synth.store.shards import read_shard, shard_name
 
 BUILD_FORMAT = 1  # bump when the bytes of a split file change for the same inputs
 ROW_GROUP_ROWS = 100
@@ -124,8 +124,8 @@ def plan_files(
 ) -> list[SplitFile]:
     plans = []
     for sample_path, mask_path in pairs:
-        index, samples_key = parse_name(sample_path)  # type: ignore[misc]
-        masks_key = parse_name(mask_path)[1]  # type: ignore[index]
+        index, samples_key = shard_name(sample_path)
+        masks_key = shard_name(mask_path).key
         by_split: dict[str, list[int]] = {}
         for seed in read_shard(sample_path, ["seed"]).column("seed").to_pylist():
             if seed not in excluded:

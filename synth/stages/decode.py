@@ -26,7 +26,7 @@ from synth.stages.runner import run_sharded
 from synth.stats import mask_stats
 from synth.store.codec import encode_confidence, encode_mask
 from synth.store.records import MASKS_SCHEMA, iter_records, rows_to_table
-from synth.store.shards import ShardPlan, list_shards, parse_name
+from synth.store.shards import ShardPlan, list_shards, shard_name
 
 MASKS_FORMAT = 3  # 3: + mask-image agreement (synth.agreement); 2: masks are palette PNGs; 1 was greyscale
 
@@ -38,7 +38,7 @@ def mask_shard_plans(recipe: Recipe, samples_dir: Path, trained: str | None = No
         basis["trained"] = trained
     plans = []
     for source in list_shards(samples_dir):
-        index, source_key = parse_name(source)  # type: ignore[misc]
+        index, source_key = shard_name(source)
         rows = read_shard_rows(source)
         plans.append(
             (source, ShardPlan(index, tuple(range(rows)), canonical_hash(basis | {"source": source_key})[:16]))

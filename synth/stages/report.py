@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -27,8 +29,8 @@ from synth.report.samples import (
     SampleView,
     class_examples,
     evenly_spaced,
+    least_confident,
     load_views,
-    most_uncertain,
     sample_index,
 )
 from synth.store.exclusions import read_build_exclusions
@@ -181,7 +183,7 @@ def report(recipe: Recipe, root: Path = Path(".")) -> Path:
     failing = failing[:MAX_FAILING]
     gallery = evenly_spaced(sorted(known), GALLERY)
     per_class = class_examples(recipe, rows, PER_CLASS)
-    uncertain, ranked_by = most_uncertain(rows, UNCERTAIN)
+    uncertain, ranked_by = least_confident(rows, UNCERTAIN)
     excluded_shown = sorted(excluded)[:EXCLUDED_SHOWN]
     notes = score_notes(paths)  # the label checks' scores, shown beside every sample
     likely_wrong = [s for s in worst_seeds(details) if s in known]
@@ -198,7 +200,7 @@ def report(recipe: Recipe, root: Path = Path(".")) -> Path:
     with publish_folder(paths.report) as staging:
         (staging / "img").mkdir()
         lut, palette = palette_rgb(recipe.taxonomy), palette_bytes(recipe.taxonomy)
-        files = {seed: _write_images(view, lut, palette, staging, final) for seed, view in sorted(views.items())}
+        files = {seed: _write_images(view, lut, palette, staging, paths.report) for seed, view in sorted(views.items())}
         by_seed = {r.seed: r for r in rows}
 
         def card(seed: int, note: str = "") -> dict:

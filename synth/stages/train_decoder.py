@@ -74,7 +74,7 @@ def train_decoder(recipe: Recipe, root: Path = Path("."), log=lambda message: No
         for path in (paths.decoder_checkpoint, paths.decoder_meta):
             path.unlink(missing_ok=True)
         note = {"decoder": recipe.decode.type, "note": "train-decoder applies only to decode.type datasetgan"}
-        paths.decoder_not_applicable.write_text(json.dumps(note, sort_keys=True) + "\n")
+        write_text(paths.decoder_not_applicable, json.dumps(note, sort_keys=True) + "\n")
         return TrainReport("not applicable")
     paths.decoder_not_applicable.unlink(missing_ok=True)
     manifest = read_manifest(root, recipe.name)

@@ -97,7 +97,7 @@ def _crop28(image: np.ndarray, component: np.ndarray) -> np.ndarray:
     square = np.zeros((side, side), np.uint8)
     oy, ox = (side - (y1 - y0)) // 2, (side - (x1 - x0)) // 2
     square[oy : oy + y1 - y0, ox : ox + x1 - x0] = np.where(component[y0:y1, x0:x1], image[y0:y1, x0:x1], 0)
-    return np.asarray(Image.fromarray(square).resize((28, 28), Image.BILINEAR))
+    return np.asarray(Image.fromarray(square).resize((28, 28), Image.Resampling.BILINEAR))
 
 
 def binding(samples, classifier) -> tuple[int, int]:
@@ -123,7 +123,7 @@ def binding(samples, classifier) -> tuple[int, int]:
             continue
         scores = np.stack(
             [
-                np.asarray(Image.fromarray(m.astype(np.float32)).resize((64, 64), Image.BICUBIC))
+                np.asarray(Image.fromarray(m.astype(np.float32)).resize((64, 64), Image.Resampling.BICUBIC))
                 for m in s.arrays["scores"]
             ]
         )

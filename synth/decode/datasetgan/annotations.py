@@ -254,7 +254,7 @@ def parse_cvat_labelmap(path: Path) -> dict[tuple[int, int, int], str]:
             assert len(rgb) == 3
         except (IndexError, ValueError, AssertionError):
             raise UserError(f"{path}: line {number}: expected 'label:r,g,b:parts:actions'") from None
-        colours[rgb] = parts[0]  # type: ignore[index]
+        colours[rgb] = parts[0]
     return colours
 
 
