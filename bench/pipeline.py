@@ -6,6 +6,7 @@ Prints, one per line:
 - the time of a no-op ``dvc repro``
 - the cost of extending the seeds by 10% relative to a full build (target <= 0.15), at the recipe's size and at
   ``--extend-scales`` multiples of it
+- each stage's fixed cost: its command re-run on the up-to-date build, and their sum ``fixed_cost_s`` (target <= 4)
 - peak memory (max RSS) of each stage at 1x and 5x the sample count (target: no more than 1.2x growth)
 
 Usage: python bench/pipeline.py [--recipe street-scenes] [--samples 300] [--throughput-samples N]
@@ -112,6 +113,18 @@ PEAK = (
 )
 
 
+FIXED_STAGES = ["synthesize", "decode", "validate", "build", "preview", "report"]
+
+
+def fixed_costs(root: Path, name: str) -> dict[str, float]:
+    """Each stage's command on an up-to-date build, as `dvc repro --force` would run it: the seconds a stage
+    costs before it has anything to do (start-up, imports, reading footers, rendering what did not change)."""
+    quiet = {"synthesize", "decode"}
+    return {
+        stage: run(["synth", stage, name, *(["--quiet"] if stage in quiet else [])], root) for stage in FIXED_STAGES
+    }
+
+
 def peak_memory_mb(root: Path, stage: str, name: str) -> float | None:
     result = subprocess.run(
         [sys.executable, "-c", PEAK, stage, name, "--quiet"]
@@ -172,6 +185,10 @@ def main() -> None:
                 f"[{scale}x] dvc_repro_full_s={full_s:.2f} samples={count} dvc_repro_noop_s={noop_s:.2f} "
                 f"extend_10pct_s={extend_s:.2f} extend_cost_ratio={extend_s / full_s:.3f} (target <= 0.15)"
             )
+            if scale == args.extend_scales[0]:
+                fixed = fixed_costs(root, recipe["name"])
+                print("fixed_cost_per_stage_s " + " ".join(f"{stage}={s:.2f}" for stage, s in fixed.items()))
+                print(f"fixed_cost_s={sum(fixed.values()):.2f} (target <= 4)")
             shutil.rmtree(root)
 
         # 2. peak memory per stage at 1x and 5x

@@ -117,6 +117,25 @@ def test_evaluate_scores_the_dataset_and_the_real_reference_on_the_real_eval_set
     assert json.loads((root / "reports/tiny/evaluate.json").read_text()) == metrics
 
 
+def test_runs_trained_in_parallel_processes_score_as_in_one_process(real_sets):
+    """evaluate trains its (variant, seed) runs in worker processes; each is seeded and on one thread, so the
+    numbers are those of training them one after another in this process."""
+    from synth.stages.evaluate import load_sets, score_variants
+
+    root = real_sets
+    (root / "recipes" / "tiny.yaml").write_text(yaml.safe_dump(real_recipe(repeats=2)))
+    recipe = load_recipe("tiny", root)
+    synthesize(recipe, root, show_progress=False)
+    decode(recipe, root, show_progress=False)
+    sets = load_sets(recipe, root)
+    names = ["background", "car", "wheel", "tree"]
+    lines: list[str] = []
+    one = score_variants(sets, 4, recipe.evaluate, names, workers=1)
+    two = score_variants(sets, 4, recipe.evaluate, names, lines.append, workers=2)
+    assert one == two and len(one["real"]["runs"]) == 2
+    assert lines[0].startswith("evaluate source (seed 0): mIoU") and len(lines) == 4  # in run order
+
+
 def test_samples_the_decoder_excluded_are_not_trained_on(real_sets):
     root = real_sets
     (root / "recipes" / "tiny.yaml").write_text(yaml.safe_dump(real_recipe(variants=["source"], reference=None)))

@@ -73,9 +73,21 @@ def test_report_is_self_contained(reported):
     assert "://" not in html and "@import" not in html and "<script" not in html
     references = re.findall(r'(?:src|href)="([^"#][^"]*)"', html)
     assert references and all((folder / ref).is_file() for ref in references), references
-    masks = [ref for ref in references if ref.endswith("-mask.png")]
+    masks = [ref for ref in references if re.search(r"-mask-[0-9a-f]{12}\.png$", ref)]
     with Image.open(folder / masks[0]) as mask:
         assert mask.mode == "P"  # shown in colour, values still class ids
+
+
+def test_a_rerun_links_the_unchanged_images_and_writes_the_same_page(reported):
+    """Images are named by their pixels' hash: a re-run encodes none of them again (each is the previous file,
+    linked) and the page's bytes are unchanged."""
+    folder = reported.root / "reports/tiny/report"
+    before_html = (folder / "index.html").read_bytes()
+    before = {p.name: p.stat().st_ino for p in (folder / "img").iterdir()}
+    reported.synth("report", "tiny")
+    assert (folder / "index.html").read_bytes() == before_html
+    assert {p.name: p.stat().st_ino for p in (folder / "img").iterdir()} == before
+    assert not list(folder.parent.glob(".report.*"))  # no staging or old folder left behind
 
 
 def test_report_needs_validation_results(project):
@@ -99,7 +111,9 @@ def test_report_renders_offline_in_chromium(reported, tmp_path):
     assert non_file_requests(visit) == []
     assert visit.console_errors == [] and visit.failed == []
     assert visit.title == "tiny 1.0.0 — dataset report"
-    assert any(url.endswith("-overlay.png") for url in visit.requests)  # the gallery images were loaded
+    assert any(
+        re.search(r"-overlay-[0-9a-f]{12}\.png$", url) for url in visit.requests
+    )  # the gallery images were loaded
     with Image.open(io.BytesIO(visit.screenshot)) as image:
         pixels = np.asarray(image.convert("RGB"))
     assert pixels.shape[0] > 2000 and pixels.shape[1] == 1280  # the whole page, not a blank viewport

@@ -14,9 +14,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from synth.core.atomic import write_text
+from synth.core.labels import BACKGROUND_ID, IGNORE_ID
 from synth.core.paths import DatasetPaths
 from synth.errors import UserError
 from synth.recipe import Recipe
@@ -24,29 +27,64 @@ from synth.stages import require_section
 from synth.store.exclusions import read_exclusions
 from synth.store.labeled import load_dataset_labeled, load_self_labeled
 
+if TYPE_CHECKING:
+    from synth.evaluate.config import EvaluateSettings
 
-def score_variants(sets: dict, num_classes: int, cfg, class_names: list[str], log=lambda msg: None) -> dict:
+
+def score_variants(
+    sets: dict,
+    num_classes: int,
+    cfg: EvaluateSettings,
+    class_names: list[str],
+    log=lambda msg: None,
+    workers: int | None = None,
+) -> dict:
     """``sets``: source, stylized/real (optional), target (unlabeled Arrays), eval (labeled Arrays).
 
     Each variant is trained ``cfg.repeats`` times (seeds ``cfg.seed``, ``cfg.seed + 1``, ...); its ``miou`` and
-    ``per_class`` are means over the runs, ``runs`` lists every run's mIoU."""
-    from synth.adapt.csa import train_adapted
-    from synth.evaluate.train import iou_per_class, mean_iou, predict, train_supervised
+    ``per_class`` are means over the runs, ``runs`` lists every run's mIoU. The runs are independent (each seeds
+    everything it draws and computes on one torch thread), so ``workers`` processes train them side by side with
+    the numbers of one process (``training_workers``: one per CPU core by default, one on a GPU)."""
+    jobs = [(variant, seed) for variant in cfg.variants for seed in range(cfg.seed, cfg.seed + cfg.repeats)]
+    workers = training_workers(cfg, len(jobs)) if workers is None else workers
+    if workers <= 1:
+        scored = (_train_and_score(sets, num_classes, cfg, variant, seed) for variant, seed in jobs)
+        results = _summarise(jobs, scored, cfg, class_names, log)
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
 
+        # spawn: this process may hold torch's thread pools, which a forked child would inherit half-initialised
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(workers, mp_context=context, initializer=_keep_sets, initargs=(sets,)) as pool:
+            scored = pool.map(_score_in_worker, [(num_classes, cfg, variant, seed) for variant, seed in jobs])
+            results = _summarise(jobs, scored, cfg, class_names, log)
+    return results
+
+
+def training_workers(cfg, jobs: int) -> int:
+    """``SYNTH_EVALUATE_WORKERS``, else one process per CPU core (each trains on one thread), one on a GPU."""
+    import os
+
+    from synth.core.torch_runtime import resolve_device
+
+    if "SYNTH_EVALUATE_WORKERS" in os.environ:
+        return max(1, int(os.environ["SYNTH_EVALUATE_WORKERS"]))
+    if resolve_device(cfg.device).type != "cpu":
+        return 1
+    return max(1, min(jobs, os.cpu_count() or 1))
+
+
+def _summarise(jobs: list[tuple[str, int]], scored, cfg, class_names: list[str], log) -> dict:
+    from synth.evaluate.train import mean_iou
+
+    per_variant: dict[str, list] = {variant: [] for variant in cfg.variants}
+    for (variant, seed), ious in zip(jobs, scored):
+        per_variant[variant].append(ious)
+        log(f"evaluate {variant} (seed {seed}): mIoU {mean_iou(ious):.4f}")
     results = {}
-    for variant in cfg.variants:
-        runs, per_run = [], []
-        for seed in range(cfg.seed, cfg.seed + cfg.repeats):
-            if variant == "adapted":
-                labeled = sets.get("stylized") or sets["source"]
-                original = sets["source"] if sets.get("stylized") is not None else None  # CSA's consistency term
-                model = train_adapted(labeled, sets["target"], num_classes, cfg, seed, original=original)
-            else:
-                model = train_supervised(sets[variant], num_classes, cfg, seed)
-            ious = iou_per_class(predict(model, sets["eval"].images), sets["eval"].masks, num_classes)
-            runs.append(mean_iou(ious))
-            per_run.append(ious)
-            log(f"evaluate {variant} (seed {seed}): mIoU {runs[-1]:.4f}")
+    for variant, per_run in per_variant.items():
+        runs = [mean_iou(ious) for ious in per_run]
         per_class = {}
         for c, name in enumerate(class_names):
             values = [r[c] for r in per_run if r[c] is not None]
@@ -59,8 +97,35 @@ def score_variants(sets: dict, num_classes: int, cfg, class_names: list[str], lo
     return results
 
 
+def _train_and_score(sets: dict, num_classes: int, cfg, variant: str, seed: int) -> list[float | None]:
+    """One run: train the variant's network with ``seed``, its per-class IoU on the evaluation set."""
+    from synth.adapt.csa import train_adapted
+    from synth.evaluate.train import iou_per_class, predict, train_supervised
+
+    if variant == "adapted":
+        labeled = sets.get("stylized") or sets["source"]
+        original = sets["source"] if sets.get("stylized") is not None else None  # CSA's consistency term
+        model = train_adapted(labeled, sets["target"], num_classes, cfg, seed, original=original)
+    else:
+        model = train_supervised(sets[variant], num_classes, cfg, seed)
+    return iou_per_class(predict(model, sets["eval"].images), sets["eval"].masks, num_classes)
+
+
+_WORKER_SETS: dict = {}
+
+
+def _keep_sets(sets: dict) -> None:
+    """A worker's initializer: the training and evaluation sets, sent once per process rather than per run."""
+    _WORKER_SETS.update(sets)
+
+
+def _score_in_worker(job: tuple) -> list[float | None]:
+    num_classes, cfg, variant, seed = job
+    return _train_and_score(_WORKER_SETS, num_classes, cfg, variant, seed)
+
+
 def _check_ids(arrays, id2label: dict[int, str], where: str) -> None:
-    unknown = {int(v) for v in np.unique(arrays.masks)} - set(id2label) - {0, 255}
+    unknown = {int(v) for v in np.unique(arrays.masks)} - set(id2label) - {BACKGROUND_ID, IGNORE_ID}
     if unknown:
         raise UserError(f"{where}: masks hold class ids {sorted(unknown)} not in the taxonomy")
 
@@ -139,7 +204,4 @@ def evaluate(recipe: Recipe, root: Path = Path("."), log=lambda msg: None) -> di
 
 
 def _write_json(path: Path, metrics: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
-    tmp.replace(path)
+    write_text(path, json.dumps(metrics, indent=2, sort_keys=True) + "\n")

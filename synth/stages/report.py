@@ -1,11 +1,14 @@
 """The report stage: validation results, lineage, class statistics and chosen samples -> ``reports/NAME/report/``.
 
 ``index.html`` and the PNGs it shows (``img/``) are written to a staging folder and swapped in by rename, so a
-failed run leaves the previous report. The page has no timestamp: the same inputs give the same bytes.
+failed run leaves the previous report. The page has no timestamp: the same inputs give the same bytes. Each PNG
+is named by a hash of its pixels, so a re-run links the previous page's unchanged images instead of encoding them
+(DVC persists the folder for that; the swap still leaves nothing stale).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -15,6 +18,7 @@ import numpy as np
 from PIL import Image
 
 from synth import __version__
+from synth.core.atomic import publish_folder
 from synth.core.palette import palette_bytes, palette_rgb
 from synth.core.paths import DatasetPaths
 from synth.errors import UserError
@@ -25,8 +29,8 @@ from synth.report.samples import (
     SampleView,
     class_examples,
     evenly_spaced,
+    least_confident,
     load_views,
-    most_uncertain,
     sample_index,
 )
 from synth.store.exclusions import read_build_exclusions
@@ -38,6 +42,7 @@ PER_FAILURE = 4
 MAX_FAILING = 24
 UNCERTAIN = 8
 EXCLUDED_SHOWN = 12
+RENDER_FORMAT = 1  # bump when the same pixels would be drawn or encoded differently: no old PNG is reused then
 
 
 def _read_json(path: Path, what: str, rerun: str) -> dict | None:
@@ -78,22 +83,44 @@ def _lineage(recipe: Recipe, paths: DatasetPaths) -> list[tuple[str, object]]:
     ]
 
 
-def _write_images(view: SampleView, lut: np.ndarray, palette: bytes, folder: Path) -> dict[str, str]:
+def _write_images(view: SampleView, lut: np.ndarray, palette: bytes, folder: Path, previous: Path) -> dict[str, str]:
+    """The sample's PNGs, each named by a hash of its pixels: one the previous page already has is linked, not
+    encoded again (encoding was most of a re-run: a change of a few samples re-encodes only theirs)."""
     stem = f"{view.seed:08d}"
     colours = lut[view.mask]
     labeled = (view.mask != 0)[..., None]
     overlay = np.where(labeled, 0.45 * view.image + 0.55 * colours, view.image).astype(np.uint8)
-    mask = Image.fromarray(view.mask)
-    mask.putpalette(palette)  # the same palette PNG the dataset stores: the browser shows the colours
-    files = {"image": Image.fromarray(view.image), "overlay": Image.fromarray(overlay), "mask": mask}
+    arrays = {"image": (view.image, None), "overlay": (overlay, None), "mask": (view.mask, palette)}
     if view.confidence is not None:
-        files["confidence"] = Image.fromarray(np.clip(np.rint(view.confidence * 255), 0, 255).astype(np.uint8))
+        arrays["confidence"] = (np.clip(np.rint(view.confidence * 255), 0, 255).astype(np.uint8), None)
     out = {}
-    for kind, image in files.items():
-        name = f"img/{stem}-{kind}.png"
-        image.save(folder / name, format="PNG", compress_level=6)
+    for kind, (pixels, colour_table) in arrays.items():
+        name = f"img/{stem}-{kind}-{_pixels_hash(pixels, colour_table)}.png"
+        if not _link_previous(previous / name, folder / name):
+            image = Image.fromarray(pixels)
+            if colour_table is not None:
+                image.putpalette(colour_table)  # the same palette PNG the dataset stores: the browser shows colours
+            image.save(folder / name, format="PNG", compress_level=6)
         out[kind] = name
     return out
+
+
+def _pixels_hash(pixels: np.ndarray, palette: bytes | None) -> str:
+    digest = hashlib.sha256(f"{RENDER_FORMAT}{pixels.dtype.str}{pixels.shape}".encode())
+    digest.update(np.ascontiguousarray(pixels).tobytes())
+    digest.update(palette or b"")
+    return digest.hexdigest()[:12]
+
+
+def _link_previous(source: Path, target: Path) -> bool:
+    """Hard-link (or copy) a file the previous page rendered from the same pixels; False when it has none."""
+    if not source.is_file():
+        return False
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
+    return True
 
 
 def _exclusion_rule(paths: DatasetPaths) -> str:
@@ -156,7 +183,7 @@ def report(recipe: Recipe, root: Path = Path(".")) -> Path:
     failing = failing[:MAX_FAILING]
     gallery = evenly_spaced(sorted(known), GALLERY)
     per_class = class_examples(recipe, rows, PER_CLASS)
-    uncertain, ranked_by = most_uncertain(rows, UNCERTAIN)
+    uncertain, ranked_by = least_confident(rows, UNCERTAIN)
     excluded_shown = sorted(excluded)[:EXCLUDED_SHOWN]
     notes = score_notes(paths)  # the label checks' scores, shown beside every sample
     likely_wrong = [s for s in worst_seeds(details) if s in known]
@@ -170,13 +197,10 @@ def report(recipe: Recipe, root: Path = Path(".")) -> Path:
     )
     views = load_views(pairs, rows, wanted)
 
-    final = paths.report
-    staging = final.with_name(f".report.tmp-{os.getpid()}")
-    shutil.rmtree(staging, ignore_errors=True)
-    (staging / "img").mkdir(parents=True)
-    try:
+    with publish_folder(paths.report) as staging:
+        (staging / "img").mkdir()
         lut, palette = palette_rgb(recipe.taxonomy), palette_bytes(recipe.taxonomy)
-        files = {seed: _write_images(view, lut, palette, staging) for seed, view in sorted(views.items())}
+        files = {seed: _write_images(view, lut, palette, staging, paths.report) for seed, view in sorted(views.items())}
         by_seed = {r.seed: r for r in rows}
 
         def card(seed: int, note: str = "") -> dict:
@@ -223,14 +247,7 @@ def report(recipe: Recipe, root: Path = Path(".")) -> Path:
         }
         (staging / "index.html").write_text(page.render(ctx), encoding="utf-8")
         _icon(lut, staging / "icon.png")
-        old = final.with_name(f".report.old-{os.getpid()}")
-        if final.exists():
-            os.replace(final, old)
-        os.replace(staging, final)
-        shutil.rmtree(old, ignore_errors=True)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return final / "index.html"
+    return paths.report / "index.html"
 
 
 def _icon(lut: np.ndarray, path: Path) -> None:
