@@ -9,7 +9,8 @@ ranges), then decodes them with every mode below and scores each against the scr
 - fg IoU: foreground (any garment) IoU against the annotator, on the pixels the mask labels;
 - binding: class right where both say garment; mIoU against the annotator;
 - floods: images the annotator finds empty whose mask labels more than 5% of the image a garment;
-- over: masks holding more classes than the sample's prompt names.
+- off-prompt: masks holding a class the sample's prompt does not name, or more classes than it names;
+- more-classes: masks holding more classes than the sample's prompt names.
 
 Rows with ``black_level`` read the image's black background, which is the annotator's own foreground rule: their
 foreground agreement is partly agreement by construction; the real-data score (``dvc repro`` ->
@@ -137,6 +138,7 @@ def garment_checks(masks: np.ndarray, images: np.ndarray, truth: np.ndarray, pro
         "floods": int(sum(1 for i in np.nonzero(empty)[0] if garment[i].mean() > 0.05)),
         "empty_images": int(empty.sum()),
         "over": int(sum(len(c) > len(set(p)) or not c <= set(p) for c, p in zip(classes, prompted))),
+        "more": int(sum(len(c) > len(set(p)) for c, p in zip(classes, prompted))),
         "ignore": float(1 - labelled.mean()),
     }
 
@@ -149,7 +151,8 @@ def print_checks(label: str, masks: np.ndarray, images: np.ndarray, truth: np.nd
     print(
         f"  {label:<46} black {checks['black_share']:.3f}  fg IoU {checks['fg_iou']:.3f}  "
         f"binding {checks['binding']:.3f}  mIoU {miou:.4f}  ignore {checks['ignore']:.3f}  "
-        f"floods {checks['floods']}/{checks['empty_images']}  over-prompt {checks['over']}",
+        f"floods {checks['floods']}/{checks['empty_images']}  off-prompt {checks['over']}  "
+        f"more-classes {checks['more']}",
         flush=True,
     )
 

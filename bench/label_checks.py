@@ -98,6 +98,7 @@ def main() -> None:
     parser.add_argument("--datasets", default="scenes,real")
     parser.add_argument("--ranking-steps", type=int, default=300, help="0: no cleanlab ranking")
     parser.add_argument("--judge", default=None, help="fashion-classifier weights for the real dataset")
+    parser.add_argument("--corruptions", default=",".join(CORRUPTIONS))
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
@@ -115,12 +116,12 @@ def main() -> None:
         truth = np.zeros(len(masks), bool)
         truth[chosen] = True
         clean_flagged = []
-        for kind in CORRUPTIONS:
-            started = time.perf_counter()
+        for kind in args.corruptions.split(","):
+            started, cpu = time.perf_counter(), time.process_time()
             scores = score_labels(
                 images, corrupt(kind, masks, chosen, class_ids, rng), class_ids, names, settings, judge
             )
-            seconds = time.perf_counter() - started
+            seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
             reasons = flag_reasons(scores.table, settings)
             table = oriented(scores.table)
             if not plain:
@@ -133,13 +134,14 @@ def main() -> None:
             clean_flagged.append((reasons[~truth] != "").mean())
             print(
                 f"{name:6s} {kind:8s} best={best} auroc={results[best]:.3f} gate flags {flagged_bad:.1%} of "
-                f"corrupted, {clean_flagged[-1]:.1%} of clean; {seconds:.0f} s for {len(masks)} samples"
+                f"corrupted, {clean_flagged[-1]:.1%} of clean; {seconds:.0f} s wall, {cpu:.0f} s CPU for {len(masks)} samples"
             )
-            best_per_case.append(results[best])
-        print(f"{name:6s} clean samples flagged by the gate (defaults): max {max(clean_flagged):.1%} over corruptions")
-    print(f"label_check_auroc_with_relabel={np.mean(best_per_case):.3f}")
-    named = [v for i, v in enumerate(best_per_case) if CORRUPTIONS[i % len(CORRUPTIONS)] != "relabel"]
-    print(f"label_check_auroc={np.mean(named):.3f}")
+            best_per_case.append((kind, results[best]))
+        print(
+            f"{name:6s} clean samples flagged by the gate (recipe thresholds): max {max(clean_flagged):.1%} over corruptions"
+        )
+    print(f"label_check_auroc_with_relabel={np.mean([v for _, v in best_per_case]):.3f}")
+    print(f"label_check_auroc={np.mean([v for kind, v in best_per_case if kind != 'relabel']):.3f}")
 
 
 if __name__ == "__main__":

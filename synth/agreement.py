@@ -122,8 +122,8 @@ def working_size(image: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.nd
         return image, mask
     scale = WORK_SIDE / max(height, width)
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    small = np.asarray(Image.fromarray(np.asarray(image, np.uint8)).resize(size, Image.BOX))
-    return small, np.asarray(Image.fromarray(np.asarray(mask, np.uint8)).resize(size, Image.NEAREST))
+    small = np.asarray(Image.fromarray(np.asarray(image, np.uint8)).resize(size, Image.Resampling.BOX))
+    return small, np.asarray(Image.fromarray(np.asarray(mask, np.uint8)).resize(size, Image.Resampling.NEAREST))
 
 
 def agreement_stats(image: np.ndarray, mask: np.ndarray) -> dict:

@@ -19,7 +19,7 @@ def perceptual_hash(image: np.ndarray) -> str:
     from PIL import Image
     from scipy import fft
 
-    gray = np.asarray(Image.fromarray(image).convert("L").resize((32, 32), Image.LANCZOS), dtype=np.float64)
+    gray = np.asarray(Image.fromarray(image).convert("L").resize((32, 32), Image.Resampling.LANCZOS), dtype=np.float64)
     low = fft.dctn(gray, norm="ortho")[:8, :8].ravel()
     bits = low > np.median(low[1:])
     return f"{int(''.join('1' if b else '0' for b in bits), 2):016x}"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -75,10 +77,12 @@ def test_clip_to_image_makes_black_pixels_background_and_unclaimed_bright_pixels
     arrays = stored(blob((2, 2), 0.5)[None]) | {"class_ids": np.array([5])}  # attention: top-left
     image = np.zeros((32, 32, 3), np.uint8)
     image[7:13, 7:13] = 150  # an item at the top left, where the class map peaks
+    image[9, 9] = 0  # with a dark pixel inside it, which is the item's
     image[20:30, 20:30] = 150  # and one no class map claims
     mask, _ = decode_evidence(arrays, image, 32, settings(black_level=24, clip_to_image=True))
-    grey = image.mean(axis=2)
-    assert (mask[grey <= 24] == 0).all()
+    outside = np.ones((32, 32), bool)
+    outside[7:13, 7:13] = outside[20:30, 20:30] = False
+    assert (mask[outside] == 0).all()
     assert (mask[7:13, 7:13] == 5).all()
     assert (mask[20:30, 20:30] == 255).all()
 
@@ -102,16 +106,12 @@ def test_component_vote_gives_one_class_per_component():
 
 
 def test_clip_to_image_needs_a_black_level():
-    from synth.decode.attention import AttentionDecoderConfig as Config
+    from synth.recipe import load_recipe
 
-    problems = Config(type="attention", clip_to_image=True).problems(_context())
+    recipe = load_recipe("fashion", Path(__file__).resolve().parents[1])
+    problems = settings(clip_to_image=True).problems(recipe.context())
     assert ("decode.clip_to_image", "needs decode.black_level (the grey level of the background)") in problems
-
-
-def _context():
-    from types import SimpleNamespace
-
-    return SimpleNamespace(generator=SimpleNamespace(type="diffusion"))
+    assert settings(clip_to_image=True, black_level=24).problems(recipe.context()) == []
 
 
 def test_modes_that_read_the_raw_range_refuse_samples_without_it():

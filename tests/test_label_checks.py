@@ -70,7 +70,7 @@ def test_a_mask_on_an_empty_image_fails_the_plain_background_check_only_where_th
     plain = flag_reasons(table, LabelCheckSettings(plain_background=True, **only_content))
     assert plain[0] == "labels_off_content 1.000 > 0.25"
     assert flag_reasons(table, LabelCheckSettings(plain_background=False, **only_content))[0] == ""
-    assert "boundary_precision 0.000 < 0.35" in flag_reasons(table, LabelCheckSettings())[0]
+    assert "boundary_precision 0.000 < 0.35" in flag_reasons(table, LabelCheckSettings(min_boundary_precision=0.35))[0]
 
 
 def _train_judge(path: Path) -> Path:

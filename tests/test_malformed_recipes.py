@@ -162,6 +162,23 @@ def test_a_bad_colour_and_a_misspelt_parent_are_reported_together(tmp_path, monk
     assert lines[1] == "recipes/tiny.yaml: taxonomy.classes[1].parent: no class named 'cra' (did you mean 'car'?)"
 
 
+def test_section_rules_are_reported_beside_a_field_error(tmp_path, monkeypatch, capsys):
+    """Overlapping seeds, splits that do not add up and a template without {classes} are found in the same run
+    as a bad colour, not after it is fixed."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "recipes").mkdir()
+    recipe = _classes({"color": "red"})(tiny_recipe())
+    recipe["seeds"] = [{"start": 0, "stop": 20}, {"start": 10, "stop": 30}]
+    recipe["splits"] = {"train": 0.8, "validation": 0.1, "test": 0.2}
+    recipe["prompts"]["templates"] = ["a photo"]
+    (tmp_path / "recipes" / "tiny.yaml").write_text(yaml.safe_dump(recipe))
+    with pytest.raises(SystemExit) as exited:
+        main(["check"])
+    assert exited.value.code == 2
+    fields = [line.split(": ")[1] for line in capsys.readouterr().err.strip().splitlines()]
+    assert fields == ["taxonomy.classes[0].color", "seeds[1]", "splits", "prompts.templates[0]"]
+
+
 def test_other_commands_validate_the_recipe_first(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "recipes").mkdir()

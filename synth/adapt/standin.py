@@ -20,7 +20,7 @@ def standin_look(image: np.ndarray, mask: np.ndarray, rng: np.random.Generator) 
     h, w = mask.shape
     coarse = rng.uniform(25, 95, size=(4, 4, 3)).astype(np.float32)
     backdrop = np.stack(
-        [np.asarray(Image.fromarray(coarse[..., c]).resize((w, h), Image.BILINEAR)) for c in range(3)], -1
+        [np.asarray(Image.fromarray(coarse[..., c]).resize((w, h), Image.Resampling.BILINEAR)) for c in range(3)], -1
     )
     grey = image[..., 0].astype(np.float64) / 255.0
     out = backdrop.astype(np.float64)

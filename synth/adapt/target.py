@@ -50,7 +50,7 @@ def _folder(source, size: int, root: Path, where: str):
     for path in files:
         try:
             with Image.open(path) as img:
-                image = fit_square(img.convert("RGB"), size, Image.BICUBIC)
+                image = fit_square(img.convert("RGB"), size, Image.Resampling.BICUBIC)
         except OSError as error:
             raise UserError(f"{path}: not a readable image ({error})") from None
         mask = None
@@ -61,7 +61,7 @@ def _folder(source, size: int, root: Path, where: str):
             with Image.open(mask_path) as m:
                 if m.mode not in ("L", "P"):
                     raise UserError(f"{mask_path}: a mask must be single-channel (L or P), not {m.mode}")
-                mask = fit_square(m, size, Image.NEAREST)
+                mask = fit_square(m, size, Image.Resampling.NEAREST)
         out.append((path.name, image, mask))
     return out
 
@@ -80,8 +80,12 @@ def _hub(source, size: int, where: str):
         ds = ds.select(range(min(source.limit, len(ds))))
     out = []
     for i, row in enumerate(ds):
-        image = fit_square(_as_pil(row[source.image_column]).convert("RGB"), size, Image.BICUBIC)
-        mask = None if source.mask_column is None else fit_square(_as_pil(row[source.mask_column]), size, Image.NEAREST)
+        image = fit_square(_as_pil(row[source.image_column]).convert("RGB"), size, Image.Resampling.BICUBIC)
+        mask = (
+            None
+            if source.mask_column is None
+            else fit_square(_as_pil(row[source.mask_column]), size, Image.Resampling.NEAREST)
+        )
         out.append((f"{source.id}:{source.split}:{i}", image, mask))
     return out
 

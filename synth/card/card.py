@@ -280,9 +280,9 @@ def _exclusion_counts(dropped: list[dict]) -> str:
 COLUMNS = {
     "image": "the generated image (RGB; stored as {fmt})",
     "mask": "class id per pixel: a palette PNG, `0` background, `1..{k}` the classes below, `255` ignore",
-    "confidence": "the decoder's confidence in the mask's label per pixel: an 8-bit greyscale ('L' mode) PNG, "
-    "value / 255 = confidence. A label is kept only where it wins, so values sit in the upper half (about "
-    "128-255); below the decoder's threshold the mask says 255 instead. Only for decoders that give one",
+    "confidence": "the decoder's confidence in each pixel's label, as an 8-bit greyscale ('L' mode) PNG: value / 255 "
+    "(128 is 0.5, 255 certain). Where it fell below the decoder's threshold the mask says 255 (ignore). Only for "
+    "decoders that give one (exact masks have no such column)",
     "seed": "the generator seed: the sample's identity; its split is a hash of the seed alone",
     "prompt": "the text prompt the image was generated from (for procedural generators: the classes drawn)",
 }

@@ -26,6 +26,7 @@ from pydantic import Field
 from synth.core.labels import IGNORE_ID
 from synth.decode.base import Decoded, Decoder, DecoderConfig
 from synth.decode.components import component_vote
+from synth.decode.image_evidence import ImageEvidenceSettings
 from synth.errors import UserError
 from synth.generate.base import Capability
 
@@ -33,10 +34,8 @@ if TYPE_CHECKING:
     from synth.core.dataset import DatasetContext
     from synth.store.records import SampleRecord
 
-MIN_ITEM_PIXELS = 12  # fewer bright pixels than this are specks, not an item (as the scripted annotator counts)
 
-
-class AttentionDecoderConfig(DecoderConfig):
+class AttentionDecoderConfig(DecoderConfig, ImageEvidenceSettings):
     type: Literal["attention"]
     why_needed: ClassVar[str] = "'attention' reads the class score maps the generator stores"
     label_threshold: float = Field(default=0.6, gt=0, le=1, description="Score at or above which a pixel is labeled.")
@@ -48,16 +47,6 @@ class AttentionDecoderConfig(DecoderConfig):
     )
     min_contrast: float = Field(
         default=0.0, ge=0, lt=1, description="A map whose (max - min) / max is below this labels nothing."
-    )
-    black_level: int | None = Field(
-        default=None,
-        ge=0,
-        le=254,
-        description="Grey level at or below which a pixel shows no item: an image with fewer than 12 pixels above "
-        "it gets a background mask. None: the image is not read.",
-    )
-    clip_to_image: bool = Field(
-        default=False, description="Pixels at or below black_level are background; bright unclaimed ones ignore."
     )
     vote: Literal["pixel", "component"] = Field(
         default="pixel", description="component: each connected labelled region takes its majority class."
@@ -78,9 +67,7 @@ class AttentionDecoderConfig(DecoderConfig):
                     f"{self.background_threshold} is above label_threshold {self.label_threshold}",
                 )
             )
-        if self.clip_to_image and self.black_level is None:
-            out.append(("decode.clip_to_image", "needs decode.black_level (the grey level of the background)"))
-        return out
+        return out + self.image_problems()
 
     def never_produces(self, context: DatasetContext) -> dict[str, str]:
         # Score maps exist for the classes a prompt names, and prompts name top-level classes only.
@@ -138,28 +125,14 @@ def decode_scores(
     return label_maps(class_maps(scores, None), class_ids, size, label_threshold, background_threshold)
 
 
-def apply_image(mask: np.ndarray, confidence: np.ndarray, image: np.ndarray, black_level: int, clip: bool):
-    """The image's evidence of where items are not: a blank image -> background; with ``clip``, black pixels ->
-    background and bright pixels the attention left unlabelled -> ignore."""
-    grey = image.mean(axis=2) if image.ndim == 3 else image.astype(np.float64)
-    bright = grey > black_level
-    if bright.sum() < MIN_ITEM_PIXELS:
-        return np.zeros_like(mask), np.ones_like(confidence)
-    if not clip:
-        return mask, confidence
-    mask = np.where(bright, np.where(mask == 0, IGNORE_ID, mask), 0).astype(np.uint8)
-    confidence = np.where(bright, np.where(mask == IGNORE_ID, 0.5, confidence), 1.0).astype(np.float32)
-    return mask, confidence
-
-
 def decode_evidence(
     arrays: dict[str, np.ndarray], image: np.ndarray | None, size: int, cfg: AttentionDecoderConfig
 ) -> tuple[np.ndarray, np.ndarray]:
     """One sample's stored evidence (``scores``, ``class_ids``, maybe ``score_range``) and image -> mask, confidence."""
     maps = class_maps(arrays["scores"], arrays.get("score_range"), cfg.normalise, cfg.min_contrast)
     mask, confidence = label_maps(maps, arrays["class_ids"], size, cfg.label_threshold, cfg.background_threshold)
-    if cfg.black_level is not None and image is not None:
-        mask, confidence = apply_image(mask, confidence, image, cfg.black_level, cfg.clip_to_image)
+    if image is not None:
+        mask, confidence = cfg.read_image(mask, confidence, image)
     if cfg.vote == "component":
         mask = component_vote(mask, arrays["class_ids"])
     return mask, confidence

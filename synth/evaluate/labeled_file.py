@@ -37,7 +37,7 @@ def _decode(data: bytes, mode: str, size: int) -> np.ndarray:
             raise ValueError(f"a mask must be a single-channel PNG, got mode {image.mode}")
         image = image.convert(mode) if mode == "RGB" else image
         if image.size != (size, size):
-            image = image.resize((size, size), Image.BILINEAR if mode == "RGB" else Image.NEAREST)
+            image = image.resize((size, size), Image.Resampling.BILINEAR if mode == "RGB" else Image.Resampling.NEAREST)
         return np.asarray(image, dtype=np.uint8)
 
 

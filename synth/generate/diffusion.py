@@ -23,7 +23,14 @@ from synth.generate.tokens import locate_phrase
 if TYPE_CHECKING:
     from synth.core.dataset import DatasetContext
 
-SCHEDULERS = ("ddim", "pndm", "euler", "dpm")
+SchedulerName = Literal["ddim", "pndm", "euler", "dpm"]
+# The diffusers class each scheduler name loads (the one place that lists them).
+SCHEDULER_CLASSES: dict[SchedulerName, str] = {
+    "ddim": "DDIMScheduler",
+    "pndm": "PNDMScheduler",
+    "euler": "EulerDiscreteScheduler",
+    "dpm": "DPMSolverMultistepScheduler",
+}
 
 
 class UNetFeatureSettings(Strict):
@@ -53,7 +60,7 @@ class DiffusionConfig(GeneratorConfig):
     dtype: Literal["auto", "float32", "float16", "bfloat16"] = Field(
         default="auto", description="auto: float16 on CUDA, float32 on CPU."
     )
-    scheduler: Literal["ddim", "pndm", "euler", "dpm"] = "ddim"
+    scheduler: SchedulerName = "ddim"
     steps: int = Field(default=50, ge=1, le=1000)
     guidance_scale: float = Field(default=7.5, ge=1.0)
     batch_size: int = Field(default=4, ge=1, le=256)
@@ -96,6 +103,10 @@ class DiffusionConfig(GeneratorConfig):
                 "say which timesteps and blocks the generation pass records, e.g. {timesteps: [50, 150, 250]}",
             )
         return None
+
+    def scheduler_class(self) -> str:
+        """The diffusers scheduler class ``scheduler`` names."""
+        return SCHEDULER_CLASSES[self.scheduler]
 
     def resolutions(self, image_size: int) -> tuple[int, int]:
         return (self.cross_attention_resolution or image_size // 32, self.self_attention_resolution or image_size // 16)

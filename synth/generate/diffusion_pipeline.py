@@ -15,13 +15,6 @@ from synth.generate.tokens import class_token_positions
 if TYPE_CHECKING:
     from synth.core.dataset import DatasetContext
 
-_SCHEDULERS = {
-    "ddim": "DDIMScheduler",
-    "pndm": "PNDMScheduler",
-    "euler": "EulerDiscreteScheduler",
-    "dpm": "DPMSolverMultistepScheduler",
-}
-
 
 def pick_device(setting: str) -> torch.device:
     if setting == "auto":
@@ -67,7 +60,7 @@ class DiffusionGenerator(Generator):
             safety_checker=None,
             requires_safety_checker=False,
         ).to(self.device)
-        scheduler_cls = getattr(diffusers, _SCHEDULERS[config.scheduler])
+        scheduler_cls = getattr(diffusers, config.scheduler_class())
         self.pipe.scheduler = scheduler_cls.from_config(self.pipe.scheduler.config)
         self.pipe.set_progress_bar_config(disable=True)
         size = context.image_size

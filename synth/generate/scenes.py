@@ -273,4 +273,4 @@ def _shift_hue(image: np.ndarray, degrees: float, saturation: float) -> np.ndarr
 
 def _smooth_noise(rng: np.random.Generator, h: int, w: int, cell: int) -> np.ndarray:
     coarse = rng.random((h // cell + 2, w // cell + 2), dtype=np.float32)
-    return np.asarray(Image.fromarray(coarse, mode="F").resize((w, h), Image.BILINEAR))
+    return np.asarray(Image.fromarray(coarse, mode="F").resize((w, h), Image.Resampling.BILINEAR))

@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -116,20 +115,6 @@ class ToRGB(nn.Module):
 
     def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         return self.conv(x, w) + self.bias[None, :, None, None]
-
-
-def default_config(**changes: Any) -> dict[str, Any]:
-    config = {
-        "resolution": 64,
-        "z_dim": 512,
-        "w_dim": 512,
-        "mapping_layers": 8,
-        "channel_base": 16384,
-        "channel_max": 512,
-        "img_channels": 3,
-    }
-    config.update(changes)
-    return config
 
 
 class StyleGAN2Generator(nn.Module):

@@ -9,17 +9,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from synth.core.config import Strict
 
 if TYPE_CHECKING:
     from synth.labelcheck.judge import Judge
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class ClipJudgeConfig(_Strict):
+class ClipJudgeConfig(Strict):
     """CLIP zero-shot on the class prompts: transformers ``CLIPModel`` + ``CLIPProcessor`` by ``from_pretrained``
     from a local folder or a Hub id pinned to ``revision`` (as generators are)."""
 
@@ -34,7 +32,7 @@ class ClipJudgeConfig(_Strict):
         return ClipJudge.load(self, class_prompts)
 
 
-class FashionClassifierJudgeConfig(_Strict):
+class FashionClassifierJudgeConfig(Strict):
     """The scripted annotator's CNN, trained on the real Fashion-MNIST train split (synth.realdata.annotator):
     a stand-in for CLIP on 64 px grey garments, which CLIP was never shown (docs/validation.md)."""
 
@@ -47,11 +45,11 @@ class FashionClassifierJudgeConfig(_Strict):
         return FashionJudge.load(self, class_prompts)
 
 
-JUDGES: dict[str, type[_Strict]] = {"clip": ClipJudgeConfig, "fashion-classifier": FashionClassifierJudgeConfig}
+JUDGES: dict[str, type[Strict]] = {"clip": ClipJudgeConfig, "fashion-classifier": FashionClassifierJudgeConfig}
 JudgeConfig = Annotated[Union[ClipJudgeConfig, FashionClassifierJudgeConfig], Field(discriminator="type")]  # noqa: UP007
 
 
-class RankingSettings(_Strict):
+class RankingSettings(Strict):
     """cleanlab's label-quality ranking: a tiny UNet (synth.segment.nets) trained K times, each on all folds but
     one, predicts the held-out fold (out-of-sample probabilities); ``cleanlab.segmentation.rank`` scores each
     mask against them. Images are resized to ``image_size`` for it."""
@@ -65,7 +63,7 @@ class RankingSettings(_Strict):
     seed: int = 0
 
 
-class LabelCheckSettings(_Strict):
+class LabelCheckSettings(Strict):
     """Per-sample thresholds: a sample under any of them is flagged (excluded from the build); an error-severity
     expectation fails when more than ``max_flagged_fraction`` of the samples are under one of them."""
 

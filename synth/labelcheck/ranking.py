@@ -21,8 +21,8 @@ def resized(images: list[np.ndarray], masks: list[np.ndarray], size: int) -> tup
         image = image if image.ndim == 3 else np.repeat(image[..., None], 3, axis=2)
         return image[..., :3]
 
-    xs = np.stack([np.asarray(Image.fromarray(rgb(i)).resize((size, size), Image.BILINEAR)) for i in images])
-    ys = np.stack([np.asarray(Image.fromarray(m).resize((size, size), Image.NEAREST)) for m in masks])
+    xs = np.stack([np.asarray(Image.fromarray(rgb(i)).resize((size, size), Image.Resampling.BILINEAR)) for i in images])
+    ys = np.stack([np.asarray(Image.fromarray(m).resize((size, size), Image.Resampling.NEAREST)) for m in masks])
     return xs, ys
 
 

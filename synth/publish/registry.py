@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from synth.core.atomic import write_text
 from synth.core.hashing import canonical_hash
 from synth.errors import UserError
 from synth.recipe import STAGE_FIELDS, Recipe
@@ -42,10 +43,7 @@ def record_version(root: Path, name: str, hub_repo: str, version: dict) -> Path:
     entry["hub_repo"] = hub_repo
     entry["versions"] = [v for v in entry["versions"] if v["version"] != version["version"]] + [version]
     path = registry_file(root, name)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(entry, indent=2, sort_keys=True) + "\n")
-    tmp.replace(path)
+    write_text(path, json.dumps(entry, indent=2, sort_keys=True) + "\n")
     return path
 
 

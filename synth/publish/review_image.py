@@ -14,6 +14,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
+from synth.core.atomic import write_atomic
 from synth.core.paths import DatasetPaths
 from synth.errors import UserError
 from synth.recipe import Recipe
@@ -178,8 +179,6 @@ def review_image(
     if left.sheet is None and right.sheet is None:
         return None, notes
     out = DatasetPaths(Path(root), name).reports / "review.png"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(".review.png.tmp")
-    side_by_side(left, right).save(tmp, format="PNG")
-    tmp.replace(out)
+    sheet = side_by_side(left, right)
+    write_atomic(out, lambda tmp: sheet.save(tmp, format="PNG"))
     return out, [f"seeds {', '.join(map(str, sorted(seeds)))}", *notes]

@@ -126,7 +126,7 @@ def crop28(grey: np.ndarray, component: np.ndarray) -> np.ndarray:
     square = np.zeros((side, side), np.uint8)
     top, left = (side - box.shape[0]) // 2, (side - box.shape[1]) // 2
     square[top : top + box.shape[0], left : left + box.shape[1]] = box
-    return np.asarray(Image.fromarray(square).resize((28, 28), Image.BILINEAR))
+    return np.asarray(Image.fromarray(square).resize((28, 28), Image.Resampling.BILINEAR))
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from typing import Literal
 
 import numpy as np
 
+from synth.core.atomic import write_atomic
 from synth.errors import UserError
 
 CLASS_NAMES: tuple[str, ...] = (
@@ -131,8 +132,10 @@ def item_mask(image28: np.ndarray) -> np.ndarray:
 def _resize(image28: np.ndarray, side: int) -> tuple[np.ndarray, np.ndarray]:
     from PIL import Image
 
-    pixels = np.asarray(Image.fromarray(image28).resize((side, side), Image.BILINEAR))
-    mask = np.asarray(Image.fromarray(item_mask(image28).astype(np.uint8) * 255).resize((side, side), Image.BILINEAR))
+    pixels = np.asarray(Image.fromarray(image28).resize((side, side), Image.Resampling.BILINEAR))
+    mask = np.asarray(
+        Image.fromarray(item_mask(image28).astype(np.uint8) * 255).resize((side, side), Image.Resampling.BILINEAR)
+    )
     return pixels, mask >= 128
 
 
@@ -231,10 +234,7 @@ def write_real_set(compositions: list[Composition], split: str, path: Path) -> P
             "source_split": pa.array([split] * len(compositions), pa.string()),
         }
     )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    pq.write_table(table, tmp, compression="zstd")
-    tmp.replace(path)
+    write_atomic(path, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
     return path
 
 

@@ -14,32 +14,74 @@ if TYPE_CHECKING:
 def semantic_problems(recipe: Recipe) -> list[tuple[str, str]]:
     classes = recipe.taxonomy.classes
     problems = taxonomy_problems(classes)
+    problems += seeds_problems(recipe.seeds)
+    problems += splits_problems(recipe.splits)
+    problems += prompts_problems(recipe.prompts, sum(c.parent is None for c in classes))
+    context = recipe.context()
+    problems.extend(recipe.generator.problems(context))
+    problems.extend(recipe.decode.problems(context))
+    problems.extend(optional_stage_problems(recipe))
+    return problems
 
-    ranges = sorted(enumerate(recipe.seeds), key=lambda item: item[1].start)
-    for i, r in enumerate(recipe.seeds):
+
+def seeds_problems(seeds: Sequence) -> list[tuple[str, str]]:
+    problems = []
+    ranges = sorted(enumerate(seeds), key=lambda item: item[1].start)
+    for i, r in enumerate(seeds):
         if r.stop <= r.start:
             problems.append((f"seeds[{i}]", f"stop {r.stop} must be greater than start {r.start}"))
     for (i, a), (j, b) in zip(ranges, ranges[1:]):
         if b.start < a.stop:
             problems.append((f"seeds[{j}]", f"overlaps seeds[{i}] ([{a.start}, {a.stop}))"))
+    return problems
 
-    total = recipe.splits.train + recipe.splits.validation + recipe.splits.test
-    if abs(total - 1.0) > 1e-6:
-        problems.append(("splits", f"fractions must add up to 1, got {total:g}"))
 
-    cps = recipe.prompts.classes_per_sample
+def splits_problems(splits) -> list[tuple[str, str]]:
+    total = splits.train + splits.validation + splits.test
+    return [("splits", f"fractions must add up to 1, got {total:g}")] if abs(total - 1.0) > 1e-6 else []
+
+
+def prompts_problems(prompts, top_level: int | None) -> list[tuple[str, str]]:
+    """``top_level``: how many classes have no parent (None when the taxonomy could not be read)."""
+    problems = []
+    cps = prompts.classes_per_sample
     if cps.min > cps.max:
         problems.append(("prompts.classes_per_sample", f"min {cps.min} is greater than max {cps.max}"))
-    roots = [c for c in classes if c.parent is None]
-    if cps.min > len(roots):
-        problems.append(("prompts.classes_per_sample.min", f"{cps.min} but only {len(roots)} top-level classes"))
-    for i, template in enumerate(recipe.prompts.templates):
+    if top_level is not None and cps.min > top_level:
+        problems.append(("prompts.classes_per_sample.min", f"{cps.min} but only {top_level} top-level classes"))
+    for i, template in enumerate(prompts.templates):
         problems.extend((f"prompts.templates[{i}]", msg) for msg in _template_problems(template))
+    return problems
 
-    context = recipe.context()
-    problems.extend(recipe.generator.problems(context))
-    problems.extend(recipe.decode.problems(context))
-    problems.extend(optional_stage_problems(recipe))
+
+def raw_section_problems(data: object, invalid: set[str]) -> list[tuple[str, str]]:
+    """The rules of ``seeds``, ``splits`` and ``prompts`` for a recipe that failed validation elsewhere: each section
+    that validates on its own (not in ``invalid``, the sections with validation errors) is checked, so every
+    problem is reported in one go."""
+    from pydantic import TypeAdapter, ValidationError
+
+    from synth.core.dataset import Prompts
+    from synth.recipe.schema import SeedRange, Splits
+
+    if not isinstance(data, dict):
+        return []
+    raw = data.get("taxonomy")
+    entries = raw.get("classes") if isinstance(raw, dict) else None
+    readable = "taxonomy" not in invalid and isinstance(entries, list) and all(isinstance(c, dict) for c in entries)
+    top_level = sum(c.get("parent") is None for c in entries) if readable else None
+    rules = {
+        "seeds": (TypeAdapter(list[SeedRange]).validate_python, seeds_problems),
+        "splits": (Splits.model_validate, splits_problems),
+        "prompts": (Prompts.model_validate, lambda p: prompts_problems(p, top_level)),
+    }
+    problems = []
+    for section, (validate, rule) in rules.items():
+        if section in invalid or section not in data:
+            continue
+        try:
+            problems += rule(validate(data[section]))
+        except ValidationError:
+            continue
     return problems
 
 

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from synth.core.hashing import canonical_hash
 from synth.errors import RecipeError, UserError
-from synth.recipe.checks import raw_taxonomy_problems, semantic_problems
+from synth.recipe.checks import raw_section_problems, raw_taxonomy_problems, semantic_problems
 from synth.recipe.schema import FILE_KEYS, Recipe
 from synth.recipe.stages import STAGE_FIELDS
 
@@ -110,6 +110,8 @@ def parse_recipe(data: Any, path: str, require_file_keys: bool = False) -> Recip
             if e["loc"][:2] == ("taxonomy", "classes") and len(e["loc"]) > 3 and e["loc"][3] in ("id", "name", "parent")
         }
         problems += [p for p in raw_taxonomy_problems(data, invalid) if p not in problems]
+        sections = {e["loc"][0] for e in error.errors(include_url=False) if e["loc"]}
+        problems += [p for p in raw_section_problems(data, sections) if p not in problems]
         raise RecipeError(path, [*_missing_file_keys(data, require_file_keys), *problems]) from None
     problems = [*_missing_file_keys(data, require_file_keys), *semantic_problems(recipe)]
     stem = Path(path).stem

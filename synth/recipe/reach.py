@@ -36,7 +36,7 @@ def chain(recipe: Recipe, cls: ClassDef) -> list[str]:
     parents = {c.name: c.parent for c in recipe.taxonomy.classes}
     out = [cls.name]
     while parents.get(out[-1]) is not None and len(out) <= len(parents):
-        out.append(parents[out[-1]])  # type: ignore[arg-type]
+        out.append(parents[out[-1]])
     return out[::-1]
 
 

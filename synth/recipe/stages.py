@@ -55,6 +55,7 @@ STAGES: dict[str, Stage] = {
             "synth/decode/datasetgan",
             "synth/decode/base.py",
             "synth/decode/components.py",
+            "synth/decode/image_evidence.py",
             "synth/generate",
             "synth/stages/train_decoder.py",
         ),

@@ -36,7 +36,9 @@ def pick_seeds(seeds: list[int], count: int) -> list[int]:
 
 
 def _cell(array: np.ndarray) -> Image.Image:
-    return Image.fromarray(array).resize((CELL, CELL), Image.NEAREST if array.ndim == 2 else Image.BILINEAR)
+    return Image.fromarray(array).resize(
+        (CELL, CELL), Image.Resampling.NEAREST if array.ndim == 2 else Image.Resampling.BILINEAR
+    )
 
 
 def contact_sheet(

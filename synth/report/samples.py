@@ -75,8 +75,9 @@ def class_examples(recipe: Recipe, rows: list[IndexRow], per_class: int) -> dict
     return out
 
 
-def most_uncertain(rows: list[IndexRow], count: int) -> tuple[list[int], str]:
-    """Seeds with the highest DatasetGAN uncertainty, else the lowest mean decoder confidence; and what ranked them."""
+def least_confident(rows: list[IndexRow], count: int) -> tuple[list[int], str]:
+    """Seeds the decoder was least sure of: the highest DatasetGAN ensemble uncertainty, else the lowest mean decoder
+    confidence; and what ranked them. Both are the decoder's own uncalibrated scores, not the chance a mask is wrong."""
     scored = [(r.uncertainty, r.seed) for r in rows if r.uncertainty is not None]
     if scored:
         return [s for _, s in sorted(scored, key=lambda x: (-x[0], x[1]))[:count]], "highest ensemble uncertainty"

@@ -27,12 +27,12 @@ def to_arrays(items, size: int, labeled: bool = True) -> Arrays:
     for item in items:
         image = item.image
         if image.shape[0] != size or image.shape[1] != size:
-            image = np.asarray(Image.fromarray(image).resize((size, size), Image.BILINEAR))
+            image = np.asarray(Image.fromarray(image).resize((size, size), Image.Resampling.BILINEAR))
         images.append(image)
         if labeled:
             mask = item.mask
             if mask.shape[0] != size or mask.shape[1] != size:
-                mask = np.asarray(Image.fromarray(mask).resize((size, size), Image.NEAREST))
+                mask = np.asarray(Image.fromarray(mask).resize((size, size), Image.Resampling.NEAREST))
             masks.append(mask)
     return Arrays(np.stack(images), np.stack(masks) if labeled else None)
 

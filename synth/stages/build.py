@@ -30,6 +30,7 @@ import pyarrow.parquet as pq
 
 from synth.card.card import PREVIEW, render_card
 from synth.card.lineage import file_sha256, make_lineage
+from synth.core.atomic import publish_folder
 from synth.core.hashing import canonical_hash
 from synth.core.paths import DatasetPaths
 from synth.errors import UserError
@@ -39,7 +40,7 @@ from synth.splits import SPLIT_NAMES, split_of
 from synth.stages.build_variants import VariantPlan, plan_variant, read_variants_validation
 from synth.store.exclusions import read_build_exclusions
 from synth.store.labeled import paired_shards
-from synth.store.shards import parse_name, read_shard
+from synth.store.shards import read_shard, shard_name
 
 BUILD_FORMAT = 1  # bump when the bytes of a split file change for the same inputs
 ROW_GROUP_ROWS = 100
@@ -123,8 +124,8 @@ def plan_files(
 ) -> list[SplitFile]:
     plans = []
     for sample_path, mask_path in pairs:
-        index, samples_key = parse_name(sample_path)  # type: ignore[misc]
-        masks_key = parse_name(mask_path)[1]  # type: ignore[index]
+        index, samples_key = shard_name(sample_path)
+        masks_key = shard_name(mask_path).key
         by_split: dict[str, list[int]] = {}
         for seed in read_shard(sample_path, ["seed"]).column("seed").to_pylist():
             if seed not in excluded:
@@ -290,10 +291,8 @@ def build(recipe: Recipe, root: Path = Path("."), allow_invalid: bool = False) -
     variant_validation = read_variants_validation(paths, allow_invalid)
     pairs = paired_shards(paths.samples, paths.masks, f"synth synthesize {recipe.name}")
     final = paths.build
-    staging = final.with_name(f".{final.name}.building-{os.getpid()}")
-    shutil.rmtree(staging, ignore_errors=True)
-    (staging / paths.build_data.name).mkdir(parents=True)
-    try:
+    with publish_folder(final) as staging:
+        (staging / paths.build_data.name).mkdir()
         excluded = read_build_exclusions(paths)
         previous = paths.build_data if paths.build_data.is_dir() else None
         split_counts, split_bytes, has_confidence, reused = write_shards(
@@ -333,9 +332,6 @@ def build(recipe: Recipe, root: Path = Path("."), allow_invalid: bool = False) -
             recipe, lineage, split_counts, split_bytes, has_confidence, read_usefulness(paths), preview=True
         )
         (staging / paths.card.name).write_text(card)
-        _swap_in(staging, final)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     n_files = sum(1 for p in final.rglob("*") if p.is_file())
     validated = bool(validation["success"]) and all(m["success"] for m in variant_validation.values())
     return BuildReport(final, split_counts, n_files, validated, {v: info["splits"] for v, info in variants.items()})
@@ -366,11 +362,3 @@ def _previous_hashes(lineage: Path) -> dict[str, str]:
         return {str(k): str(v) for k, v in files.items()}
     except (OSError, json.JSONDecodeError, KeyError, TypeError, AttributeError):
         return {}
-
-
-def _swap_in(staging: Path, final: Path) -> None:
-    old = final.with_name(f".{final.name}.old-{os.getpid()}")
-    if final.exists():
-        os.replace(final, old)
-    os.replace(staging, final)
-    shutil.rmtree(old, ignore_errors=True)

@@ -26,7 +26,7 @@ from synth.errors import UserError
 from synth.recipe import Recipe
 from synth.splits import SPLIT_NAMES, split_of
 from synth.stages.variants import VARIANTS, variant_folder
-from synth.store.shards import list_shards, parse_name, read_shard
+from synth.store.shards import list_shards, read_shard, shard_name
 
 VARIANT_FORMAT = 1  # bump when the bytes of a variant's split file change for the same inputs
 # Per-composite fields of a mixed row's provenance; the rest (pairing, mask, mixing seed, mixer) is the setting.
@@ -105,7 +105,7 @@ def plan_variant(recipe: Recipe, paths: DatasetPaths, variant: str, validation: 
         raise UserError(f"{folder}: no {variant} shards; run `synth {stage} {recipe.name}`, then validate again")
     plan = VariantPlan(variant, [], validation, {})
     for shard in shards:
-        index, shard_key = parse_name(shard)  # type: ignore[misc]
+        index, shard_key = shard_name(shard)
         table = read_shard(shard, ["seed", "provenance"])
         by_split: dict[str, list[int]] = {}
         for seed, text in zip(table.column("seed").to_pylist(), table.column("provenance").to_pylist()):

@@ -10,13 +10,13 @@ lower = more likely wrong, ``flagged`` and ``reason``.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from synth.core.atomic import write_atomic
 from synth.errors import UserError
 from synth.labelcheck import LabelCheckSettings, flag_reasons, oriented, score_labels
 
@@ -102,13 +102,7 @@ def check_labels(folder: Path, out: Path, settings: LabelCheckSettings | None = 
 
 def _write(table: pd.DataFrame, out: Path) -> None:
     """Written next to ``out`` and renamed into place: a failed run leaves no half-written file."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    try:
-        if out.suffix == ".csv":
-            table.to_csv(tmp, index=False)
-        else:
-            table.to_parquet(tmp, index=False)
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
+    if out.suffix == ".csv":
+        write_atomic(out, lambda tmp: table.to_csv(tmp, index=False))
+    else:
+        write_atomic(out, lambda tmp: table.to_parquet(tmp, index=False))

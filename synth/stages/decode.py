@@ -13,6 +13,7 @@ from pathlib import Path
 
 from synth.agreement import agreement_stats
 from synth.backends.work import ShardJob, ShardWork
+from synth.core.atomic import write_text
 from synth.core.hashing import canonical_hash
 from synth.core.palette import palette_bytes
 from synth.core.paths import DatasetPaths
@@ -25,7 +26,7 @@ from synth.stages.runner import run_sharded
 from synth.stats import mask_stats
 from synth.store.codec import encode_confidence, encode_mask
 from synth.store.records import MASKS_SCHEMA, iter_records, rows_to_table
-from synth.store.shards import ShardPlan, list_shards, parse_name, read_shard
+from synth.store.shards import ShardPlan, list_shards, shard_name
 
 MASKS_FORMAT = 3  # 3: + mask-image agreement (synth.agreement); 2: masks are palette PNGs; 1 was greyscale
 
@@ -37,7 +38,7 @@ def mask_shard_plans(recipe: Recipe, samples_dir: Path, trained: str | None = No
         basis["trained"] = trained
     plans = []
     for source in list_shards(samples_dir):
-        index, source_key = parse_name(source)  # type: ignore[misc]
+        index, source_key = shard_name(source)
         rows = read_shard_rows(source)
         plans.append(
             (source, ShardPlan(index, tuple(range(rows)), canonical_hash(basis | {"source": source_key})[:16]))
@@ -55,10 +56,6 @@ def read_shard_rows(path: Path) -> int:
 
 
 SAMPLE_COLUMNS = ["seed", "prompt", "image", "mask", "arrays", "provenance"]
-
-
-def decode_shard(decoder: Decoder, recipe: Recipe, source: Path, advance=lambda n=1: None):
-    return decode_table(decoder, recipe, read_shard(source, SAMPLE_COLUMNS), source, advance)
 
 
 def decode_table(decoder: Decoder, recipe: Recipe, samples, source: Path | str, advance=lambda n=1: None):
@@ -160,4 +157,4 @@ def _teardown(state, failed: bool) -> None:
 def write_exclusions(paths: DatasetPaths, listing: dict) -> None:
     """The samples the decoder excludes: ``masks/excluded.json``, inside the stage's DVC output (build reads it;
     people see the excluded and most uncertain samples in the report page)."""
-    paths.excluded.write_text(json.dumps(listing, indent=1, sort_keys=True) + "\n")
+    write_text(paths.excluded, json.dumps(listing, indent=1, sort_keys=True) + "\n")

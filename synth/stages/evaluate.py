@@ -14,9 +14,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from synth.core.atomic import write_text
+from synth.core.labels import BACKGROUND_ID, IGNORE_ID
 from synth.core.paths import DatasetPaths
 from synth.errors import UserError
 from synth.recipe import Recipe
@@ -24,9 +27,17 @@ from synth.stages import require_section
 from synth.store.exclusions import read_exclusions
 from synth.store.labeled import load_dataset_labeled, load_self_labeled
 
+if TYPE_CHECKING:
+    from synth.evaluate.config import EvaluateSettings
+
 
 def score_variants(
-    sets: dict, num_classes: int, cfg, class_names: list[str], log=lambda msg: None, workers: int | None = None
+    sets: dict,
+    num_classes: int,
+    cfg: EvaluateSettings,
+    class_names: list[str],
+    log=lambda msg: None,
+    workers: int | None = None,
 ) -> dict:
     """``sets``: source, stylized/real (optional), target (unlabeled Arrays), eval (labeled Arrays).
 
@@ -114,7 +125,7 @@ def _score_in_worker(job: tuple) -> list[float | None]:
 
 
 def _check_ids(arrays, id2label: dict[int, str], where: str) -> None:
-    unknown = {int(v) for v in np.unique(arrays.masks)} - set(id2label) - {0, 255}
+    unknown = {int(v) for v in np.unique(arrays.masks)} - set(id2label) - {BACKGROUND_ID, IGNORE_ID}
     if unknown:
         raise UserError(f"{where}: masks hold class ids {sorted(unknown)} not in the taxonomy")
 
@@ -193,7 +204,4 @@ def evaluate(recipe: Recipe, root: Path = Path("."), log=lambda msg: None) -> di
 
 
 def _write_json(path: Path, metrics: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
-    tmp.replace(path)
+    write_text(path, json.dumps(metrics, indent=2, sort_keys=True) + "\n")

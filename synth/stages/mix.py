@@ -32,7 +32,7 @@ from synth.store.codec import encode_png
 from synth.store.exclusions import read_exclusions
 from synth.store.labeled import Labeled, load_dataset_labeled, paired_shards
 from synth.store.records import SAMPLES_SCHEMA, rows_to_table
-from synth.store.shards import ShardPlan, parse_name
+from synth.store.shards import ShardPlan, shard_name
 
 MIXED_FORMAT = 3  # 3: sources from one split, excluded samples never drawn; 2: mixer trains on N-way segment mixes
 MIXER_FORMAT = 2  # the learned mixer's own key: version 3 changed which sources are drawn, not the mixer
@@ -43,7 +43,7 @@ def mix(recipe: Recipe, root: Path = Path("."), show_progress: bool = True, log=
     paths = DatasetPaths(Path(root), recipe.name)
     out_dir = paths.mixed
     pairs = paired_shards(paths.samples, paths.masks, f"synth synthesize {recipe.name}")
-    source_key = canonical_hash([[parse_name(s)[1], parse_name(m)[1]] for s, m in pairs])  # type: ignore[index]
+    source_key = canonical_hash([[shard_name(s).key, shard_name(m).key] for s, m in pairs])
     basis = {
         "mix": settings.model_dump(mode="json"),
         "image_size": recipe.image_size,

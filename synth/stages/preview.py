@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from synth.core.atomic import write_atomic
 from synth.core.paths import DatasetPaths
 from synth.recipe import Recipe
 from synth.report.contact_sheet import contact_sheet
@@ -12,8 +13,5 @@ from synth.report.contact_sheet import contact_sheet
 def preview(recipe: Recipe, root: Path = Path("."), count: int = 8) -> Path:
     paths = DatasetPaths(Path(root), recipe.name)
     sheet = contact_sheet(recipe, root, count)
-    paths.reports.mkdir(parents=True, exist_ok=True)
-    tmp = paths.preview.with_name(f".{paths.preview.name}.tmp")
-    sheet.save(tmp, format="PNG")
-    tmp.replace(paths.preview)
+    write_atomic(paths.preview, lambda tmp: sheet.save(tmp, format="PNG"))
     return paths.preview

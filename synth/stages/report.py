@@ -18,6 +18,7 @@ import numpy as np
 from PIL import Image
 
 from synth import __version__
+from synth.core.atomic import publish_folder
 from synth.core.palette import palette_bytes, palette_rgb
 from synth.core.paths import DatasetPaths
 from synth.errors import UserError
@@ -28,8 +29,8 @@ from synth.report.samples import (
     SampleView,
     class_examples,
     evenly_spaced,
+    least_confident,
     load_views,
-    most_uncertain,
     sample_index,
 )
 from synth.store.exclusions import read_build_exclusions
@@ -182,7 +183,7 @@ def report(recipe: Recipe, root: Path = Path(".")) -> Path:
     failing = failing[:MAX_FAILING]
     gallery = evenly_spaced(sorted(known), GALLERY)
     per_class = class_examples(recipe, rows, PER_CLASS)
-    uncertain, ranked_by = most_uncertain(rows, UNCERTAIN)
+    uncertain, ranked_by = least_confident(rows, UNCERTAIN)
     excluded_shown = sorted(excluded)[:EXCLUDED_SHOWN]
     notes = score_notes(paths)  # the label checks' scores, shown beside every sample
     likely_wrong = [s for s in worst_seeds(details) if s in known]
@@ -196,13 +197,10 @@ def report(recipe: Recipe, root: Path = Path(".")) -> Path:
     )
     views = load_views(pairs, rows, wanted)
 
-    final = paths.report
-    staging = final.with_name(f".report.tmp-{os.getpid()}")
-    shutil.rmtree(staging, ignore_errors=True)
-    (staging / "img").mkdir(parents=True)
-    try:
+    with publish_folder(paths.report) as staging:
+        (staging / "img").mkdir()
         lut, palette = palette_rgb(recipe.taxonomy), palette_bytes(recipe.taxonomy)
-        files = {seed: _write_images(view, lut, palette, staging, final) for seed, view in sorted(views.items())}
+        files = {seed: _write_images(view, lut, palette, staging, paths.report) for seed, view in sorted(views.items())}
         by_seed = {r.seed: r for r in rows}
 
         def card(seed: int, note: str = "") -> dict:
@@ -249,14 +247,7 @@ def report(recipe: Recipe, root: Path = Path(".")) -> Path:
         }
         (staging / "index.html").write_text(page.render(ctx), encoding="utf-8")
         _icon(lut, staging / "icon.png")
-        old = final.with_name(f".report.old-{os.getpid()}")
-        if final.exists():
-            os.replace(final, old)
-        os.replace(staging, final)
-        shutil.rmtree(old, ignore_errors=True)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return final / "index.html"
+    return paths.report / "index.html"
 
 
 def _icon(lut: np.ndarray, path: Path) -> None:

@@ -23,6 +23,7 @@ from synth.adapt.domain import conv_domain_distance, domain_distance
 from synth.adapt.stylize import fda, lab_stats, reinhard
 from synth.adapt.translate import edge_agreement
 from synth.backends.work import ShardJob, ShardWork
+from synth.core.atomic import write_text
 from synth.core.hashing import canonical_hash
 from synth.core.paths import DatasetPaths
 from synth.errors import UserError
@@ -34,7 +35,7 @@ from synth.stats import image_stats
 from synth.store.codec import encode_png
 from synth.store.labeled import load_self_labeled, paired_shards, read_pair
 from synth.store.records import SAMPLES_SCHEMA, rows_to_table
-from synth.store.shards import ShardPlan, list_shards, parse_name
+from synth.store.shards import ShardPlan, list_shards, shard_name
 
 STYLIZED_FORMAT = 1
 TRANSLATOR_FORMAT = 1  # bump when the translator's network or training changes for the same settings
@@ -49,7 +50,7 @@ class StylizeReport(StageReport):
 def target_images(paths: DatasetPaths) -> tuple[list[np.ndarray], str]:
     folder = paths.target_images
     rows = load_self_labeled(folder, f"synth target {paths.name}")
-    return [r.image for r in rows], canonical_hash([parse_name(p)[1] for p in list_shards(folder)])  # type: ignore[index]
+    return [r.image for r in rows], canonical_hash([shard_name(p).key for p in list_shards(folder)])
 
 
 def stylize_image(image: np.ndarray, seed: int, settings, targets: list[np.ndarray], stats) -> np.ndarray:
@@ -79,8 +80,8 @@ def stylize(recipe: Recipe, root: Path = Path("."), show_progress: bool = True, 
         basis["translator"] = translator.name
     plans, jobs = [], []
     for samples_path, masks_path in pairs:
-        index, skey = parse_name(samples_path)  # type: ignore[misc]
-        key = canonical_hash(basis | {"source": [skey, parse_name(masks_path)[1]]})[:16]  # type: ignore[index]
+        index, skey = shard_name(samples_path)
+        key = canonical_hash(basis | {"source": [skey, shard_name(masks_path).key]})[:16]
         plan = ShardPlan(index, tuple(range(_rows(samples_path))), key)
         plans.append((samples_path, masks_path, plan))
         jobs.append(ShardJob(plan, str(samples_path)))
@@ -121,11 +122,7 @@ def stylize(recipe: Recipe, root: Path = Path("."), show_progress: bool = True, 
     }
     if translator is not None:
         metrics["translator"] = translator.name
-    path = paths.stylize_metrics
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
-    tmp.replace(path)
+    write_text(paths.stylize_metrics, json.dumps(metrics, indent=2, sort_keys=True) + "\n")
     report.metrics = metrics
     return report
 
@@ -155,7 +152,7 @@ def _first_images(pairs, count: int) -> list[np.ndarray]:
     """The first ``count`` sample images by seed: samples shards hold fixed seed blocks, so shard order is seed
     order and a longer seed range only appends."""
     images: list[tuple[int, np.ndarray]] = []
-    for samples_path, masks_path in sorted(pairs, key=lambda pair: parse_name(pair[0])[0]):  # type: ignore[index]
+    for samples_path, masks_path in sorted(pairs, key=lambda pair: shard_name(pair[0]).index):
         images += sorted(((item.seed, item.image) for item in read_pair(samples_path, masks_path)), key=lambda t: t[0])
         if len(images) >= count:
             break

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from synth.core.atomic import write_atomic, write_text
 from synth.core.hashing import canonical_hash
 from synth.core.paths import DatasetPaths
 from synth.errors import UserError
@@ -73,7 +74,7 @@ def train_decoder(recipe: Recipe, root: Path = Path("."), log=lambda message: No
         for path in (paths.decoder_checkpoint, paths.decoder_meta):
             path.unlink(missing_ok=True)
         note = {"decoder": recipe.decode.type, "note": "train-decoder applies only to decode.type datasetgan"}
-        paths.decoder_not_applicable.write_text(json.dumps(note, sort_keys=True) + "\n")
+        write_text(paths.decoder_not_applicable, json.dumps(note, sort_keys=True) + "\n")
         return TrainReport("not applicable")
     paths.decoder_not_applicable.unlink(missing_ok=True)
     manifest = read_manifest(root, recipe.name)
@@ -121,8 +122,6 @@ def train_decoder(recipe: Recipe, root: Path = Path("."), log=lambda message: No
         "features": identity,
         "members": [vars(s) for s in ensemble.stats],
     }
-    tmp = paths.decoder_checkpoint.with_name(f".{paths.decoder_checkpoint.name}.tmp")
-    ensemble.save(tmp, extra={"key": key, "dim": dim})
-    tmp.replace(paths.decoder_checkpoint)
-    meta_path.write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n")
+    write_atomic(paths.decoder_checkpoint, lambda tmp: ensemble.save(tmp, extra={"key": key, "dim": dim}))
+    write_text(meta_path, json.dumps(meta, indent=1, sort_keys=True) + "\n")
     return TrainReport("trained", len(masks), int(features.shape[0]), dim)

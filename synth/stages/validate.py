@@ -11,13 +11,13 @@ import json
 import math
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from synth.core.atomic import work_folder
 from synth.core.paths import DatasetPaths
 from synth.recipe import Recipe
 from validation.outcome import verdict
@@ -163,9 +163,7 @@ def validate(recipe: Recipe, root: Path = Path(".")) -> ValidationReport:
     scores, judged_classes = dataset_label_scores(recipe, root)  # judge and ranking, where the recipe asks
     table = with_label_scores(table, scores)
 
-    paths.reports.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".validate-", dir=paths.reports))
-    try:
+    with work_folder(paths.reports / "validate") as staging:
         metrics, details = check_table(recipe, table, staging / paths.data_docs.name)
         metrics["label_checks"], details["label_checks"] = label_check_summary(recipe, table, judged_classes)
         _dump(metrics, staging / paths.validation.name)
@@ -178,8 +176,6 @@ def validate(recipe: Recipe, root: Path = Path(".")) -> ValidationReport:
         os.replace(staging / paths.validation_details.name, paths.validation_details)
         os.replace(staging / paths.label_scores.name, paths.label_scores)
         os.replace(staging / paths.validation.name, paths.validation)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return ValidationReport(
         success=details["success"],
         metrics=metrics,

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from synth.core.atomic import work_folder
 from synth.core.paths import DatasetPaths
 from synth.errors import UserError
 from synth.recipe import Recipe
@@ -80,10 +80,8 @@ def validate_variants(recipe: Recipe, root: Path = Path(".")) -> VariantsReport:
             raise UserError(f"{folder}: no {variant} shards; run `synth {stage} {recipe.name}` first")
         tables[variant] = load_variant_stats_table(recipe, folder, stage)
 
-    paths.reports.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".validate-variants-", dir=paths.reports))
     metrics, details = {}, {}
-    try:
+    with work_folder(paths.reports / "validate-variants") as staging:
         folder = staging / paths.variant_reports.name
         folder.mkdir()
         (folder / "README.txt").write_text(
@@ -100,6 +98,4 @@ def validate_variants(recipe: Recipe, root: Path = Path(".")) -> VariantsReport:
             shutil.rmtree(paths.variant_reports)
         os.replace(folder, paths.variant_reports)
         os.replace(staging / paths.variants_validation.name, paths.variants_validation)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return VariantsReport(metrics, details, paths)

@@ -15,7 +15,7 @@ import numpy as np
 
 from synth.errors import UserError
 from synth.store.codec import decode_png
-from synth.store.shards import list_shards, parse_name, read_shard
+from synth.store.shards import list_shards, read_shard, shard_name
 
 
 @dataclass
@@ -39,8 +39,8 @@ class Labeled:
 
 def paired_shards(samples_dir: Path, masks_dir: Path, rerun: str) -> list[tuple[Path, Path]]:
     """(samples shard, masks shard) by index; a missing or extra masks shard means decode is out of date."""
-    samples = {parse_name(p)[0]: p for p in list_shards(samples_dir)}  # type: ignore[index]
-    masks = {parse_name(p)[0]: p for p in list_shards(masks_dir)}  # type: ignore[index]
+    samples = {shard_name(p).index: p for p in list_shards(samples_dir)}
+    masks = {shard_name(p).index: p for p in list_shards(masks_dir)}
     if not samples:
         raise UserError(f"{samples_dir}: no samples shards; run `{rerun}` first")
     if set(samples) != set(masks):

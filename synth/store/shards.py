@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -42,9 +43,25 @@ def group_seeds(seeds: Iterable[int], samples_per_shard: int) -> dict[int, tuple
     return {index: tuple(members) for index, members in groups.items()}
 
 
-def parse_name(path: Path) -> tuple[int, str] | None:
+class ShardName(NamedTuple):
+    """What a shard's file name says: its index in the plan and the key of its contents."""
+
+    index: int
+    key: str
+
+
+def parse_name(path: Path) -> ShardName | None:
+    """The index and key in ``path``'s name; None for a file that is not named like a shard."""
     match = _SHARD_NAME.match(path.name)
-    return (int(match.group(1)), match.group(2)) if match else None
+    return ShardName(int(match.group(1)), match.group(2)) if match else None
+
+
+def shard_name(path: Path) -> ShardName:
+    """``parse_name`` for a path known to be a shard (one ``list_shards`` returned)."""
+    parsed = parse_name(path)
+    if parsed is None:
+        raise ValueError(f"{path}: not a shard file name (shard-NNNNN-KEY.parquet)")
+    return parsed
 
 
 def write_atomic(table: pa.Table, path: Path, before_rename=None) -> None:

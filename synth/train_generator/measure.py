@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from synth.realdata.fashion_mnist import CLASS_NAMES, DEFAULT_ROOT, load_split
+from synth.realdata.fashion_mnist import CLASS_NAMES
 
 FOREGROUND_LEVEL = 40  # grey level above which a generated pixel counts as garment
 
@@ -88,22 +88,6 @@ def localisation_iou(samples) -> list[float]:
     return out
 
 
-def item_classifier(root: Path | str = DEFAULT_ROOT):
-    """Multinomial logistic regression on the train split (about 84% test accuracy on 28x28 items)."""
-    import torch
-
-    images, labels = load_split("train", root)
-    x = torch.from_numpy(images.reshape(len(images), -1).astype(np.float32) / 255.0)
-    y = torch.from_numpy(labels)
-    model = torch.nn.Linear(784, 10)
-    opt = torch.optim.Adam(model.parameters(), lr=0.01)
-    for _ in range(150):
-        opt.zero_grad()
-        torch.nn.functional.cross_entropy(model(x), y).backward()
-        opt.step()
-    return model
-
-
 def _crop28(image: np.ndarray, component: np.ndarray) -> np.ndarray:
     from PIL import Image
 
@@ -113,7 +97,7 @@ def _crop28(image: np.ndarray, component: np.ndarray) -> np.ndarray:
     square = np.zeros((side, side), np.uint8)
     oy, ox = (side - (y1 - y0)) // 2, (side - (x1 - x0)) // 2
     square[oy : oy + y1 - y0, ox : ox + x1 - x0] = np.where(component[y0:y1, x0:x1], image[y0:y1, x0:x1], 0)
-    return np.asarray(Image.fromarray(square).resize((28, 28), Image.BILINEAR))
+    return np.asarray(Image.fromarray(square).resize((28, 28), Image.Resampling.BILINEAR))
 
 
 def binding(samples, classifier) -> tuple[int, int]:
@@ -139,7 +123,7 @@ def binding(samples, classifier) -> tuple[int, int]:
             continue
         scores = np.stack(
             [
-                np.asarray(Image.fromarray(m.astype(np.float32)).resize((64, 64), Image.BICUBIC))
+                np.asarray(Image.fromarray(m.astype(np.float32)).resize((64, 64), Image.Resampling.BICUBIC))
                 for m in s.arrays["scores"]
             ]
         )

@@ -10,7 +10,6 @@ checkpoint kept.
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from synth.core.atomic import publish_folder
 from synth.realdata.fashion_mnist import DEFAULT_ROOT
 
 
@@ -81,11 +81,8 @@ def save_pipeline(folder: Path, vae, text_encoder, tokenizer, unet, scheduler, e
     finally:
         if ema is not None:
             ema.restore(params)
-    tmp = folder.with_name(folder.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    pipe.to(torch.float16).save_pretrained(tmp, safe_serialization=True)
-    shutil.rmtree(folder, ignore_errors=True)
-    tmp.replace(folder)
+    with publish_folder(folder) as staging:
+        pipe.to(torch.float16).save_pretrained(staging, safe_serialization=True)
 
 
 def train_generator(cfg: TrainGeneratorConfig, root: Path, log: Callable[[str], None] = print) -> dict:

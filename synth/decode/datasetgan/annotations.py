@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image, ImageDraw
 
+from synth.core.atomic import write_bytes
 from synth.core.labels import BACKGROUND_ID, IGNORE_ID
 from synth.core.paths import DatasetPaths
 from synth.errors import UserError
@@ -254,7 +254,7 @@ def parse_cvat_labelmap(path: Path) -> dict[tuple[int, int, int], str]:
             assert len(rgb) == 3
         except (IndexError, ValueError, AssertionError):
             raise UserError(f"{path}: line {number}: expected 'label:r,g,b:parts:actions'") from None
-        colours[rgb] = parts[0]  # type: ignore[index]
+        colours[rgb] = parts[0]
     return colours
 
 
@@ -365,7 +365,7 @@ def import_annotations(context: DatasetContext, seeds: set[int], root: Path, fol
     for item in parsed:
         data = encode_png(item.mask.astype(np.uint8))
         name = f"{seed_stem(item.seed)}.png"
-        _write_atomic(target / name, data)
+        write_bytes(target / name, data)
         entries[item.seed] = {
             "seed": item.seed,
             "file": name,
@@ -373,11 +373,5 @@ def import_annotations(context: DatasetContext, seeds: set[int], root: Path, fol
             "source": item.source,
         }
     manifest = {"format": MANIFEST_FORMAT, "recipe": context.name, "annotations": [entries[s] for s in sorted(entries)]}
-    _write_atomic(target / MANIFEST, (json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode())
+    write_bytes(target / MANIFEST, (json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode())
     return sorted(item.seed for item in parsed)
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)

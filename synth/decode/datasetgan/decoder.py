@@ -20,6 +20,7 @@ from pydantic import Field
 from synth.decode.base import Decoded, Decoder, DecoderConfig
 from synth.decode.components import component_vote
 from synth.decode.datasetgan.features.sources import FeatureSettings
+from synth.decode.image_evidence import ImageEvidenceSettings
 from synth.errors import UserError
 from synth.generate.base import Capability
 
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
     from synth.store.records import SampleRecord
 
 
-class DatasetGANConfig(DecoderConfig):
+class DatasetGANConfig(DecoderConfig, ImageEvidenceSettings):
     type: Literal["datasetgan"] = "datasetgan"
     features: FeatureSettings = Field(description="Where pixel features come from (captured, sd_unet, stylegan2).")  # type: ignore[valid-type]
     ensemble: int = Field(default=10, ge=1, le=50, description="MLPs in the ensemble.")
@@ -79,7 +80,7 @@ class DatasetGANConfig(DecoderConfig):
         out = list(self.features.problems(context))
         if self.prompt_classes_only and self.vote != "component":
             out.append(("decode.prompt_classes_only", "needs decode.vote: component"))
-        return out
+        return out + self.image_problems()
 
     def trained_state(self, paths: DatasetPaths) -> str | None:
         """sha256 of the trained checkpoint: part of every masks shard key, so retraining re-decodes."""
@@ -119,7 +120,7 @@ class DatasetGANDecoder(Decoder):
         result = label_image(
             self.ensemble, self.source.maps(record), height, width, self.config.chunk_pixels, self.config.top_pixels
         )
-        mask = result.mask
+        mask, confidence = self.config.read_image(result.mask, result.confidence, record.image)
         if self.config.vote == "component":
             allowed = None
             if self.config.prompt_classes_only:
@@ -129,7 +130,7 @@ class DatasetGANDecoder(Decoder):
             mask = component_vote(mask, allowed)
         return Decoded(
             mask=mask,
-            confidence=result.confidence,
+            confidence=confidence,
             provenance={
                 "decoder": "datasetgan",
                 "uncertainty": round(result.uncertainty, 6),
