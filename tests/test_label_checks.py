@@ -250,3 +250,57 @@ def test_check_labels_bad_input_is_one_line_exit_2(project, args, message):
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0 and message in result.stderr
     assert not (project.root / "a.csv").exists() and not (project.root / "a.txt").exists()
+
+
+def tiny_clip(folder: Path) -> Path:
+    """A CLIP with random weights built from a config and saved as from_pretrained reads it (no download)."""
+    from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPProcessor
+
+    from tests.tinymodels import clip_tokenizer
+
+    tokenizer = clip_tokenizer()
+    small = {"hidden_size": 32, "intermediate_size": 37, "num_attention_heads": 2, "num_hidden_layers": 2}
+    config = CLIPConfig(
+        text_config={
+            "vocab_size": len(tokenizer),
+            "max_position_embeddings": 77,
+            "bos_token_id": 0,
+            "eos_token_id": 1,
+            **small,
+        },
+        vision_config={"image_size": 32, "patch_size": 8, **small},
+        projection_dim=16,
+    )
+    CLIPModel(config).save_pretrained(folder)
+    images = CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
+    CLIPProcessor(image_processor=images, tokenizer=tokenizer).save_pretrained(folder)
+    return folder
+
+
+def test_the_validate_stage_runs_a_clip_judge_and_refuses_a_bad_judge_in_one_line(project, tmp_path):
+    clip = tiny_clip(tmp_path / "clip")
+    project.synth("synthesize", "tiny")
+    project.synth("decode", "tiny", "--quiet")
+    validation = project.read_recipe("tiny")["validation"]
+    details = project.root / "reports/tiny/validation_details.json"
+
+    for judge, message in [
+        ({"type": "fashion-classifier", "path": "nowhere.safetensors"}, "validation.judge.path: nowhere.safetensors"),
+        ({"type": "magic"}, "validation.judge"),
+        ({"type": "clip", "model": str(tmp_path / "no-clip")}, "validation.judge.model: cannot load CLIP"),
+    ]:
+        project.write_recipe(tiny_recipe(validation=validation | {"judge": judge}))
+        result = project.synth("validate", "tiny", check=False)
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.strip().count("\n") == 0 and message in result.stderr
+        assert not details.exists() and not (project.root / "reports/tiny/label_scores.parquet").exists()
+
+    project.write_recipe(tiny_recipe(validation=validation | {"judge": {"type": "clip", "model": str(clip)}}))
+    result = project.synth("validate", "tiny")
+    assert "judge clip" in result.stderr
+    checks = json.loads(details.read_text())["label_checks"]
+    assert checks["judge"] == "clip"
+    regions = sum(v["regions"] for v in checks["judge_per_class"].values())
+    assert regions >= 40  # every sample has at least one labelled region, and each was named
+    scores = pd.read_parquet(project.root / "reports/tiny/label_scores.parquet")
+    assert scores["judge_agreement"].between(0, 1).all() and len(scores) == 40

@@ -23,14 +23,14 @@ class FashionJudge(Judge):
         from synth.realdata.annotator import load_classifier
 
         path = Path(config.path)
+        if not path.is_file():
+            raise UserError(
+                f"validation.judge.path: {path} is not a file; train it with `python scripts/train_fashion_judge.py`"
+            )
         if len(class_prompts) != FASHION_CLASSES:
             raise UserError(
                 f"validation.judge: fashion-classifier names the {FASHION_CLASSES} Fashion-MNIST classes; "
                 f"the taxonomy has {len(class_prompts)}"
-            )
-        if not path.is_file():
-            raise UserError(
-                f"validation.judge.path: {path} is not a file; train it with `python scripts/train_fashion_judge.py`"
             )
         try:
             return cls(load_classifier(path))
