@@ -277,6 +277,7 @@ def test_dvc_repro_on_captured_features_and_new_annotations_rerun_only_downstrea
             "validate-variants@tinysd",  # depends on all of data/tinysd (docs/mixing-and-adaptation.md)
             "build@tinysd",
             "preview@tinysd",
+            "evaluate@tinysd",  # runs for every recipe and depends on data/tinysd (writes {} for evaluate: null)
             "report@tinysd",
         }
     ), ran
