@@ -8,6 +8,8 @@ disagrees with what a segmenter learned from the rest of the dataset. Its CPU co
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 
 from synth.core.labels import IGNORE_ID
@@ -15,15 +17,15 @@ from synth.labelcheck.config import RankingSettings
 
 
 def resized(images: list[np.ndarray], masks: list[np.ndarray], size: int) -> tuple[np.ndarray, np.ndarray]:
-    from PIL import Image
+    """Images as RGB and masks at ``size`` x ``size``, resized the way every segmenter's training set is."""
+    from synth.segment.arrays import to_arrays
 
     def rgb(image: np.ndarray) -> np.ndarray:
         image = image if image.ndim == 3 else np.repeat(image[..., None], 3, axis=2)
         return image[..., :3]
 
-    xs = np.stack([np.asarray(Image.fromarray(rgb(i)).resize((size, size), Image.Resampling.BILINEAR)) for i in images])
-    ys = np.stack([np.asarray(Image.fromarray(m).resize((size, size), Image.Resampling.NEAREST)) for m in masks])
-    return xs, ys
+    data = to_arrays([SimpleNamespace(image=rgb(i), mask=m) for i, m in zip(images, masks)], size)
+    return data.images, data.masks
 
 
 def out_of_sample_probabilities(images: np.ndarray, masks: np.ndarray, num_classes: int, cfg: RankingSettings):
@@ -60,7 +62,7 @@ def out_of_sample_probabilities(images: np.ndarray, masks: np.ndarray, num_class
         with torch.no_grad():
             for start in range(0, len(held), 64):
                 rows = held[start : start + 64]
-                x = torch.from_numpy(images[rows]).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
+                x, _ = batch(Arrays(images[rows]), np.arange(len(rows)), None, flip=False)
                 probs[rows] = F.softmax(model(x)[0], dim=1).numpy()
     return probs
 
