@@ -109,3 +109,12 @@ def publish_folder(final: Path) -> Iterator[Path]:
             os.replace(final, old)
         os.replace(staging, final)
         shutil.rmtree(old, ignore_errors=True)
+
+
+def link_or_copy(source: Path, target: Path) -> None:
+    """Put an unchanged file into a new output by hard link (copies nothing, and DVC recognises the unchanged inode
+    without hashing it again); a copy where the filesystem cannot link."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)

@@ -17,8 +17,6 @@ and reused the same way; a recipe without variants builds exactly as before.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +28,7 @@ import pyarrow.parquet as pq
 
 from synth.card.card import PREVIEW, render_card
 from synth.card.lineage import file_sha256, make_lineage
-from synth.core.atomic import publish_folder
+from synth.core.atomic import link_or_copy, publish_folder
 from synth.core.hashing import canonical_hash
 from synth.core.paths import DatasetPaths
 from synth.errors import UserError
@@ -154,14 +152,6 @@ def plan_files(
     return plans
 
 
-def _link_or_copy(source: Path, target: Path) -> None:
-    """A hard link copies nothing, and DVC recognises the unchanged inode without hashing the file again."""
-    try:
-        os.link(source, target)
-    except OSError:
-        shutil.copy2(source, target)
-
-
 def _has_confidence(mask_path: Path) -> bool:
     """Decoders give a confidence for every sample or for none, so the first shard speaks for all."""
     return read_shard(mask_path, ["confidence"]).column("confidence").null_count < pq.read_metadata(mask_path).num_rows
@@ -244,7 +234,7 @@ def write_or_link(
             old = previous / file.name if previous is not None else None
             meta = _file_meta(old) if old is not None and old.is_file() else {}
             if meta.get(KEY_META) == file.key.encode() and BYTES_META in meta:
-                _link_or_copy(old, out / file.name)  # type: ignore[arg-type]
+                link_or_copy(old, out / file.name)  # type: ignore[arg-type]
                 sizes[file.split] += int(meta[BYTES_META])
                 reused.add(file.name)
             else:

@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
 from synth import __version__
-from synth.core.atomic import publish_folder
+from synth.core.atomic import link_or_copy, publish_folder
 from synth.core.palette import palette_bytes, palette_rgb
 from synth.core.paths import DatasetPaths
 from synth.errors import UserError
@@ -116,10 +114,7 @@ def _link_previous(source: Path, target: Path) -> bool:
     """Hard-link (or copy) a file the previous page rendered from the same pixels; False when it has none."""
     if not source.is_file():
         return False
-    try:
-        os.link(source, target)
-    except OSError:
-        shutil.copyfile(source, target)
+    link_or_copy(source, target)
     return True
 
 
