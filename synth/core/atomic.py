@@ -41,7 +41,7 @@ def sweep_leftovers(path: Path) -> list[Path]:
     """Remove ``.NAME.tmp-PID`` and ``.NAME.old-PID`` next to ``path`` (files or folders) left by processes that
     no longer run; returns what it removed. Only ``path``'s own name is matched, never another target's."""
     pattern = re.compile(rf"^\.{re.escape(path.name)}\.(tmp|old)-(\d+)$")
-    removed = []
+    removed: list[Path] = []
     if not path.parent.is_dir():
         return removed
     for entry in sorted(path.parent.iterdir()):

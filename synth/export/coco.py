@@ -62,7 +62,8 @@ def write(dataset: BuiltDataset, folder: Path) -> tuple[dict[str, int], list[str
     counts = {}
     for split in dataset.splits:
         (folder / "images" / split).mkdir(parents=True)
-        images, annotations = [], []
+        images: list[dict] = []
+        annotations: list[dict] = []
         for row in dataset.rows(split):
             mask = row.mask()
             name = f"{split}/{row.stem}{row.suffix}"

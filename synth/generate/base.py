@@ -57,6 +57,9 @@ class GeneratorConfig(Strict):
     that loading a recipe stays fast.
     """
 
+    if TYPE_CHECKING:  # declared by every subclass as ``Literal["its name"]``; the base itself has no field
+        type: str
+
     def build(self, context: DatasetContext) -> Generator:
         raise NotImplementedError
 

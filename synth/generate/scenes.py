@@ -132,6 +132,8 @@ _PALETTES = {
 
 
 class ScenesGenerator(Generator):
+    config: ScenesConfig
+
     def __init__(self, config: ScenesConfig, context: DatasetContext):
         super().__init__(config, context)
         self.size = context.image_size
@@ -147,7 +149,7 @@ class ScenesGenerator(Generator):
         return [self._one(plan) for plan in plans]
 
     def _one(self, plan: SamplePlan) -> Sample:
-        cfg: ScenesConfig = self.config  # type: ignore[assignment]
+        cfg = self.config
         rng = np.random.default_rng([_SCENE_STREAM, plan.seed])
         n = self.size
         image = self._background(rng)
@@ -202,7 +204,7 @@ class ScenesGenerator(Generator):
                 self._draw_parts(rng, image, mask, part, drawn, part_scale)
 
     def _background(self, rng: np.random.Generator) -> np.ndarray:
-        cfg: ScenesConfig = self.config  # type: ignore[assignment]
+        cfg = self.config
         n = self.size
         palette = np.array(_PALETTES[cfg.background_palette], dtype=np.float32)
         top, bottom = palette[rng.choice(3, size=2, replace=False)] * rng.uniform(0.8, 1.2, size=(2, 1))
@@ -212,7 +214,7 @@ class ScenesGenerator(Generator):
         return image + texture[..., None] * 60.0 * (0.5 + cfg.texture_strength)
 
     def _draw(self, rng, image, mask, cls: ClassDef, center, scale, within):
-        cfg: ScenesConfig = self.config  # type: ignore[assignment]
+        cfg = self.config
         n = self.size
         index = self.index[cls.id]
         cy, cx = center

@@ -233,8 +233,8 @@ def write_or_link(
         for file in files:
             old = previous / file.name if previous is not None else None
             meta = _file_meta(old) if old is not None and old.is_file() else {}
-            if meta.get(KEY_META) == file.key.encode() and BYTES_META in meta:
-                link_or_copy(old, out / file.name)  # type: ignore[arg-type]
+            if old is not None and meta.get(KEY_META) == file.key.encode() and BYTES_META in meta:
+                link_or_copy(old, out / file.name)
                 sizes[file.split] += int(meta[BYTES_META])
                 reused.add(file.name)
             else:

@@ -13,6 +13,7 @@ gets ``{}`` (not scored).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -47,6 +48,7 @@ def score_variants(
     the numbers of one process (``training_workers``: one per CPU core by default, one on a GPU)."""
     jobs = [(variant, seed) for variant in cfg.variants for seed in range(cfg.seed, cfg.seed + cfg.repeats)]
     workers = training_workers(cfg, len(jobs)) if workers is None else workers
+    scored: Iterable[list[float | None]]
     if workers <= 1:
         scored = (_train_and_score(sets, num_classes, cfg, variant, seed) for variant, seed in jobs)
         results = _summarise(jobs, scored, cfg, class_names, log)
@@ -75,7 +77,13 @@ def training_workers(cfg, jobs: int) -> int:
     return max(1, min(jobs, os.cpu_count() or 1))
 
 
-def _summarise(jobs: list[tuple[str, int]], scored, cfg, class_names: list[str], log) -> dict:
+def _summarise(
+    jobs: Sequence[tuple[str, int]],
+    scored: Iterable[list[float | None]],
+    cfg: EvaluateSettings,
+    class_names: list[str],
+    log,
+) -> dict:
     from synth.evaluate.train import mean_iou
 
     per_variant: dict[str, list] = {variant: [] for variant in cfg.variants}
@@ -97,7 +105,9 @@ def _summarise(jobs: list[tuple[str, int]], scored, cfg, class_names: list[str],
     return results
 
 
-def _train_and_score(sets: dict, num_classes: int, cfg, variant: str, seed: int) -> list[float | None]:
+def _train_and_score(
+    sets: dict, num_classes: int, cfg: EvaluateSettings, variant: str, seed: int
+) -> list[float | None]:
     """One run: train the variant's network with ``seed``, its per-class IoU on the evaluation set."""
     from synth.adapt.csa import train_adapted
     from synth.evaluate.train import iou_per_class, predict, train_supervised
@@ -136,6 +146,8 @@ def load_sets(recipe: Recipe, root: Path) -> dict:
     from synth.segment.arrays import Arrays, to_arrays
 
     cfg = recipe.evaluate
+    if cfg is None:
+        raise UserError(f"recipes/{recipe.name}.yaml: evaluate: null; there is nothing to score")
     size = cfg.image_size
     paths = DatasetPaths(Path(root), recipe.name)
     excluded = read_exclusions(paths)
@@ -153,6 +165,8 @@ def load_sets(recipe: Recipe, root: Path) -> dict:
     id2label = recipe.taxonomy.id2label()
     _check_ids(sets["eval"], id2label, eval_where)
     if "real" in cfg.variants:
+        if cfg.reference is None:  # synth check refuses this recipe; a direct call gets the same line
+            raise UserError(f"recipes/{recipe.name}.yaml: evaluate.reference: the 'real' variant needs it")
         sets["real"] = read_labeled_file(root, cfg.reference, size)
         _check_ids(sets["real"], id2label, cfg.reference.path)
     if "adapted" in cfg.variants:
