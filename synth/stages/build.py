@@ -281,7 +281,8 @@ def build(recipe: Recipe, root: Path = Path("."), allow_invalid: bool = False) -
     variant_validation = read_variants_validation(paths, allow_invalid)
     pairs = paired_shards(paths.samples, paths.masks, f"synth synthesize {recipe.name}")
     final = paths.build
-    with publish_folder(final) as staging:
+    # ".NAME.building-PID": the staging folder's name before synth/core/atomic.py named every one alike
+    with publish_folder(final, legacy=("building",)) as staging:
         (staging / paths.build_data.name).mkdir()
         excluded = read_build_exclusions(paths)
         previous = paths.build_data if paths.build_data.is_dir() else None
