@@ -27,9 +27,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from synth.card.card import PREVIEW, render_card
-from synth.card.lineage import file_sha256, make_lineage
+from synth.card.lineage import make_lineage
 from synth.core.atomic import link_or_copy, publish_folder
-from synth.core.hashing import canonical_hash
+from synth.core.hashing import canonical_hash, file_sha256
 from synth.core.paths import DatasetPaths
 from synth.errors import UserError
 from synth.recipe import Recipe, recipe_path

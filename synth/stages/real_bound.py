@@ -19,12 +19,11 @@ Deleting the folder only costs the retraining. A file that does not parse is ret
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
 from synth.core.atomic import write_text
-from synth.core.hashing import canonical_hash
+from synth.core.hashing import canonical_hash, file_sha256
 from synth.recipe.stages import EVALUATE
 
 FOLDER = "data/.real-bound"  # a dot: no recipe's data/NAME folder can have this name
@@ -33,21 +32,13 @@ RUN_SETTINGS_LEFT_OUT = ("variants", "repeats", "seed")  # which runs to train, 
 CODE_ROOT = Path(__file__).resolve().parents[2]  # the checkout the evaluate code is imported from
 
 
-def _file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def code_digest() -> str:
     """One digest of every source file of the evaluate stage's code (the folders and files DVC tracks for it)."""
     files = []
     for entry in EVALUATE.code:
         path = CODE_ROOT / entry
         files += sorted(path.rglob("*.py")) if path.is_dir() else [path]
-    return canonical_hash({str(f.relative_to(CODE_ROOT)): _file_digest(f) for f in files})
+    return canonical_hash({str(f.relative_to(CODE_ROOT)): file_sha256(f) for f in files})
 
 
 def bound_key(root: Path, cfg, num_classes: int, device_type: str) -> str:
@@ -56,7 +47,7 @@ def bound_key(root: Path, cfg, num_classes: int, device_type: str) -> str:
 
     settings = cfg.model_dump(mode="json")
     files = {
-        role: settings[role] | {"sha256": _file_digest(Path(root) / settings[role]["path"])}
+        role: settings[role] | {"sha256": file_sha256(Path(root) / settings[role]["path"])}
         for role in ("eval", "reference")
     }
     basis = {
