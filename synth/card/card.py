@@ -262,8 +262,8 @@ How it was made:
     return f"""
 ## Configs
 
-Besides the default config (`data/`), this dataset has {names}, each its own config with the same columns
-(`image`, `mask`, `seed`, `prompt`) and the same masks format:
+Besides the default config (`data/`), this dataset has {names}, each its own config with the columns `image`,
+`mask`, `seed` and `prompt` (no `confidence` or `instances`) and the same masks format:
 
 ```python
 ds = load_dataset("{load_id}", "{next(iter(variants))}", revision="v{recipe.version}")
