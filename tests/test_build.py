@@ -99,6 +99,31 @@ def test_the_card_explains_columns_labels_limits_and_shows_a_preview(decoded):
     assert "preview.png" not in json.loads((out / "lineage.json").read_text())["files"]  # not data
 
 
+def test_the_cards_instance_snippet_gives_mask2former_one_mask_per_object(decoded):
+    """The card's `instances` recipe for transformers, run as written on a built row: one binary mask per object
+    of the stored map, each with the class the mask gives it (no shift: ``do_reduce_labels=False``)."""
+    import re
+
+    from datasets import load_dataset
+    from transformers import Mask2FormerImageProcessor
+
+    decoded.synth("build", "tiny")
+    out = decoded.root / "build/tiny"
+    text = (out / "README.md").read_text()
+    assert "- `instances`: " in text
+    (snippet,) = re.findall(r"## Instances\n.*?```python\n(.*?)```", text, re.S)
+    row = load_dataset(str(out), cache_dir=str(decoded.root / ".hf-cache"), split="train")[0]
+    scope = {"np": np, "row": row, "processor": Mask2FormerImageProcessor(size={"height": 64, "width": 64})}
+    exec(snippet, scope)
+    instances, mask = np.asarray(row["instances"]), np.asarray(row["mask"])
+    numbers = [n for n in np.unique(instances) if n]
+    assert len(numbers) > 0 and np.array_equal(instances > 0, mask > 0)
+    masks, labels = scope["inputs"]["mask_labels"][0].numpy(), scope["inputs"]["class_labels"][0].tolist()
+    assert len(masks) == len(numbers)
+    for binary, label, number in zip(masks.astype(bool), labels, numbers, strict=True):
+        assert np.array_equal(binary, instances == number) and label == mask[instances == number][0]
+
+
 def test_a_generator_trained_on_a_dataset_names_it_as_source(tmp_path):
     from synth.card.card import card_metadata
     from synth.card.lineage import model_training_data
@@ -111,7 +136,7 @@ def test_a_generator_trained_on_a_dataset_names_it_as_source(tmp_path):
     assert model_training_data("models/m", tmp_path) == ["fashion_mnist"]
     assert model_training_data("org/hub-model", tmp_path) == []  # a Hub id: no card offline
     recipe = parse_recipe(tiny_recipe(), "recipes/tiny.yaml")
-    meta = card_metadata(recipe, {"train": 1}, {"train": 10}, False, trained_on=["fashion_mnist"])
+    meta = card_metadata(recipe, {"train": 1}, {"train": 10}, trained_on=["fashion_mnist"])
     assert meta["source_datasets"] == ["extended|fashion_mnist"]
 
 

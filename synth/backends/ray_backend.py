@@ -104,7 +104,7 @@ def _actor_class():
         def __init__(self, work: ShardWork):
             self.work = work
             with fixed_threads(work.threads):
-                self.state = work.setup()
+                self.state = work.parallel_setup()()
 
         @ray.method(num_returns="streaming")
         def make(self, job: ShardJob, out_dir: str, store_url: str | None, period: float):

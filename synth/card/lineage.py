@@ -23,14 +23,6 @@ def git_commit(root: Path, recipe_file: Path) -> str:
     return head.stdout.strip() + ("+dirty" if status.stdout.strip() else "")
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def content_hash(files: dict[str, str]) -> str:
     """One hash of the data a user loads (shards and labels), blind to the card's prose and the git commit."""
     text = "\n".join(f"{name} {sha}" for name, sha in sorted(files.items()))

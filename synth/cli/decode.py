@@ -12,12 +12,12 @@ def decode(
     quiet: QUIET = False,
     backend: BACKEND = "local",
     address: ADDRESS = None,
-    workers: WORKERS = 2,
+    workers: WORKERS = None,
     gpus_per_worker: GPUS = 0.0,
     store: STORE = None,
 ) -> None:
     """Turn raw label evidence into masks, confidences and per-sample statistics in data/NAME/masks."""
     from synth.stages.decode import decode as run
 
-    options = backend_options(backend, address, workers, gpus_per_worker, store)
+    options = backend_options(backend, address, workers, gpus_per_worker, store, 1)
     echo(run(load(name), ROOT, show_progress=not quiet, backend=backend, backend_options=options).summary("decode"))

@@ -21,7 +21,15 @@ BACKEND = Annotated[
 ADDRESS = Annotated[
     str | None, typer.Option(envvar="SYNTH_RAY_ADDRESS", help="Ray cluster: HOST:PORT, ray://HOST:PORT or auto.")
 ]
-WORKERS = Annotated[int, typer.Option(envvar="SYNTH_WORKERS", min=1, help="Ray actors, each loading the model once.")]
+WORKERS = Annotated[
+    int | None,
+    typer.Option(
+        envvar="SYNTH_WORKERS",
+        min=1,
+        help="Parallel workers, each loading the model once: Ray actors (default 2), or local one-thread "
+        "processes (synthesize: default one per CPU core; decode: 1). Never changes a byte.",
+    ),
+]
 GPUS = Annotated[float, typer.Option(envvar="SYNTH_GPUS_PER_WORKER", min=0, help="GPUs each Ray actor reserves.")]
 STORE = Annotated[
     str | None,
@@ -33,8 +41,11 @@ STORE = Annotated[
 ]
 
 
-def backend_options(backend: str, address: str | None, workers: int, gpus: float, store: str | None) -> dict | None:
-    """Check the execution settings; the options the Ray backend takes (None for local)."""
+def backend_options(
+    backend: str, address: str | None, workers: int | None, gpus: float, store: str | None, local_workers: int | None
+) -> dict:
+    """Check the execution settings; the options the backend takes (local: its worker processes, ``local_workers``
+    unless ``--workers`` says; None is one per core)."""
     from synth.backends import BACKENDS
     from synth.errors import UserError
 
@@ -43,6 +54,6 @@ def backend_options(backend: str, address: str | None, workers: int, gpus: float
     for option, value in (("--address", address), ("--store", store)):
         if backend == "local" and value is not None:
             raise UserError(f"{option}: only meaningful with --backend ray")
-    return (
-        {"address": address, "workers": workers, "gpus_per_worker": gpus, "store": store} if backend == "ray" else None
-    )
+    if backend == "ray":
+        return {"address": address, "workers": workers or 2, "gpus_per_worker": gpus, "store": store}
+    return {"workers": workers or local_workers}

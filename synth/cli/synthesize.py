@@ -17,14 +17,14 @@ def synthesize(
     quiet: QUIET = False,
     backend: BACKEND = "local",
     address: ADDRESS = None,
-    workers: WORKERS = 2,
+    workers: WORKERS = None,
     gpus_per_worker: GPUS = 0.0,
     store: STORE = None,
 ) -> None:
     """Generate images and raw label evidence into data/NAME/samples (finished shards are kept)."""
     from synth.stages.synthesize import synthesize as run
 
-    options = backend_options(backend, address, workers, gpus_per_worker, store)
+    options = backend_options(backend, address, workers, gpus_per_worker, store, None)
     recipe = load(name)
     echo(
         run(recipe, ROOT, limit=limit, show_progress=not quiet, backend=backend, backend_options=options).summary(

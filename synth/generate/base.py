@@ -30,6 +30,7 @@ class Capability(StrEnum):
     ATTENTION_SCORES = "attention scores"  # arrays "scores" (K x r x r) and "class_ids" (K)
     FEATURES = "features"  # arrays "features": activations recorded during the generation pass
     LATENTS = "latents"  # arrays "z": the latent the image was synthesized from
+    INSTANCES = "instances"  # arrays "instances" (H x W): which object each pixel shows, 0 none (COCO export)
 
 
 class Generator(ABC):

@@ -33,6 +33,7 @@ EVALUATE = Stage(
         "synth/adapt/config.py",
         "synth/mix/classmix.py",
         "synth/stages/evaluate.py",
+        "synth/stages/real_bound.py",
     ),
 )
 
