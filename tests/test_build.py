@@ -83,6 +83,7 @@ def test_the_card_explains_columns_labels_limits_and_shows_a_preview(decoded):
     for feature in meta["dataset_info"]["features"]:
         assert f"- `{feature['name']}`: " in text, feature["name"]
     assert "do_reduce_labels=False" in text and "ignore_index=255" in text
+    assert "None" not in text.split("## Lineage")[1].split("## Validation")[0]  # no Python value printed bare
     assert "## Known limitations" in text and "not photographs" in text
     assert "Not measured: the recipe has no `evaluate:` section" in text
     validation = json.loads((decoded.root / "reports/tiny/validation.json").read_text())
@@ -148,6 +149,15 @@ def test_a_generator_trained_on_a_dataset_names_it_as_source(tmp_path):
     recipe = parse_recipe(tiny_recipe(), "recipes/tiny.yaml")
     meta = card_metadata(recipe, {"train": 1}, {"train": 10}, trained_on=["fashion_mnist"])
     assert meta["source_datasets"] == ["extended|fashion_mnist"]
+
+
+def test_the_model_revision_is_words_never_a_bare_none():
+    """The card and the report print the revision a user can pin; a local model (models/fashion-sd) has none."""
+    from synth.card.lineage import model_revision
+
+    assert model_revision({"model": "models/fashion-sd", "revision": None}).startswith("none: local weights")
+    assert model_revision({"model": "org/sd", "revision": "a" * 40}) == "a" * 40
+    assert model_revision({"model": None, "revision": None}) == "none"
 
 
 def test_same_inputs_same_bytes(decoded):

@@ -6,6 +6,7 @@ from collections.abc import Collection
 
 import yaml
 
+from synth.card.lineage import model_revision
 from synth.recipe import Recipe
 from validation.outcome import verdict as verdict_of
 
@@ -180,7 +181,7 @@ the model would learn the wrong names. Pass `ignore_index=255` to the loss (SegF
 | git commit | `{lineage["git_commit"]}` |
 | generator | `{generator["generator"]}` |
 | model | `{generator.get("model")}` |
-| model revision | `{generator.get("revision")}` |
+| model revision | {model_revision(generator)} |
 | generator settings hash | `{generator.get("settings_hash")}` |
 | synth-datasets | `{lineage["synth_version"]}` |
 | samples | {splits} |{annotated_row(lineage)}
