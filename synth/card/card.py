@@ -6,6 +6,7 @@ from collections.abc import Collection
 
 import yaml
 
+from synth.card.lineage import model_revision
 from synth.recipe import Recipe
 from validation.outcome import verdict as verdict_of
 
@@ -156,7 +157,7 @@ With transformers (`SegformerImageProcessor`, `Mask2FormerImageProcessor`, ...) 
 background is class 0 here, and reducing labels would turn it into 255 and shift every class id down by one, so
 the model would learn the wrong names. Pass `ignore_index=255` to the loss (SegFormer's default
 `semantic_loss_ignore_index` is already 255) and `id2label` from `id2label.json`.
-{instances_section() if "instances" in optional else ""}
+{instances_section(recipe.name) if "instances" in optional else ""}
 ## Usefulness
 
 {usefulness_section(recipe, scores)}
@@ -180,7 +181,7 @@ the model would learn the wrong names. Pass `ignore_index=255` to the loss (SegF
 | git commit | `{lineage["git_commit"]}` |
 | generator | `{generator["generator"]}` |
 | model | `{generator.get("model")}` |
-| model revision | `{generator.get("revision")}` |
+| model revision | {model_revision(generator)} |
 | generator settings hash | `{generator.get("settings_hash")}` |
 | synth-datasets | `{lineage["synth_version"]}` |
 | samples | {splits} |{annotated_row(lineage)}
@@ -277,7 +278,7 @@ def _exclusion_counts(dropped: list[dict]) -> str:
     checks = sum("label checks:" in e["reason"] for e in dropped)
     decoder = sum(not e["reason"].startswith("label checks:") for e in dropped)
     parts = [f"{decoder} excluded by the decoder"] if decoder else []
-    parts += [f"{checks} by the label checks (mask against image, docs/validation.md)"] if checks else []
+    parts += [f"{checks} by the label checks, which score each mask against its image"] if checks else []
     return ", ".join(parts)
 
 
@@ -305,20 +306,20 @@ def columns_section(recipe: Recipe, optional: Collection[str]) -> str:
     return "\n".join(f"- `{n}`: {COLUMNS[n].format(fmt=fmt, k=k)}." for n in names)
 
 
-def instances_section() -> str:
+def instances_section(name: str) -> str:
     """How to train instance segmentation from the ``instances`` column without shifting the classes."""
-    return """
+    return f"""
 ## Instances
 
 The generator knows which object each pixel shows, so `instances` holds one number per object: two touching cars
-are two objects although the mask shows one car region. `synth export NAME --format coco` writes one COCO
+are two objects although the mask shows one car region. `synth export {name} --format coco` writes one COCO
 annotation per object from it. For instance segmentation with transformers' `Mask2FormerImageProcessor` (or
 `MaskFormerImageProcessor`), pass the instance map with each object's class, keep `do_reduce_labels=False` as
 above, and drop the no-object pixels with `ignore_index=0`:
 
 ```python
 instances, mask = np.asarray(row["instances"]), np.asarray(row["mask"])
-ids = {int(i): int(mask[instances == i][0]) for i in np.unique(instances) if i}
+ids = {{int(i): int(mask[instances == i][0]) for i in np.unique(instances) if i}}
 inputs = processor(row["image"], segmentation_maps=instances, instance_id_to_semantic_id=ids, ignore_index=0,
                    do_reduce_labels=False, return_tensors="pt")  # mask_labels: one per object; class_labels: ids
 ```
