@@ -15,11 +15,9 @@ from synth.store.shards import list_shards, read_shard
 
 
 @pytest.fixture
-def decoded(project):
-    project.synth("synthesize", "tiny", "--quiet")
-    project.synth("decode", "tiny", "--quiet")
-    project.synth("validate", "tiny")
-    return project
+def decoded(validated_project):
+    """The tiny recipe synthesized, decoded and validated, not built (this test's copy of a session template)."""
+    return validated_project
 
 
 def stored_masks(project) -> dict[int, np.ndarray]:
@@ -34,8 +32,8 @@ def files(directory) -> dict[str, bytes]:
     return {str(p.relative_to(directory)): p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file()}
 
 
-def test_build_is_what_load_dataset_reads(decoded):
-    decoded.synth("build", "tiny")
+def test_build_is_what_load_dataset_reads(built_project):
+    decoded = built_project  # `synth build` of the validated tiny recipe
     from datasets import load_dataset
 
     out = decoded.root / "build/tiny"
@@ -68,14 +66,14 @@ def test_build_is_what_load_dataset_reads(decoded):
     assert "| 2 | wheel | `#3cb44b` | wheel | car | 0.5 |" in text
 
 
-def test_the_card_explains_columns_labels_limits_and_shows_a_preview(decoded):
+def test_the_card_explains_columns_labels_limits_and_shows_a_preview(built_project):
     """Everything a user needs before training: a preview inside the build, every column explained, the label
     convention for transformers, known limitations, usefulness (here: not measured), links that resolve."""
     import re
 
     from PIL import Image
 
-    decoded.synth("build", "tiny")
+    decoded = built_project  # `synth build` of the validated tiny recipe
     out = decoded.root / "build/tiny"
     text = (out / "README.md").read_text()
     meta = yaml.safe_load(text.split("---")[1])
@@ -167,9 +165,8 @@ def test_same_inputs_same_bytes(decoded):
     assert files(decoded.root / "build/tiny") == first
 
 
-def test_build_refuses_without_validation(project):
-    project.synth("synthesize", "tiny", "--quiet")
-    project.synth("decode", "tiny", "--quiet")
+def test_build_refuses_without_validation(decoded_project):
+    project = decoded_project  # synthesized and decoded, never validated
     result = project.synth("build", "tiny", check=False)
     assert result.returncode == 2
     assert (
@@ -219,8 +216,8 @@ def test_seeds_a_decoder_excluded_are_left_out_and_listed(decoded):
     assert "3 (uncertain)" in (decoded.root / "build/tiny/README.md").read_text()
 
 
-def test_extended_build_links_unchanged_files_and_equals_a_fresh_build(decoded):
-    decoded.synth("build", "tiny")
+def test_extended_build_links_unchanged_files_and_equals_a_fresh_build(built_project):
+    decoded = built_project
     data = decoded.root / "build/tiny/data"
     before = {p.name: p.stat().st_ino for p in data.glob("*.parquet")}
     decoded.write_recipe(decoded.read_recipe("tiny") | {"seeds": [{"start": 0, "stop": 60}]})
@@ -244,8 +241,8 @@ def test_extended_build_links_unchanged_files_and_equals_a_fresh_build(decoded):
     assert sum(len(split) for split in load_dataset(str(decoded.root / "build/tiny")).values()) == 60
 
 
-def test_changed_exclusions_rewrite_only_the_files_they_touch(decoded):
-    decoded.synth("build", "tiny")
+def test_changed_exclusions_rewrite_only_the_files_they_touch(built_project):
+    decoded = built_project
     data = decoded.root / "build/tiny/data"
     before = {p.name: p.stat().st_ino for p in data.glob("*.parquet")}
     (decoded.root / "data/tiny/masks/excluded.json").write_text(
