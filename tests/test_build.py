@@ -175,6 +175,26 @@ def test_build_refuses_without_validation(decoded_project):
     assert not (project.root / "build").exists()
 
 
+def test_samples_without_instance_maps_are_one_line_and_no_build(decoded):
+    """Samples shards written before scenes stored its objects (no ``arrays["instances"]``) cannot give the
+    ``instances`` column: the build names the shard and the seed, says what to rerun, and writes nothing."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    shard = list_shards(decoded.root / "data/tiny/samples")[1]
+    table = pq.read_table(shard)
+    empty = pa.array([[]] * table.num_rows, table.schema.field("arrays").type)
+    pq.write_table(table.set_column(table.schema.get_field_index("arrays"), "arrays", empty), shard)
+    seed = table.column("seed")[0].as_py()
+    result = decoded.synth("build", "tiny", check=False)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip() == (
+        f"data/tiny/samples/{shard.name}: seed {seed} has no instance map; rerun `synth synthesize tiny`"
+    )
+    left = sorted(p.relative_to(decoded.root).as_posix() for p in (decoded.root / "build").rglob("*"))
+    assert left == [], left
+
+
 def test_failed_validation_blocks_unless_allowed(decoded):
     summary = decoded.root / "reports/tiny/validation.json"
     summary.write_text(json.dumps(json.loads(summary.read_text()) | {"success": False}))
