@@ -1,5 +1,7 @@
 """Fixtures that build a throw-away copy of the project, as a user's checkout would look, and drive it through
-the real CLI and DVC. Tiny recipes (64 px, a few dozen seeds) keep every end-to-end test to seconds."""
+the real CLI and DVC. Tiny recipes (64 px, a few dozen seeds) keep every end-to-end test to seconds, and the
+states many tests start from (the tiny recipe synthesized and decoded, validated, built, or through `dvc repro`)
+are made once per test worker by the real commands and copied into each test's own folder."""
 
 from __future__ import annotations
 
@@ -138,11 +140,77 @@ def copy_project(dest: Path) -> Project:
     return project
 
 
-@pytest.fixture
-def project(tmp_path: Path) -> Project:
+def tiny_project(dest: Path) -> Project:
     """A copy of this repository with only the tiny recipe in params.yaml, committed to a fresh git repo."""
-    proj = copy_project(tmp_path / "project")
+    proj = copy_project(dest)
     proj.write_recipe(tiny_recipe())
     proj.use_recipes("tiny")
     proj.commit("initial")
     return proj
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Project:
+    """This test's own ``tiny_project``: nothing made yet."""
+    return tiny_project(tmp_path / "project")
+
+
+def clone_project(template: Project, dest: Path) -> Project:
+    """A copy of a project a session fixture prepared: git history, data, reports, dvc.lock and DVC cache, so a
+    test gets the state those commands left without running them again. DVC's state database (.dvc/tmp) stays
+    behind: it keys file hashes by inode, and every copied file has a new one."""
+    shutil.copytree(template.root, dest, symlinks=True, ignore=_dvc_tmp)
+    return Project(dest)
+
+
+def _dvc_tmp(folder: str, names: list[str]) -> list[str]:
+    return ["tmp"] if Path(folder).name == ".dvc" and "tmp" in names else []
+
+
+@pytest.fixture(scope="session")
+def tiny_decoded(tmp_path_factory) -> Project:
+    """Template (no test changes it): ``tiny_project`` then `synth synthesize` and `synth decode`."""
+    proj = tiny_project(tmp_path_factory.mktemp("tiny-decoded") / "project")
+    proj.synth("synthesize", "tiny", "--quiet")
+    proj.synth("decode", "tiny", "--quiet")
+    return proj
+
+
+@pytest.fixture(scope="session")
+def tiny_validated(tmp_path_factory, tiny_decoded: Project) -> Project:
+    """Template: ``tiny_decoded`` then `synth validate` (it passes)."""
+    proj = clone_project(tiny_decoded, tmp_path_factory.mktemp("tiny-validated") / "project")
+    proj.synth("validate", "tiny")
+    return proj
+
+
+@pytest.fixture(scope="session")
+def tiny_built(tmp_path_factory, tiny_validated: Project) -> Project:
+    """Template: ``tiny_validated`` then `synth build`."""
+    proj = clone_project(tiny_validated, tmp_path_factory.mktemp("tiny-built") / "project")
+    proj.synth("build", "tiny")
+    return proj
+
+
+@pytest.fixture(scope="session")
+def tiny_reproduced(tmp_path_factory) -> Project:
+    """Template: ``tiny_project`` after a whole `dvc repro` (not committed)."""
+    proj = tiny_project(tmp_path_factory.mktemp("tiny-reproduced") / "project")
+    proj.dvc("repro")
+    return proj
+
+
+def _own_copy_of(template: str) -> object:
+    """A function-scoped fixture giving each test its own copy of the session template ``template``."""
+
+    def own_copy(tmp_path: Path, request: pytest.FixtureRequest) -> Project:
+        return clone_project(request.getfixturevalue(template), tmp_path / "project")
+
+    own_copy.__doc__ = f"This test's own copy of ``{template}``."
+    return pytest.fixture(own_copy, name=template.replace("tiny_", "") + "_project")
+
+
+decoded_project = _own_copy_of("tiny_decoded")
+validated_project = _own_copy_of("tiny_validated")
+built_project = _own_copy_of("tiny_built")
+reproduced_project = _own_copy_of("tiny_reproduced")

@@ -15,11 +15,9 @@ from synth.store.shards import list_shards, read_shard
 
 
 @pytest.fixture
-def decoded(project):
-    project.synth("synthesize", "tiny", "--quiet")
-    project.synth("decode", "tiny", "--quiet")
-    project.synth("validate", "tiny")
-    return project
+def decoded(validated_project):
+    """The tiny recipe synthesized, decoded and validated, not built (this test's copy of a session template)."""
+    return validated_project
 
 
 def stored_masks(project) -> dict[int, np.ndarray]:
@@ -34,8 +32,8 @@ def files(directory) -> dict[str, bytes]:
     return {str(p.relative_to(directory)): p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file()}
 
 
-def test_build_is_what_load_dataset_reads(decoded):
-    decoded.synth("build", "tiny")
+def test_build_is_what_load_dataset_reads(built_project):
+    decoded = built_project  # `synth build` of the validated tiny recipe
     from datasets import load_dataset
 
     out = decoded.root / "build/tiny"
@@ -68,14 +66,14 @@ def test_build_is_what_load_dataset_reads(decoded):
     assert "| 2 | wheel | `#3cb44b` | wheel | car | 0.5 |" in text
 
 
-def test_the_card_explains_columns_labels_limits_and_shows_a_preview(decoded):
+def test_the_card_explains_columns_labels_limits_and_shows_a_preview(built_project):
     """Everything a user needs before training: a preview inside the build, every column explained, the label
     convention for transformers, known limitations, usefulness (here: not measured), links that resolve."""
     import re
 
     from PIL import Image
 
-    decoded.synth("build", "tiny")
+    decoded = built_project  # `synth build` of the validated tiny recipe
     out = decoded.root / "build/tiny"
     text = (out / "README.md").read_text()
     meta = yaml.safe_load(text.split("---")[1])
@@ -83,6 +81,7 @@ def test_the_card_explains_columns_labels_limits_and_shows_a_preview(decoded):
     for feature in meta["dataset_info"]["features"]:
         assert f"- `{feature['name']}`: " in text, feature["name"]
     assert "do_reduce_labels=False" in text and "ignore_index=255" in text
+    assert "None" not in text.split("## Lineage")[1].split("## Validation")[0]  # no Python value printed bare
     assert "## Known limitations" in text and "not photographs" in text
     assert "Not measured: the recipe has no `evaluate:` section" in text
     validation = json.loads((decoded.root / "reports/tiny/validation.json").read_text())
@@ -99,6 +98,41 @@ def test_the_card_explains_columns_labels_limits_and_shows_a_preview(decoded):
     assert "preview.png" not in json.loads((out / "lineage.json").read_text())["files"]  # not data
 
 
+def test_the_cards_transformers_conventions_hold_on_a_built_row(decoded):
+    """What the card tells transformers users, checked on a built row: SegFormer with ``do_reduce_labels=False``
+    trains on the mask's ids as they are (with ``True`` background would become 255 and every class shift down
+    by one, as the card warns); the card's `instances` snippet, run as written, gives Mask2Former one binary mask
+    per stored object with the class the mask gives it."""
+    import re
+
+    from datasets import load_dataset
+    from transformers import Mask2FormerImageProcessor, SegformerImageProcessor
+
+    decoded.synth("build", "tiny")
+    out = decoded.root / "build/tiny"
+    text = (out / "README.md").read_text()
+    assert "- `instances`: " in text and "do_reduce_labels=False" in text
+    row = load_dataset(str(out), cache_dir=str(decoded.root / ".hf-cache"), split="train")[0]
+    instances, mask = np.asarray(row["instances"]), np.asarray(row["mask"])
+
+    def segformer_labels(reduce: bool) -> np.ndarray:
+        processor = SegformerImageProcessor(size={"height": 64, "width": 64}, do_reduce_labels=reduce)
+        return processor(row["image"], segmentation_maps=row["mask"], return_tensors="np")["labels"][0]
+
+    assert np.array_equal(segformer_labels(False), mask)
+    assert np.array_equal(segformer_labels(True), np.where(mask == 0, 255, mask.astype(np.int64) - 1))
+
+    (snippet,) = re.findall(r"## Instances\n.*?```python\n(.*?)```", text, re.S)
+    scope = {"np": np, "row": row, "processor": Mask2FormerImageProcessor(size={"height": 64, "width": 64})}
+    exec(snippet, scope)
+    numbers = [n for n in np.unique(instances) if n]
+    assert len(numbers) > 0 and np.array_equal(instances > 0, mask > 0)
+    masks, labels = scope["inputs"]["mask_labels"][0].numpy(), scope["inputs"]["class_labels"][0].tolist()
+    assert len(masks) == len(numbers)
+    for binary, label, number in zip(masks.astype(bool), labels, numbers, strict=True):
+        assert np.array_equal(binary, instances == number) and label == mask[instances == number][0]
+
+
 def test_a_generator_trained_on_a_dataset_names_it_as_source(tmp_path):
     from synth.card.card import card_metadata
     from synth.card.lineage import model_training_data
@@ -111,8 +145,17 @@ def test_a_generator_trained_on_a_dataset_names_it_as_source(tmp_path):
     assert model_training_data("models/m", tmp_path) == ["fashion_mnist"]
     assert model_training_data("org/hub-model", tmp_path) == []  # a Hub id: no card offline
     recipe = parse_recipe(tiny_recipe(), "recipes/tiny.yaml")
-    meta = card_metadata(recipe, {"train": 1}, {"train": 10}, False, trained_on=["fashion_mnist"])
+    meta = card_metadata(recipe, {"train": 1}, {"train": 10}, trained_on=["fashion_mnist"])
     assert meta["source_datasets"] == ["extended|fashion_mnist"]
+
+
+def test_the_model_revision_is_words_never_a_bare_none():
+    """The card and the report print the revision a user can pin; a local model (models/fashion-sd) has none."""
+    from synth.card.lineage import model_revision
+
+    assert model_revision({"model": "models/fashion-sd", "revision": None}).startswith("none: local weights")
+    assert model_revision({"model": "org/sd", "revision": "a" * 40}) == "a" * 40
+    assert model_revision({"model": None, "revision": None}) == "none"
 
 
 def test_same_inputs_same_bytes(decoded):
@@ -122,9 +165,8 @@ def test_same_inputs_same_bytes(decoded):
     assert files(decoded.root / "build/tiny") == first
 
 
-def test_build_refuses_without_validation(project):
-    project.synth("synthesize", "tiny", "--quiet")
-    project.synth("decode", "tiny", "--quiet")
+def test_build_refuses_without_validation(decoded_project):
+    project = decoded_project  # synthesized and decoded, never validated
     result = project.synth("build", "tiny", check=False)
     assert result.returncode == 2
     assert (
@@ -174,8 +216,8 @@ def test_seeds_a_decoder_excluded_are_left_out_and_listed(decoded):
     assert "3 (uncertain)" in (decoded.root / "build/tiny/README.md").read_text()
 
 
-def test_extended_build_links_unchanged_files_and_equals_a_fresh_build(decoded):
-    decoded.synth("build", "tiny")
+def test_extended_build_links_unchanged_files_and_equals_a_fresh_build(built_project):
+    decoded = built_project
     data = decoded.root / "build/tiny/data"
     before = {p.name: p.stat().st_ino for p in data.glob("*.parquet")}
     decoded.write_recipe(decoded.read_recipe("tiny") | {"seeds": [{"start": 0, "stop": 60}]})
@@ -199,8 +241,8 @@ def test_extended_build_links_unchanged_files_and_equals_a_fresh_build(decoded):
     assert sum(len(split) for split in load_dataset(str(decoded.root / "build/tiny")).values()) == 60
 
 
-def test_changed_exclusions_rewrite_only_the_files_they_touch(decoded):
-    decoded.synth("build", "tiny")
+def test_changed_exclusions_rewrite_only_the_files_they_touch(built_project):
+    decoded = built_project
     data = decoded.root / "build/tiny/data"
     before = {p.name: p.stat().st_ino for p in data.glob("*.parquet")}
     (decoded.root / "data/tiny/masks/excluded.json").write_text(

@@ -1,4 +1,6 @@
-"""The whole factory as a user drives it: `dvc repro`, edit a recipe, `dvc repro` again, `load_dataset`."""
+"""The whole factory as a user drives it: `dvc repro`, edit a recipe, `dvc repro` again, `load_dataset`. The
+first `dvc repro` of the tiny project runs once per test worker (the ``tiny_reproduced`` template in conftest.py);
+each test edits its own copy of the result."""
 
 from __future__ import annotations
 
@@ -15,8 +17,8 @@ def changed_stages(project) -> set[str]:
     return {name.split(":")[-1] for name in status}
 
 
-def test_dvc_repro_builds_a_dataset_that_load_dataset_reads(project):
-    project.dvc("repro")
+def test_dvc_repro_builds_a_dataset_that_load_dataset_reads(reproduced_project):
+    project = reproduced_project
     assert changed_stages(project) == set()
 
     from datasets import load_dataset
@@ -40,10 +42,10 @@ def inodes(directory) -> dict[str, int]:
     return {path.name: path.stat().st_ino for path in directory.glob("*.parquet")}
 
 
-def test_extending_the_seeds_through_dvc_keeps_every_finished_file(project):
+def test_extending_the_seeds_through_dvc_keeps_every_finished_file(reproduced_project):
     """The whole chain is incremental under DVC, not only each command on its own: shards, masks and the build's
     split files that were finished stay the same files (same inode), and only the new seeds' files appear."""
-    project.dvc("repro")
+    project = reproduced_project
     folders = [project.root / p for p in ("data/tiny/samples", "data/tiny/masks", "build/tiny/data")]
     before = [inodes(folder) for folder in folders]
     recipe = project.read_recipe("tiny")
@@ -62,8 +64,8 @@ def test_extending_the_seeds_through_dvc_keeps_every_finished_file(project):
     assert sorted(seed for split in dataset.values() for seed in split["seed"]) == list(range(50))
 
 
-def test_editing_a_validation_threshold_reruns_only_validate_build_and_report(project):
-    project.dvc("repro")
+def test_editing_a_validation_threshold_reruns_only_validate_build_and_report(reproduced_project):
+    project = reproduced_project
     recipe = project.read_recipe("tiny")
     recipe["validation"]["max_components"] = 30
     project.write_recipe(recipe)
@@ -78,8 +80,8 @@ def test_editing_a_validation_threshold_reruns_only_validate_build_and_report(pr
     assert changed_stages(project) == set()
 
 
-def test_editing_the_generator_reruns_everything_after_it(project):
-    project.dvc("repro")
+def test_editing_the_generator_reruns_everything_after_it(reproduced_project):
+    project = reproduced_project
     recipe = project.read_recipe("tiny")
     recipe["generator"]["max_scale"] = 0.35
     project.write_recipe(recipe)

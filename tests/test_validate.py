@@ -15,7 +15,7 @@ import pytest
 from synth.generate.base import Generator
 from synth.generate.prompts import plan_sample
 from synth.recipe.load import parse_recipe
-from tests.conftest import Project, copy_project, tiny_recipe
+from tests.conftest import Project, clone_project, tiny_recipe
 from validation.outcome import interpret
 
 # --------------------------------------------------------------------------------------------------- units
@@ -108,15 +108,10 @@ def test_cli_import_does_not_load_great_expectations():
 
 
 @pytest.fixture(scope="module")
-def decoded(tmp_path_factory) -> Project:
-    """The tiny recipe synthesized and decoded once; tests change only its validation section."""
-    proj = copy_project(tmp_path_factory.mktemp("validate") / "project")
-    proj.write_recipe(tiny_recipe())
-    proj.use_recipes("tiny")
-    proj.commit("initial")
-    proj.synth("synthesize", "tiny", "--quiet")
-    proj.synth("decode", "tiny", "--quiet")
-    return proj
+def decoded(tmp_path_factory, tiny_decoded: Project) -> Project:
+    """The tiny recipe synthesized and decoded (a copy of conftest's session template); tests change only its
+    validation section."""
+    return clone_project(tiny_decoded, tmp_path_factory.mktemp("validate") / "project")
 
 
 def _validate_with(project: Project, **validation) -> subprocess.CompletedProcess:
@@ -280,8 +275,8 @@ def test_duplicates_are_detected(project):
 
 
 @pytest.mark.slow
-def test_dvc_repro_records_metrics_and_threshold_edit_reruns_only_validate_and_build(project):
-    project.dvc("repro", "--quiet")
+def test_dvc_repro_records_metrics_and_threshold_edit_reruns_only_validate_and_build(reproduced_project):
+    project = reproduced_project  # after `dvc repro`
     shown = json.loads(project.dvc("metrics", "show", "--json").stdout)
     metrics = next(iter(shown.values()))["data"]["reports/tiny/validation.json"]["data"]
     assert metrics["success"] is True and metrics["samples"] == 40

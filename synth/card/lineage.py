@@ -23,6 +23,15 @@ def git_commit(root: Path, recipe_file: Path) -> str:
     return head.stdout.strip() + ("+dirty" if status.stdout.strip() else "")
 
 
+def model_revision(generator: dict) -> str:
+    """The revision a user can pin, in words: a local model (a path in the recipe) has none, which is not the
+    same as a missing value (``None`` printed bare read as a bug)."""
+    revision = generator.get("revision")
+    if revision:
+        return str(revision)
+    return "none: local weights (the shard keys hash their files)" if generator.get("model") else "none"
+
+
 def content_hash(files: dict[str, str]) -> str:
     """One hash of the data a user loads (shards and labels), blind to the card's prose and the git commit."""
     text = "\n".join(f"{name} {sha}" for name, sha in sorted(files.items()))

@@ -13,6 +13,7 @@ gets ``{}`` (not scored).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -52,6 +53,7 @@ def score_variants(
     jobs = [(variant, seed) for variant in cfg.variants for seed in range(cfg.seed, cfg.seed + cfg.repeats)]
     todo = [job for job in jobs if job not in known]
     workers = training_workers(cfg, len(todo)) if workers is None else workers
+    trained: Iterable[list[float | None]]
     if workers <= 1 or len(todo) <= 1:
         trained = (_train_and_score(sets, num_classes, cfg, variant, seed) for variant, seed in todo)
         return _summarise(jobs, _merged(jobs, known, trained), cfg, class_names, log)
@@ -65,11 +67,13 @@ def score_variants(
         return _summarise(jobs, _merged(jobs, known, trained), cfg, class_names, log)
 
 
-def _merged(jobs: list[tuple[str, int]], known: dict, trained):
+def _merged(
+    jobs: Sequence[tuple[str, int]], known: dict, trained: Iterable[list[float | None]]
+) -> Iterator[tuple[list[float | None], bool]]:
     """Every job's (per-class IoU, whether it was known), in job order: known runs, the rest as training yields."""
-    trained = iter(trained)
+    fresh = iter(trained)
     for job in jobs:
-        yield (known[job], True) if job in known else (next(trained), False)
+        yield (known[job], True) if job in known else (next(fresh), False)
 
 
 def training_workers(cfg, jobs: int) -> int:
@@ -85,7 +89,13 @@ def training_workers(cfg, jobs: int) -> int:
     return max(1, min(jobs, os.cpu_count() or 1))
 
 
-def _summarise(jobs: list[tuple[str, int]], scored, cfg, class_names: list[str], log) -> dict:
+def _summarise(
+    jobs: Sequence[tuple[str, int]],
+    scored: Iterable[tuple[list[float | None], bool]],
+    cfg: EvaluateSettings,
+    class_names: list[str],
+    log,
+) -> dict:
     from synth.evaluate.train import mean_iou
 
     per_variant: dict[str, list] = {variant: [] for variant in cfg.variants}
@@ -108,7 +118,9 @@ def _summarise(jobs: list[tuple[str, int]], scored, cfg, class_names: list[str],
     return results
 
 
-def _train_and_score(sets: dict, num_classes: int, cfg, variant: str, seed: int) -> list[float | None]:
+def _train_and_score(
+    sets: dict, num_classes: int, cfg: EvaluateSettings, variant: str, seed: int
+) -> list[float | None]:
     """One run: train the variant's network with ``seed``, its per-class IoU on the evaluation set."""
     from synth.adapt.csa import train_adapted
     from synth.evaluate.train import iou_per_class, predict, train_supervised
@@ -147,6 +159,8 @@ def load_sets(recipe: Recipe, root: Path) -> dict:
     from synth.segment.arrays import Arrays, to_arrays
 
     cfg = recipe.evaluate
+    if cfg is None:
+        raise UserError(f"recipes/{recipe.name}.yaml: evaluate: null; there is nothing to score")
     size = cfg.image_size
     paths = DatasetPaths(Path(root), recipe.name)
     excluded = read_exclusions(paths)
@@ -164,6 +178,8 @@ def load_sets(recipe: Recipe, root: Path) -> dict:
     id2label = recipe.taxonomy.id2label()
     _check_ids(sets["eval"], id2label, eval_where)
     if "real" in cfg.variants:
+        if cfg.reference is None:  # synth check refuses this recipe; a direct call gets the same line
+            raise UserError(f"recipes/{recipe.name}.yaml: evaluate.reference: the 'real' variant needs it")
         sets["real"] = read_labeled_file(root, cfg.reference, size)
         _check_ids(sets["real"], id2label, cfg.reference.path)
     if "adapted" in cfg.variants:
@@ -227,7 +243,7 @@ def real_bound(recipe: Recipe, root: Path, num_classes: int):
     from synth.stages.real_bound import RealBound, bound_key
 
     cfg = recipe.evaluate
-    if "real" not in cfg.variants or cfg.eval is None or cfg.reference is None:
+    if cfg is None or "real" not in cfg.variants or cfg.eval is None or cfg.reference is None:
         return None
     return RealBound(root, bound_key(root, cfg, num_classes, resolve_device(cfg.device).type))
 

@@ -1,4 +1,4 @@
-"""The commands that make samples and masks: synthesize and decode (locally or on Ray, see synth/backends)."""
+"""Arguments and options that several commands share, so each is spelled (and its help worded) once."""
 
 from __future__ import annotations
 
@@ -6,10 +6,15 @@ from typing import Annotated
 
 import typer
 
-from synth.cli.app import ROOT, app, echo, load
-
 NAME = Annotated[str, typer.Argument(help="Recipe name (recipes/NAME.yaml).")]
+
+
+# --quiet of the sharded stages (a progress bar) and of the stages that train (a progress bar and a log)
 QUIET = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
+QUIET_TRAINING = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or training log.")]
+
+
+# The execution settings of the sharded stages (synthesize, decode): how, never what.
 BACKEND = Annotated[
     str, typer.Option(envvar="SYNTH_BACKEND", help="local, or ray (needs the `ray` extra). Never changes a byte.")
 ]
@@ -52,43 +57,3 @@ def backend_options(
     if backend == "ray":
         return {"address": address, "workers": workers or 2, "gpus_per_worker": gpus, "store": store}
     return {"workers": workers or local_workers}
-
-
-@app.command()
-def synthesize(
-    name: NAME,
-    limit: Annotated[int | None, typer.Option(min=1, help="Only the first N seeds: a quick preview subset.")] = None,
-    quiet: QUIET = False,
-    backend: BACKEND = "local",
-    address: ADDRESS = None,
-    workers: WORKERS = None,
-    gpus_per_worker: GPUS = 0.0,
-    store: STORE = None,
-) -> None:
-    """Generate images and raw label evidence into data/NAME/samples (finished shards are kept)."""
-    from synth.stages.synthesize import synthesize as run
-
-    options = backend_options(backend, address, workers, gpus_per_worker, store, None)
-    recipe = load(name)
-    echo(
-        run(recipe, ROOT, limit=limit, show_progress=not quiet, backend=backend, backend_options=options).summary(
-            "synthesize"
-        )
-    )
-
-
-@app.command()
-def decode(
-    name: NAME,
-    quiet: QUIET = False,
-    backend: BACKEND = "local",
-    address: ADDRESS = None,
-    workers: WORKERS = None,
-    gpus_per_worker: GPUS = 0.0,
-    store: STORE = None,
-) -> None:
-    """Turn raw label evidence into masks, confidences and per-sample statistics in data/NAME/masks."""
-    from synth.stages.decode import decode as run
-
-    options = backend_options(backend, address, workers, gpus_per_worker, store, 1)
-    echo(run(load(name), ROOT, show_progress=not quiet, backend=backend, backend_options=options).summary("decode"))
