@@ -90,8 +90,8 @@ def auroc(scores: np.ndarray, corrupted: np.ndarray) -> float:
 
 
 def main() -> None:
-    from synth.labelcheck import RankingSettings, flag_reasons, oriented, score_labels
-    from synth.labelcheck.config import FashionClassifierJudgeConfig
+    from synth.labelcheck.config import FashionClassifierJudgeConfig, RankingSettings
+    from synth.labelcheck.scores import flag_reasons, oriented, score_labels
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=500)

@@ -58,7 +58,8 @@ def test_a_shifted_mask_agrees_less_with_the_image_edges_than_the_true_mask():
 
 def test_a_mask_on_an_empty_image_fails_the_plain_background_check_only_where_the_recipe_says_plain():
     from synth.agreement import agreement_stats
-    from synth.labelcheck import LabelCheckSettings, flag_reasons
+    from synth.labelcheck.config import LabelCheckSettings
+    from synth.labelcheck.scores import flag_reasons
 
     mask = np.zeros((64, 64), np.uint8)
     mask[10:40, 12:44] = 4  # a "dress" on a black image, as fashion seed 193 has

@@ -10,8 +10,7 @@ from __future__ import annotations
 import great_expectations.expectations as gxe
 from great_expectations.expectations.metadata_types import FailureSeverity
 
-from synth.labelcheck import CHECKS, active_checks
-from synth.labelcheck.scores import threshold
+from synth.labelcheck.scores import CHECKS, active_checks, threshold
 from synth.recipe import Recipe
 
 WHAT = {

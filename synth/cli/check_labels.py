@@ -24,7 +24,7 @@ def settings_from_options(
     options given on top."""
     from pydantic import ValidationError
 
-    from synth.labelcheck import JUDGES, LabelCheckSettings, RankingSettings
+    from synth.labelcheck.config import JUDGES, LabelCheckSettings, RankingSettings
 
     base = LabelCheckSettings() if recipe is None else load(recipe).validation
     values = {k: getattr(base, k) for k in LabelCheckSettings.model_fields}

@@ -1,20 +1,6 @@
 """Label checks without ground truth: judges that name regions, cleanlab's ranking, and the per-sample flags.
 
 The image-mask agreement scores themselves are per-sample statistics (``synth.agreement``, computed by decode).
+Import from the modules (``synth.labelcheck.config``, ``synth.labelcheck.scores``): this package imports nothing,
+so the recipe schema, which needs only the settings, does not load pandas into every command.
 """
-
-from synth.labelcheck.config import JUDGES, JudgeConfig, LabelCheckSettings, RankingSettings
-from synth.labelcheck.scores import CHECKS, LabelScores, active_checks, flag_reasons, oriented, score_labels
-
-__all__ = [
-    "CHECKS",
-    "JUDGES",
-    "JudgeConfig",
-    "LabelCheckSettings",
-    "LabelScores",
-    "RankingSettings",
-    "active_checks",
-    "flag_reasons",
-    "oriented",
-    "score_labels",
-]

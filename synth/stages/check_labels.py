@@ -18,7 +18,8 @@ import pandas as pd
 
 from synth.core.atomic import write_atomic
 from synth.errors import UserError
-from synth.labelcheck import LabelCheckSettings, flag_reasons, oriented, score_labels
+from synth.labelcheck.config import LabelCheckSettings
+from synth.labelcheck.scores import flag_reasons, oriented, score_labels
 
 FORMATS = (".parquet", ".csv")
 

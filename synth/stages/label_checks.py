@@ -14,8 +14,7 @@ import numpy as np
 import pandas as pd
 
 from synth.core.paths import DatasetPaths
-from synth.labelcheck import CHECKS, LabelScores, active_checks, flag_reasons, score_labels
-from synth.labelcheck.scores import threshold
+from synth.labelcheck.scores import CHECKS, LabelScores, active_checks, flag_reasons, score_labels, threshold
 from synth.recipe import Recipe
 from synth.store.codec import decode_png
 from synth.store.shards import list_shards, read_shard

@@ -67,7 +67,6 @@ def training_key(recipe: Recipe, root: Path, manifest: dict) -> str:
 
 def train_decoder(recipe: Recipe, root: Path = Path("."), log=lambda message: None, force: bool = False) -> TrainReport:
     from synth.decode.datasetgan.annotations import load_annotations, read_manifest
-    from synth.decode.datasetgan.ensemble import collect_pixels
 
     paths = DatasetPaths(Path(root), recipe.name)
     paths.decoder.mkdir(parents=True, exist_ok=True)
@@ -100,6 +99,9 @@ def train_decoder(recipe: Recipe, root: Path = Path("."), log=lambda message: No
         raise UserError(
             f"annotations/{recipe.name}: seeds {missing[:8]} have no samples; run `synth synthesize {recipe.name}`"
         )
+    # torch (~2 CPU s to import) only here: the not-applicable marker and an up-to-date check need none of it
+    from synth.decode.datasetgan.ensemble import collect_pixels, train_ensemble
+
     values = [0, *recipe.taxonomy.ids]
     source = settings.features.build(recipe.context())
     try:
@@ -110,8 +112,6 @@ def train_decoder(recipe: Recipe, root: Path = Path("."), log=lambda message: No
         identity = source.identity()
     finally:
         source.close()
-    from synth.decode.datasetgan.ensemble import train_ensemble
-
     ensemble = train_ensemble(features, targets, values, settings.train_settings(), log)
     meta = {
         "key": key,
