@@ -241,11 +241,8 @@ def test_check_labels_agrees_with_the_gate_and_scores_shifted_masks_lower(projec
         (["build/tiny", "--out", "a.csv", "--judge", "magic"], "--judge magic: unknown judge"),
     ],
 )
-def test_check_labels_bad_input_is_one_line_exit_2(project, args, message):
-    project.synth("synthesize", "tiny")
-    project.synth("decode", "tiny", "--quiet")
-    project.synth("validate", "tiny")
-    project.synth("build", "tiny")
+def test_check_labels_bad_input_is_one_line_exit_2(built_project, args, message):
+    project = built_project  # the tiny recipe built
     result = project.synth("check-labels", *args, check=False)
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0 and message in result.stderr
