@@ -12,14 +12,19 @@ by other work on a shared machine; every round is printed too):
 - ``bare``: ``StableDiffusionPipeline.from_pretrained`` with the same scheduler, steps, guidance, image size,
   batch, prompts and per-sample seeded latents, images returned as arrays and dropped, on torch's default
   thread count;
-- ``bare_1thread``: the same on one torch thread: ``bare_1thread / bare`` is what thread-independent bytes cost.
+- ``bare_1thread``: the same on one torch thread: ``bare_1thread / bare`` is what thread-independent bytes cost;
+- ``synth_workers``: ``synth`` with ``--workers N`` (default: one per CPU core) one-thread worker processes
+  instead of ``--workers 1`` (synth/backends/processes.py; the same bytes). Every synth row then uses shards of
+  ``ceil(samples / N)`` samples (a multiple of the batch), so there is a shard for each worker.
 
-Prints ``e2e_to_bare=`` (synth / bare samples per second; goal >= 0.95) and ``e2e_to_bare_1thread=``.
+Prints ``e2e_to_bare=`` (synth / bare samples per second; goal >= 0.95), ``e2e_to_bare_1thread=`` and
+``workers_speedup=`` (synth / synth_workers seconds). ``--rows synth,synth_workers`` runs only those rows.
 
 ``--sd15`` builds a random-init Stable Diffusion 1.5 (its UNet, VAE and text encoder configs; a small word-level
 tokenizer) under the temporary folder and runs a tests-style recipe on it at ``--image-size``.
 
-Usage: python bench/generation.py [--recipe fashion-datasetgan] [--samples 32] [--rounds 2]
+Usage: python bench/generation.py [--recipe fashion-datasetgan] [--samples 32] [--rounds 2] [--workers N]
+       python bench/generation.py --rows synth,synth_workers --samples 32
        python bench/generation.py --sd15 [--samples 2] [--steps 4] [--image-size 256]
 """
 
@@ -166,6 +171,8 @@ def main() -> None:
     parser.add_argument("--sd15", action="store_true", help="a random-init full-size SD 1.5 instead of --recipe")
     parser.add_argument("--steps", type=int, default=4, help="--sd15: denoising steps")
     parser.add_argument("--image-size", type=int, default=256, help="--sd15: image side")
+    parser.add_argument("--workers", type=int, default=len(os.sched_getaffinity(0)), help="synth_workers' --workers")
+    parser.add_argument("--rows", default="", help="comma-separated rows to run (default: all)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="synth-bench-gen-") as tmp:
         tmp = Path(tmp)
@@ -173,7 +180,12 @@ def main() -> None:
             recipe = sd15_recipe(sd15(tmp / "sd15"), args.samples, args.steps, args.image_size)
         else:
             recipe = yaml.safe_load((REPO / "recipes" / f"{args.recipe}.yaml").read_text())
+        batch = recipe["generator"]["batch_size"]
+        per_worker = -(-args.samples // args.workers)
+        recipe["samples_per_shard"] = -(-per_worker // batch) * batch  # a shard per worker, whole batches
         rows = {"synth": project(tmp / "synth", recipe)}
+        if args.workers > 1:
+            rows["synth_workers"] = project(tmp / "synth_workers", recipe)
         if recipe["generator"].get("features") is not None:
             plain = recipe | {  # attention masks instead: a captured-features decoder needs the features
                 "generator": {k: v for k, v in recipe["generator"].items() if k != "features"},
@@ -183,10 +195,13 @@ def main() -> None:
         for label, threads in (("bare", None), ("bare_1thread", 1)):
             rows[label] = project(tmp / label, recipe)
             bare_spec(rows[label], recipe, args.samples, threads)
+        if args.rows:
+            rows = {label: rows[label] for label in args.rows.split(",")}
+        synth = ["synth", "synthesize", recipe["name"], "--limit", str(args.samples), "--quiet", "--workers"]
         commands = {
             label: [sys.executable, "-c", BARE, f"bare-{'1' if label == 'bare_1thread' else 'default'}.json"]
             if label.startswith("bare")
-            else ["synth", "synthesize", recipe["name"], "--limit", str(args.samples), "--quiet"]
+            else synth + [str(args.workers if label == "synth_workers" else 1)]
             for label in rows
         }
         seconds: dict[str, list[float]] = {label: [] for label in rows}
@@ -199,17 +214,24 @@ def main() -> None:
         gen = recipe["generator"]
         print(
             f"[{recipe['name']}: samples={args.samples} steps={gen['steps']} batch={gen['batch_size']} "
-            f"image_size={recipe['image_size']} rounds={args.rounds} cpus={os.cpu_count()} "
+            f"image_size={recipe['image_size']} samples_per_shard={recipe['samples_per_shard']} rounds={args.rounds} "
+            f"cpus={os.cpu_count()} "
             f"load={os.getloadavg()[0]:.1f}]"
         )
         for label, values in seconds.items():
             rounds = " ".join(f"{v:.1f}" for v in values)
             print(f"{label}_s={best[label]:.2f} samples_per_s={args.samples / best[label]:.3f} (rounds: {rounds})")
-        if "synth_no_features" in best:
-            print(f"features_to_no_features={best['synth_no_features'] / best['synth']:.3f}")
-        print(f"bare_1thread_to_bare={best['bare'] / best['bare_1thread']:.3f}")
-        print(f"e2e_to_bare_1thread={best['bare_1thread'] / best['synth']:.3f}")
-        print(f"e2e_to_bare={best['bare'] / best['synth']:.3f} (goal >= 0.95)")
+        ratios = {
+            "features_to_no_features": ("synth_no_features", "synth", ""),
+            "workers_speedup": ("synth", "synth_workers", f" (--workers {args.workers} vs 1)"),
+            "bare_1thread_to_bare": ("bare", "bare_1thread", ""),
+            "e2e_to_bare_1thread": ("bare_1thread", "synth", ""),
+            "e2e_to_bare": ("bare", "synth", " (goal >= 0.95)"),
+            "e2e_workers_to_bare": ("bare", "synth_workers", ""),
+        }
+        for name, (fast, slow, note) in ratios.items():
+            if fast in best and slow in best:
+                print(f"{name}={best[fast] / best[slow]:.3f}{note}")
 
 
 if __name__ == "__main__":

@@ -61,6 +61,43 @@ def test_sweep_removes_dead_runs_leftovers_of_its_own_name_only(tmp_path):
     )
 
 
+def test_a_legacy_infix_is_swept_only_by_the_writer_that_used_it(tmp_path):
+    dead = dead_pid()
+    (tmp_path / f".big.building-{dead}").mkdir()  # synth build's staging name before the one scheme
+    (tmp_path / f".big.building-{os.getpid()}").mkdir()  # a live run's
+    assert sweep_leftovers(tmp_path / "big") == []
+    removed = sweep_leftovers(tmp_path / "big", legacy=("building",))
+    assert [p.name for p in removed] == [f".big.building-{dead}"]
+    assert [p.name for p in tmp_path.iterdir()] == [f".big.building-{os.getpid()}"]
+
+
+def test_a_trained_model_is_saved_through_the_scratch_scheme(tmp_path):
+    """The mix stage's mixer and the stylize stage's translator: killed saves are swept (dead runs' only), a
+    finished model is kept, and where another process finished the same model first, its copy stays."""
+    from synth.stages.trained_folder import clear_other_folders, save_once
+
+    dead, live = dead_pid(), os.getpid()
+    for name in (f".mixer-aaa.tmp-{dead}", ".mixer-bbb.tmp", f".mixer-ccc.tmp-{live}", "mixer-ddd"):
+        (tmp_path / name).mkdir()
+    clear_other_folders(tmp_path, "mixer", "mixer-new")
+    assert [p.name for p in tmp_path.iterdir()] == [f".mixer-ccc.tmp-{live}"]
+
+    def train(folder):
+        (folder / "model.safetensors").write_bytes(b"mine")
+
+    assert save_once(tmp_path / "mixer-new", train)
+    assert not save_once(tmp_path / "mixer-new", train)
+
+    def train_while_another_finishes(folder):
+        train(folder)
+        (tmp_path / "mixer-race").mkdir()
+        (tmp_path / "mixer-race" / "model.safetensors").write_bytes(b"theirs")
+
+    assert not save_once(tmp_path / "mixer-race", train_while_another_finishes)
+    assert (tmp_path / "mixer-race" / "model.safetensors").read_bytes() == b"theirs"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f".mixer-ccc.tmp-{live}", "mixer-new", "mixer-race"]
+
+
 def test_publish_folder_replaces_whole_or_not_at_all(tmp_path):
     final = tmp_path / "report"
     final.mkdir()
@@ -75,13 +112,14 @@ def test_publish_folder_replaces_whole_or_not_at_all(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report"]
 
 
-def _kill_build_once_staging_exists(project, build_dir, log) -> bool:
-    """Start ``synth build``, kill -9 it as soon as its staging folder exists; False when it finished first."""
+def _kill_once_staging_exists(project, command: list[str], target, log) -> bool:
+    """Start ``synth COMMAND``, kill -9 it as soon as its staging folder for ``target`` exists; False when it
+    finished first."""
     with open(log, "wb") as err:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "synth", "build", "big"], cwd=project.root, env=project.env, stderr=err
+            [sys.executable, "-m", "synth", *command], cwd=project.root, env=project.env, stderr=err
         )
-    staging = build_dir / f".big.tmp-{proc.pid}"
+    staging = target.with_name(f".{target.name}.tmp-{proc.pid}")
     try:
         while proc.poll() is None:
             if staging.is_dir():
@@ -97,17 +135,30 @@ def _kill_build_once_staging_exists(project, build_dir, log) -> bool:
             proc.wait()
 
 
-def test_a_build_killed_mid_way_leaves_nothing_after_the_next_build(project, tmp_path):
-    """As a user would meet it: ``kill -9`` of ``synth build`` while it writes, then ``synth build`` again."""
+def test_a_build_or_export_killed_mid_way_leaves_nothing_after_the_next_run(project, tmp_path):
+    """As a user would meet it: ``kill -9`` of ``synth build`` while it writes, then ``synth build`` again; the
+    same for ``synth export``. What a killed run of the earlier code left (``.NAME.building-PID``,
+    ``.NAME.exporting-PID``) goes too."""
     project.write_recipe(tiny_recipe(name="big", seeds=[{"start": 0, "stop": 400}], samples_per_shard=50))
     for command in ("synthesize", "decode"):
         project.synth(command, "big", "--quiet")
     project.synth("validate", "big")
     build_dir = project.root / "build"
+    build = build_dir / "big"
     killed = any(
-        _kill_build_once_staging_exists(project, build_dir, tmp_path / "build.log") for _ in range(5)
+        _kill_once_staging_exists(project, ["build", "big"], build, tmp_path / "build.log") for _ in range(5)
     )  # stops at the first kill
     assert killed, "every build finished before its staging folder was seen; the test exercised nothing"
     assert [p.name for p in build_dir.iterdir() if p.name.startswith(".big.tmp-")], "the kill left no staging"
+    (build_dir / f".big.building-{dead_pid()}").mkdir()
     project.synth("build", "big")
     assert sorted(p.name for p in build_dir.iterdir()) == ["big"]
+
+    export = project.root / "exports" / "big" / "coco"
+    command = ["export", "big", "--format", "coco"]
+    killed = any(_kill_once_staging_exists(project, command, export, tmp_path / "export.log") for _ in range(5))
+    assert killed, "every export finished before its staging folder was seen; the test exercised nothing"
+    assert [p.name for p in export.parent.iterdir() if p.name.startswith(".coco.tmp-")], "the kill left no staging"
+    (export.parent / f".coco.exporting-{dead_pid()}").mkdir()
+    project.synth(*command)
+    assert sorted(p.name for p in export.parent.iterdir()) == ["coco"]

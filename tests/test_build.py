@@ -81,6 +81,7 @@ def test_the_card_explains_columns_labels_limits_and_shows_a_preview(built_proje
     for feature in meta["dataset_info"]["features"]:
         assert f"- `{feature['name']}`: " in text, feature["name"]
     assert "do_reduce_labels=False" in text and "ignore_index=255" in text
+    assert "None" not in text.split("## Lineage")[1].split("## Validation")[0]  # no Python value printed bare
     assert "## Known limitations" in text and "not photographs" in text
     assert "Not measured: the recipe has no `evaluate:` section" in text
     validation = json.loads((decoded.root / "reports/tiny/validation.json").read_text())
@@ -97,6 +98,41 @@ def test_the_card_explains_columns_labels_limits_and_shows_a_preview(built_proje
     assert "preview.png" not in json.loads((out / "lineage.json").read_text())["files"]  # not data
 
 
+def test_the_cards_transformers_conventions_hold_on_a_built_row(decoded):
+    """What the card tells transformers users, checked on a built row: SegFormer with ``do_reduce_labels=False``
+    trains on the mask's ids as they are (with ``True`` background would become 255 and every class shift down
+    by one, as the card warns); the card's `instances` snippet, run as written, gives Mask2Former one binary mask
+    per stored object with the class the mask gives it."""
+    import re
+
+    from datasets import load_dataset
+    from transformers import Mask2FormerImageProcessor, SegformerImageProcessor
+
+    decoded.synth("build", "tiny")
+    out = decoded.root / "build/tiny"
+    text = (out / "README.md").read_text()
+    assert "- `instances`: " in text and "do_reduce_labels=False" in text
+    row = load_dataset(str(out), cache_dir=str(decoded.root / ".hf-cache"), split="train")[0]
+    instances, mask = np.asarray(row["instances"]), np.asarray(row["mask"])
+
+    def segformer_labels(reduce: bool) -> np.ndarray:
+        processor = SegformerImageProcessor(size={"height": 64, "width": 64}, do_reduce_labels=reduce)
+        return processor(row["image"], segmentation_maps=row["mask"], return_tensors="np")["labels"][0]
+
+    assert np.array_equal(segformer_labels(False), mask)
+    assert np.array_equal(segformer_labels(True), np.where(mask == 0, 255, mask.astype(np.int64) - 1))
+
+    (snippet,) = re.findall(r"## Instances\n.*?```python\n(.*?)```", text, re.S)
+    scope = {"np": np, "row": row, "processor": Mask2FormerImageProcessor(size={"height": 64, "width": 64})}
+    exec(snippet, scope)
+    numbers = [n for n in np.unique(instances) if n]
+    assert len(numbers) > 0 and np.array_equal(instances > 0, mask > 0)
+    masks, labels = scope["inputs"]["mask_labels"][0].numpy(), scope["inputs"]["class_labels"][0].tolist()
+    assert len(masks) == len(numbers)
+    for binary, label, number in zip(masks.astype(bool), labels, numbers, strict=True):
+        assert np.array_equal(binary, instances == number) and label == mask[instances == number][0]
+
+
 def test_a_generator_trained_on_a_dataset_names_it_as_source(tmp_path):
     from synth.card.card import card_metadata
     from synth.card.lineage import model_training_data
@@ -109,8 +145,17 @@ def test_a_generator_trained_on_a_dataset_names_it_as_source(tmp_path):
     assert model_training_data("models/m", tmp_path) == ["fashion_mnist"]
     assert model_training_data("org/hub-model", tmp_path) == []  # a Hub id: no card offline
     recipe = parse_recipe(tiny_recipe(), "recipes/tiny.yaml")
-    meta = card_metadata(recipe, {"train": 1}, {"train": 10}, False, trained_on=["fashion_mnist"])
+    meta = card_metadata(recipe, {"train": 1}, {"train": 10}, trained_on=["fashion_mnist"])
     assert meta["source_datasets"] == ["extended|fashion_mnist"]
+
+
+def test_the_model_revision_is_words_never_a_bare_none():
+    """The card and the report print the revision a user can pin; a local model (models/fashion-sd) has none."""
+    from synth.card.lineage import model_revision
+
+    assert model_revision({"model": "models/fashion-sd", "revision": None}).startswith("none: local weights")
+    assert model_revision({"model": "org/sd", "revision": "a" * 40}) == "a" * 40
+    assert model_revision({"model": None, "revision": None}) == "none"
 
 
 def test_same_inputs_same_bytes(decoded):
@@ -128,6 +173,26 @@ def test_build_refuses_without_validation(decoded_project):
         result.stderr.strip() == "reports/tiny/validation.json: no validation summary; run `synth validate tiny` first"
     )
     assert not (project.root / "build").exists()
+
+
+def test_samples_without_instance_maps_are_one_line_and_no_build(decoded):
+    """Samples shards written before scenes stored its objects (no ``arrays["instances"]``) cannot give the
+    ``instances`` column: the build names the shard and the seed, says what to rerun, and writes nothing."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    shard = list_shards(decoded.root / "data/tiny/samples")[1]
+    table = pq.read_table(shard)
+    empty = pa.array([[]] * table.num_rows, table.schema.field("arrays").type)
+    pq.write_table(table.set_column(table.schema.get_field_index("arrays"), "arrays", empty), shard)
+    seed = table.column("seed")[0].as_py()
+    result = decoded.synth("build", "tiny", check=False)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip() == (
+        f"data/tiny/samples/{shard.name}: seed {seed} has no instance map; rerun `synth synthesize tiny`"
+    )
+    left = sorted(p.relative_to(decoded.root).as_posix() for p in (decoded.root / "build").rglob("*"))
+    assert left == [], left
 
 
 def test_failed_validation_blocks_unless_allowed(decoded):

@@ -45,3 +45,26 @@ def test_every_dvc_stage_is_a_command_in_a_stage_panel():
     commands = {stage.get("do", stage)["cmd"].split()[1] for stage in stages.values()}
     listed = [c for title, names in PANELS.items() if "stages" in title for c in names]
     assert sorted(commands) == sorted(listed)
+
+
+def test_every_command_lives_in_the_module_named_after_it():
+    """docs/extending.md, "Adding a command": one module per command, named after the function that implements
+    it, and one per command group, named after the group; synth/cli holds nothing else but app, help, options."""
+    from pathlib import Path
+
+    import synth.cli
+    from synth.cli import app
+
+    expected: dict[str, str] = {}  # module -> what it must be
+    for info in app.registered_commands:
+        expected[info.callback.__name__] = f"command {info.name or info.callback.__name__}"
+        assert info.callback.__module__ == f"synth.cli.{info.callback.__name__}", info.callback
+    for group in app.registered_groups:
+        module = group.name.replace("-", "_")
+        expected[module] = f"group {group.name}"
+        sub = group.typer_instance
+        callbacks = [c.callback for c in sub.registered_commands]
+        callbacks += [sub.registered_callback.callback] if sub.registered_callback is not None else []
+        assert {f.__module__ for f in callbacks} == {f"synth.cli.{module}"}, group.name
+    modules = {p.stem for p in Path(synth.cli.__file__).parent.glob("*.py")} - {"__init__", "app", "help", "options"}
+    assert sorted(modules) == sorted(expected)

@@ -29,12 +29,21 @@ def _has_exact_mask(sample) -> bool:
     return sample.mask is not None and sample.mask.shape == sample.image.shape[:2]
 
 
+def _has_instances(sample) -> bool:
+    """An instance map the size of the mask, with an object wherever the mask shows a class and nowhere else."""
+    instances = sample.arrays.get("instances")
+    if instances is None or sample.mask is None or instances.shape != sample.mask.shape:
+        return False
+    return bool(np.array_equal(instances > 0, (sample.mask > 0) & (sample.mask < 255)))
+
+
 # What a sample must carry for each capability (and must not carry without it).
 EVIDENCE = {
     Capability.EXACT_MASKS: _has_exact_mask,
     Capability.ATTENTION_SCORES: lambda sample: {"scores", "class_ids"} <= set(sample.arrays),
     Capability.FEATURES: lambda sample: "features" in sample.arrays,
     Capability.LATENTS: lambda sample: "z" in sample.arrays,
+    Capability.INSTANCES: _has_instances,
 }
 
 SD_FEATURES = {"timesteps": [0, 300], "dim": 16}

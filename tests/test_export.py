@@ -51,22 +51,30 @@ def _add_ignore_pixels(root: Path) -> None:
 
 
 def build_masks(project) -> dict[str, dict[int, np.ndarray]]:
+    return {split: {seed: row["mask"] for seed, row in rows.items()} for split, rows in build_rows(project).items()}
+
+
+def build_rows(project, root: Path | None = None) -> dict[str, dict[int, dict[str, np.ndarray]]]:
+    """split -> seed -> the image columns of the build (``mask``, and ``instances`` where present) as arrays."""
     from datasets import load_dataset
 
-    dataset = load_dataset(str(project.root / "build/tiny"), cache_dir=str(project.root / ".hf-cache"))
-    return {split: {row["seed"]: np.asarray(row["mask"]) for row in rows} for split, rows in dataset.items()}
+    root = root or project.root
+    dataset = load_dataset(str(root / "build/tiny"), cache_dir=str(root / ".hf-cache"))
+    columns = [c for c in ("mask", "instances") if c in dataset.column_names["train"]]
+    return {
+        split: {row["seed"]: {c: np.asarray(row[c]) for c in columns} for row in rows}
+        for split, rows in dataset.items()
+    }
 
 
-def test_coco_export_read_with_pycocotools_equals_the_build(built):
+def read_coco(out: Path, expected: dict[str, dict[int, dict[str, np.ndarray]]]):
+    """Every image's annotations, read with pycocotools, checked against the build's mask: same images, one
+    category per annotation, annotations never overlap, ``area`` is the pixel count, and the annotations with
+    ``ignore_rle`` rebuild the class-id mask exactly. Yields ``(seed, row, [(category, pixels), ...])`` per image."""
     from pycocotools import mask as mask_utils
     from pycocotools.coco import COCO
-    from scipy import ndimage
 
-    result = built.synth("export", "tiny", "--format", "coco")
-    out = built.root / "exports/tiny/coco"
-    assert result.stderr.startswith("export coco: exports/tiny/coco (train ")
-    expected = build_masks(built)
-    for split, masks in expected.items():
+    for split, rows in expected.items():
         coco = COCO(str(out / "annotations" / f"{split}.json"))
         assert {c["name"]: c["supercategory"] for c in coco.loadCats(coco.getCatIds())} == {
             "car": "car",
@@ -74,26 +82,84 @@ def test_coco_export_read_with_pycocotools_equals_the_build(built):
             "tree": "tree",
             "茶碗": "茶碗",
         }
-        assert sorted(coco.getImgIds()) == sorted(masks)
-        for image_id, mask in masks.items():
+        assert sorted(coco.getImgIds()) == sorted(rows)
+        for image_id, row in rows.items():
+            mask = row["mask"]
             info = coco.loadImgs(image_id)[0]
             assert (out / "images" / info["file_name"]).is_file() and info["file_name"].endswith(".jpg")
             annotations = coco.loadAnns(coco.getAnnIds(imgIds=image_id))
             assert {a["category_id"] for a in annotations} == set(np.unique(mask)) - {0, 255}
-            rebuilt = np.zeros_like(mask)
+            rebuilt, found = np.zeros_like(mask), []
             for annotation in annotations:
                 binary = coco.annToMask(annotation).astype(bool)
                 assert not rebuilt[binary].any()  # annotations never overlap
+                assert annotation["iscrowd"] == 0 and annotation["area"] == binary.sum()
                 rebuilt[binary] = annotation["category_id"]
-                assert annotation["area"] == binary.sum()
-                # one object per annotation: a single 8-connected region ...
-                assert ndimage.label(binary, structure=np.ones((3, 3)))[1] == 1
-            for category in {a["category_id"] for a in annotations}:
-                # ... and as many annotations as the class has separate regions (two wheels are two objects)
-                regions = ndimage.label(mask == category, structure=np.ones((3, 3)))[1]
-                assert sum(a["category_id"] == category for a in annotations) == regions
+                found.append((annotation["category_id"], binary))
             rebuilt[mask_utils.decode(info["ignore_rle"]).astype(bool)] = 255
             assert np.array_equal(rebuilt, mask), (split, image_id)
+            yield image_id, row, found
+
+
+def test_coco_export_has_one_annotation_per_object_of_the_generator(built):
+    """scenes knows its objects: the build carries them (``instances``, equal to the samples' instance maps) and
+    COCO holds one annotation per object; the objects read back equal the stored instance maps."""
+    from scipy import ndimage
+
+    from synth.store.codec import decode_array
+    from synth.store.records import records_from_table
+    from synth.store.shards import list_shards, read_shard
+
+    result = built.synth("export", "tiny", "--format", "coco")
+    assert result.stderr.startswith("export coco: exports/tiny/coco (train ")
+    assert result.stderr.strip().endswith("; one annotation per object (instances column)")
+    stored = {
+        record.seed: decode_array(record.array_bytes["instances"])
+        for shard in list_shards(built.root / "data/tiny/samples")
+        for record in records_from_table(read_shard(shard), shard)
+    }
+    rows = build_rows(built)
+    touching = 0
+    for seed, row, found in read_coco(built.root / "exports/tiny/coco", rows):
+        mask, instances = row["mask"], row["instances"]
+        assert np.array_equal(instances, stored[seed])  # the build's column is what the generator stored
+        read_back = np.zeros_like(instances)
+        for category, binary in found:
+            (number,) = np.unique(instances[binary])  # one object per annotation ...
+            assert number > 0 and np.array_equal(binary, (instances == number) & (mask == category))
+            read_back[binary] = number
+        # ... and every object is one annotation: the map read back is the stored one (less the ignore pixels)
+        assert np.array_equal(read_back, np.where(mask == 255, 0, instances))
+        for category in {c for c, _ in found}:
+            regions = ndimage.label(mask == category, structure=np.ones((3, 3)))[1]
+            touching += sum(c == category for c, _ in found) > regions
+    assert touching > 0  # objects of one class that touch (one region in the mask) are separate annotations
+
+
+def test_coco_export_without_instances_has_one_annotation_per_region(built, tmp_path):
+    """A build whose generator does not know its objects (no ``instances`` column): one annotation per
+    8-connected region of a class, as many as the class has regions."""
+    import shutil
+
+    import pyarrow.parquet as pq
+    from scipy import ndimage
+
+    from synth.export import export
+    from synth.recipe import load_recipe
+
+    shutil.copytree(built.root / "recipes", tmp_path / "recipes")
+    shutil.copytree(built.root / "build/tiny", tmp_path / "build/tiny")
+    for path in (tmp_path / "build/tiny/data").glob("*.parquet"):
+        pq.write_table(pq.read_table(path).drop_columns(["instances"]), path)
+    report = export(load_recipe("tiny", tmp_path), tmp_path, "coco")
+    assert report.notes == ["one annotation per connected region of a class (the build has no instances)"]
+    for _, row, found in read_coco(tmp_path / "exports/tiny/coco", build_rows(built, tmp_path)):
+        for _category, binary in found:
+            assert ndimage.label(binary, structure=np.ones((3, 3)))[1] == 1  # a single 8-connected region ...
+        for category in {c for c, _ in found}:
+            # ... and as many annotations as the class has separate regions (two wheels are two objects)
+            regions = ndimage.label(row["mask"] == category, structure=np.ones((3, 3)))[1]
+            assert sum(c == category for c, _ in found) == regions
 
 
 def test_voc_export_equals_the_build(built):

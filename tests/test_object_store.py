@@ -162,7 +162,7 @@ def test_progress_is_per_sample_and_a_retried_shard_counts_once(tmp_path, cluste
 
     jobs = [ShardJob(plan) for plan in plans]
     with faults.killing(cluster, 0, tmp_path / "killed"):
-        run_on_ray(samples_work(recipe, local=False), jobs, out, advance, workers=2, progress_period=0.0)
+        run_on_ray(samples_work(recipe), jobs, out, advance, workers=2, progress_period=0.0)
     assert (tmp_path / "killed").exists()
     assert total[0] == 40
     assert max(seen) < 20  # several messages per 20-sample shard: the bar moves per sample, not per shard

@@ -263,3 +263,36 @@ def assert_report_shows_the_metrics_files(root: Path) -> None:
     card = (root / "build/tiny/README.md").read_text()
     for variant, miou in scores["miou"].items():
         assert f"| {variant} | {miou:.4f} |" in card, variant
+
+
+def test_the_real_bound_is_trained_once_for_every_recipe_that_shares_its_sets(real_sets):
+    """The `real` runs depend on the real sets and the settings only: a second recipe reads them (the numbers
+    training gives: checked against a run with the store deleted), a recipe edit does not retrain them, and a
+    change to how they train (steps) does."""
+    import shutil
+
+    root = real_sets
+    for name in ("tiny", "other"):
+        data = real_recipe(repeats=2) | {"name": name}
+        (root / "recipes" / f"{name}.yaml").write_text(yaml.safe_dump(data))
+        recipe = load_recipe(name, root)
+        synthesize(recipe, root, show_progress=False)
+        decode(recipe, root, show_progress=False)
+    lines: list[str] = []
+    first = evaluate(load_recipe("tiny", root), root, lines.append)
+    assert not any("trained before" in line for line in lines)
+    (stored,) = (root / "data/.real-bound").iterdir()
+    assert sorted(p.name for p in stored.iterdir()) == ["seed-0.json", "seed-1.json"]
+    lines.clear()
+    second = evaluate(load_recipe("other", root), root, lines.append)
+    assert [line for line in lines if "trained before" in line] == [
+        line for line in lines if line.startswith("evaluate real")
+    ] and len(lines) == 4
+    assert second["per_class"]["real"] == first["per_class"]["real"] and second["runs"]["real"] == first["runs"]["real"]
+    shutil.rmtree(root / "data/.real-bound")
+    assert evaluate(load_recipe("other", root), root) == second  # read or trained: the same evaluate.json
+    lines.clear()
+    (root / "recipes/other.yaml").write_text(yaml.safe_dump(real_recipe(repeats=2, steps=5) | {"name": "other"}))
+    evaluate(load_recipe("other", root), root, lines.append)
+    assert not any("trained before" in line for line in lines)
+    assert len(list((root / "data/.real-bound").iterdir())) == 2

@@ -178,6 +178,30 @@ def test_params_by_field_one_line_per_change():
     assert params_rows(before, tiny_recipe()) == []
 
 
+def test_a_prompt_edit_changes_prompts_not_pixels_and_the_review_counts_them(project):
+    """A class's prompt renamed: ``scenes`` draws the same pixels (it does not read the text), but the dataset's
+    ``prompt`` column changes for every sample with that class, and the seed-by-seed count says so."""
+    from synth.publish.review_samples import compare, diff_markdown, read_states
+    from synth.recipe import load_recipe
+
+    def states():
+        project.synth("synthesize", "tiny", "--quiet")
+        project.synth("decode", "tiny", "--quiet")
+        return read_states(project.root, load_recipe("tiny", project.root))
+
+    before = states()
+    recipe = tiny_recipe()
+    recipe["taxonomy"]["classes"][2]["prompt"] = "tall tree"  # was "big tree"
+    project.write_recipe(recipe)
+    diff = compare(before, states())
+    with_tree = [seed for seed, state in sorted(before.items()) if "big tree" in state.prompt]
+    assert with_tree and diff.images_changed == [] and diff.masks_changed == []
+    assert diff.prompts_changed == with_tree and diff.changed == with_tree
+    line = diff_markdown(diff)[0]
+    assert line.startswith(f"**samples**: {len(with_tree)} of the 40 seeds on both sides changed bytes (images 0, ")
+    assert f"masks 0, prompts {len(with_tree)})" in line and not line.endswith("....")
+
+
 def test_only_changed_rows_are_shown_and_the_rest_counted():
     lines = table([("same", 1, 1), ("up", 0.5, 0.75), ("new", None, 3)])
     assert lines[2] == "| **up** | 0.5 | **0.75** | **+0.25 (+50%)** |"

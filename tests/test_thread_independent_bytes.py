@@ -1,4 +1,5 @@
-"""Generation's bytes depend neither on torch's thread count nor on the backend (docs/reproducibility.md).
+"""Generation's bytes depend neither on torch's thread count nor on the backend or its workers
+(docs/reproducibility.md).
 
 The recipe captures UNet features (tiny random-weight SD built from its config) and has a partial last batch:
 small batches are where oneDNN's convolutions pick a thread-dependent blocking, which is what made Ray's
@@ -53,6 +54,12 @@ def test_thread_count_of_the_calling_process_changes_no_byte(recipe, tmp_path):
     one = synthesized_with_threads(recipe, tmp_path / "one", 1)
     two = synthesized_with_threads(recipe, tmp_path / "two", 2)
     assert len(one) == 2 and one == two
+
+
+def test_local_worker_processes_write_the_one_process_bytes(recipe, tmp_path):
+    one = synthesized_with_threads(recipe, tmp_path / "one", 2)
+    synthesize(recipe, tmp_path / "two", show_progress=False, backend_options={"workers": 2})
+    assert len(one) == 2 and shard_digests(tmp_path / "two") == one
 
 
 @pytest.mark.slow

@@ -8,6 +8,7 @@ the build by the validate stage (one exclusion list with the decoder's: synth.st
 from __future__ import annotations
 
 import great_expectations.expectations as gxe
+from great_expectations.expectations.metadata_types import FailureSeverity
 
 from synth.labelcheck import CHECKS, active_checks
 from synth.labelcheck.scores import threshold
@@ -31,20 +32,21 @@ def label_check_columns(recipe: Recipe) -> list[str]:
     return active_checks(rules, present)
 
 
-def label_check_expectations(recipe: Recipe, severity: str) -> list:
+def label_check_expectations(recipe: Recipe, severity: FailureSeverity) -> list:
     rules = recipe.validation
     out = []
     for column in label_check_columns(recipe):
         field, low_is_bad = CHECKS[column]
         limit = threshold(rules, column)
-        bounds = {"min_value": limit, "max_value": None} if low_is_bad else {"min_value": None, "max_value": limit}
+        min_value, max_value = (limit, None) if low_is_bad else (None, limit)
         out.append(
             gxe.ExpectColumnValuesToBeBetween(
                 column=column,
                 mostly=1.0 - rules.max_flagged_fraction,
                 severity=severity,
                 meta={"recipe_field": f"validation.{field}", "check": WHAT[column]},
-                **bounds,
+                min_value=min_value,
+                max_value=max_value,
             )
         )
     return out

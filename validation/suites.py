@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import great_expectations as gx
 import great_expectations.expectations as gxe
+from great_expectations.expectations.metadata_types import FailureSeverity
 
 from synth.recipe import Recipe
 from validation.label_suite import label_check_expectations
@@ -22,8 +23,8 @@ from validation.stats_table import class_column
 CLASS_BALANCE = "class_balance"
 MASK_QUALITY = "mask_quality"
 
-CRITICAL = "critical"
-WARNING = "warning"
+CRITICAL = FailureSeverity.CRITICAL
+WARNING = FailureSeverity.WARNING
 
 
 def _meta(field: str | None, check: str) -> dict:

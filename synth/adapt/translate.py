@@ -18,10 +18,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from synth.adapt.config import CutTranslator
+
+if TYPE_CHECKING:
+    import torch
 
 
 def build_translator(cfg: CutTranslator):
@@ -73,7 +77,7 @@ def patch_nce(feat_q, feat_k, heads, patches: int, temperature: float, gen):
     import torch
     import torch.nn.functional as F
 
-    total = 0.0
+    total: float | torch.Tensor = 0.0
     for q, k, head in zip(feat_q, feat_k, heads):
         b, _, h, w = q.shape
         n = min(patches, h * w)

@@ -1,7 +1,9 @@
-"""The local executor: every shard in this process, one after another, each written atomically.
+"""The local executor: every shard on this machine, each written atomically; in this process, or in parallel.
 
-A ``make`` that returns a future (synthesize: samples are encoded beside the generator) is written by a thread
-while the next shard is made; a plain table is written at once, so at most one shard is held at a time.
+With one worker, shards are made in this process one after another. A ``make`` that returns a future
+(synthesize: samples are encoded beside the generator) is written by a thread while the next shard is made; a
+plain table is written at once, so at most one shard is held at a time. With more, ``workers`` one-thread
+processes share the shards (synth/backends/processes.py): the same bytes, one core each.
 """
 
 from __future__ import annotations
@@ -14,8 +16,26 @@ from synth.core.torch_runtime import fixed_threads
 from synth.store.shards import read_shard, write_atomic
 
 
-def run_locally(work: ShardWork, jobs: list[ShardJob], out_dir: Path, advance) -> list[str]:
-    """Make ``jobs`` into ``out_dir``; the shard names written, in job order."""
+def default_workers() -> int:
+    """One worker process per CPU core this process may use (each computes on one torch thread); one on a GPU,
+    where the device, not the cores, is what the workers would share."""
+    import os
+
+    import torch
+
+    if torch.cuda.is_available():
+        return 1
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def run_locally(work: ShardWork, jobs: list[ShardJob], out_dir: Path, advance, workers: int | None = 1) -> list[str]:
+    """Make ``jobs`` into ``out_dir`` with ``workers`` processes (1: this one; None: ``default_workers()``, asked
+    only once there is work, since it imports torch); the shard names written, in job order."""
+    workers = max(1, min(default_workers() if workers is None else workers, len(jobs)))
+    if workers > 1:
+        from synth.backends.processes import run_in_processes
+
+        return run_in_processes(work, jobs, out_dir, advance, workers)
     with fixed_threads(work.threads):
         return _run(work, jobs, out_dir, advance)
 

@@ -104,7 +104,7 @@ def _actor_class():
         def __init__(self, work: ShardWork):
             self.work = work
             with fixed_threads(work.threads):
-                self.state = work.setup()
+                self.state = work.parallel_setup()()
 
         @ray.method(num_returns="streaming")
         def make(self, job: ShardJob, out_dir: str, store_url: str | None, period: float):
@@ -201,6 +201,8 @@ def _drive(new_actor, submit, jobs: list, advance, opts: RayOptions, on_done) ->
                 attempts[job.plan.index] += 1
                 running[submit(actor, job)] = [actor, job, 0]
             (stream,), _ = ray.wait(list(running), num_returns=1)
+            if not isinstance(stream, ray.ObjectRefGenerator):  # submit starts streaming methods only
+                raise TypeError(f"ray.wait returned {type(stream).__name__}, not a streaming generator")
             entry = running[stream]
             actor, job, reported = entry
             try:
@@ -245,13 +247,15 @@ def _init_failure(error) -> str:
 
 def _copy_back(store: ObjectStore | None, name: str, kind: str, out_dir: Path):
     """The driver's half of a store round trip: each shard a worker put must arrive complete in ``out_dir``."""
+    if store is None:
+        return lambda job: None
 
     def copy(job: ShardJob) -> None:
         key = store.key(name, kind, job.plan.filename)
         if not store.copy_out(key, len(job.plan.seeds), out_dir / job.plan.filename):
             raise UserError(f"{key}: missing or damaged right after its worker wrote it; rerun to remake it")
 
-    return (lambda job: None) if store is None else copy
+    return copy
 
 
 def run_on_ray(work: ShardWork, jobs: list[ShardJob], out_dir: Path, advance, **options) -> list[str]:

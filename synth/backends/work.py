@@ -33,3 +33,9 @@ class ShardWork:
     source_kind: str = "samples"  # where a job's source shard lives in an object store
     source_columns: tuple[str, ...] | None = None  # read from a job's source before ``make``; None: no source
     threads: int | None = None  # torch threads ``setup`` and ``make`` compute on in every executor; None: any
+    # The setup of a worker among several (a Ray actor, a local worker process), where it differs from the setup
+    # of the one in-process worker (which may use a caller's generator, or a child process beside it); None: same.
+    worker_setup: Callable[[], Any] | None = None
+
+    def parallel_setup(self) -> Callable[[], Any]:
+        return self.worker_setup or self.setup

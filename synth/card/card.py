@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import yaml
 
+from synth.card.lineage import model_revision
 from synth.recipe import Recipe
 from validation.outcome import verdict as verdict_of
 
 PREVIEW = "preview.png"  # a few samples (image | overlay | mask) inside the build, shown by the card
+OPTIONAL_COLUMNS = ("confidence", "instances")  # image columns only some builds have, in their column order
 
 SIZE_CATEGORIES = [(1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M")]
 
@@ -23,16 +27,17 @@ def card_metadata(
     recipe: Recipe,
     split_counts: dict[str, int],
     split_bytes: dict[str, int],
-    has_confidence: bool,
+    optional: Collection[str] = (),
     variants: dict | None = None,
     trained_on: list[str] | None = None,
 ) -> dict:
-    """The card's YAML. ``variants`` (lineage ``variants``) adds one config per variant (``mixed/``, ...) and makes
-    ``dataset_info`` a list with one entry per config, as the Hub's card spec has it for several configs."""
+    """The card's YAML. ``optional``: which of ``OPTIONAL_COLUMNS`` the default config has. ``variants`` (lineage
+    ``variants``) adds one config per variant (``mixed/``, ...) and makes ``dataset_info`` a list with one entry
+    per config, as the Hub's card spec has it for several configs; variants have none of the optional columns."""
     features = [
         {"name": "image", "dtype": "image"},
         {"name": "mask", "dtype": "image"},
-        *([{"name": "confidence", "dtype": "image"}] if has_confidence else []),
+        *({"name": name, "dtype": "image"} for name in OPTIONAL_COLUMNS if name in optional),
         {"name": "seed", "dtype": "int64"},
         {"name": "prompt", "dtype": "string"},
     ]
@@ -52,7 +57,7 @@ def card_metadata(
         infos.append(
             {
                 "config_name": variant,
-                "features": [dict(f) for f in features if f["name"] != "confidence"],  # copies: no YAML aliases
+                "features": [dict(f) for f in features if f["name"] not in OPTIONAL_COLUMNS],  # copies: no YAML aliases
                 "splits": [{"name": s, "num_bytes": sizes[s], "num_examples": n} for s, n in counts.items()],
                 "dataset_size": sum(sizes.values()),
             }
@@ -79,16 +84,16 @@ def render_card(
     lineage: dict,
     split_counts: dict[str, int],
     split_bytes: dict[str, int],
-    has_confidence: bool,
+    optional: Collection[str] = (),
     usefulness: dict | None = None,
     preview: bool = False,
 ) -> str:
-    """``usefulness``: the evaluate stage's scores (``{}`` when the recipe is not scored); ``preview``: the build
-    holds ``preview.png``."""
+    """``optional``: which of ``OPTIONAL_COLUMNS`` the build has; ``usefulness``: the evaluate stage's scores
+    (``{}`` when the recipe is not scored); ``preview``: the build holds ``preview.png``."""
     variants = lineage.get("variants", {})
     generator = lineage["generator"]
     meta = yaml.safe_dump(
-        card_metadata(recipe, split_counts, split_bytes, has_confidence, variants, generator.get("trained_on")),
+        card_metadata(recipe, split_counts, split_bytes, optional, variants, generator.get("trained_on")),
         sort_keys=False,
         allow_unicode=True,
     )
@@ -138,7 +143,7 @@ ds = load_dataset("{load_id}", revision="v{recipe.version}")
 
 ## Columns
 
-{columns_section(recipe, has_confidence)}
+{columns_section(recipe, optional)}
 
 ## Labels
 
@@ -152,7 +157,7 @@ With transformers (`SegformerImageProcessor`, `Mask2FormerImageProcessor`, ...) 
 background is class 0 here, and reducing labels would turn it into 255 and shift every class id down by one, so
 the model would learn the wrong names. Pass `ignore_index=255` to the loss (SegFormer's default
 `semantic_loss_ignore_index` is already 255) and `id2label` from `id2label.json`.
-
+{instances_section(recipe.name) if "instances" in optional else ""}
 ## Usefulness
 
 {usefulness_section(recipe, scores)}
@@ -176,7 +181,7 @@ the model would learn the wrong names. Pass `ignore_index=255` to the loss (SegF
 | git commit | `{lineage["git_commit"]}` |
 | generator | `{generator["generator"]}` |
 | model | `{generator.get("model")}` |
-| model revision | `{generator.get("revision")}` |
+| model revision | {model_revision(generator)} |
 | generator settings hash | `{generator.get("settings_hash")}` |
 | synth-datasets | `{lineage["synth_version"]}` |
 | samples | {splits} |{annotated_row(lineage)}
@@ -258,8 +263,8 @@ How it was made:
     return f"""
 ## Configs
 
-Besides the default config (`data/`), this dataset has {names}, each its own config with the same columns
-(`image`, `mask`, `seed`, `prompt`) and the same masks format:
+Besides the default config (`data/`), this dataset has {names}, each its own config with the columns `image`,
+`mask`, `seed` and `prompt` (no `confidence` or `instances`) and the same masks format:
 
 ```python
 ds = load_dataset("{load_id}", "{next(iter(variants))}", revision="v{recipe.version}")
@@ -273,7 +278,7 @@ def _exclusion_counts(dropped: list[dict]) -> str:
     checks = sum("label checks:" in e["reason"] for e in dropped)
     decoder = sum(not e["reason"].startswith("label checks:") for e in dropped)
     parts = [f"{decoder} excluded by the decoder"] if decoder else []
-    parts += [f"{checks} by the label checks (mask against image, docs/validation.md)"] if checks else []
+    parts += [f"{checks} by the label checks, which score each mask against its image"] if checks else []
     return ", ".join(parts)
 
 
@@ -283,17 +288,42 @@ COLUMNS = {
     "confidence": "the decoder's confidence in each pixel's label, as an 8-bit greyscale ('L' mode) PNG: value / 255 "
     "(128 is 0.5, 255 certain). Where it fell below the decoder's threshold the mask says 255 (ignore). Only for "
     "decoders that give one (exact masks have no such column)",
+    "instances": "which object each pixel shows, as a greyscale PNG ('L' mode; 16-bit only past 255 objects): `0` "
+    "where the mask is background, `1, 2, ...` one number per object the generator drew, in drawing order (a "
+    "number can be missing where an object was hidden entirely). Every object has one class, the mask's value "
+    "under it; a part (e.g. a wheel) is its own object, cut out of its parent. Only for generators that know "
+    "their objects (see Instances below)",
     "seed": "the generator seed: the sample's identity; its split is a hash of the seed alone",
     "prompt": "the text prompt the image was generated from (for procedural generators: the classes drawn)",
 }
 
 
-def columns_section(recipe: Recipe, has_confidence: bool) -> str:
+def columns_section(recipe: Recipe, optional: Collection[str]) -> str:
     """Every column of the default config, what it holds and how it is encoded."""
     fmt = {"png": "PNG, lossless", "webp": "WebP, lossless", "jpeg": "JPEG, quality 95"}[recipe.image_format]
-    names = [n for n in COLUMNS if n != "confidence" or has_confidence]
+    names = [n for n in COLUMNS if n not in OPTIONAL_COLUMNS or n in optional]
     k = len(recipe.taxonomy.classes)
     return "\n".join(f"- `{n}`: {COLUMNS[n].format(fmt=fmt, k=k)}." for n in names)
+
+
+def instances_section(name: str) -> str:
+    """How to train instance segmentation from the ``instances`` column without shifting the classes."""
+    return f"""
+## Instances
+
+The generator knows which object each pixel shows, so `instances` holds one number per object: two touching cars
+are two objects although the mask shows one car region. `synth export {name} --format coco` writes one COCO
+annotation per object from it. For instance segmentation with transformers' `Mask2FormerImageProcessor` (or
+`MaskFormerImageProcessor`), pass the instance map with each object's class, keep `do_reduce_labels=False` as
+above, and drop the no-object pixels with `ignore_index=0`:
+
+```python
+instances, mask = np.asarray(row["instances"]), np.asarray(row["mask"])
+ids = {{int(i): int(mask[instances == i][0]) for i in np.unique(instances) if i}}
+inputs = processor(row["image"], segmentation_maps=instances, instance_id_to_semantic_id=ids, ignore_index=0,
+                   do_reduce_labels=False, return_tensors="pt")  # mask_labels: one per object; class_labels: ids
+```
+"""
 
 
 def usefulness_section(recipe: Recipe, scores: dict) -> str:

@@ -23,12 +23,13 @@ def git_commit(root: Path, recipe_file: Path) -> str:
     return head.stdout.strip() + ("+dirty" if status.stdout.strip() else "")
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+def model_revision(generator: dict) -> str:
+    """The revision a user can pin, in words: a local model (a path in the recipe) has none, which is not the
+    same as a missing value (``None`` printed bare read as a bug)."""
+    revision = generator.get("revision")
+    if revision:
+        return str(revision)
+    return "none: local weights (the shard keys hash their files)" if generator.get("model") else "none"
 
 
 def content_hash(files: dict[str, str]) -> str:

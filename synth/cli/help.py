@@ -1,6 +1,6 @@
 """``synth --help`` grouped by what a user does, in the order they do it.
 
-The commands are defined where their code lives (one module per topic); this module only files them into
+Each command is defined in its own module (synth/cli/__init__.py says which); this module only files them into
 panels and orders them: pipeline stages in pipeline order, then the optional stages, publishing, tools. A
 command missing from ``PANELS`` would land in a panel of its own at the end, which tests/test_cli_help.py
 refuses, so a new command has to be placed here.

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-import typer
-
 from synth.cli.app import ROOT, app, echo, load
+from synth.cli.options import NAME
 
 
 @app.command()
-def report(name: Annotated[str, typer.Argument(help="Recipe name (recipes/NAME.yaml).")]) -> None:
+def report(name: NAME) -> None:
     """Write reports/NAME/report/index.html: lineage, class charts, validation failures, galleries; opens offline."""
     from synth.stages.report import report as run
 

@@ -3,7 +3,9 @@
 Everything is written next to its target under a hidden temporary name and renamed over it (atomic on one
 filesystem). One naming scheme for every writer: ``.NAME.tmp-PID`` while being written, ``.NAME.old-PID`` for a
 replaced folder on its way out. A run killed with ``kill -9`` cannot clean up, so each writer first sweeps the
-leftovers of its own target's name whose process is gone (``sweep_leftovers``); a live run's are left alone.
+leftovers of its own target's name whose process is gone (``sweep_leftovers``); a live run's are left alone. A
+writer whose earlier code named its temporaries otherwise (``.NAME.building-PID``) passes that infix as
+``legacy``, so what a killed run of that code left goes too.
 """
 
 from __future__ import annotations
@@ -37,11 +39,13 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def sweep_leftovers(path: Path) -> list[Path]:
+def sweep_leftovers(path: Path, legacy: tuple[str, ...] = ()) -> list[Path]:
     """Remove ``.NAME.tmp-PID`` and ``.NAME.old-PID`` next to ``path`` (files or folders) left by processes that
-    no longer run; returns what it removed. Only ``path``'s own name is matched, never another target's."""
-    pattern = re.compile(rf"^\.{re.escape(path.name)}\.(tmp|old)-(\d+)$")
-    removed = []
+    no longer run, and ``.NAME.INFIX-PID`` for each ``legacy`` infix; returns what it removed. Only ``path``'s own
+    name is matched, never another target's."""
+    kinds = "|".join(re.escape(kind) for kind in ("tmp", "old", *legacy))
+    pattern = re.compile(rf"^\.{re.escape(path.name)}\.({kinds})-(\d+)$")
+    removed: list[Path] = []
     if not path.parent.is_dir():
         return removed
     for entry in sorted(path.parent.iterdir()):
@@ -81,12 +85,13 @@ def write_text(path: Path, text: str) -> None:
 
 
 @contextmanager
-def work_folder(path: Path) -> Iterator[Path]:
+def work_folder(path: Path, legacy: tuple[str, ...] = ()) -> Iterator[Path]:
     """A private, empty scratch folder ``.NAME.tmp-PID`` beside ``path``, removed when the block ends (for stages
-    that assemble several outputs before moving each into place). Dead runs' leftovers of the name go first."""
+    that assemble several outputs before moving each into place). Dead runs' leftovers of the name go first
+    (``legacy``: see ``sweep_leftovers``)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    sweep_leftovers(path)
+    sweep_leftovers(path, legacy)
     staging = temp_path(path)
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()
@@ -97,12 +102,12 @@ def work_folder(path: Path) -> Iterator[Path]:
 
 
 @contextmanager
-def publish_folder(final: Path) -> Iterator[Path]:
+def publish_folder(final: Path, legacy: tuple[str, ...] = ()) -> Iterator[Path]:
     """An empty staging folder to fill; when the block ends normally it replaces ``final`` in one rename (the
     previous ``final``, if any, is moved aside first and then removed). When the block raises, the staging folder
-    is removed and ``final`` is untouched."""
+    is removed and ``final`` is untouched. ``legacy``: see ``sweep_leftovers``."""
     final = Path(final)
-    with work_folder(final) as staging:
+    with work_folder(final, legacy) as staging:
         yield staging
         old = _old_path(final)
         if final.exists():

@@ -43,7 +43,8 @@ class ClassDef(Strict):
 
     @property
     def rgb(self) -> tuple[int, int, int]:
-        return tuple(int(self.color[i : i + 2], 16) for i in (1, 3, 5))  # type: ignore[return-value]
+        red, green, blue = (int(self.color[i : i + 2], 16) for i in (1, 3, 5))
+        return red, green, blue
 
 
 class Taxonomy(Strict):

@@ -13,6 +13,15 @@ def canonical_hash(value: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def file_sha256(path) -> str:
+    """sha256 of a file's bytes, read in 1 MiB blocks (shards and model files do not fit comfortably at once)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def settings_hash(settings: Any) -> str:
     """16 hex digits identifying a (pydantic) settings model, e.g. a generator's, recorded with what it made."""
     return canonical_hash(settings.model_dump(mode="json"))[:16]

@@ -107,8 +107,8 @@ def label_maps(maps: np.ndarray, class_ids: np.ndarray, size: int, label_thresho
     import torch.nn.functional as F
 
     upsampled = F.interpolate(torch.from_numpy(maps)[None], size=(size, size), mode="bicubic", align_corners=False)
-    best, index = upsampled[0].clamp(0.0, 1.0).max(dim=0)
-    best, index = best.numpy(), index.numpy()
+    top = upsampled[0].clamp(0.0, 1.0).max(dim=0)
+    best, index = top.values.numpy(), top.indices.numpy()
     labels = np.asarray(class_ids, dtype=np.uint8)[index]
     mask = np.where(best >= label_threshold, labels, np.where(best < background_threshold, 0, IGNORE_ID)).astype(
         np.uint8
@@ -139,8 +139,10 @@ def decode_evidence(
 
 
 class AttentionDecoder(Decoder):
+    config: AttentionDecoderConfig
+
     def decode(self, record: SampleRecord) -> Decoded:
-        cfg: AttentionDecoderConfig = self.config  # type: ignore[assignment]
+        cfg = self.config
         if "scores" not in record.array_bytes:
             raise UserError(f"{record.source}: seed {record.seed} has no attention scores; rerun `synth synthesize`")
         needs_range = cfg.normalise != "per_class" or cfg.min_contrast > 0

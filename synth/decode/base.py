@@ -48,6 +48,9 @@ class Decoder(ABC):
 class DecoderConfig(Strict):
     """Base of every decoder's settings; ``type`` names it in the ``DECODERS`` registry."""
 
+    if TYPE_CHECKING:  # declared by every subclass as ``Literal["its name"]``; the base itself has no field
+        type: str
+
     why_needed: ClassVar[str] = ""  # what it reads of the generator's output, for the error when that is missing
 
     def build(self, context: DatasetContext) -> Decoder:

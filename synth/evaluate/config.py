@@ -11,6 +11,7 @@ from synth.core.config import Strict
 from synth.segment.config import SegmenterSettings
 
 Variant = Literal["source", "stylized", "adapted", "real", "mixed"]
+DEFAULT_VARIANTS: tuple[Variant, ...] = ("source", "stylized", "adapted")
 
 
 class LabeledFile(Strict):
@@ -36,7 +37,7 @@ class EvaluateSettings(Strict):
     variant again from seeds ``seed + 1``, ... and reports the mean and every run.
     """
 
-    variants: list[Variant] = Field(default_factory=lambda: ["source", "stylized", "adapted"], min_length=1)
+    variants: list[Variant] = Field(default_factory=lambda: list(DEFAULT_VARIANTS), min_length=1)
     eval: LabeledFile | None = Field(default=None, description="Real labeled evaluation set (instead of target.eval).")
     reference: LabeledFile | None = Field(default=None, description="Real labeled training set of the `real` variant.")
     segmenter: SegmenterSettings | None = Field(default=None, description="null: the tiny UNet.")

@@ -32,10 +32,10 @@ def _bytes(value: object) -> bytes:
 def _decode(data: bytes, mode: str, size: int) -> np.ndarray:
     from PIL import Image
 
-    with Image.open(io.BytesIO(data)) as image:
-        if mode == "L" and image.mode not in ("L", "P"):
-            raise ValueError(f"a mask must be a single-channel PNG, got mode {image.mode}")
-        image = image.convert(mode) if mode == "RGB" else image
+    with Image.open(io.BytesIO(data)) as opened:
+        if mode == "L" and opened.mode not in ("L", "P"):
+            raise ValueError(f"a mask must be a single-channel PNG, got mode {opened.mode}")
+        image: Image.Image = opened.convert(mode) if mode == "RGB" else opened
         if image.size != (size, size):
             image = image.resize((size, size), Image.Resampling.BILINEAR if mode == "RGB" else Image.Resampling.NEAREST)
         return np.asarray(image, dtype=np.uint8)

@@ -8,11 +8,10 @@ same splits. Each format is a module with ``write(dataset, folder)``, registered
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from synth.core.atomic import publish_folder
 from synth.core.paths import DatasetPaths
 from synth.errors import UserError
 from synth.export.formats import EXPORT_FORMATS
@@ -52,20 +51,10 @@ def export(
     default_folder = root / "exports" / recipe.name / (fmt if config == "default" else f"{config}/{fmt}")
     folder = Path(out) if out is not None else default_folder
     _check_target(folder)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = folder.with_name(f".{folder.name}.exporting-{os.getpid()}")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir()
-    try:
+    # ".NAME.exporting-PID": the staging folder's name before synth/core/atomic.py named every one alike
+    with publish_folder(folder, legacy=("exporting",)) as staging:
         counts, notes = EXPORT_FORMATS[fmt].writer()(dataset, staging)
         (staging / MARKER).write_text(
             json.dumps({"format": fmt, "dataset": recipe.name, "config": config, "version": recipe.version}) + "\n"
         )
-        old = folder.with_name(f".{folder.name}.old-{os.getpid()}")
-        if folder.exists():
-            os.replace(folder, old)
-        os.replace(staging, folder)
-        shutil.rmtree(old, ignore_errors=True)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return ExportReport(folder, fmt if config == "default" else f"{fmt} ({config})", counts, notes)

@@ -25,7 +25,7 @@ class ExportFormat:
 EXPORT_FORMATS: dict[str, ExportFormat] = {
     "coco": ExportFormat(
         "coco",
-        "COCO instances: one RLE annotation per connected region of a class",
+        "COCO instances: one RLE annotation per object (per connected region where the build has no instances)",
         "no ignore label in COCO: 255 pixels are an RLE in images[].ignore_rle (an extra key COCO readers skip)",
     ),
     "voc": ExportFormat(

@@ -6,6 +6,7 @@ import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +27,7 @@ class BuiltRow:
     image_bytes: bytes
     image_name: str  # "00000003.jpg": the build's own file name, whose suffix says how the bytes are encoded
     mask_bytes: bytes
+    instances_bytes: bytes | None = None  # the build's ``instances`` column, where the generator knew its objects
 
     @property
     def stem(self) -> str:
@@ -38,6 +40,10 @@ class BuiltRow:
     def mask(self) -> np.ndarray:
         return decode_png(self.mask_bytes)
 
+    def instances(self) -> np.ndarray | None:
+        """Which object each pixel shows (0: none), or None when the build has no ``instances`` column."""
+        return None if self.instances_bytes is None else decode_png(self.instances_bytes)
+
     def image(self) -> Image.Image:
         with Image.open(io.BytesIO(self.image_bytes)) as image:
             return image.convert("RGB")
@@ -49,10 +55,22 @@ class BuiltDataset:
     folder: Path
     files: dict[str, list[Path]]  # split -> its Parquet files
 
+    @cached_property
+    def has_instances(self) -> bool:
+        """Whether the build holds instance maps (every file of a build has the same columns)."""
+        first = next(path for files in self.files.values() for path in files)
+        try:
+            return "instances" in pq.read_schema(first).names
+        except Exception as error:
+            raise UserError(
+                f"{first}: unreadable build file ({error}); rerun `synth build {self.recipe.name}`"
+            ) from None
+
     def rows(self, split: str) -> Iterator[BuiltRow]:
+        columns = ["image", "mask", "seed", "prompt", *(["instances"] if self.has_instances else [])]
         for path in self.files[split]:
             try:
-                table = pq.read_table(path, columns=["image", "mask", "seed", "prompt"])
+                table = pq.read_table(path, columns=columns)
             except Exception as error:
                 raise UserError(
                     f"{path}: unreadable build file ({error}); rerun `synth build {self.recipe.name}`"
@@ -62,8 +80,15 @@ class BuiltDataset:
                     raise UserError(
                         f"{path}: seed {r['seed']} has no image or mask; rerun `synth build {self.recipe.name}`"
                     )
+                instances = r.get("instances")
                 yield BuiltRow(
-                    split, r["seed"], r["prompt"], r["image"]["bytes"], r["image"]["path"] or "", r["mask"]["bytes"]
+                    split,
+                    r["seed"],
+                    r["prompt"],
+                    r["image"]["bytes"],
+                    r["image"]["path"] or "",
+                    r["mask"]["bytes"],
+                    None if instances is None else instances["bytes"],
                 )
 
     @property

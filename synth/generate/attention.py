@@ -62,7 +62,7 @@ class AttentionStore:
         self.self_count += 1
 
     def averages(self) -> tuple[torch.Tensor, torch.Tensor]:
-        if not self.cross_count or not self.self_count:
+        if self.cross_sum is None or self.self_sum is None:  # both set with the first capture of their kind
             raise RuntimeError("no attention was captured: check the captured resolutions against the UNet")
         return self.cross_sum / self.cross_count, self.self_sum / self.self_count
 
@@ -144,7 +144,8 @@ def install_capture(unet, latent_side: int, cross_res: int, self_res: int) -> tu
     """
     slot: list = [None]
     resolutions = layer_resolutions(unet, latent_side)
-    processors, counts = {}, {"cross": 0, "self": 0}
+    processors: dict[str, CaptureProcessor | AttnProcessor2_0] = {}
+    counts = {"cross": 0, "self": 0}
     for key, _default in unet.attn_processors.items():
         side = resolutions.get(key)
         kind = "cross" if key.endswith("attn2.processor") else "self"

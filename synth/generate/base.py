@@ -30,6 +30,7 @@ class Capability(StrEnum):
     ATTENTION_SCORES = "attention scores"  # arrays "scores" (K x r x r) and "class_ids" (K)
     FEATURES = "features"  # arrays "features": activations recorded during the generation pass
     LATENTS = "latents"  # arrays "z": the latent the image was synthesized from
+    INSTANCES = "instances"  # arrays "instances" (H x W): which object each pixel shows, 0 none (COCO export)
 
 
 class Generator(ABC):
@@ -56,6 +57,9 @@ class GeneratorConfig(Strict):
     Subclasses declare ``type: Literal["name"]`` and keep heavy imports (torch, diffusers) inside ``build`` so
     that loading a recipe stays fast.
     """
+
+    if TYPE_CHECKING:  # declared by every subclass as ``Literal["its name"]``; the base itself has no field
+        type: str
 
     def build(self, context: DatasetContext) -> Generator:
         raise NotImplementedError

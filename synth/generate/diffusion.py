@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, model_serializer
 
-from synth.core.config import Strict
 from synth.generate.base import Capability, Generator, GeneratorConfig
 from synth.generate.tokens import locate_phrase
+from synth.generate.unet_feature_settings import UNetFeatureSettings
 
 if TYPE_CHECKING:
     from synth.core.dataset import DatasetContext
@@ -31,26 +31,6 @@ SCHEDULER_CLASSES: dict[SchedulerName, str] = {
     "euler": "EulerDiscreteScheduler",
     "dpm": "DPMSolverMultistepScheduler",
 }
-
-
-class UNetFeatureSettings(Strict):
-    """What the generation pass records for the ``datasetgan`` decoder (``decode.features.type: captured``).
-
-    Everything here changes the bytes of the samples shards, which is why it lives under ``generator``: the
-    samples shard key and DVC's synthesize stage cover it, while the decoder's own settings stay in ``decode``.
-    """
-
-    timesteps: list[int] = Field(
-        default_factory=lambda: [50, 150, 250],
-        min_length=1,
-        description="Training timesteps (DDPM-Seg's 50/150/250); each is read at the denoising step nearest to it.",
-    )
-    blocks: list[int] | None = Field(
-        default=None, min_length=1, description="Indices of unet.up_blocks to record; None = all."
-    )
-    dim: int = Field(default=64, ge=1, le=4096, description="Channels kept per pixel after the random projection.")
-    resolution: int | None = Field(default=None, ge=1, description="Side of the stored map; default the latent side.")
-    seed: int = Field(default=0, ge=0, description="Seed of the random projection matrix.")
 
 
 class DiffusionConfig(GeneratorConfig):
@@ -90,7 +70,7 @@ class DiffusionConfig(GeneratorConfig):
     def build(self, context: DatasetContext) -> Generator:
         from synth.generate.diffusion_pipeline import DiffusionGenerator
 
-        return DiffusionGenerator(self, context)
+        return DiffusionGenerator(self, self, context)
 
     def capabilities(self) -> frozenset[Capability]:
         features = {Capability.FEATURES} if self.features is not None else set()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import torch
@@ -14,6 +14,7 @@ from synth.generate.tokens import class_token_positions
 
 if TYPE_CHECKING:
     from synth.core.dataset import DatasetContext
+    from synth.generate.unet_feature_settings import UNetFeatureSettings
 
 
 def pick_device(setting: str) -> torch.device:
@@ -42,51 +43,84 @@ def stored_evidence(refined: torch.Tensor) -> dict[str, np.ndarray]:
     return {"scores": scores, "range": ranges}
 
 
-class DiffusionGenerator(Generator):
-    """Built by ``DiffusionConfig.build`` (``config`` is a ``DiffusionConfig``; this module does not import its
-    settings module, which imports this one to build it)."""
+class DiffusionSettings(Protocol):
+    """What the pipeline reads of its ``DiffusionConfig``, named by shape: synth/generate/diffusion.py imports this
+    module to build the generator, so importing it back would close a circle. ``DiffusionConfig.build`` passes
+    itself as these settings, which is where the checker verifies that the config has all of it."""
 
-    def __init__(self, config: GeneratorConfig, context: DatasetContext):
+    @property
+    def device(self) -> str: ...
+    @property
+    def dtype(self) -> str: ...
+    @property
+    def model(self) -> str: ...
+    @property
+    def revision(self) -> str | None: ...
+    @property
+    def scheduler(self) -> str: ...
+    @property
+    def steps(self) -> int: ...
+    @property
+    def guidance_scale(self) -> float: ...
+    @property
+    def batch_size(self) -> int: ...
+    @property
+    def tau(self) -> int: ...
+    @property
+    def timestep_window(self) -> tuple[float, float]: ...
+    @property
+    def features(self) -> UNetFeatureSettings | None: ...
+    def scheduler_class(self) -> str: ...
+    def resolutions(self, image_size: int) -> tuple[int, int]: ...
+    def provenance(self) -> dict[str, Any]: ...
+
+
+class DiffusionGenerator(Generator):
+    """Built by ``DiffusionConfig.build``, which passes itself twice: as the ``config`` every generator keeps and as
+    the ``settings`` the pipeline reads."""
+
+    def __init__(self, config: GeneratorConfig, settings: DiffusionSettings, context: DatasetContext):
         super().__init__(config, context)
+        self.settings = settings
         import diffusers
         from diffusers import StableDiffusionPipeline
 
-        self.device = pick_device(config.device)
-        self.dtype = pick_dtype(config.dtype, self.device)
+        self.device = pick_device(settings.device)
+        self.dtype = pick_dtype(settings.dtype, self.device)
         self.pipe = StableDiffusionPipeline.from_pretrained(
-            config.model,
-            revision=config.revision,
+            settings.model,
+            revision=settings.revision,
             torch_dtype=self.dtype,
             safety_checker=None,
             requires_safety_checker=False,
         ).to(self.device)
-        scheduler_cls = getattr(diffusers, config.scheduler_class())
+        scheduler_cls = getattr(diffusers, settings.scheduler_class())
         self.pipe.scheduler = scheduler_cls.from_config(self.pipe.scheduler.config)
         self.pipe.set_progress_bar_config(disable=True)
         size = context.image_size
-        self.cross_res, self.self_res = config.resolutions(size)
+        self.cross_res, self.self_res = settings.resolutions(size)
         latent_side = size // self.pipe.vae_scale_factor
         self.slot, self.captured_layers = install_capture(self.pipe.unet, latent_side, self.cross_res, self.self_res)
         self.features = None
-        if config.features is not None:
+        if settings.features is not None:
             from synth.generate.unet_features import FeatureRecorder
 
             self.features = FeatureRecorder(
                 self.pipe.unet,
-                config.features,
+                settings.features,
                 self.pipe.scheduler,
-                config.steps,
+                settings.steps,
                 latent_side,
-                guided=config.guidance_scale > 1.0,
+                guided=settings.guidance_scale > 1.0,
             )
         self.by_id = context.taxonomy.by_id()
-        self.provenance = config.provenance() | {
+        self.provenance = settings.provenance() | {
             "settings_hash": settings_hash(config),
-            "scheduler": config.scheduler,
-            "steps": config.steps,
-            "guidance_scale": config.guidance_scale,
+            "scheduler": settings.scheduler,
+            "steps": settings.steps,
+            "guidance_scale": settings.guidance_scale,
             "dtype": str(self.dtype).removeprefix("torch."),
-            "tau": config.tau,
+            "tau": settings.tau,
             "attention_resolutions": [self.cross_res, self.self_res],
         }
         if self.features is not None:
@@ -94,7 +128,7 @@ class DiffusionGenerator(Generator):
 
     @property
     def batch_size(self) -> int:
-        return self.config.batch_size
+        return self.settings.batch_size
 
     def _token_weights(self, phrase_lists: list[list[str]]) -> torch.Tensor:
         """(n, 77, K + 1): each class phrase's token positions (averaged), then the start-of-text token.
@@ -121,7 +155,7 @@ class DiffusionGenerator(Generator):
 
     @torch.no_grad()
     def generate(self, plans):
-        cfg = self.config
+        cfg = self.settings
         phrase_lists = [[self.by_id[c].phrase for c in plan.class_ids] for plan in plans]
         prompts = [f"{plan.caption}; {' '.join(phrases)}" for plan, phrases in zip(plans, phrase_lists)]
         guided = cfg.guidance_scale > 1.0

@@ -8,6 +8,10 @@ Each class is a distinct family of shapes with its own colour and texture statis
 position, rotation and count, occlude each other in drawing order, and sit on a textured background. Classes
 with a ``parent`` (car > wheel) are drawn as parts inside instances of their parent, to any depth
 (table > leg > foot).
+
+It also knows which object each pixel shows, and stores it (``arrays["instances"]``, ``INSTANCES_FORMAT``): the
+build carries it as the ``instances`` column and the COCO export makes one annotation per object from it, so two
+touching cars are two annotations, not one region.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ if TYPE_CHECKING:
     from synth.generate.prompts import SamplePlan
 
 _SCENE_STREAM = 0x5343454E  # "SCEN"
+INSTANCES_FORMAT = 1  # evidence format: 1 = the instance map in arrays["instances"] (before: no arrays at all)
 
 
 def _ellipse(u, v):
@@ -105,7 +110,11 @@ class ScenesConfig(GeneratorConfig):
         return ScenesGenerator(self, context)
 
     def capabilities(self) -> frozenset[Capability]:
-        return frozenset({Capability.EXACT_MASKS})
+        return frozenset({Capability.EXACT_MASKS, Capability.INSTANCES})
+
+    def evidence_format(self) -> int:
+        # The instance map joined the samples: scenes shards get new keys, every other generator's keep theirs.
+        return INSTANCES_FORMAT
 
     def problems(self, context: DatasetContext) -> list[tuple[str, str]]:
         out = []
@@ -132,6 +141,8 @@ _PALETTES = {
 
 
 class ScenesGenerator(Generator):
+    config: ScenesConfig
+
     def __init__(self, config: ScenesConfig, context: DatasetContext):
         super().__init__(config, context)
         self.size = context.image_size
@@ -147,11 +158,12 @@ class ScenesGenerator(Generator):
         return [self._one(plan) for plan in plans]
 
     def _one(self, plan: SamplePlan) -> Sample:
-        cfg: ScenesConfig = self.config  # type: ignore[assignment]
+        cfg = self.config
         rng = np.random.default_rng([_SCENE_STREAM, plan.seed])
         n = self.size
         image = self._background(rng)
         mask = np.zeros((n, n), dtype=np.uint8)
+        objects = ObjectMap(n)
         by_id = self.context.taxonomy.by_id()
         instances = [
             by_id[cid]
@@ -163,7 +175,8 @@ class ScenesGenerator(Generator):
             scale = rng.uniform(cfg.min_scale, cfg.max_scale) * n
             center = rng.uniform(0.1 * n, 0.9 * n, size=2)
             region = self._draw(rng, image, mask, cls, center, scale, within=None)
-            self._draw_parts(rng, image, mask, cls, region, scale)
+            objects.add(region)
+            self._draw_parts(rng, image, mask, objects, cls, region, scale)
         if cfg.blur > 0:
             from scipy.ndimage import gaussian_filter
 
@@ -177,9 +190,16 @@ class ScenesGenerator(Generator):
         if cfg.sensor_noise > 0:
             image = image + rng.standard_normal(size=image.shape, dtype=np.float32) * np.float32(cfg.sensor_noise)
         pixels = np.clip(image + 0.5, 0, 255).astype(np.uint8)
-        return Sample(plan.seed, pixels, plan.caption, mask=mask, provenance=dict(self.provenance))
+        return Sample(
+            plan.seed,
+            pixels,
+            plan.caption,
+            mask=mask,
+            arrays={"instances": objects.instances()},
+            provenance=dict(self.provenance),
+        )
 
-    def _draw_parts(self, rng, image, mask, cls: ClassDef, region, scale: float) -> None:
+    def _draw_parts(self, rng, image, mask, objects: ObjectMap, cls: ClassDef, region, scale: float) -> None:
         """1-2 instances of each part of ``cls`` inside the pixels its instance got, then their parts inside them.
 
         Part-of chains of any depth (table > leg > foot): each level is 20-35% of its parent's size (at least
@@ -199,10 +219,11 @@ class ScenesGenerator(Generator):
                 drawn = self._draw(
                     rng, image, mask, part, (ys.start + py, xs.start + px), part_scale, within=(region, cls.id)
                 )
-                self._draw_parts(rng, image, mask, part, drawn, part_scale)
+                objects.add(drawn)
+                self._draw_parts(rng, image, mask, objects, part, drawn, part_scale)
 
     def _background(self, rng: np.random.Generator) -> np.ndarray:
-        cfg: ScenesConfig = self.config  # type: ignore[assignment]
+        cfg = self.config
         n = self.size
         palette = np.array(_PALETTES[cfg.background_palette], dtype=np.float32)
         top, bottom = palette[rng.choice(3, size=2, replace=False)] * rng.uniform(0.8, 1.2, size=(2, 1))
@@ -212,7 +233,7 @@ class ScenesGenerator(Generator):
         return image + texture[..., None] * 60.0 * (0.5 + cfg.texture_strength)
 
     def _draw(self, rng, image, mask, cls: ClassDef, center, scale, within):
-        cfg: ScenesConfig = self.config  # type: ignore[assignment]
+        cfg = self.config
         n = self.size
         index = self.index[cls.id]
         cy, cx = center
@@ -253,6 +274,28 @@ class ScenesGenerator(Generator):
             freq = 3.0 + index % 4
             return 0.5 * np.sign(np.sin(freq * np.pi * u) * np.sin(freq * np.pi * v))
         return 0.6 * (v - 0.4 * u) / 2.0  # shaded: a lit-from-above gradient
+
+
+class ObjectMap:
+    """Which drawn object each pixel shows: objects are numbered 1, 2, ... in drawing order, and a later one
+    takes the pixels it covers, exactly as in the mask. A part (a wheel) is an object of its own, cut out of its
+    parent; an object hidden entirely by later ones leaves its number unused. Drawing from ``rng`` is untouched,
+    so images and masks keep their bytes."""
+
+    def __init__(self, size: int):
+        self._ids = np.zeros((size, size), dtype=np.uint16)
+        self._count = 0
+
+    def add(self, region) -> None:
+        if region is None:
+            return
+        ys, xs, inside = region
+        self._count += 1
+        self._ids[ys, xs][inside] = self._count
+
+    def instances(self) -> np.ndarray:
+        """H x W, 0 where no object shows; uint8 while the numbers fit (every scene so far), else uint16."""
+        return self._ids.astype(np.uint8) if self._count <= np.iinfo(np.uint8).max else self._ids
 
 
 def _shift_hue(image: np.ndarray, degrees: float, saturation: float) -> np.ndarray:

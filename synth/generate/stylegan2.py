@@ -20,6 +20,7 @@ from synth.generate.base import Capability, Generator, GeneratorConfig, Sample
 if TYPE_CHECKING:
     from synth.core.dataset import DatasetContext
     from synth.generate.prompts import SamplePlan
+    from synth.generate.stylegan2_network import StyleGAN2Generator
 
 
 class StyleGAN2Config(GeneratorConfig):
@@ -73,12 +74,15 @@ def to_uint8(images) -> np.ndarray:
 
 
 class StyleGAN2(Generator):
+    config: StyleGAN2Config
+
     def __init__(self, config: StyleGAN2Config, context: DatasetContext):
         super().__init__(config, context)
         from synth.generate.stylegan2_network import load_stylegan2
 
-        self.model = load_stylegan2(config.checkpoint, config.allow_pickle).to(config.device)
-        resolution = self.model.config["resolution"]
+        model = load_stylegan2(config.checkpoint, config.allow_pickle).to(config.device)
+        self.model: StyleGAN2Generator | None = model  # None once closed
+        resolution = model.config["resolution"]
         if resolution != context.image_size:
             from synth.errors import UserError
 
@@ -94,11 +98,14 @@ class StyleGAN2(Generator):
 
         from synth.generate.stylegan2_network import latent_for_seed
 
+        if self.model is None:
+            raise RuntimeError("StyleGAN2.generate called after close()")
+        model = self.model
         out = []
         with torch.no_grad():
             for plan in plans:  # one at a time: noise is drawn per seed, so batching would not change the result
-                z = latent_for_seed(plan.seed, self.model.z_dim).to(self.config.device)
-                image, _features = self.model(z, self.config.truncation_psi, noise_seed=plan.seed)
+                z = latent_for_seed(plan.seed, model.z_dim).to(self.config.device)
+                image, _features = model(z, self.config.truncation_psi, noise_seed=plan.seed)
                 out.append(
                     Sample(
                         seed=plan.seed,

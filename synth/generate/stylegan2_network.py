@@ -53,6 +53,8 @@ class EqualLinear(nn.Module):
 
 
 class MappingNetwork(nn.Module):
+    w_avg: torch.Tensor  # a buffer (register_buffer), typed for the checker
+
     def __init__(self, z_dim: int, w_dim: int, layers: int = 8, lr_mul: float = 0.01):
         super().__init__()
         dims = [z_dim] + [w_dim] * layers
@@ -157,13 +159,13 @@ class StyleGAN2Generator(nn.Module):
 
     @property
     def layer_channels(self) -> list[int]:
-        return [layer.bias.shape[0] for layer in self.layers]
+        return [layer.bias.shape[0] for layer in self.layers if isinstance(layer, StyledLayer)]  # all of them
 
     def synthesize(self, w: torch.Tensor, noise_seed: int | None = 0) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """Image (B x 3 x R x R, about [-1, 1]) and the output of every styled layer, in one pass."""
         generator = torch.Generator().manual_seed(int(noise_seed or 0))
         x = self.const[None].expand(w.shape[0], -1, -1, -1)
-        rgb = None
+        rgb: torch.Tensor | None = None
         features = []
         layers = iter(self.layers)
         for r, to_rgb in zip(self.resolutions, self.to_rgb):
@@ -174,6 +176,7 @@ class StyleGAN2Generator(nn.Module):
                 features.append(x)
             y = to_rgb(x, w)
             rgb = y if rgb is None else F.interpolate(rgb, scale_factor=2, mode="bilinear", align_corners=False) + y
+        assert rgb is not None  # resolutions always holds 4
         return rgb, features
 
     def forward(self, z: torch.Tensor, truncation_psi: float = 1.0, noise_seed: int | None = 0):

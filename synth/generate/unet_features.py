@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from synth.errors import UserError
 
 if TYPE_CHECKING:
-    from pydantic import BaseModel
+    from synth.generate.unet_feature_settings import UNetFeatureSettings
 
 
 def denoising_timesteps(scheduler, steps: int) -> list[float]:
@@ -98,7 +98,7 @@ class FeatureRecorder:
     only its first occurrence (PNDM repeats a timestep).
     """
 
-    def __init__(self, unet, settings: BaseModel, scheduler, steps: int, latent_side: int, guided: bool):
+    def __init__(self, unet, settings: UNetFeatureSettings, scheduler, steps: int, latent_side: int, guided: bool):
         limit = scheduler.config.num_train_timesteps
         bad = [t for t in settings.timesteps if not 0 <= t < limit]
         if bad:

@@ -25,6 +25,7 @@ def resized(images: list[np.ndarray], masks: list[np.ndarray], size: int) -> tup
         return image[..., :3]
 
     data = to_arrays([SimpleNamespace(image=rgb(i), mask=m) for i, m in zip(images, masks)], size)
+    assert data.masks is not None  # to_arrays reads the masks unless told labeled=False
     return data.images, data.masks
 
 

@@ -15,10 +15,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from synth.mix.config import LearnedMixer
+
+if TYPE_CHECKING:
+    import torch
 
 
 def build_networks(cfg: LearnedMixer):
@@ -53,7 +57,7 @@ def laplacian_loss(fake, real, levels: int):
     """L1 between Laplacian pyramids: band-pass detail at every scale counts, not only mean colour."""
     import torch.nn.functional as F
 
-    total = 0.0
+    total: float | torch.Tensor = 0.0
     for _ in range(levels - 1):
         if min(fake.shape[-2:]) < 2:
             break
@@ -78,7 +82,7 @@ class LearnedMixerModel:
 
         from synth.core.nets import to_tensor, to_uint8
 
-        out = []
+        out: list[np.ndarray] = []
         device = next(self.encoder.parameters()).device
         with torch.no_grad():
             for start in range(0, len(sources), 32):

@@ -119,7 +119,9 @@ def publish(recipe: Recipe, root: Path = Path("."), force: bool = False, dry_run
         else:
             remote_files = set(api.list_repo_files(repo, repo_type=REPO_TYPE, revision="main"))
             deleted = sorted(remote_files - set(files) - {".gitattributes"})
-            operations = [CommitOperationAdd(path_in_repo=f, path_or_fileobj=str(paths.build / f)) for f in files]
+            operations: list[CommitOperationAdd | CommitOperationDelete] = [
+                CommitOperationAdd(path_in_repo=f, path_or_fileobj=str(paths.build / f)) for f in files
+            ]
             operations += [CommitOperationDelete(path_in_repo=f) for f in deleted]
             info = api.create_commit(
                 repo,

@@ -59,7 +59,7 @@ def semantic_diff(old: dict | None, new: dict | None) -> list[str]:
     for cid in sorted(set(old_classes) | set(new_classes)):
         a, b = old_classes.get(cid), new_classes.get(cid)
         if a is None:
-            lines.append(f"class added: {cid} `{b['name']}`")
+            lines.append(f"class added: {cid} `{new_classes[cid]['name']}`")
         elif b is None:
             lines.append(f"class removed: {cid} `{a['name']}`")
         else:

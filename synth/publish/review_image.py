@@ -170,7 +170,7 @@ def review_image(
         try:
             if left.missing is None and base_recipe is not None:
                 left.sheet = render(base_recipe, base_data, seeds)
-            if right.missing is None:
+            if right.missing is None and head_recipe is not None:
                 right.sheet = render(head_recipe, root, seeds)
         except UserError as error:
             notes.append(f"preview: {error}")

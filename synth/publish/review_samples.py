@@ -2,8 +2,9 @@
 
 The metrics tables compare totals; a weight change can regenerate every seed while the totals barely move. This
 reads both sides' shards (the head's ``data/NAME``, the base's from ``--base-root`` or fetched through DVC) and
-compares them seed by seed: the image and mask bytes, and the classes present in each mask (from the
-``class_fraction`` statistics decode stored, so no PNG is decoded).
+compares them seed by seed: the image and mask bytes, the prompt (a dataset column of its own: a prompt edit
+changes it even where the generator draws the same pixels, as ``scenes`` does), and the classes present in each
+mask (from the ``class_fraction`` statistics decode stored, so no PNG is decoded).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ EXAMPLES = 5  # seeds shown per line
 class SampleState:
     image: str  # digest of the stored image bytes
     mask: str  # digest of the stored mask bytes
+    prompt: str  # the prompt column, as stored
     classes: frozenset[str]  # class names present in the mask
 
 
@@ -32,6 +34,7 @@ class SampleDiff:
     compared: int = 0
     images_changed: list[int] = field(default_factory=list)
     masks_changed: list[int] = field(default_factory=list)
+    prompts_changed: list[int] = field(default_factory=list)
     only_before: list[int] = field(default_factory=list)
     only_after: list[int] = field(default_factory=list)
     gained: dict[str, list[int]] = field(default_factory=dict)  # class -> seeds whose mask has it only after
@@ -39,7 +42,7 @@ class SampleDiff:
 
     @property
     def changed(self) -> list[int]:
-        return sorted(set(self.images_changed) | set(self.masks_changed))
+        return sorted(set(self.images_changed) | set(self.masks_changed) | set(self.prompts_changed))
 
 
 def _digest(data: bytes | None) -> str:
@@ -52,10 +55,13 @@ def read_states(root: Path, recipe: Recipe) -> dict[int, SampleState]:
     names = [recipe.taxonomy.id2label()[i] for i in recipe.taxonomy.ids]  # class_fraction's order
     states: dict[int, SampleState] = {}
     for samples_path, masks_path in paired_shards(paths.samples, paths.masks, f"synth synthesize {recipe.name}"):
-        images = {r["seed"]: r["image"] for r in read_shard(samples_path, ["seed", "image"]).to_pylist()}
+        samples = {r["seed"]: r for r in read_shard(samples_path, ["seed", "image", "prompt"]).to_pylist()}
         for row in read_shard(masks_path, ["seed", "mask", "class_fraction"]).to_pylist():
             present = frozenset(n for n, f in zip(names, row["class_fraction"] or []) if f and f > 0)
-            states[row["seed"]] = SampleState(_digest(images.get(row["seed"])), _digest(row["mask"]), present)
+            sample = samples.get(row["seed"], {})
+            states[row["seed"]] = SampleState(
+                _digest(sample.get("image")), _digest(row["mask"]), sample.get("prompt") or "", present
+            )
     return states
 
 
@@ -70,6 +76,8 @@ def compare(before: dict[int, SampleState], after: dict[int, SampleState]) -> Sa
             diff.images_changed.append(seed)
         if a.mask != b.mask:
             diff.masks_changed.append(seed)
+        if a.prompt != b.prompt:
+            diff.prompts_changed.append(seed)
         for name in sorted(b.classes - a.classes):
             diff.gained.setdefault(name, []).append(seed)
         for name in sorted(a.classes - b.classes):
@@ -86,14 +94,15 @@ def diff_markdown(diff: SampleDiff) -> list[str]:
     """The samples part of a review: one line of counts, then one row per class that some sample gained or lost."""
     line = (
         f"**samples**: {len(diff.changed)} of the {diff.compared} seeds on both sides changed bytes "
-        f"(images {len(diff.images_changed)}, masks {len(diff.masks_changed)})"
+        f"(images {len(diff.images_changed)}, masks {len(diff.masks_changed)}, prompts {len(diff.prompts_changed)})"
     )
     if diff.changed:
         line += f", e.g. seeds {_seeds(diff.changed)}"
     extra = [f"{len(diff.only_before)} only before" if diff.only_before else ""]
     extra.append(f"{len(diff.only_after)} only after (e.g. {_seeds(diff.only_after)})" if diff.only_after else "")
     extra = [e for e in extra if e]
-    out = [line + (f"; {', '.join(extra)}" if extra else "") + ".", ""]
+    line += f"; {', '.join(extra)}" if extra else ""
+    out = [line if line.endswith("...") else line + ".", ""]  # no "...." after a cut list of seeds
     classes = sorted(set(diff.gained) | set(diff.lost))
     if not classes:
         return out + ["No sample gained or lost a class.", ""]

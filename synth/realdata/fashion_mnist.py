@@ -180,7 +180,7 @@ def compose(
     for index in picks:
         side = int(rng.integers(item_px[0], min(item_px[1], size) + 1))
         pixels, fg = _resize(images[index], side)
-        best = None
+        best: tuple[int, int, int] | None = None  # (covered pixels, y, x)
         for _ in range(8):
             y, x = (int(v) for v in rng.integers(0, size - side + 1, size=2))
             covered = int(np.count_nonzero(mask[y : y + side, x : x + side][fg]))
@@ -188,6 +188,7 @@ def compose(
                 best = (covered, y, x)
             if covered == 0:
                 break
+        assert best is not None  # eight tries made
         _, y, x = best
         canvas[y : y + side, x : x + side][fg] = pixels[fg]
         mask[y : y + side, x : x + side][fg] = int(labels[index]) + 1

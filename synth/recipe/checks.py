@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Container, Sequence
+from typing import TYPE_CHECKING, Any
 
 from synth.recipe.optional import optional_stage_problems
 
@@ -54,7 +54,7 @@ def prompts_problems(prompts, top_level: int | None) -> list[tuple[str, str]]:
     return problems
 
 
-def raw_section_problems(data: object, invalid: set[str]) -> list[tuple[str, str]]:
+def raw_section_problems(data: object, invalid: Container[int | str]) -> list[tuple[str, str]]:
     """The rules of ``seeds``, ``splits`` and ``prompts`` for a recipe that failed validation elsewhere: each section
     that validates on its own (not in ``invalid``, the sections with validation errors) is checked, so every
     problem is reported in one go."""
@@ -68,8 +68,9 @@ def raw_section_problems(data: object, invalid: set[str]) -> list[tuple[str, str
     raw = data.get("taxonomy")
     entries = raw.get("classes") if isinstance(raw, dict) else None
     readable = "taxonomy" not in invalid and isinstance(entries, list) and all(isinstance(c, dict) for c in entries)
-    top_level = sum(c.get("parent") is None for c in entries) if readable else None
-    rules = {
+    top_level = sum(c.get("parent") is None for c in entries) if readable and entries is not None else None
+    # section -> (its model's validator, the rule run on what it returns)
+    rules: dict[str, tuple[Callable[[Any], Any], Callable[[Any], list[tuple[str, str]]]]] = {
         "seeds": (TypeAdapter(list[SeedRange]).validate_python, seeds_problems),
         "splits": (Splits.model_validate, splits_problems),
         "prompts": (Prompts.model_validate, lambda p: prompts_problems(p, top_level)),
@@ -140,7 +141,7 @@ def taxonomy_problems(
     return problems
 
 
-def raw_taxonomy_problems(data: object, invalid: set[int] = frozenset()) -> list[tuple[str, str]]:
+def raw_taxonomy_problems(data: object, invalid: Container[int | str] = frozenset()) -> list[tuple[str, str]]:
     """``taxonomy_problems`` on the YAML as written, for a recipe that did not validate: every class whose id and
     name are readable takes part, so a bad colour and a misspelt parent are reported together. ``invalid``: the
     classes whose id, name or parent already failed validation (reported once, there)."""

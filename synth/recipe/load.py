@@ -20,7 +20,7 @@ RECIPES_DIR = "recipes"
 class _UniqueKeyLoader(yaml.SafeLoader):
     """SafeLoader that refuses duplicate mapping keys: with plain YAML the last one silently wins."""
 
-    def construct_mapping(self, node, deep=False):
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: set = set()
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=deep)
@@ -64,7 +64,8 @@ def _pydantic_problems(error: ValidationError, data: dict) -> list[tuple[str, st
 def _strip_union_tags(loc: list, data: dict) -> list:
     """A tagged union puts its tag in the location (generator.scenes.x, mix.mask.felzenszwalb.scale); users
     wrote generator.x. Drop every part that is the ``type`` of the mapping it indexes."""
-    out, node = [], data
+    out: list = []
+    node: object = data
     for part in loc:
         if isinstance(node, dict) and isinstance(part, str) and part not in node and node.get("type") == part:
             continue

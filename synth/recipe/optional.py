@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from synth.evaluate.config import EvaluateSettings
     from synth.recipe.schema import Recipe
 
 
@@ -17,12 +18,11 @@ def optional_stage_problems(recipe: Recipe) -> list[tuple[str, str]]:
     if recipe.stylize is not None and recipe.target is None:
         problems.append(("stylize", "needs a `target:` section (the images to move toward)"))
     if recipe.evaluate is not None:
-        problems.extend(_evaluate_problems(recipe))
+        problems.extend(_evaluate_problems(recipe, recipe.evaluate))
     return problems
 
 
-def _evaluate_problems(recipe: Recipe) -> list[tuple[str, str]]:
-    ev = recipe.evaluate
+def _evaluate_problems(recipe: Recipe, ev: EvaluateSettings) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     if ev.eval is None and (recipe.target is None or recipe.target.eval is None):
         out.append(("evaluate", "needs `target.eval` or `evaluate.eval` (a labeled evaluation set)"))

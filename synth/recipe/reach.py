@@ -9,8 +9,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from synth.generate.scenes import ScenesConfig
+
 if TYPE_CHECKING:
-    from synth.recipe.schema import ClassDef, Recipe
+    from synth.core.dataset import ClassDef
+    from synth.recipe.schema import Recipe
 
 PART_SCALE = 0.35  # largest part radius / parent radius in the scenes generator (synth.generate.scenes)
 MIN_RADIUS = 2.0
@@ -35,8 +38,10 @@ def chain(recipe: Recipe, cls: ClassDef) -> list[str]:
     """``['Küchentisch', 'Tischbein', 'Fuß']``: the part-of chain from the top-level class down to ``cls``."""
     parents = {c.name: c.parent for c in recipe.taxonomy.classes}
     out = [cls.name]
-    while parents.get(out[-1]) is not None and len(out) <= len(parents):
-        out.append(parents[out[-1]])
+    parent = parents.get(cls.name)
+    while parent is not None and len(out) <= len(parents):
+        out.append(parent)
+        parent = parents.get(parent)
     return out[::-1]
 
 
@@ -68,7 +73,7 @@ def absence_reason(recipe: Recipe, cls: ClassDef, samples: int) -> str:
         return f"the {recipe.decode.type!r} decoder labeled none of its pixels: check the decoder's thresholds" + (
             " and that annotations contain it" if recipe.decode.type == "datasetgan" else ""
         )
-    if len(path) > 1 and recipe.generator.type == "scenes":
+    if len(path) > 1 and isinstance(recipe.generator, ScenesConfig):
         largest = recipe.generator.max_scale * recipe.image_size * PART_SCALE ** (len(path) - 1)
         return (
             f"a part at depth {len(path) - 1} ({' > '.join(path)}): drawn at most ~{max(largest, MIN_RADIUS):.1f} px "

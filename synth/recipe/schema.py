@@ -8,16 +8,16 @@ can report the exact field that is wrong.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Literal, Union
 
 from pydantic import Field, field_validator, model_serializer
 
 from synth.adapt.config import StylizeSettings, TargetSettings
 from synth.core.config import Strict
 from synth.core.dataset import DatasetContext, Prompts, Taxonomy
-from synth.decode import DECODERS
+from synth.decode import DECODERS, DecoderConfig
 from synth.evaluate.config import EvaluateSettings
-from synth.generate import GENERATORS
+from synth.generate import GENERATORS, GeneratorConfig
 from synth.labelcheck.config import LabelCheckSettings
 from synth.mix.config import MixSettings
 
@@ -80,8 +80,14 @@ def _tagged_union(registry: dict) -> object:
     return Annotated[Union[configs], Field(discriminator="type")]  # noqa: UP007 - built at run time
 
 
-GeneratorSettings = _tagged_union(GENERATORS)
-DecoderSettings = _tagged_union(DECODERS)
+if TYPE_CHECKING:
+    # A union built from a registry at run time is no type a checker can read: to it a recipe's generator is a
+    # GeneratorConfig (what every entry is), and code that needs one generator's fields narrows with isinstance.
+    GeneratorSettings = GeneratorConfig
+    DecoderSettings = DecoderConfig
+else:
+    GeneratorSettings = _tagged_union(GENERATORS)
+    DecoderSettings = _tagged_union(DECODERS)
 
 
 class Recipe(Strict):
@@ -92,7 +98,7 @@ class Recipe(Strict):
     description: str
     license: str
     hub_repo: str | None = Field(description="org/name of the Hub dataset repo to publish to, or null.")
-    generator: GeneratorSettings  # type: ignore[valid-type]
+    generator: GeneratorSettings
     taxonomy: Taxonomy
     prompts: Prompts
     seeds: list[SeedRange] = Field(min_length=1)
@@ -102,7 +108,7 @@ class Recipe(Strict):
         description="How images are stored (masks are always PNG): png and webp are lossless, jpeg (quality 95) is fast."
     )
     splits: Splits
-    decode: DecoderSettings  # type: ignore[valid-type]
+    decode: DecoderSettings
     validation: Validation
     # Optional stages (docs/mixing-and-adaptation.md); absent means off.
     mix: MixSettings | None = None

@@ -33,6 +33,7 @@ EVALUATE = Stage(
         "synth/adapt/config.py",
         "synth/mix/classmix.py",
         "synth/stages/evaluate.py",
+        "synth/stages/real_bound.py",
     ),
 )
 
@@ -87,6 +88,8 @@ STAGES: dict[str, Stage] = {
         ("name", "version", "description", "license", "hub_repo", "splits", "taxonomy", "validation"),
         (
             "synth/card",
+            "synth/generate/base.py",  # the generator's capabilities: whether the build has an instances column
+            "synth/generate/prompts.py",
             "synth/report/contact_sheet.py",  # the card's preview.png
             "validation/outcome.py",  # the verdict the card states, by the same rules as the report and Data Docs
             "synth/stages/build.py",
@@ -98,7 +101,7 @@ STAGES: dict[str, Stage] = {
     # report shows lineage, class statistics against the weights and thresholds, and the decoder's outputs.
     "report": Stage(
         ("name", "version", "description", "hub_repo", "generator", "taxonomy", "decode", "validation"),
-        ("synth/report", "synth/stages/report.py", "validation/outcome.py"),
+        ("synth/report", "synth/card/lineage.py", "synth/stages/report.py", "validation/outcome.py"),
     ),
     "mix": Stage(
         ("mix", "taxonomy", "image_size", "splits"),

@@ -25,7 +25,6 @@ def build_segformer(num_classes: int, settings: SegmenterSettings) -> nn.Module:
     heads = [max(1, h // 32) for h in settings.hidden_sizes]
     config = SegformerConfig(
         num_channels=3,
-        num_labels=num_classes,
         num_encoder_blocks=4,
         depths=list(settings.depths),
         hidden_sizes=list(settings.hidden_sizes),
@@ -37,6 +36,7 @@ def build_segformer(num_classes: int, settings: SegmenterSettings) -> nn.Module:
         decoder_hidden_size=settings.decoder_hidden_size,
         semantic_loss_ignore_index=IGNORE_ID,
     )
+    config.num_labels = num_classes  # a property of the config (sets id2label), not a field it is built with
 
     class SegFormer(nn.Module):
         """``forward`` returns (logits at the input's size, None): the tiny UNet's interface, without the

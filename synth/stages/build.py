@@ -17,7 +17,7 @@ and reused the same way; a recipe without variants builds exactly as before.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,16 +26,18 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from synth.card.card import PREVIEW, render_card
-from synth.card.lineage import file_sha256, make_lineage
+from synth.card.card import OPTIONAL_COLUMNS, PREVIEW, render_card
+from synth.card.lineage import make_lineage
 from synth.core.atomic import link_or_copy, publish_folder
-from synth.core.hashing import canonical_hash
+from synth.core.hashing import canonical_hash, file_sha256
 from synth.core.paths import DatasetPaths
 from synth.errors import UserError
+from synth.generate.base import Capability
 from synth.recipe import Recipe, recipe_path
 from synth.report.contact_sheet import contact_sheet, pick_seeds
 from synth.splits import SPLIT_NAMES, split_of
 from synth.stages.build_variants import VariantPlan, plan_variant, read_variants_validation
+from synth.store.codec import decode_array, encode_png
 from synth.store.exclusions import read_build_exclusions
 from synth.store.labeled import paired_shards
 from synth.store.shards import read_shard, shard_name
@@ -79,12 +81,12 @@ def read_validation(paths: DatasetPaths, allow_invalid: bool) -> dict:
     return summary
 
 
-def _features(has_confidence: bool):
+def _features(optional: Collection[str] = ()):
+    """``optional``: which of ``OPTIONAL_COLUMNS`` the build has (confidence: the decoder gives one; instances:
+    the generator knows its objects). A build without them has exactly the columns it always had."""
     from datasets import Features, Image, Value
 
-    columns = {"image": Image(), "mask": Image()}
-    if has_confidence:
-        columns["confidence"] = Image()
+    columns = {"image": Image(), "mask": Image()} | {name: Image() for name in OPTIONAL_COLUMNS if name in optional}
     return Features(columns | {"seed": Value("int64"), "prompt": Value("string")})
 
 
@@ -118,7 +120,7 @@ class SplitFile:
 
 
 def plan_files(
-    recipe: Recipe, pairs: list[tuple[Path, Path]], excluded: dict[int, str], has_confidence: bool
+    recipe: Recipe, pairs: list[tuple[Path, Path]], excluded: dict[int, str], optional: Collection[str]
 ) -> list[SplitFile]:
     plans = []
     for sample_path, mask_path in pairs:
@@ -135,10 +137,12 @@ def plan_files(
                     "masks": masks_key,
                     "split": split,
                     "seeds": by_split[split],
-                    "confidence": has_confidence,
+                    "confidence": "confidence" in optional,
                     "image_format": recipe.image_format,
                     "format": BUILD_FORMAT,
                 }
+                if "instances" in optional:  # only then: the files of builds without instances keep their keys
+                    basis["instances"] = True
                 plans.append(
                     SplitFile(
                         f"{split}-{index:05d}.parquet",
@@ -164,24 +168,43 @@ def _file_meta(path: Path) -> dict[bytes, bytes]:
         return {}
 
 
-def read_pair_columns(recipe: Recipe, samples_path: Path, masks_path: Path, has_confidence: bool) -> pa.Table:
+def has_instances(recipe: Recipe) -> bool:
+    """Whether the build gets an ``instances`` column: the generator stores which object each pixel shows."""
+    return Capability.INSTANCES in recipe.generator.capabilities()
+
+
+def _instance_maps(recipe: Recipe, samples_path: Path, samples: pa.Table) -> pa.Array:
+    """Each sample's instance map (``arrays["instances"]``) as a PNG: greyscale, 16-bit only past 255 objects."""
+    maps = []
+    for seed, arrays in zip(samples.column("seed").to_pylist(), samples.column("arrays").to_pylist(), strict=True):
+        data = dict(arrays or []).get("instances")
+        if data is None:
+            raise UserError(f"{samples_path}: seed {seed} has no instance map; rerun `synth synthesize {recipe.name}`")
+        maps.append(encode_png(decode_array(data)))
+    return pa.array(maps, pa.binary())
+
+
+def read_pair_columns(recipe: Recipe, samples_path: Path, masks_path: Path, optional: Collection[str]) -> pa.Table:
     """One shard pair as the build's columns, read once for all its splits."""
-    samples = read_shard(samples_path, ["seed", "prompt", "image"])
+    instances = "instances" in optional
+    samples = read_shard(samples_path, ["seed", "prompt", "image", *(["arrays"] if instances else [])])
     masks = read_shard(masks_path, ["seed", "mask", "confidence"])
     seeds = samples.column("seed").to_pylist()
     if seeds != masks.column("seed").to_pylist():
         raise UserError(f"{masks_path}: seeds differ from {samples_path.name}; rerun `synth decode {recipe.name}`")
-    if masks.column("confidence").null_count != (0 if has_confidence else masks.num_rows):
+    if masks.column("confidence").null_count != (0 if "confidence" in optional else masks.num_rows):
         raise UserError(f"{masks_path}: confidence present for some samples only; rerun `synth decode {recipe.name}`")
     suffix = IMAGE_SUFFIX[recipe.image_format]
+    columns = {
+        "image": _image_column(samples.column("image"), seeds, f".{suffix}"),
+        "mask": _image_column(masks.column("mask"), seeds, "_mask.png"),
+        "confidence": _image_column(masks.column("confidence"), seeds, "_confidence.png"),
+    }
+    if instances:
+        maps = _instance_maps(recipe, samples_path, samples)
+        columns["instances"] = _image_column(pa.chunked_array([maps]), seeds, "_instances.png")
     return pa.table(
-        {
-            "image": _image_column(samples.column("image"), seeds, f".{suffix}"),
-            "mask": _image_column(masks.column("mask"), seeds, "_mask.png"),
-            "confidence": _image_column(masks.column("confidence"), seeds, "_confidence.png"),
-            "seed": samples.column("seed").combine_chunks(),
-            "prompt": samples.column("prompt").combine_chunks(),
-        }
+        columns | {"seed": samples.column("seed").combine_chunks(), "prompt": samples.column("prompt").combine_chunks()}
     )
 
 
@@ -202,22 +225,24 @@ def write_shards(
     out: Path,
     excluded: dict[int, str] | None = None,
     previous: Path | None = None,
-) -> tuple[dict[str, int], dict[str, int], bool, set[str]]:
+) -> tuple[dict[str, int], dict[str, int], tuple[str, ...], set[str]]:
     """Write (or link from ``previous``, the last build's data folder) every split file.
 
-    Returns split counts, split Arrow sizes, whether a confidence column exists, and the names reused unchanged.
+    Returns split counts, split Arrow sizes, the optional columns the build has (``OPTIONAL_COLUMNS``), and the
+    names reused unchanged.
     """
-    has_confidence = _has_confidence(pairs[0][1])
-    schema = _features(has_confidence).arrow_schema
+    present = {"confidence": _has_confidence(pairs[0][1]), "instances": has_instances(recipe)}
+    optional = tuple(name for name in OPTIONAL_COLUMNS if present[name])
+    schema = _features(optional).arrow_schema
     by_pair: dict[tuple[Path, Path], list[SplitFile]] = {}
-    for plan in plan_files(recipe, pairs, excluded or {}, has_confidence):
+    for plan in plan_files(recipe, pairs, excluded or {}, optional):
         by_pair.setdefault((plan.samples, plan.masks), []).append(plan)
 
     def read(pair: tuple[Path, Path]) -> pa.Table:
-        return read_pair_columns(recipe, pair[0], pair[1], has_confidence)
+        return read_pair_columns(recipe, pair[0], pair[1], optional)
 
     counts, sizes, reused = write_or_link(by_pair, read, schema, out, previous)
-    return counts, sizes, has_confidence, reused
+    return counts, sizes, optional, reused
 
 
 def write_or_link(
@@ -233,8 +258,8 @@ def write_or_link(
         for file in files:
             old = previous / file.name if previous is not None else None
             meta = _file_meta(old) if old is not None and old.is_file() else {}
-            if meta.get(KEY_META) == file.key.encode() and BYTES_META in meta:
-                link_or_copy(old, out / file.name)  # type: ignore[arg-type]
+            if old is not None and meta.get(KEY_META) == file.key.encode() and BYTES_META in meta:
+                link_or_copy(old, out / file.name)
                 sizes[file.split] += int(meta[BYTES_META])
                 reused.add(file.name)
             else:
@@ -271,7 +296,7 @@ def write_variant(plan: VariantPlan, out: Path, previous: Path | None) -> tuple[
         by_shard.setdefault(file.shard, []).append(
             SplitFile(file.name, file.split, file.shard, file.shard, file.seeds, file.key)
         )
-    return write_or_link(by_shard, read_variant_columns, _features(False).arrow_schema, out, previous)
+    return write_or_link(by_shard, read_variant_columns, _features().arrow_schema, out, previous)
 
 
 def build(recipe: Recipe, root: Path = Path("."), allow_invalid: bool = False) -> BuildReport:
@@ -281,11 +306,12 @@ def build(recipe: Recipe, root: Path = Path("."), allow_invalid: bool = False) -
     variant_validation = read_variants_validation(paths, allow_invalid)
     pairs = paired_shards(paths.samples, paths.masks, f"synth synthesize {recipe.name}")
     final = paths.build
-    with publish_folder(final) as staging:
+    # ".NAME.building-PID": the staging folder's name before synth/core/atomic.py named every one alike
+    with publish_folder(final, legacy=("building",)) as staging:
         (staging / paths.build_data.name).mkdir()
         excluded = read_build_exclusions(paths)
         previous = paths.build_data if paths.build_data.is_dir() else None
-        split_counts, split_bytes, has_confidence, reused = write_shards(
+        split_counts, split_bytes, optional, reused = write_shards(
             recipe, pairs, staging / paths.build_data.name, excluded, previous
         )
         reused_paths = {f"{paths.build_data.name}/{name}" for name in reused}
@@ -318,9 +344,7 @@ def build(recipe: Recipe, root: Path = Path("."), allow_invalid: bool = False) -
             lineage["variants"] = variants
         (staging / paths.lineage.name).write_text(json.dumps(lineage, indent=2, sort_keys=True) + "\n")
         _write_preview(recipe, root, excluded, staging / PREVIEW)
-        card = render_card(
-            recipe, lineage, split_counts, split_bytes, has_confidence, read_usefulness(paths), preview=True
-        )
+        card = render_card(recipe, lineage, split_counts, split_bytes, optional, read_usefulness(paths), preview=True)
         (staging / paths.card.name).write_text(card)
     n_files = sum(1 for p in final.rglob("*") if p.is_file())
     validated = bool(validation["success"]) and all(m["success"] for m in variant_validation.values())

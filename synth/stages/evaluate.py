@@ -13,6 +13,7 @@ gets ``{}`` (not scored).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -38,28 +39,41 @@ def score_variants(
     class_names: list[str],
     log=lambda msg: None,
     workers: int | None = None,
+    known: dict[tuple[str, int], list[float | None]] | None = None,
 ) -> dict:
     """``sets``: source, stylized/real (optional), target (unlabeled Arrays), eval (labeled Arrays).
 
     Each variant is trained ``cfg.repeats`` times (seeds ``cfg.seed``, ``cfg.seed + 1``, ...); its ``miou`` and
-    ``per_class`` are means over the runs, ``runs`` lists every run's mIoU. The runs are independent (each seeds
-    everything it draws and computes on one torch thread), so ``workers`` processes train them side by side with
-    the numbers of one process (``training_workers``: one per CPU core by default, one on a GPU)."""
+    ``per_class`` are means over the runs, ``runs`` lists every run's mIoU and ``run_ious`` its per-class IoU.
+    The runs are independent (each seeds everything it draws and computes on one torch thread), so ``workers``
+    processes train them side by side with the numbers of one process (``training_workers``: one per CPU core by
+    default, one on a GPU), and a run in ``known`` ((variant, seed) -> per-class IoU, e.g. the real-data bound
+    trained for another recipe: synth/stages/real_bound.py) is taken as it is instead of trained again."""
+    known = known or {}
     jobs = [(variant, seed) for variant in cfg.variants for seed in range(cfg.seed, cfg.seed + cfg.repeats)]
-    workers = training_workers(cfg, len(jobs)) if workers is None else workers
-    if workers <= 1:
-        scored = (_train_and_score(sets, num_classes, cfg, variant, seed) for variant, seed in jobs)
-        results = _summarise(jobs, scored, cfg, class_names, log)
-    else:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
+    todo = [job for job in jobs if job not in known]
+    workers = training_workers(cfg, len(todo)) if workers is None else workers
+    trained: Iterable[list[float | None]]
+    if workers <= 1 or len(todo) <= 1:
+        trained = (_train_and_score(sets, num_classes, cfg, variant, seed) for variant, seed in todo)
+        return _summarise(jobs, _merged(jobs, known, trained), cfg, class_names, log)
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
 
-        # spawn: this process may hold torch's thread pools, which a forked child would inherit half-initialised
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(workers, mp_context=context, initializer=_keep_sets, initargs=(sets,)) as pool:
-            scored = pool.map(_score_in_worker, [(num_classes, cfg, variant, seed) for variant, seed in jobs])
-            results = _summarise(jobs, scored, cfg, class_names, log)
-    return results
+    # spawn: this process may hold torch's thread pools, which a forked child would inherit half-initialised
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_keep_sets, initargs=(sets,)) as pool:
+        trained = pool.map(_score_in_worker, [(num_classes, cfg, variant, seed) for variant, seed in todo])
+        return _summarise(jobs, _merged(jobs, known, trained), cfg, class_names, log)
+
+
+def _merged(
+    jobs: Sequence[tuple[str, int]], known: dict, trained: Iterable[list[float | None]]
+) -> Iterator[tuple[list[float | None], bool]]:
+    """Every job's (per-class IoU, whether it was known), in job order: known runs, the rest as training yields."""
+    fresh = iter(trained)
+    for job in jobs:
+        yield (known[job], True) if job in known else (next(fresh), False)
 
 
 def training_workers(cfg, jobs: int) -> int:
@@ -75,13 +89,19 @@ def training_workers(cfg, jobs: int) -> int:
     return max(1, min(jobs, os.cpu_count() or 1))
 
 
-def _summarise(jobs: list[tuple[str, int]], scored, cfg, class_names: list[str], log) -> dict:
+def _summarise(
+    jobs: Sequence[tuple[str, int]],
+    scored: Iterable[tuple[list[float | None], bool]],
+    cfg: EvaluateSettings,
+    class_names: list[str],
+    log,
+) -> dict:
     from synth.evaluate.train import mean_iou
 
     per_variant: dict[str, list] = {variant: [] for variant in cfg.variants}
-    for (variant, seed), ious in zip(jobs, scored):
+    for (variant, seed), (ious, was_known) in zip(jobs, scored):
         per_variant[variant].append(ious)
-        log(f"evaluate {variant} (seed {seed}): mIoU {mean_iou(ious):.4f}")
+        log(f"evaluate {variant} (seed {seed}): mIoU {mean_iou(ious):.4f}{' (trained before)' if was_known else ''}")
     results = {}
     for variant, per_run in per_variant.items():
         runs = [mean_iou(ious) for ious in per_run]
@@ -93,11 +113,14 @@ def _summarise(jobs: list[tuple[str, int]], scored, cfg, class_names: list[str],
             "miou": round(float(np.mean(runs)), 4),
             "per_class": per_class,
             "runs": [round(v, 4) for v in runs],
+            "run_ious": per_run,
         }
     return results
 
 
-def _train_and_score(sets: dict, num_classes: int, cfg, variant: str, seed: int) -> list[float | None]:
+def _train_and_score(
+    sets: dict, num_classes: int, cfg: EvaluateSettings, variant: str, seed: int
+) -> list[float | None]:
     """One run: train the variant's network with ``seed``, its per-class IoU on the evaluation set."""
     from synth.adapt.csa import train_adapted
     from synth.evaluate.train import iou_per_class, predict, train_supervised
@@ -136,6 +159,8 @@ def load_sets(recipe: Recipe, root: Path) -> dict:
     from synth.segment.arrays import Arrays, to_arrays
 
     cfg = recipe.evaluate
+    if cfg is None:
+        raise UserError(f"recipes/{recipe.name}.yaml: evaluate: null; there is nothing to score")
     size = cfg.image_size
     paths = DatasetPaths(Path(root), recipe.name)
     excluded = read_exclusions(paths)
@@ -153,6 +178,8 @@ def load_sets(recipe: Recipe, root: Path) -> dict:
     id2label = recipe.taxonomy.id2label()
     _check_ids(sets["eval"], id2label, eval_where)
     if "real" in cfg.variants:
+        if cfg.reference is None:  # synth check refuses this recipe; a direct call gets the same line
+            raise UserError(f"recipes/{recipe.name}.yaml: evaluate.reference: the 'real' variant needs it")
         sets["real"] = read_labeled_file(root, cfg.reference, size)
         _check_ids(sets["real"], id2label, cfg.reference.path)
     if "adapted" in cfg.variants:
@@ -182,7 +209,13 @@ def evaluate(recipe: Recipe, root: Path = Path("."), log=lambda msg: None) -> di
     id2label = recipe.taxonomy.id2label()
     num_classes = max(id2label) + 1
     names = [id2label.get(i, str(i)) for i in range(num_classes)]
-    results = score_variants(sets, num_classes, cfg, names, log)
+    bound = real_bound(recipe, root, num_classes)
+    seeds = list(range(cfg.seed, cfg.seed + cfg.repeats))
+    known = {("real", seed): ious for seed, ious in bound.known(seeds).items()} if bound else {}
+    results = score_variants(sets, num_classes, cfg, names, log, known=known)
+    if bound is not None:
+        trained = dict(zip(seeds, results["real"]["run_ious"]))
+        bound.keep({seed: ious for seed, ious in trained.items() if ("real", seed) not in known})
     metrics = {
         "eval_samples": len(sets["eval"]),
         "train_samples": len(sets["source"]),
@@ -201,6 +234,18 @@ def evaluate(recipe: Recipe, root: Path = Path("."), log=lambda msg: None) -> di
         metrics["runs"] = {k: v["runs"] for k, v in results.items()}
     _write_json(path, metrics)
     return metrics
+
+
+def real_bound(recipe: Recipe, root: Path, num_classes: int):
+    """Where the ``real`` runs are kept for every recipe with the same sets and settings; None when the recipe
+    has no ``real`` variant, or scores on its own ``target.eval`` (then the bound depends on the recipe)."""
+    from synth.core.torch_runtime import resolve_device
+    from synth.stages.real_bound import RealBound, bound_key
+
+    cfg = recipe.evaluate
+    if cfg is None or "real" not in cfg.variants or cfg.eval is None or cfg.reference is None:
+        return None
+    return RealBound(root, bound_key(root, cfg, num_classes, resolve_device(cfg.device).type))
 
 
 def _write_json(path: Path, metrics: dict) -> None:

@@ -25,7 +25,8 @@ WORST_SHOWN = 12  # the "most likely wrong" samples listed in the details and th
 
 def read_pixels(paths: DatasetPaths) -> tuple[list[int], list[np.ndarray], list[np.ndarray]]:
     """Seeds, images and masks of the dataset, in seed order (masks shards pair with samples shards by seed)."""
-    images, masks = {}, {}
+    images: dict[int, bytes] = {}
+    masks: dict[int, bytes] = {}
     for path in list_shards(paths.samples):
         table = read_shard(path, ["seed", "image"])
         images.update(zip(table.column("seed").to_pylist(), table.column("image").to_pylist()))
@@ -42,7 +43,7 @@ def dataset_label_scores(recipe: Recipe, root: Path) -> tuple[pd.DataFrame, dict
     if rules.judge is None and rules.ranking is None:
         return pd.DataFrame({"seed": pd.Series([], dtype=np.int64)}), {}
     classes = recipe.taxonomy.classes
-    judge = None if rules.judge is None else rules.judge.build([c.prompt for c in classes])
+    judge = None if rules.judge is None else rules.judge.build([c.phrase for c in classes])
     seeds, images, masks = read_pixels(DatasetPaths(Path(root), recipe.name))
     scores: LabelScores = score_labels(
         images, masks, recipe.taxonomy.ids, [c.name for c in classes], rules, judge, with_agreement=False

@@ -77,8 +77,8 @@ def _setup(paths: DatasetPaths, class_ids: list[int], splits, settings, mixer_na
     excluded = read_exclusions(paths)
     groups = np.array([None if d.seed in excluded else split_of(d.seed, splits) for d in dataset], dtype=object)
     model = None
-    if settings.learned is not None:
-        model = _trained_mixer(paths.mixed / mixer_name, dataset, settings, log)  # type: ignore[operator]
+    if mixer_name is not None:  # named exactly when settings.learned is set
+        model = _trained_mixer(paths.mixed / mixer_name, dataset, settings, log)
     return dataset, dominant, groups, model
 
 
@@ -94,7 +94,7 @@ def _trained_mixer(folder: Path, dataset: list[Labeled], settings, log):
 
     def train_and_save(tmp: Path) -> None:
         images = [d.image for d in dataset]
-        masks = [d.mask for d in dataset] if settings.mask.type == "class-masks" else None
+        masks = [d.required_mask for d in dataset] if settings.mask.type == "class-masks" else None
         model, history = train_mixer(
             images, settings.learned, settings.seed, log, sources=settings.sources, mask=settings.mask, masks=masks
         )
@@ -115,7 +115,7 @@ def make_composites(
         picked = choose_sources(dominant, settings, rng, groups)
         members = [dataset[j] for j in picked]
         split = None if groups is None else groups[picked[0]]
-        images, masks = [m.image for m in members], [m.mask for m in members]
+        images, masks = [m.image for m in members], [m.required_mask for m in members]
         made = None
         if settings.mask.type == "felzenszwalb":
             index = felzenszwalb_index(images[0], len(members), settings.mask, rng)

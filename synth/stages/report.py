@@ -16,6 +16,7 @@ import numpy as np
 from PIL import Image
 
 from synth import __version__
+from synth.card.lineage import model_revision
 from synth.core.atomic import link_or_copy, publish_folder
 from synth.core.palette import palette_bytes, palette_rgb
 from synth.core.paths import DatasetPaths
@@ -62,7 +63,7 @@ def _lineage(recipe: Recipe, paths: DatasetPaths) -> list[tuple[str, object]]:
             ("build", "not built yet"),
             ("generator", gen.get("generator")),
             ("model", gen.get("model")),
-            ("model revision", gen.get("revision")),
+            ("model revision", model_revision(gen)),
         ]
     gen = built.get("generator", {})
     return [
@@ -72,7 +73,7 @@ def _lineage(recipe: Recipe, paths: DatasetPaths) -> list[tuple[str, object]]:
         ("content hash", built.get("content_hash")),
         ("generator", gen.get("generator")),
         ("model", gen.get("model")),
-        ("model revision", gen.get("revision")),
+        ("model revision", model_revision(gen)),
         ("generator settings hash", gen.get("settings_hash")),
         ("decoder", built.get("decoder")),
         ("synth-datasets", built.get("synth_version")),

@@ -46,5 +46,5 @@ def run_sharded(
 
             report.written.extend(run_on_ray(work, todo, out_dir, advance, **(backend_options or {})))
         else:
-            report.written.extend(run_locally(work, todo, out_dir, advance))
+            report.written.extend(run_locally(work, todo, out_dir, advance, **(backend_options or {})))
     return report

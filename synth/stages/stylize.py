@@ -53,11 +53,15 @@ def target_images(paths: DatasetPaths) -> tuple[list[np.ndarray], str]:
     return [r.image for r in rows], canonical_hash([shard_name(p).key for p in list_shards(folder)])
 
 
-def stylize_image(image: np.ndarray, seed: int, settings, targets: list[np.ndarray], stats) -> np.ndarray:
-    """One image by a training-free method (``cut`` translates whole shards: ``_make``)."""
+def stylize_image(
+    image: np.ndarray, seed: int, settings, targets: list[np.ndarray], stats: tuple[np.ndarray, np.ndarray]
+) -> np.ndarray:
+    """One image by a training-free method (``cut`` translates whole shards: ``_make``). ``stats``: the targets'
+    LAB means and standard deviations (``lab_stats``)."""
     out = image
     if "reinhard" in settings.method:
-        out = reinhard(out, *stats, settings.strength)
+        target_mean, target_std = stats
+        out = reinhard(out, target_mean, target_std, settings.strength)
     if "fda" in settings.method:
         pick = int(np.random.default_rng([_STYLE_STREAM, settings.seed, seed]).integers(len(targets)))
         out = fda(out, targets[pick], settings.fda_beta, settings.strength)
@@ -91,7 +95,8 @@ def stylize(recipe: Recipe, root: Path = Path("."), show_progress: bool = True, 
         setup=partial(_setup, targets, translator),
         make=partial(_make, settings, basis, {str(s): m for s, m, _ in plans}),
     )
-    report = run_sharded(work, jobs, out_dir, f"stylize {recipe.name}", show_progress, report=StylizeReport())
+    report = StylizeReport()
+    run_sharded(work, jobs, out_dir, f"stylize {recipe.name}", show_progress, report=report)  # fills it in
     before = []
     for samples_path, masks_path, _ in plans:
         before += [item.image for item in read_pair(samples_path, masks_path)]
@@ -152,7 +157,7 @@ def _first_images(pairs, count: int) -> list[np.ndarray]:
     """The first ``count`` sample images by seed: samples shards hold fixed seed blocks, so shard order is seed
     order and a longer seed range only appends."""
     images: list[tuple[int, np.ndarray]] = []
-    for samples_path, masks_path in sorted(pairs, key=lambda pair: shard_name(pair[0]).index):
+    for samples_path, masks_path in sorted(pairs, key=lambda pair: shard_name(pair[0]).number):
         images += sorted(((item.seed, item.image) for item in read_pair(samples_path, masks_path)), key=lambda t: t[0])
         if len(images) >= count:
             break

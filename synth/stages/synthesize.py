@@ -113,19 +113,28 @@ def synthesize(
     backend: str = "local",
     backend_options: dict | None = None,
 ) -> StageReport:
-    """Make every missing shard. ``backend`` ("local" or "ray") is how, never what: the bytes are the same."""
-    work = samples_work(recipe, generator, local=backend != "ray")
+    """Make every missing shard. ``backend`` ("local" or "ray") is how, never what: the bytes are the same.
+
+    Locally, ``backend_options={"workers": N}`` makes shards in N one-thread processes (synth/backends/processes.py;
+    None: one per core); a ``generator`` built by the caller lives in this process, so it makes them here.
+    """
+    if backend != "ray" and generator is not None:
+        backend_options = {"workers": 1}
+    work = samples_work(recipe, generator)
     jobs = [ShardJob(plan) for plan in shard_plans(recipe, limit)]
     out_dir = DatasetPaths(Path(root), recipe.name).samples
     return run_sharded(work, jobs, out_dir, f"synthesize {recipe.name}", show_progress, backend, backend_options)
 
 
-def samples_work(recipe: Recipe, generator: Generator | None = None, local: bool = True) -> ShardWork:
-    """How one samples shard is made, for an executor: ``local`` encodes in a child process beside the generator."""
+def samples_work(recipe: Recipe, generator: Generator | None = None) -> ShardWork:
+    """How one samples shard is made, for an executor. The one in-process worker uses ``generator`` (if given) and
+    encodes in a child process beside it; a worker among several builds its own and encodes on a thread."""
+    dump = recipe.model_dump(mode="json")
     return ShardWork(
         name=recipe.name,
         kind="samples",
-        setup=partial(_setup, recipe.model_dump(mode="json"), generator if local else None, process_encoder=local),
+        setup=partial(_setup, dump, generator, process_encoder=True),
+        worker_setup=partial(_setup, dump, None, process_encoder=False),
         make=_make,
         teardown=_teardown,
         threads=NUMERICS_THREADS,  # the bytes must not depend on the executor's or the machine's thread count

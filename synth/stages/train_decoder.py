@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from synth.core.atomic import write_atomic, write_text
 from synth.core.hashing import canonical_hash
 from synth.core.paths import DatasetPaths
+from synth.decode.datasetgan.decoder import DatasetGANConfig
 from synth.errors import UserError
 from synth.recipe import STAGES
 
@@ -70,7 +71,8 @@ def train_decoder(recipe: Recipe, root: Path = Path("."), log=lambda message: No
 
     paths = DatasetPaths(Path(root), recipe.name)
     paths.decoder.mkdir(parents=True, exist_ok=True)
-    if recipe.decode.type != "datasetgan":
+    settings = recipe.decode
+    if not isinstance(settings, DatasetGANConfig):
         for path in (paths.decoder_checkpoint, paths.decoder_meta):
             path.unlink(missing_ok=True)
         note = {"decoder": recipe.decode.type, "note": "train-decoder applies only to decode.type datasetgan"}
@@ -98,7 +100,6 @@ def train_decoder(recipe: Recipe, root: Path = Path("."), log=lambda message: No
         raise UserError(
             f"annotations/{recipe.name}: seeds {missing[:8]} have no samples; run `synth synthesize {recipe.name}`"
         )
-    settings = recipe.decode
     values = [0, *recipe.taxonomy.ids]
     source = settings.features.build(recipe.context())
     try:

@@ -31,7 +31,11 @@ DOCS = "data_docs"
 
 def expected_rows(recipe: Recipe, variant: str) -> int:
     """Composites: ``mix.count``; stylized: one per generated sample, like the base."""
-    return recipe.mix.count if variant == "mixed" else recipe.num_samples  # type: ignore[union-attr]
+    if variant != "mixed":
+        return recipe.num_samples
+    if recipe.mix is None:  # recipe_variants lists "mixed" only for a recipe with a mix section
+        raise ValueError(f"{recipe.name}: no mix section, so no mixed variant")
+    return recipe.mix.count
 
 
 @dataclass

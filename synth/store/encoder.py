@@ -119,10 +119,11 @@ class ProcessEncoder:
             from synth.store.records import sample_row
 
             start = time.perf_counter()
-            item = sample_row(sample, self.image_format)
+            row = sample_row(sample, self.image_format)
             if probe:
                 self._encode_s, self._probed = time.perf_counter() - start, (time.perf_counter(), self._puts)
-            size = len(item["image"]) + len(item["mask"] or b"") + sum(len(data) for _, data in item["arrays"])
+            size = len(row["image"]) + len(row["mask"] or b"") + sum(len(data) for _, data in row["arrays"])
+            item: dict | Sample = row  # encoded here, or (below) left for the child to encode
         else:
             item = sample
             size = sum(a.nbytes for a in (sample.image, sample.mask, *sample.arrays.values()) if a is not None)

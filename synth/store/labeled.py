@@ -25,7 +25,7 @@ class Labeled:
     image_png: bytes
     mask_png: bytes | None
     provenance: dict = field(default_factory=dict)
-    class_fraction: list[float] | None = None
+    class_fraction: list[float] = field(default_factory=list)  # per class id; only masks shards store it
     shard: str = ""
 
     @cached_property
@@ -36,11 +36,18 @@ class Labeled:
     def mask(self) -> np.ndarray | None:
         return None if self.mask_png is None else decode_png(self.mask_png)
 
+    @property
+    def required_mask(self) -> np.ndarray:
+        """``mask`` of a row that must have one (a decoded or mixed sample), or one line naming the row."""
+        if self.mask is None:
+            raise UserError(f"{self.shard}: seed {self.seed} has no mask")
+        return self.mask
+
 
 def paired_shards(samples_dir: Path, masks_dir: Path, rerun: str) -> list[tuple[Path, Path]]:
     """(samples shard, masks shard) by index; a missing or extra masks shard means decode is out of date."""
-    samples = {shard_name(p).index: p for p in list_shards(samples_dir)}
-    masks = {shard_name(p).index: p for p in list_shards(masks_dir)}
+    samples = {shard_name(p).number: p for p in list_shards(samples_dir)}
+    masks = {shard_name(p).number: p for p in list_shards(masks_dir)}
     if not samples:
         raise UserError(f"{samples_dir}: no samples shards; run `{rerun}` first")
     if set(samples) != set(masks):

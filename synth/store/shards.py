@@ -44,9 +44,10 @@ def group_seeds(seeds: Iterable[int], samples_per_shard: int) -> dict[int, tuple
 
 
 class ShardName(NamedTuple):
-    """What a shard's file name says: its index in the plan and the key of its contents."""
+    """What a shard's file name says: its number in the plan (NNNNN) and the key of its contents. (``number``, not
+    ``index``: a tuple already has an ``index`` method.)"""
 
-    index: int
+    number: int
     key: str
 
 

@@ -70,7 +70,7 @@ def caption_variant(
 class TokenSpans:
     """Positions (with BOS) of every occurrence of each class word, singular or plural, in a tokenized caption."""
 
-    def __init__(self, tokenizer):
+    def __init__(self, tokenizer) -> None:
         self.forms: list[list[list[int]]] = []
         for name in CLASS_NAMES:
             plural = _PLURALS.get(name, name + "s")
@@ -78,7 +78,7 @@ class TokenSpans:
             self.forms.append([list(f) for f in sorted(forms, key=len, reverse=True)])
 
     def find(self, ids: list[int], label: int) -> list[int]:
-        positions = []
+        positions: list[int] = []
         for form in self.forms[label]:
             n = len(form)
             for start in range(1, len(ids) - n + 1):

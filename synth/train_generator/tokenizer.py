@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gzip
 from pathlib import Path
+from typing import cast
 
 from synth.errors import UserError
 
@@ -47,7 +48,8 @@ def write_clip_tokenizer(bpe_gz: Path, folder: Path) -> Path:
     tokens = base + [b + "</w>" for b in base] + ["".join(m) for m in merges] + ["<|startoftext|>", "<|endoftext|>"]
     tokenizer = CLIPTokenizer(
         vocab={t: i for i, t in enumerate(tokens)},
-        merges=merges,
+        # tokenizers' BPE takes (left, right) pairs; transformers annotates the argument as list[str]
+        merges=cast("list[str]", merges),
         model_max_length=77,
         pad_token="<|endoftext|>",
     )

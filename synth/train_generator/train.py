@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -117,7 +118,8 @@ def train_generator(cfg: TrainGeneratorConfig, root: Path, log: Callable[[str], 
     checkpoints.mkdir(parents=True, exist_ok=True)
     tokenizer_dir = write_clip_tokenizer(root / cfg.bpe, checkpoints / "tokenizer")
     tokenizer = CLIPTokenizer.from_pretrained(tokenizer_dir)
-    size = ModelSize(**{k: tuple(v) if isinstance(v, list) else v for k, v in cfg.size.items()})
+    overrides: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in cfg.size.items()}
+    size = ModelSize(**overrides)
 
     data = make_train_set(cfg.compositions, cfg.seed, cfg.item_mix, cfg.fashion_root)
     images = torch.from_numpy(data.images).float().div(127.5).sub(1.0)[:, None].expand(-1, 3, -1, -1)

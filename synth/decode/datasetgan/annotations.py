@@ -20,7 +20,7 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -106,14 +106,14 @@ def pick_covering(presence: dict[int, Collection[int]], count: int, class_ids: l
     counts = dict.fromkeys(class_ids, 0)
     candidates = sorted(presence)
     for _ in range(min(count, len(candidates))):
-        best, best_gain = None, -1.0
+        best, best_gain = candidates[0], -1.0  # the first candidate always beats -1
         for seed in candidates:
             gain = sum(1.0 / (1 + counts[c]) for c in presence[seed] if c in counts)
             if gain > best_gain + 1e-12:
                 best, best_gain = seed, gain
-        picked.append(best)  # type: ignore[arg-type]
+        picked.append(best)
         candidates.remove(best)
-        for c in presence[best]:  # type: ignore[index]
+        for c in presence[best]:
             if c in counts:
                 counts[c] += 1
     return sorted(picked)
@@ -138,7 +138,7 @@ def export_for_annotation(
     if not shards:
         raise UserError(f"data/{context.name}/samples: no samples shards; run `synth synthesize {context.name}` first")
     done = set(load_annotations(context, root))
-    seeds = []
+    seeds: list[int] = []
     for shard in shards:
         seeds.extend(int(s) for s in read_shard(shard, ["seed"]).column("seed").to_pylist())
     if drawn is None:
@@ -158,7 +158,7 @@ def export_for_annotation(
 
 
 def write_guide(context: DatasetContext, version: str, out: Path, seeds: list[int]) -> None:
-    classes = [{"id": BACKGROUND_ID, "name": "background", "color": "#000000", "parent": None}]
+    classes: list[dict[str, Any]] = [{"id": BACKGROUND_ID, "name": "background", "color": "#000000", "parent": None}]
     classes += [{"id": c.id, "name": c.name, "color": c.color, "parent": c.parent} for c in context.taxonomy.classes]
     guide = {
         "recipe": context.name,

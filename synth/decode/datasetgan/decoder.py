@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 class DatasetGANConfig(DecoderConfig, ImageEvidenceSettings):
     type: Literal["datasetgan"] = "datasetgan"
-    features: FeatureSettings = Field(description="Where pixel features come from (captured, sd_unet, stylegan2).")  # type: ignore[valid-type]
+    features: FeatureSettings = Field(description="Where pixel features come from (captured, sd_unet, stylegan2).")
     ensemble: int = Field(default=10, ge=1, le=50, description="MLPs in the ensemble.")
     batch_size: int = Field(default=64, ge=2, description="Pixels per optimisation step.")
     lr: float = Field(default=1e-3, gt=0)
@@ -100,6 +100,8 @@ class DatasetGANConfig(DecoderConfig, ImageEvidenceSettings):
 
 
 class DatasetGANDecoder(Decoder):
+    config: DatasetGANConfig
+
     def attach(self, paths: DatasetPaths) -> None:
         from synth.decode.datasetgan.ensemble import Ensemble
 

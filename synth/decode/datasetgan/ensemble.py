@@ -192,7 +192,7 @@ def _train_member(features, targets, mean, std, num_classes, settings: TrainSett
     model = make_mlp(features.shape[1], num_classes)
     optimiser = torch.optim.Adam(model.parameters(), lr=settings.lr)
     loss_fn = nn.CrossEntropyLoss()
-    best = (math.inf, 0.0, None)
+    best: tuple[float, float, dict[str, torch.Tensor] | None] = (math.inf, 0.0, None)  # loss, accuracy, weights
     epochs, bad = 0, 0
     for epoch in range(settings.max_epochs):
         model.train()
@@ -217,6 +217,8 @@ def _train_member(features, targets, mean, std, num_classes, settings: TrainSett
             bad += 1
             if bad >= settings.patience:  # early stopping; keep the best epoch's weights
                 break
+    if best[2] is None:  # max_epochs >= 1 and the first epoch always improves on inf, unless its loss is nan
+        raise RuntimeError(f"member seed {seed}: no epoch reached a finite validation loss")
     model.load_state_dict(best[2])
     return model.eval(), MemberStats(epochs, float(best[0]), float(best[1]))
 

@@ -63,7 +63,8 @@ class SDUnetFeatures(FeatureSource):
             raise UserError(
                 f"decode.features.model: cannot load {config.model!r}: {str(error).splitlines()[0]}"
             ) from None
-        for module in (self.unet, self.vae, self.text_encoder):
+        modules: tuple[torch.nn.Module, ...] = (self.unet, self.vae, self.text_encoder)
+        for module in modules:
             module.to(config.device).eval().requires_grad_(False)
         self.dtype = dtype
         n_blocks = len(self.unet.up_blocks)

@@ -1,4 +1,4 @@
-"""Commands of the few-shot (DatasetGAN) workflow: hand samples to annotators, take masks back, train."""
+"""``synth annotate ...``: hand samples to annotators and take their masks back (DatasetGAN)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,8 @@ from typing import Annotated
 import typer
 
 from synth.cli.app import ROOT, app, echo, load
+from synth.cli.options import NAME
 from synth.core.paths import DatasetPaths
-
-NAME = Annotated[str, typer.Argument(help="Recipe name (recipes/NAME.yaml).")]
 
 annotate = typer.Typer(help="Human annotations of generated samples (DatasetGAN).", no_args_is_help=True)
 app.add_typer(annotate, name="annotate")
@@ -44,16 +43,3 @@ def annotate_import(
     recipe = load(name)
     seeds = import_annotations(recipe.context(), set(recipe.all_seeds()), ROOT, folder)
     echo(f"annotate import {recipe.name}: {len(seeds)} annotations stored in annotations/{recipe.name}")
-
-
-@app.command("train-decoder")
-def train_decoder(
-    name: NAME,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No per-member log lines.")] = False,
-    force: Annotated[bool, typer.Option(help="Retrain even if the checkpoint is up to date.")] = False,
-) -> None:
-    """Train the DatasetGAN label decoder on annotations/NAME into data/NAME/decoder (other decoders: a marker)."""
-    from synth.stages.train_decoder import train_decoder as run
-
-    recipe = load(name)
-    echo(run(recipe, ROOT, log=(lambda m: None) if quiet else echo, force=force).summary(recipe.name))

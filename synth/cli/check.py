@@ -1,4 +1,4 @@
-"""Commands about recipes themselves: check them."""
+"""``synth check``: validate recipes, every problem as `file: field: what is wrong`."""
 
 from __future__ import annotations
 

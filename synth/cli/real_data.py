@@ -1,4 +1,4 @@
-"""`synth real-data ...`: write the committed real image sets (not a DVC stage: their files are committed)."""
+"""``synth real-data ...``: write the committed real image sets (not a DVC stage: their files are committed)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,111 @@
+"""The local executor's parallel form: worker processes on this machine, each computing on one torch thread.
+
+Generation computes on ``ShardWork.threads`` (one) torch threads so that its bytes never depend on the machine
+(synth/core/torch_runtime.py): one process then uses one core. To use the others with the same bytes, this module
+starts ``workers`` fresh interpreters (spawn: this process may hold torch's thread pools, which a forked child
+would inherit half-initialised). Each runs ``ShardWork.setup`` once, then takes whole shards from a shared queue,
+makes each with the same ``ShardWork.make`` the one-process executor and the Ray actors run, and writes it
+atomically into the output folder; progress and finished shard names come back on an event queue. A worker that
+fails sends its error (a ``UserError`` stays one line) and the run stops; one that dies (killed, out of memory)
+stops it too, leaving only the shards already finished, each complete.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import queue
+import traceback
+from concurrent.futures import Future
+from pathlib import Path
+
+from synth.backends.work import ShardJob, ShardWork
+from synth.core.torch_runtime import fixed_threads
+from synth.errors import UserError
+from synth.store.shards import read_shard, write_atomic
+
+POLL_SECONDS = 1.0  # how often the driver looks for a worker that died without a word
+
+
+class WorkerFailed(RuntimeError):
+    """A worker process raised something other than a ``UserError``: its traceback, as the worker printed it."""
+
+
+def run_in_processes(work: ShardWork, jobs: list[ShardJob], out_dir: Path, advance, workers: int) -> list[str]:
+    """Make ``jobs`` into ``out_dir`` on ``workers`` processes; the shard names written, in job order."""
+    context = multiprocessing.get_context("spawn")
+    tasks, events = context.Queue(), context.Queue()
+    for job in jobs:
+        tasks.put(job)
+    for _ in range(workers):
+        tasks.put(None)  # one stop sign per worker, after every job
+    procs = [
+        context.Process(target=_serve, args=(work, tasks, events, str(out_dir)), name=f"{work.kind}-{i}", daemon=True)
+        for i in range(workers)
+    ]
+    for proc in procs:
+        proc.start()
+    written: set[str] = set()
+    try:
+        _collect(events, procs, advance, written)
+    except BaseException:
+        tasks.cancel_join_thread()  # the workers are stopped below; nobody reads what is left in the queue
+        for proc in procs:
+            proc.terminate()
+        raise
+    finally:
+        for proc in procs:
+            proc.join()
+    return [job.plan.filename for job in jobs if job.plan.filename in written]
+
+
+def _collect(events, procs, advance, written: set[str]) -> None:
+    """Forward progress and finished shards until every worker has said it is done; raise what a worker raised."""
+    done = 0
+    while done < len(procs):
+        try:
+            kind, value = events.get(timeout=POLL_SECONDS)
+        except queue.Empty:
+            for proc in procs:
+                if proc.exitcode not in (None, 0):
+                    raise WorkerFailed(f"worker process {proc.name} died (exit code {proc.exitcode})") from None
+            continue
+        if kind == "progress":
+            advance(value)
+        elif kind == "shard":
+            written.add(value)
+        elif kind == "done":
+            done += 1
+        elif kind == "user_error":
+            raise UserError(value)
+        else:
+            raise WorkerFailed(f"a worker process failed:\n{value}")
+
+
+def _serve(work: ShardWork, tasks, events, out_dir: str) -> None:
+    """A worker's life: set up once, make shards until the stop sign, tear down; every outcome goes to ``events``."""
+    try:
+        with fixed_threads(work.threads):
+            state = work.parallel_setup()()
+        failed = True
+        try:
+            while (job := tasks.get()) is not None:
+                _make_one(work, state, job, Path(out_dir), events)
+            failed = False
+        finally:
+            if work.teardown is not None:
+                work.teardown(state, failed)
+    except UserError as error:
+        events.put(("user_error", str(error)))
+    except BaseException:
+        events.put(("error", traceback.format_exc()))
+    else:
+        events.put(("done", None))
+
+
+def _make_one(work: ShardWork, state, job: ShardJob, out_dir: Path, events) -> None:
+    source = read_shard(Path(job.source), list(work.source_columns)) if work.source_columns else None
+    with fixed_threads(work.threads):
+        made = work.make(state, job, source, lambda n=1: events.put(("progress", n)))
+    table = made.result() if isinstance(made, Future) else made  # a Future where the work encodes beside itself
+    write_atomic(table, out_dir / job.plan.filename)
+    events.put(("shard", job.plan.filename))

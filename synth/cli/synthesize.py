@@ -1,0 +1,33 @@
+"""``synth synthesize``: generate samples (locally or on Ray, see synth/backends)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from synth.cli.app import ROOT, app, echo, load
+from synth.cli.options import ADDRESS, BACKEND, GPUS, NAME, QUIET, STORE, WORKERS, backend_options
+
+
+@app.command()
+def synthesize(
+    name: NAME,
+    limit: Annotated[int | None, typer.Option(min=1, help="Only the first N seeds: a quick preview subset.")] = None,
+    quiet: QUIET = False,
+    backend: BACKEND = "local",
+    address: ADDRESS = None,
+    workers: WORKERS = None,
+    gpus_per_worker: GPUS = 0.0,
+    store: STORE = None,
+) -> None:
+    """Generate images and raw label evidence into data/NAME/samples (finished shards are kept)."""
+    from synth.stages.synthesize import synthesize as run
+
+    options = backend_options(backend, address, workers, gpus_per_worker, store, None)
+    recipe = load(name)
+    echo(
+        run(recipe, ROOT, limit=limit, show_progress=not quiet, backend=backend, backend_options=options).summary(
+            "synthesize"
+        )
+    )
