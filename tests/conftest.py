@@ -63,6 +63,20 @@ def tiny_recipe(**changes) -> dict:
     return recipe
 
 
+NIGHT = {"background_palette": "night", "tint": [0.6, 0.8, 1.3], "gamma": 1.4}
+
+
+def variant_recipe(**changes) -> dict:
+    """The tiny recipe with small mix and stylize sections (the settings tests/test_mixing.py and
+    tests/test_adaptation.py use), so a whole pipeline stays to seconds."""
+    data = tiny_recipe()
+    data["mix"] = {"count": 12, "samples_per_shard": 5, "seed": 7, "pairing": "cross-class"}
+    data["target"] = {"images": {"type": "scenes", "seeds": {"start": 1000, "stop": 1008}, "generator": NIGHT}}
+    data["stylize"] = {"method": "reinhard", "strength": 1.0}
+    data.update(changes)
+    return data
+
+
 def cli_env(root: Path) -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = str(root)
@@ -197,6 +211,30 @@ def tiny_reproduced(tmp_path_factory) -> Project:
     """Template: ``tiny_project`` after a whole `dvc repro` (not committed)."""
     proj = tiny_project(tmp_path_factory.mktemp("tiny-reproduced") / "project")
     proj.dvc("repro")
+    return proj
+
+
+@pytest.fixture(scope="session")
+def tiny_variants_base(tmp_path_factory, tiny_decoded: Project) -> Project:
+    """Template: ``tiny_decoded`` with ``variant_recipe()`` committed (its generator is the tiny recipe's, so the
+    decoded samples are its own), validated and built before any variant exists."""
+    proj = clone_project(tiny_decoded, tmp_path_factory.mktemp("tiny-variants-base") / "project")
+    proj.write_recipe(variant_recipe())
+    proj.commit("variants")
+    proj.synth("validate", "tiny")
+    proj.synth("build", "tiny")
+    return proj
+
+
+@pytest.fixture(scope="session")
+def tiny_variants(tmp_path_factory, tiny_variants_base: Project) -> Project:
+    """Template: ``tiny_variants_base`` after `synth mix`, `target`, `stylize` and `validate-variants`."""
+    proj = clone_project(tiny_variants_base, tmp_path_factory.mktemp("tiny-variants") / "project")
+    proj.synth("mix", "tiny", "--quiet")
+    proj.synth("target", "tiny")
+    proj.synth("stylize", "tiny", "--quiet")
+    result = proj.synth("validate-variants", "tiny")
+    assert "mixed passed" in result.stderr and "stylized passed" in result.stderr
     return proj
 
 

@@ -98,7 +98,7 @@ def test_the_card_explains_columns_labels_limits_and_shows_a_preview(built_proje
     assert "preview.png" not in json.loads((out / "lineage.json").read_text())["files"]  # not data
 
 
-def test_the_cards_transformers_conventions_hold_on_a_built_row(decoded):
+def test_the_cards_transformers_conventions_hold_on_a_built_row(built_project):
     """What the card tells transformers users, checked on a built row: SegFormer with ``do_reduce_labels=False``
     trains on the mask's ids as they are (with ``True`` background would become 255 and every class shift down
     by one, as the card warns); the card's `instances` snippet, run as written, gives Mask2Former one binary mask
@@ -108,7 +108,7 @@ def test_the_cards_transformers_conventions_hold_on_a_built_row(decoded):
     from datasets import load_dataset
     from transformers import Mask2FormerImageProcessor, SegformerImageProcessor
 
-    decoded.synth("build", "tiny")
+    decoded = built_project  # `synth build` of the validated tiny recipe
     out = decoded.root / "build/tiny"
     text = (out / "README.md").read_text()
     assert "- `instances`: " in text and "do_reduce_labels=False" in text

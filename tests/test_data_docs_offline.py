@@ -11,17 +11,14 @@ LOADS_REMOTE = re.compile(r'<(?:script|link|img)\b[^>]*\b(?:src|href)="https?://
 
 
 @pytest.fixture(scope="module")
-def docs(tmp_path_factory):
-    from conftest import copy_project, tiny_recipe
+def docs(tmp_path_factory, tiny_decoded):
+    from conftest import clone_project, tiny_recipe
 
-    project = copy_project(tmp_path_factory.mktemp("docs") / "project")
+    project = clone_project(tiny_decoded, tmp_path_factory.mktemp("docs") / "project")  # synthesized, decoded
     recipe = tiny_recipe()
     recipe["validation"]["min_component_pixels"] = 100_000  # a warning-severity rule every mask fails
     project.write_recipe(recipe)
-    project.use_recipes("tiny")
-    project.commit("initial")
-    project.synth("synthesize", "tiny", "--quiet")
-    project.synth("decode", "tiny", "--quiet")
+    project.commit("a warning every mask fails")
     result = project.synth("validate", "tiny")
     assert "Data Docs still load" not in result.stderr
     return project.root / "reports/tiny/data_docs"

@@ -223,8 +223,8 @@ def test_import_png_labelme_and_cvat(project):
     assert [e["source"].split(":")[0] for e in manifest["annotations"]] == ["png", "labelme", "cvat-mask-1.1"]
 
 
-def test_export_writes_images_and_guide(project):
-    project.synth("synthesize", "tiny", "--quiet")
+def test_export_writes_images_and_guide(decoded_project):
+    project = decoded_project  # the tiny recipe synthesized (and decoded)
     out = project.root / "handout"
     project.synth("annotate", "export", "tiny", "--count", "5", "--out", str(out))
     images = sorted((out / "images").glob("seed-*.png"))

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from synth.generate.base import Generator
-from tests.conftest import Project, tiny_recipe
+from tests.conftest import Project, clone_project, tiny_project, tiny_recipe
 
 BLANK_SEEDS = (3, 17)  # samples whose image the test generator leaves black while their mask stays
 
@@ -134,13 +134,22 @@ class _PlainBackground(Generator):
         return out
 
 
-def _plain_project(project: Project, **validation) -> Project:
-    from synth.recipe.load import parse_recipe
-    from synth.stages.synthesize import synthesize
-
+def _plain_recipe(**validation) -> dict:
     data = tiny_recipe()
     # the two black images are near-duplicates of each other: that check is not what these tests are about
     data["validation"] |= {"plain_background": True, "max_duplicate_fraction": 0.1, **validation}
+    return data
+
+
+@pytest.fixture(scope="module")
+def plain_decoded(tmp_path_factory) -> Project:
+    """_PlainBackground's samples synthesized and decoded once (decode reads no validation setting); each test
+    copies it and sets the thresholds it needs."""
+    from synth.recipe.load import parse_recipe
+    from synth.stages.synthesize import synthesize
+
+    project = tiny_project(tmp_path_factory.mktemp("plain") / "project")
+    data = _plain_recipe()
     project.write_recipe(data)
     recipe = parse_recipe(data, "tiny.yaml")
     synthesize(
@@ -150,10 +159,22 @@ def _plain_project(project: Project, **validation) -> Project:
     return project
 
 
-def test_flagged_samples_are_excluded_from_the_build_and_shown_in_the_report(project):
+@pytest.fixture
+def plain(tmp_path: Path, plain_decoded: Project):
+    """This test's own copy of ``plain_decoded``; call it with the validation thresholds the test needs."""
+    project = clone_project(plain_decoded, tmp_path / "project")
+
+    def with_validation(**validation) -> Project:
+        project.write_recipe(_plain_recipe(**validation))
+        return project
+
+    return with_validation
+
+
+def test_flagged_samples_are_excluded_from_the_build_and_shown_in_the_report(plain):
     from datasets import load_dataset
 
-    _plain_project(project, max_flagged_fraction=0.1)
+    project = plain(max_flagged_fraction=0.1)
     result = project.synth("validate", "tiny")
     assert "label checks: 2 samples (5.0%)" in result.stderr
     details = json.loads((project.root / "reports/tiny/validation_details.json").read_text())
@@ -183,8 +204,8 @@ def test_flagged_samples_are_excluded_from_the_build_and_shown_in_the_report(pro
     assert "boundary precision" in gallery  # the scores beside every gallery sample
 
 
-def test_the_gate_fails_when_more_samples_than_allowed_are_flagged(project):
-    _plain_project(project, max_flagged_fraction=0.02)
+def test_the_gate_fails_when_more_samples_than_allowed_are_flagged(plain):
+    project = plain(max_flagged_fraction=0.02)
     result = project.synth("validate", "tiny", check=False)
     assert result.returncode == 1, result.stdout + result.stderr
     assert "validation.max_labels_off_content" in result.stderr
@@ -203,10 +224,10 @@ def _shifted_copy(source: Path, dest: Path) -> Path:
     return dest
 
 
-def test_check_labels_agrees_with_the_gate_and_scores_shifted_masks_lower(project):
+def test_check_labels_agrees_with_the_gate_and_scores_shifted_masks_lower(plain):
     from datasets import load_dataset
 
-    _plain_project(project, max_flagged_fraction=0.1)
+    project = plain(max_flagged_fraction=0.1)
     project.synth("validate", "tiny")
     project.synth("build", "tiny")
     result = project.synth("check-labels", "build/tiny", "--out", "audit.parquet", "--recipe", "tiny", "--no-rank")
@@ -242,11 +263,8 @@ def test_check_labels_agrees_with_the_gate_and_scores_shifted_masks_lower(projec
         (["build/tiny", "--out", "a.csv", "--judge", "magic"], "--judge magic: unknown judge"),
     ],
 )
-def test_check_labels_bad_input_is_one_line_exit_2(project, args, message):
-    project.synth("synthesize", "tiny")
-    project.synth("decode", "tiny", "--quiet")
-    project.synth("validate", "tiny")
-    project.synth("build", "tiny")
+def test_check_labels_bad_input_is_one_line_exit_2(built_project, args, message):
+    project = built_project  # the tiny recipe built
     result = project.synth("check-labels", *args, check=False)
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0 and message in result.stderr
@@ -278,10 +296,9 @@ def tiny_clip(folder: Path) -> Path:
     return folder
 
 
-def test_the_validate_stage_runs_a_clip_judge_and_refuses_a_bad_judge_in_one_line(project, tmp_path):
+def test_the_validate_stage_runs_a_clip_judge_and_refuses_a_bad_judge_in_one_line(decoded_project, tmp_path):
     clip = tiny_clip(tmp_path / "clip")
-    project.synth("synthesize", "tiny")
-    project.synth("decode", "tiny", "--quiet")
+    project = decoded_project  # the tiny recipe synthesized and decoded
     validation = project.read_recipe("tiny")["validation"]
     details = project.root / "reports/tiny/validation_details.json"
 

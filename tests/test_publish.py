@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from tests.conftest import tiny_recipe
+from tests.conftest import clone_project, tiny_recipe, variant_recipe
 from tests.hubserver import HubServer
 
 pytestmark = pytest.mark.slow
@@ -36,15 +36,21 @@ def hub(monkeypatch, tmp_path):
         yield server
 
 
-@pytest.fixture
-def built(project):
+@pytest.fixture(scope="module")
+def built_with_hub_repo(tmp_path_factory, tiny_validated):
+    """The validated tiny project (conftest's template) with ``hub_repo`` set and committed, then built (a Hub
+    repository name changes no sample and no validation result, only the card and lineage the build writes)."""
+    project = clone_project(tiny_validated, tmp_path_factory.mktemp("publish") / "project")
     project.write_recipe(tiny_recipe(hub_repo="synth-org/tiny"))
     project.commit("hub repo")
-    for stage in ("synthesize", "decode"):
-        project.synth(stage, "tiny", "--quiet")
-    project.synth("validate", "tiny")
     project.synth("build", "tiny")
     return project
+
+
+@pytest.fixture
+def built(tmp_path, built_with_hub_repo):
+    """This test's own copy of ``built_with_hub_repo``."""
+    return clone_project(built_with_hub_repo, tmp_path / "project")
 
 
 def local_rows(project) -> dict:
@@ -141,19 +147,12 @@ def test_refusals(built, hub, monkeypatch):
     )
 
 
-def test_every_config_goes_up_in_the_same_commit(project, hub):
+def test_every_config_goes_up_in_the_same_commit(tmp_path, tiny_variants, hub):
     """A recipe with variants: the one commit holds the default config and every variant config, byte for byte
     what build/tiny holds, and the Hub serves a variant config by name at the tag."""
-    from tests.test_variants import variant_recipe
-
+    project = clone_project(tiny_variants, tmp_path / "project")  # every variant made and validated
     project.write_recipe(variant_recipe(hub_repo="synth-org/tiny"))
-    project.commit("variants")
-    for stage in ("synthesize", "decode", "mix"):
-        project.synth(stage, "tiny", "--quiet")
-    project.synth("target", "tiny")
-    project.synth("stylize", "tiny", "--quiet")
-    project.synth("validate", "tiny")
-    project.synth("validate-variants", "tiny")
+    project.commit("hub repo")
     project.synth("build", "tiny")
     project.synth("publish", "tiny")
 

@@ -6,6 +6,7 @@ seeds written the way ``real/fashion-mnist/*.parquet`` is (PNG image and mask co
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -60,10 +61,20 @@ def real_recipe(**evaluate) -> dict:
     return tiny_recipe(seeds=[{"start": 0, "stop": 20}], evaluate=settings)
 
 
+@pytest.fixture(scope="module")
+def real_files(tmp_path_factory) -> Path:
+    """The "real" eval (seeds 600-611) and reference (700-719) sets, written once: tests only read them."""
+    root = tmp_path_factory.mktemp("real-sets")
+    write_labeled_parquet(root, "real/eval.parquet", (600, 612))
+    write_labeled_parquet(root, "real/train.parquet", (700, 720))
+    return root / "real"
+
+
 @pytest.fixture
-def real_sets(tmp_path: Path) -> Path:
-    write_labeled_parquet(tmp_path, "real/eval.parquet", (600, 612))
-    write_labeled_parquet(tmp_path, "real/train.parquet", (700, 720))
+def real_sets(tmp_path: Path, real_files: Path) -> Path:
+    """A project root of this test's own holding ``real_files`` at real/ and an empty recipes/."""
+    shutil.copytree(real_files, tmp_path / "real")
+    (tmp_path / "recipes").mkdir()
     return tmp_path
 
 
@@ -208,15 +219,9 @@ def test_recipes_without_the_new_settings_dump_as_before():
 
 
 @pytest.mark.slow
-def test_evaluate_stage_scores_on_a_real_set_through_dvc_repro(project):
-    import shutil
-
-    write_labeled_parquet(project.root / "scratch", "real/eval.parquet", (600, 612))
-    write_labeled_parquet(project.root / "scratch", "real/train.parquet", (700, 720))
+def test_evaluate_stage_scores_on_a_real_set_through_dvc_repro(project, real_files):
     for name in ("eval.parquet", "train.parquet"):
-        shutil.move(project.root / "scratch/real" / name, project.root / "real" / name)
-
-    shutil.rmtree(project.root / "scratch")
+        shutil.copy2(real_files / name, project.root / "real" / name)
     project.write_recipe(real_recipe())
     project.use_recipes("tiny")
     project.commit("real evaluation")

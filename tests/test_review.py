@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REPO, Project, copy_project, tiny_recipe
+from conftest import REPO, Project, clone_project, tiny_recipe
 from PIL import Image
 
 from synth.publish.review_image import GAP, HEADER
@@ -33,15 +33,12 @@ def head_recipe() -> dict:
 
 
 @pytest.fixture(scope="module")
-def history(tmp_path_factory) -> tuple[Project, str, Path]:
+def history(tmp_path_factory, tiny_reproduced: Project) -> tuple[Project, str, Path]:
     """Base commit built and pushed to a local remote; head commit changed and built; metrics JSON committed."""
     tmp = tmp_path_factory.mktemp("review")
-    project = copy_project(tmp / "project")
-    project.write_recipe(tiny_recipe())
-    project.use_recipes("tiny")
+    project = clone_project(tiny_reproduced, tmp / "project")  # the tiny recipe after `dvc repro`
     remote = tmp / "remote"
     project.dvc("remote", "add", "-d", "shared", str(remote))
-    project.dvc("repro")
     project.commit("base: tiny 1.0.0 built")
     project.dvc("push")
     base = project.git("rev-parse", "HEAD").stdout.strip()

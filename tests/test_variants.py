@@ -15,20 +15,7 @@ from synth.recipe.schema import Splits
 from synth.splits import split_of
 from synth.store.codec import decode_png
 from synth.store.shards import list_shards, read_shard
-from tests.conftest import tiny_recipe
-
-NIGHT = {"background_palette": "night", "tint": [0.6, 0.8, 1.3], "gamma": 1.4}
-
-
-def variant_recipe(**changes) -> dict:
-    """The tiny recipe with small mix and stylize sections (the settings tests/test_mixing.py and
-    tests/test_adaptation.py use), so a whole pipeline stays to seconds."""
-    data = tiny_recipe()
-    data["mix"] = {"count": 12, "samples_per_shard": 5, "seed": 7, "pairing": "cross-class"}
-    data["target"] = {"images": {"type": "scenes", "seeds": {"start": 1000, "stop": 1008}, "generator": NIGHT}}
-    data["stylize"] = {"method": "reinhard", "strength": 1.0}
-    data.update(changes)
-    return data
+from tests.conftest import clone_project, variant_recipe
 
 
 def files(directory) -> dict[str, bytes]:
@@ -44,26 +31,16 @@ def shard_rows(folder, columns=("seed", "mask", "provenance")) -> dict[int, dict
 
 
 @pytest.fixture
-def base_built(project):
+def base_built(tmp_path, tiny_variants_base):
     """The base dataset built before any variant exists: the reference for the default config's bytes."""
-    project.write_recipe(variant_recipe())
-    project.commit("variants")
-    for stage in ("synthesize", "decode"):
-        project.synth(stage, "tiny", "--quiet")
-    project.synth("validate", "tiny")
-    project.synth("build", "tiny")
+    project = clone_project(tiny_variants_base, tmp_path / "project")
     return project, files(project.root / "build/tiny/data")
 
 
 @pytest.fixture
-def with_variants(base_built):
-    project, default_bytes = base_built
-    project.synth("mix", "tiny", "--quiet")
-    project.synth("target", "tiny")
-    project.synth("stylize", "tiny", "--quiet")
-    result = project.synth("validate-variants", "tiny")
-    assert "mixed passed" in result.stderr and "stylized passed" in result.stderr
-    return project, default_bytes
+def with_variants(tmp_path, tiny_variants_base, tiny_variants):
+    """``base_built`` after mix, target, stylize and validate-variants (which passed)."""
+    return clone_project(tiny_variants, tmp_path / "project"), files(tiny_variants_base.root / "build/tiny/data")
 
 
 def test_each_variant_is_a_config_load_dataset_reads(with_variants):
@@ -206,11 +183,8 @@ def test_unvalidated_variant_shards_are_refused(base_built):
     )
 
 
-def test_a_recipe_without_variants_gets_an_empty_summary_and_the_same_build(project):
-    for stage in ("synthesize", "decode"):
-        project.synth(stage, "tiny", "--quiet")
-    project.synth("validate", "tiny")
-    project.synth("build", "tiny")
+def test_a_recipe_without_variants_gets_an_empty_summary_and_the_same_build(built_project):
+    project = built_project  # the tiny recipe (no variants) built
     before = files(project.root / "build/tiny")
     assert "makes none" in project.synth("validate-variants", "tiny").stderr
     assert json.loads((project.root / "reports/tiny/validation-variants.json").read_text()) == {}
