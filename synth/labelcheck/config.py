@@ -91,3 +91,22 @@ class LabelCheckSettings(Strict):
     max_flagged_fraction: float = Field(
         default=0.02, ge=0, le=1, description="Share of samples allowed under a per-sample threshold."
     )
+
+
+class JudgeLabelsSettings(Strict):
+    """Judge-checked labels: a cleaning step that keeps the labels the judge rejects out of the training data
+    (``decode.judge_labels``; off unless a recipe sets it). Each labelled region (one connected component of one
+    class, specks under 12 px excepted) is named by ``judge``; a region named otherwise is rejected.
+
+    ``rejected_regions: ignore`` turns a rejected region into ignore (255): the sample stays and a segmenter learns
+    nothing from that region. ``min_agreement`` leaves a sample out of the build (and of ``evaluate``'s training set)
+    when the judge agrees with less than this share of its judged labelled pixels, measured before any region is
+    made ignore. Chosen on the real train-split canvases, never on the evaluation set (docs/validation.md)."""
+
+    judge: JudgeConfig = Field(default_factory=FashionClassifierJudgeConfig, description="Names each region.")
+    rejected_regions: Literal["keep", "ignore"] = Field(
+        default="ignore", description="ignore: a region the judge names as another class becomes ignore (255)."
+    )
+    min_agreement: float = Field(
+        default=0.0, ge=0, le=1, description="Exclude a sample whose judged labelled pixels the judge agrees with less."
+    )
