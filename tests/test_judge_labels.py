@@ -129,3 +129,14 @@ def test_the_decode_stage_judges_masks_lists_excluded_samples_and_off_changes_no
     again, _, again_names = _masks(project.root)
     assert again == off and sorted(again_names) == sorted(off_names)
     assert not (project.root / "data/tiny/masks/excluded.json").exists()
+
+    missing = {"type": "fashion-classifier", "path": str(project.root / "no-judge.safetensors")}
+    data["decode"] = {"type": "exact", "judge_labels": {"judge": missing, "min_agreement": 0.5}}
+    project.write_recipe(data)
+    result = project.synth("decode", "tiny", "--quiet", check=False)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines() == [
+        f"decode.judge_labels.judge.path: {missing['path']} is not a file; "
+        "train it with `python scripts/train_fashion_judge.py`"
+    ]
+    assert _masks(project.root)[0] == off and not (project.root / "data/tiny/masks/excluded.json").exists()

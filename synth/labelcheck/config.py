@@ -26,10 +26,11 @@ class ClipJudgeConfig(Strict):
     revision: str | None = Field(default=None, description="Hub commit to pin; ignored for a local folder.")
     template: str = Field(default="a photo of a {name}", description="Text per class; {name} is the class prompt.")
 
-    def build(self, class_prompts: list[str]) -> Judge:
+    def build(self, class_prompts: list[str], where: str = "validation.judge") -> Judge:
+        """``where``: the recipe field that names this judge, for the one-line error when it cannot load."""
         from synth.labelcheck.clip import ClipJudge
 
-        return ClipJudge.load(self, class_prompts)
+        return ClipJudge.load(self, class_prompts, where)
 
 
 class FashionClassifierJudgeConfig(Strict):
@@ -39,10 +40,11 @@ class FashionClassifierJudgeConfig(Strict):
     type: Literal["fashion-classifier"] = "fashion-classifier"
     path: str = Field(default="models/fashion-classifier/classifier.safetensors", min_length=1)
 
-    def build(self, class_prompts: list[str]) -> Judge:
+    def build(self, class_prompts: list[str], where: str = "validation.judge") -> Judge:
+        """``where``: the recipe field that names this judge, for the one-line error when it cannot load."""
         from synth.labelcheck.fashion import FashionJudge
 
-        return FashionJudge.load(self, class_prompts)
+        return FashionJudge.load(self, class_prompts, where)
 
 
 JUDGES: dict[str, type[Strict]] = {"clip": ClipJudgeConfig, "fashion-classifier": FashionClassifierJudgeConfig}

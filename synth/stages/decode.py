@@ -113,6 +113,7 @@ def decode(
     if not list_shards(paths.samples):
         raise UserError(f"{paths.samples}: no samples shards; run `synth synthesize {recipe.name}` first")
     plans = mask_shard_plans(recipe, paths.samples, recipe.decode.trained_state(paths))
+    build_judge(recipe)  # a judge that cannot load stops here, before any shard is written or removed
     work = ShardWork(
         name=recipe.name,
         kind="masks",
@@ -134,6 +135,14 @@ def decode(
     elif paths.excluded.is_file():  # a setting that excluded samples was turned off: nothing is left out now
         paths.excluded.unlink()
     return report
+
+
+def build_judge(recipe: Recipe):
+    """The judge of ``decode.judge_labels``, or None when the recipe does not check labels."""
+    gate = recipe.decode.judge_labels
+    if gate is None:
+        return None
+    return gate.judge.build([c.prompt for c in recipe.taxonomy.classes], where="decode.judge_labels.judge")
 
 
 def _trained_files(paths: DatasetPaths) -> dict[str, bytes]:
@@ -159,8 +168,7 @@ def _setup(recipe_json: dict, trained: dict[str, bytes] | Path):
     decoder = recipe.decode.build(recipe.context())
     try:
         decoder.attach(paths)
-        gate = recipe.decode.judge_labels
-        judge = None if gate is None else gate.judge.build([c.prompt for c in recipe.taxonomy.classes])
+        judge = build_judge(recipe)
     except BaseException:
         decoder.close()
         if home is not None:
