@@ -11,9 +11,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
+from pydantic import Field, SerializerFunctionWrapHandler, model_serializer
 
 from synth.core.config import Strict
 from synth.generate.base import Capability, capability_problems
+from synth.labelcheck.config import JudgeLabelsSettings
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -52,6 +54,21 @@ class DecoderConfig(Strict):
         type: str
 
     why_needed: ClassVar[str] = ""  # what it reads of the generator's output, for the error when that is missing
+
+    # Judge-checked labels, for every decoder: the decode stage judges each decoded mask (synth.labelcheck.gate),
+    # so build, evaluate and the report all see the checked masks and the samples left out.
+    judge_labels: JudgeLabelsSettings | None = Field(
+        default=None, description="Judge-checked labels (rejected regions -> ignore, low agreement -> excluded)."
+    )
+
+    @model_serializer(mode="wrap")
+    def _omit_unused(self, handler: SerializerFunctionWrapHandler) -> dict:
+        # Off, the setting stays out of the dump: recipes without it hash, key their shards and record provenance
+        # exactly as before it existed (byte-identical masks and builds).
+        data = handler(self)
+        if data.get("judge_labels", 0) is None:
+            data.pop("judge_labels")
+        return data
 
     def build(self, context: DatasetContext) -> Decoder:
         raise NotImplementedError

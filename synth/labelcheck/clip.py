@@ -38,7 +38,7 @@ class ClipJudge(Judge):
         self.text = torch.nn.functional.normalize(text, dim=-1)
 
     @classmethod
-    def load(cls, config, class_prompts: list[str]) -> ClipJudge:
+    def load(cls, config, class_prompts: list[str], where: str = "validation.judge") -> ClipJudge:
         from transformers import CLIPModel, CLIPProcessor
 
         local = Path(config.model).is_dir()
@@ -48,7 +48,7 @@ class ClipJudge(Judge):
             processor = CLIPProcessor.from_pretrained(config.model, **kwargs)
         except (OSError, ValueError) as error:
             first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-            raise UserError(f"validation.judge.model: cannot load CLIP from {config.model!r} ({first})") from None
+            raise UserError(f"{where}.model: cannot load CLIP from {config.model!r} ({first})") from None
         return cls(model, processor, class_prompts, config.template)
 
     def name_regions(self, images: list[np.ndarray], found: list[Region]) -> list[int]:

@@ -26,10 +26,11 @@ class ClipJudgeConfig(Strict):
     revision: str | None = Field(default=None, description="Hub commit to pin; ignored for a local folder.")
     template: str = Field(default="a photo of a {name}", description="Text per class; {name} is the class prompt.")
 
-    def build(self, class_prompts: list[str]) -> Judge:
+    def build(self, class_prompts: list[str], where: str = "validation.judge") -> Judge:
+        """``where``: the recipe field that names this judge, for the one-line error when it cannot load."""
         from synth.labelcheck.clip import ClipJudge
 
-        return ClipJudge.load(self, class_prompts)
+        return ClipJudge.load(self, class_prompts, where)
 
 
 class FashionClassifierJudgeConfig(Strict):
@@ -39,10 +40,11 @@ class FashionClassifierJudgeConfig(Strict):
     type: Literal["fashion-classifier"] = "fashion-classifier"
     path: str = Field(default="models/fashion-classifier/classifier.safetensors", min_length=1)
 
-    def build(self, class_prompts: list[str]) -> Judge:
+    def build(self, class_prompts: list[str], where: str = "validation.judge") -> Judge:
+        """``where``: the recipe field that names this judge, for the one-line error when it cannot load."""
         from synth.labelcheck.fashion import FashionJudge
 
-        return FashionJudge.load(self, class_prompts)
+        return FashionJudge.load(self, class_prompts, where)
 
 
 JUDGES: dict[str, type[Strict]] = {"clip": ClipJudgeConfig, "fashion-classifier": FashionClassifierJudgeConfig}
@@ -90,4 +92,23 @@ class LabelCheckSettings(Strict):
     min_label_quality: float = Field(default=0.0, ge=0, le=1, description="cleanlab's per-image label quality.")
     max_flagged_fraction: float = Field(
         default=0.02, ge=0, le=1, description="Share of samples allowed under a per-sample threshold."
+    )
+
+
+class JudgeLabelsSettings(Strict):
+    """Judge-checked labels: a cleaning step that keeps the labels the judge rejects out of the training data
+    (``decode.judge_labels``; off unless a recipe sets it). Each labelled region (one connected component of one
+    class, specks under 12 px excepted) is named by ``judge``; a region named otherwise is rejected.
+
+    ``rejected_regions: ignore`` turns a rejected region into ignore (255): the sample stays and a segmenter learns
+    nothing from that region. ``min_agreement`` leaves a sample out of the build (and of ``evaluate``'s training set)
+    when the judge agrees with less than this share of its judged labelled pixels, measured before any region is
+    made ignore. Chosen on the real train-split canvases, never on the evaluation set (docs/validation.md)."""
+
+    judge: JudgeConfig = Field(default_factory=FashionClassifierJudgeConfig, description="Names each region.")
+    rejected_regions: Literal["keep", "ignore"] = Field(
+        default="ignore", description="ignore: a region the judge names as another class becomes ignore (255)."
+    )
+    min_agreement: float = Field(
+        default=0.0, ge=0, le=1, description="Exclude a sample whose judged labelled pixels the judge agrees with less."
     )

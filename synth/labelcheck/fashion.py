@@ -19,23 +19,23 @@ class FashionJudge(Judge):
         self.classifier = classifier
 
     @classmethod
-    def load(cls, config, class_prompts: list[str]) -> FashionJudge:
+    def load(cls, config, class_prompts: list[str], where: str = "validation.judge") -> FashionJudge:
         from synth.realdata.annotator import load_classifier
 
         path = Path(config.path)
         if not path.is_file():
             raise UserError(
-                f"validation.judge.path: {path} is not a file; train it with `python scripts/train_fashion_judge.py`"
+                f"{where}.path: {path} is not a file; train it with `python scripts/train_fashion_judge.py`"
             )
         if len(class_prompts) != FASHION_CLASSES:
             raise UserError(
-                f"validation.judge: fashion-classifier names the {FASHION_CLASSES} Fashion-MNIST classes; "
+                f"{where}: fashion-classifier names the {FASHION_CLASSES} Fashion-MNIST classes; "
                 f"the taxonomy has {len(class_prompts)}"
             )
         try:
             return cls(load_classifier(path))
         except Exception as error:  # a damaged or foreign safetensors file
-            raise UserError(f"validation.judge.path: {path}: not the fashion classifier ({error})") from None
+            raise UserError(f"{where}.path: {path}: not the fashion classifier ({error})") from None
 
     def name_regions(self, images: list[np.ndarray], found: list[Region]) -> list[int]:
         import torch

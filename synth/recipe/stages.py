@@ -37,6 +37,15 @@ EVALUATE = Stage(
     ),
 )
 
+# The judge-checked labels every decoder's settings may hold (decode.judge_labels: synth/labelcheck/gate.py runs in
+# the decode stage; the settings and the judges they name are read wherever decoder settings are).
+JUDGE_CODE = (
+    "synth/labelcheck/config.py",
+    "synth/labelcheck/judge.py",
+    "synth/labelcheck/clip.py",
+    "synth/labelcheck/fashion.py",
+)
+
 # The validate stages' label checks: judges, cleanlab's ranking and the tiny UNet it cross-fits (synth/segment).
 LABEL_CHECK_CODE = (
     "synth/labelcheck",
@@ -58,11 +67,20 @@ STAGES: dict[str, Stage] = {
             "synth/decode/components.py",
             "synth/decode/image_evidence.py",
             "synth/generate",
+            *JUDGE_CODE,
             "synth/stages/train_decoder.py",
         ),
     ),
     "decode": Stage(
-        ("decode", "taxonomy"), ("synth/decode", "synth/generate", "synth/agreement.py", "synth/stages/decode.py")
+        ("decode", "taxonomy"),
+        (
+            "synth/decode",
+            "synth/generate",
+            "synth/agreement.py",
+            *JUDGE_CODE,
+            "synth/labelcheck/gate.py",
+            "synth/stages/decode.py",
+        ),
     ),
     # validate runs the recipe's judge (its weights under models/) and cleanlab's ranking (synth/labelcheck).
     "validate": Stage(

@@ -11,15 +11,19 @@ import tempfile
 from functools import partial
 from pathlib import Path
 
+import numpy as np
+
 from synth.agreement import agreement_stats
 from synth.backends.work import ShardJob, ShardWork
 from synth.core.atomic import write_text
 from synth.core.hashing import canonical_hash
+from synth.core.labels import IGNORE_ID
 from synth.core.palette import palette_bytes
 from synth.core.paths import DatasetPaths
 from synth.core.torch_runtime import NUMERICS_THREADS
-from synth.decode.base import Decoder
+from synth.decode.base import Decoded, Decoder
 from synth.errors import UserError
+from synth.labelcheck.gate import JUDGE_RULE, judge_check, judge_exclusions
 from synth.recipe import STAGES, Recipe
 from synth.stages import StageReport
 from synth.stages.runner import run_sharded
@@ -58,25 +62,43 @@ def read_shard_rows(path: Path) -> int:
 SAMPLE_COLUMNS = ["seed", "prompt", "image", "mask", "arrays", "provenance"]
 
 
-def decode_table(decoder: Decoder, recipe: Recipe, samples, source: Path | str, advance=lambda n=1: None):
-    """A masks table from a samples table; ``source`` names where the samples came from, for messages."""
+def decode_table(decoder: Decoder, recipe: Recipe, samples, source: Path | str, advance=lambda n=1: None, judge=None):
+    """A masks table from a samples table; ``source`` names where the samples came from, for messages. With
+    ``judge`` (``decode.judge_labels``), every decoded mask is judged before it is stored (synth.labelcheck.gate)."""
     class_ids = recipe.taxonomy.ids
     palette = palette_bytes(recipe.taxonomy)
-    rows = []
+    records, decoded = [], []
     for record in iter_records(samples, source):
-        decoded = decoder.decode(record)
-        rows.append(
-            {
-                "seed": record.seed,
-                "mask": encode_mask(decoded.mask, palette),
-                "confidence": None if decoded.confidence is None else encode_confidence(decoded.confidence),
-                "provenance": json.dumps(decoded.provenance, sort_keys=True, separators=(",", ":")),
-                **mask_stats(decoded.mask, class_ids, decoded.confidence),
-                **agreement_stats(record.image, decoded.mask),
-            }
-        )
+        records.append(record)
+        decoded.append(decoder.decode(record))
         advance(1)
+    if judge is not None and decoded:
+        decoded = judged(decoded, [r.image for r in records], class_ids, judge, recipe.decode.judge_labels)
+    rows = [
+        {
+            "seed": record.seed,
+            "mask": encode_mask(d.mask, palette),
+            "confidence": None if d.confidence is None else encode_confidence(d.confidence),
+            "provenance": json.dumps(d.provenance, sort_keys=True, separators=(",", ":")),
+            **mask_stats(d.mask, class_ids, d.confidence),
+            **agreement_stats(record.image, d.mask),
+        }
+        for record, d in zip(records, decoded)
+    ]
     return rows_to_table(rows, MASKS_SCHEMA)
+
+
+def judged(decoded: list[Decoded], images: list, class_ids: list[int], judge, cfg) -> list[Decoded]:
+    """The decoded masks with the judge's verdicts applied (rejected regions ignore, where the recipe says so) and
+    its agreement in their provenance, which the exclusion list reads once every shard is decoded."""
+    checked = judge_check(images, [d.mask for d in decoded], class_ids, judge, cfg)
+    out = []
+    for d, c in zip(decoded, checked):
+        confidence = d.confidence
+        if confidence is not None and c.rejected and cfg.rejected_regions == "ignore":
+            confidence = np.where(c.mask == IGNORE_ID, np.float32(0.5), confidence).astype(np.float32)
+        out.append(Decoded(c.mask, confidence, d.provenance | c.provenance))
+    return out
 
 
 def decode(
@@ -91,6 +113,7 @@ def decode(
     if not list_shards(paths.samples):
         raise UserError(f"{paths.samples}: no samples shards; run `synth synthesize {recipe.name}` first")
     plans = mask_shard_plans(recipe, paths.samples, recipe.decode.trained_state(paths))
+    build_judge(recipe)  # a judge that cannot load stops here, before any shard is written or removed
     work = ShardWork(
         name=recipe.name,
         kind="masks",
@@ -104,9 +127,22 @@ def decode(
     jobs = [ShardJob(plan, str(source)) for source, plan in plans]
     report = run_sharded(work, jobs, paths.masks, f"decode {recipe.name}", show_progress, backend, backend_options)
     listing = recipe.decode.exclusions(recipe.context(), paths.masks)
+    gate = recipe.decode.judge_labels
+    if gate is not None and gate.min_agreement > 0:
+        listing = with_judge_exclusions(listing, recipe.name, judge_exclusions(paths.masks, gate))
     if listing is not None:
         write_exclusions(paths, listing)
+    elif paths.excluded.is_file():  # a setting that excluded samples was turned off: nothing is left out now
+        paths.excluded.unlink()
     return report
+
+
+def build_judge(recipe: Recipe):
+    """The judge of ``decode.judge_labels``, or None when the recipe does not check labels."""
+    gate = recipe.decode.judge_labels
+    if gate is None:
+        return None
+    return gate.judge.build([c.prompt for c in recipe.taxonomy.classes], where="decode.judge_labels.judge")
 
 
 def _trained_files(paths: DatasetPaths) -> dict[str, bytes]:
@@ -132,26 +168,46 @@ def _setup(recipe_json: dict, trained: dict[str, bytes] | Path):
     decoder = recipe.decode.build(recipe.context())
     try:
         decoder.attach(paths)
+        judge = build_judge(recipe)
     except BaseException:
         decoder.close()
         if home is not None:
             home.cleanup()
         raise
-    return recipe, decoder, home
+    return recipe, decoder, home, judge
 
 
 def _make(state, job: ShardJob, samples, advance):
-    recipe, decoder, _ = state
-    return decode_table(decoder, recipe, samples, job.source, advance)
+    recipe, decoder, _, judge = state
+    return decode_table(decoder, recipe, samples, job.source, advance, judge)
 
 
 def _teardown(state, failed: bool) -> None:
-    _, decoder, home = state
+    _, decoder, home, _ = state
     try:
         decoder.close()
     finally:
         if home is not None:
             home.cleanup()
+
+
+def with_judge_exclusions(listing: dict | None, name: str, judged_out: list[dict]) -> dict:
+    """The decoder's exclusion listing (or a new one) with the judge's: a seed both name keeps both reasons."""
+    listing = dict(listing or {"recipe": name, "excluded": []})
+    merged = {int(e["seed"]): dict(e) for e in listing["excluded"]}
+    for entry in judged_out:
+        seed = entry["seed"]
+        merged[seed] = (
+            merged[seed] | entry | {"reason": f"{merged[seed]['reason']}; {entry['reason']}"}
+            if seed in merged
+            else entry
+        )
+    rules = [r for r in (listing.get("rule"), JUDGE_RULE) if r]
+    return listing | {
+        "rule": "; ".join(rules),
+        "excluded": [merged[s] for s in sorted(merged)],
+        "excluded_count": len(merged),
+    }
 
 
 def write_exclusions(paths: DatasetPaths, listing: dict) -> None:
