@@ -142,7 +142,7 @@ def build_judge(recipe: Recipe):
     gate = recipe.decode.judge_labels
     if gate is None:
         return None
-    return gate.judge.build([c.prompt for c in recipe.taxonomy.classes], where="decode.judge_labels.judge")
+    return gate.judge.build([c.phrase for c in recipe.taxonomy.classes], where="decode.judge_labels.judge")
 
 
 def _trained_files(paths: DatasetPaths) -> dict[str, bytes]:
