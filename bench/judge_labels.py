@@ -59,7 +59,7 @@ def main() -> None:
     excluded = read_exclusions(paths)
     rows = [r for r in load_dataset_labeled(paths.samples, paths.masks, recipe.name) if r.seed not in excluded]
     gate = (recipe.decode.judge_labels or JudgeLabelsSettings()).model_copy(update={"rejected_regions": "ignore"})
-    judge = gate.judge.build([c.prompt for c in recipe.taxonomy.classes])
+    judge = gate.judge.build([c.phrase for c in recipe.taxonomy.classes])
     images, masks = [r.image for r in rows], [r.mask for r in rows]
     checked = judge_check(images, masks, recipe.taxonomy.ids, judge, gate)
     agreement = np.array([c.agreement for c in checked])
