@@ -191,6 +191,21 @@ def test_seed_count_mismatch_fails(decoded):
     assert "expect_table_row_count_to_equal failed [seeds: value=50]: observed 40" in result.stderr
 
 
+def test_validation_counts_only_the_samples_the_build_ships(decoded):
+    """Samples the decoder leaves out (masks/excluded.json) neither count nor dilute a rate the gate checks."""
+    listing = decoded.root / "data" / "tiny" / "masks" / "excluded.json"
+    left_out = [{"seed": seed, "reason": "left out by the test"} for seed in range(0, 40, 4)]
+    listing.write_text(json.dumps({"excluded": left_out, "rule": "every fourth seed"}))
+    try:
+        result = _validate_with(decoded)
+        assert result.returncode == 0, result.stderr
+        metrics = _metrics(decoded)
+        assert metrics["samples"] == 30 and metrics["decoder_excluded"] == 10
+        assert "validate: passed" in result.stderr and ": 30 samples" in result.stderr
+    finally:
+        listing.unlink()
+
+
 def test_warning_only_failure_does_not_block(decoded):
     result = _validate_with(decoded, min_component_pixels=10**6)
     assert result.returncode == 0, result.stderr
