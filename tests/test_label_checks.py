@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -202,6 +203,8 @@ def test_flagged_samples_are_excluded_from_the_build_and_shown_in_the_report(pla
     assert "No judge" in likely_wrong
     gallery = page.split('id="gallery"')[1].split("<h2")[0]
     assert "boundary precision" in gallery  # the scores beside every gallery sample
+    shown = {int(seed) for seed in re.findall(r"<b>seed (\d+)</b>", gallery)}
+    assert len(shown) == 8 and not shown & set(BLANK_SEEDS)  # the gallery shows what the build ships
 
 
 def test_the_gate_fails_when_more_samples_than_allowed_are_flagged(plain):

@@ -177,9 +177,11 @@ def report(recipe: Recipe, root: Path = Path(".")) -> Path:
         seeds = [e["seed"] for e in f.get("examples", []) if isinstance(e.get("seed"), int) and e["seed"] in known]
         failing += [s for s in seeds[:PER_FAILURE] if s not in failing]
     failing = failing[:MAX_FAILING]
-    gallery = evenly_spaced(sorted(known), GALLERY)
-    per_class = class_examples(recipe, rows, PER_CLASS)
-    uncertain, ranked_by = least_confident(rows, UNCERTAIN)
+    # What the dataset looks like is what it ships: left-out samples have their own section, never the gallery's.
+    shipped = [r for r in rows if r.seed not in excluded]
+    gallery = evenly_spaced(sorted(r.seed for r in shipped), GALLERY)
+    per_class = class_examples(recipe, shipped, PER_CLASS)
+    uncertain, ranked_by = least_confident(shipped, UNCERTAIN)
     excluded_shown = sorted(excluded)[:EXCLUDED_SHOWN]
     notes = score_notes(paths)  # the label checks' scores, shown beside every sample
     likely_wrong = [s for s in worst_seeds(details) if s in known]
