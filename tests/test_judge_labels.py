@@ -60,6 +60,32 @@ def test_a_region_the_judge_rejects_becomes_ignore_and_nothing_else_changes(judg
     assert all((c.mask == m).all() for c, m in zip(judge_check(images, wrong, ids, judge, keep), wrong))
 
 
+def test_specks_too_small_to_judge_become_ignore_only_when_asked(judge):
+    from synth.labelcheck.config import JudgeLabelsSettings
+    from synth.labelcheck.gate import judge_check
+
+    images, true = real_canvases(8)
+    specked = []
+    for mask in true:
+        mask = mask.copy()
+        mask[0:3, 0:3] = 4  # a 9-pixel speck of "dress" in the black corner: under the judge's 12 px
+        specked.append(mask)
+    ids = list(range(1, 11))
+    keep = JudgeLabelsSettings(judge=JUDGE, rejected_regions="keep")
+    ignore = keep.model_copy(update={"unjudged_regions": "ignore"})
+    for before, kept, cleaned in zip(
+        specked, judge_check(images, specked, ids, judge, keep), judge_check(images, specked, ids, judge, ignore)
+    ):
+        assert (kept.mask == before).all()
+        assert (cleaned.mask[0:3, 0:3] == 255).all()
+        specks = np.zeros(before.shape, bool)  # every 4-connected class component under 12 px, the corner's too
+        for cid in ids:
+            parts, count = ndimage.label(before == cid)
+            sizes = np.bincount(parts.ravel(), minlength=count + 1)
+            specks |= (parts > 0) & (sizes[parts] < 12)
+        assert ((cleaned.mask != before) == specks).all()
+
+
 def _masks(root: Path) -> tuple[dict[int, bytes], dict[int, dict], list[str]]:
     from synth.store.shards import list_shards, read_shard
 

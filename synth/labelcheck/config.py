@@ -97,13 +97,15 @@ class LabelCheckSettings(Strict):
 
 class JudgeLabelsSettings(Strict):
     """Judge-checked labels: a cleaning step that keeps the labels the judge rejects out of the training data
-    (``decode.judge_labels``; off unless a recipe sets it). Each labelled region (one connected component of one
-    class, specks under 12 px excepted) is named by ``judge``; a region named otherwise is rejected.
+        (``decode.judge_labels``; off unless a recipe sets it). Each labelled region (one connected component of one
+        class, specks under 12 px excepted) is named by ``judge``; a region named otherwise is rejected.
 
-    ``rejected_regions: ignore`` turns a rejected region into ignore (255): the sample stays and a segmenter learns
-    nothing from that region. ``min_agreement`` leaves a sample out of the build (and of ``evaluate``'s training set)
-    when the judge agrees with less than this share of its judged labelled pixels, measured before any region is
-    made ignore. Chosen on the real train-split canvases, never on the evaluation set (docs/validation.md)."""
+        ``rejected_regions: ignore`` turns a rejected region into ignore (255): the sample stays and a segmenter learns
+        nothing from that region. ``min_agreement`` leaves a sample out of the build (and of ``evaluate``'s training set)
+        when the judge agrees with less than this share of its judged labelled pixels, measured before any region is
+        made ignore. ``unjudged_regions: ignore`` makes the specks the judge cannot name ignore too: with a generator
+    that often draws another class, an unverified label is as likely wrong as the regions around it. Chosen on the
+    real train-split canvases, never on the evaluation set (docs/validation.md)."""
 
     judge: JudgeConfig = Field(default_factory=FashionClassifierJudgeConfig, description="Names each region.")
     rejected_regions: Literal["keep", "ignore"] = Field(
@@ -111,4 +113,8 @@ class JudgeLabelsSettings(Strict):
     )
     min_agreement: float = Field(
         default=0.0, ge=0, le=1, description="Exclude a sample whose judged labelled pixels the judge agrees with less."
+    )
+    unjudged_regions: Literal["keep", "ignore"] = Field(
+        default="keep",
+        description="ignore: a labelled speck too small to judge (under 12 px) becomes ignore (255), unverified.",
     )

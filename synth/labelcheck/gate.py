@@ -43,16 +43,22 @@ def judge_check(
     agreement = sample_agreement(verdicts, masks)
     regions = np.zeros(len(masks), np.int64)
     rejected: list[list] = [[] for _ in masks]
+    judged = [np.zeros(mask.shape, bool) for mask in masks]
     for verdict in verdicts:
         regions[verdict.region.sample] += 1
+        judged[verdict.region.sample] |= verdict.region.pixels
         if verdict.named != verdict.region.class_index:
             rejected[verdict.region.sample].append(verdict.region.pixels)
     out = []
     for index, mask in enumerate(masks):
-        if cfg.rejected_regions == "ignore" and rejected[index]:
+        unjudged = (mask != 0) & (mask != IGNORE_ID) & ~judged[index] if cfg.unjudged_regions == "ignore" else None
+        if (cfg.rejected_regions == "ignore" and rejected[index]) or (unjudged is not None and unjudged.any()):
             mask = mask.copy()
-            for pixels in rejected[index]:
-                mask[pixels] = IGNORE_ID
+            if cfg.rejected_regions == "ignore":
+                for pixels in rejected[index]:
+                    mask[pixels] = IGNORE_ID
+            if unjudged is not None:
+                mask[unjudged] = IGNORE_ID
         out.append(Checked(mask, float(agreement[index]), int(regions[index]), len(rejected[index])))
     return out
 
