@@ -24,6 +24,7 @@ from synth.errors import UserError
 from synth.store.shards import read_shard, write_atomic
 
 POLL_SECONDS = 1.0  # how often the driver looks for a worker that died without a word
+GRACE_SECONDS = 60.0  # how long a worker may take to finish its shard after another reported bad input
 
 
 class WorkerFailed(RuntimeError):
@@ -47,15 +48,38 @@ def run_in_processes(work: ShardWork, jobs: list[ShardJob], out_dir: Path, advan
     written: set[str] = set()
     try:
         _collect(events, procs, advance, written)
+    except UserError:
+        _wind_down(tasks, procs)
+        raise
     except BaseException:
-        tasks.cancel_join_thread()  # the workers are stopped below; nobody reads what is left in the queue
-        for proc in procs:
-            proc.terminate()
+        _stop(tasks, procs)
         raise
     finally:
         for proc in procs:
             proc.join()
     return [job.plan.filename for job in jobs if job.plan.filename in written]
+
+
+def _wind_down(tasks, procs) -> None:
+    """Bad input: the other workers take no new shard and exit on their own, so their own exit handlers release
+    what they hold (a killed process leaks its semaphores: the resource tracker's warning would follow the one
+    line of the error); one still busy after GRACE_SECONDS is stopped."""
+    try:
+        while True:
+            tasks.get_nowait()
+    except queue.Empty:
+        pass
+    for _ in procs:
+        tasks.put(None)
+    for proc in procs:
+        proc.join(timeout=GRACE_SECONDS)
+    _stop(tasks, [proc for proc in procs if proc.is_alive()])
+
+
+def _stop(tasks, procs) -> None:
+    tasks.cancel_join_thread()  # the workers are stopped here; nobody reads what is left in the queue
+    for proc in procs:
+        proc.terminate()
 
 
 def _collect(events, procs, advance, written: set[str]) -> None:
