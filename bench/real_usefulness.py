@@ -14,7 +14,8 @@ Fashion-MNIST *test* split, never seen by the generator, the annotator's classif
    (real/fashion-mnist/train.parquet: 1,000 canvases, twice as many), ``--seeds`` training seeds each; mean,
    spread and per-class IoU on the real evaluation set. ``--sizes 500 1000`` also trains on the recipes made
    at 1,000 images (seeds 0-999, generated into data/bench/size-1000/; generation is cheap, which is the point
-   of synthetic data), each row labelled with its size.
+   of synthetic data), each row labelled with its size. ``--train real attention@1000`` trains only those sets;
+   the ``real`` runs are read from the evaluate stage's store (data/.real-bound) where it holds them.
 
 Last line: ``synthetic_to_real=<best synthetic mIoU / real-data mIoU>``. Targets (issue 14): attention >= 0.80,
 DatasetGAN >= 0.85. Needs the recipes' samples and masks (``dvc repro``; the stages here skip what is done) and,
@@ -95,6 +96,9 @@ def main() -> None:
     parser.add_argument(
         "--sizes", type=int, nargs="+", default=None, help="synthetic set sizes (seeds 0..N-1); default the recipe's"
     )
+    parser.add_argument(
+        "--train", nargs="+", default=None, help="only these training sets, e.g. real attention@1000 (default all)"
+    )
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--root", type=Path, default=Path(__file__).resolve().parents[1])
     args = parser.parse_args()
@@ -109,7 +113,7 @@ def main() -> None:
     from synth.realdata.annotator import Annotator
     from synth.recipe import load_recipe
     from synth.stages.decode import decode
-    from synth.stages.evaluate import load_sets, score_variants
+    from synth.stages.evaluate import load_sets, real_bound, score_variants
     from synth.stages.synthesize import synthesize
     from synth.stages.train_decoder import train_decoder
 
@@ -165,11 +169,18 @@ def main() -> None:
         for variant, recipe in recipes.items():
             sized_recipe, sized_root = at_size(recipe, root, size)
             trained[f"{variant}@{size}"] = load_sets(sized_recipe, sized_root)["source"]
+    if args.train:
+        trained = {k: v for k, v in trained.items() if k in args.train or k == "real"}
+    # the real runs the evaluate stage keeps (data/.real-bound), under the key of these settings (--steps too)
+    bound = real_bound(recipes["attention"].model_copy(update={"evaluate": cfg}), root, CLASSES)
+    seeds = range(cfg.seed, cfg.seed + args.seeds)
+    real_known = {("source", s): ious for s, ious in bound.known(list(seeds)).items()} if bound else {}
     results = {}
     for variant, data in trained.items():
         t0 = time.perf_counter()
         one = cfg.model_copy(update={"variants": ["source"]})
-        res = score_variants({"source": data, "eval": real_eval}, CLASSES, one, names)["source"]
+        known = real_known if variant == "real" else None
+        res = score_variants({"source": data, "eval": real_eval}, CLASSES, one, names, known=known)["source"]
         results[variant] = res
         runs = np.array(res["runs"])
         ious = [res["per_class"][n] for n in names]

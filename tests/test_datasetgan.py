@@ -383,3 +383,22 @@ def test_component_vote_gives_each_foreground_region_one_class(torch_one_thread)
             mixed += len(np.unique(inside)) > 1
             assert voted[regions == r][0] == np.bincount(inside).argmax()
     assert mixed > 0  # the per-pixel vote did mix classes somewhere, so the vote had work to do
+
+
+def test_switching_judge_checked_labels_on_keeps_the_trained_ensemble(tmp_path):
+    """The judge reads the masks the ensemble makes, never its training: its settings are not in the training
+    key (the key with them is the key of before they existed), while a training setting still is."""
+    from synth.labelcheck.config import JudgeLabelsSettings
+    from synth.recipe.load import load_recipe
+    from synth.stages.train_decoder import training_key
+
+    repo = Path(__file__).resolve().parents[1]
+    recipe = load_recipe(repo / "recipes/fashion-datasetgan.yaml")
+    manifest = {"annotations": [{"seed": 4, "sha256": "0" * 64}]}
+    judged = recipe.model_copy(
+        update={"decode": recipe.decode.model_copy(update={"judge_labels": JudgeLabelsSettings(min_agreement=0.5)})}
+    )
+    off = recipe.model_copy(update={"decode": recipe.decode.model_copy(update={"judge_labels": None})})
+    assert training_key(judged, tmp_path, manifest) == training_key(off, tmp_path, manifest)
+    retrained = off.model_copy(update={"decode": off.decode.model_copy(update={"ensemble": 3})})
+    assert training_key(retrained, tmp_path, manifest) != training_key(off, tmp_path, manifest)

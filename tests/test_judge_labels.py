@@ -86,6 +86,31 @@ def test_specks_too_small_to_judge_become_ignore_only_when_asked(judge):
         assert ((cleaned.mask != before) == specks).all()
 
 
+def test_every_pixel_the_check_makes_ignore_gets_the_ignore_confidence(judge):
+    """Rejected regions and unjudged specks alike: a decoder's confidence where the stored mask is ignore is 0.5,
+    and the confidence everywhere else is the decoder's own."""
+    from synth.decode.base import Decoded
+    from synth.labelcheck.config import JudgeLabelsSettings
+    from synth.stages.decode import judged
+
+    images, true = real_canvases(8)
+    rng = np.random.default_rng(0)
+    decoded = []
+    for mask in true:
+        mask = mask.copy()
+        mask[0:3, 0:3] = 4  # an unjudged 9-pixel speck; the true items are mostly kept
+        decoded.append(Decoded(mask, rng.uniform(0.6, 1.0, mask.shape).astype(np.float32), {"decoder": "test"}))
+    cfg = JudgeLabelsSettings(judge=JUDGE, rejected_regions="ignore", unjudged_regions="ignore")
+    out = judged(decoded, images, list(range(1, 11)), judge, cfg)
+    assert any(o.provenance["judge_rejected"] == 0 for o in out)  # samples where only specks were made ignore
+    for before, after in zip(decoded, out):
+        made_ignore = after.mask != before.mask
+        assert made_ignore[0:3, 0:3].all() and (after.mask[made_ignore] == 255).all()
+        assert (after.confidence[made_ignore] == 0.5).all()
+        assert (after.confidence[~made_ignore] == before.confidence[~made_ignore]).all()
+        assert after.provenance["decoder"] == "test"
+
+
 def _masks(root: Path) -> tuple[dict[int, bytes], dict[int, dict], list[str]]:
     from synth.store.shards import list_shards, read_shard
 

@@ -388,11 +388,11 @@ def limitations_section(recipe: Recipe, validation: dict, scores: dict) -> str:
         )
     classes = validation.get("classes", {})
     absent = [n for n, v in classes.items() if not v.get("presence")]
-    rare = [n for n, v in classes.items() if 0 < v.get("presence", 0) < recipe.validation.min_class_presence]
     if absent:
         items.append(f"Never in a mask: {', '.join(absent)}.")
+    rare = rare_classes(classes, recipe.validation.min_class_presence)
     if rare:
-        items.append(f"In fewer than {recipe.validation.min_class_presence:g} of the samples: {', '.join(rare)}.")
+        items.append(rare)
     ratio = scores.get("synthetic_to_real")
     if ratio is not None and ratio < 1:
         items.append(
@@ -400,6 +400,24 @@ def limitations_section(recipe: Recipe, validation: dict, scores: dict) -> str:
             "(Usefulness, above): use it for pre-training or augmentation, not instead of real labels."
         )
     return "\n".join(f"- {item}" for item in items)
+
+
+NEAR_RARE = 2.0  # a class in fewer than this many times the validation threshold's share of samples is named
+
+
+def rare_classes(classes: dict, min_presence: float) -> str:
+    """The classes under, or near, the validation threshold on class presence, each with its share of samples,
+    rarest first; '' when none. Near counts: a class at 2.2% passes a 2% threshold, yet a segmenter sees it in a
+    few dozen samples of a thousand, and a user must know that before relying on it."""
+    bound = NEAR_RARE * min_presence
+    rare = sorted((v["presence"], n) for n, v in classes.items() if 0 < v.get("presence", 0) < bound)
+    if not rare:
+        return ""
+    listed = ", ".join(f"{n} {p:.1%}{' (under it)' if p < min_presence else ''}" for p, n in rare)
+    return (
+        f"Rare classes, in fewer than {bound:.1%} of the samples (twice the validation threshold of "
+        f"{min_presence:.1%}): {listed}. A segmenter trained on this data sees them seldom."
+    )
 
 
 def annotated_row(lineage: dict) -> str:

@@ -42,24 +42,24 @@ def judge_check(
     verdicts = judge.judge(images, masks, class_ids)
     agreement = sample_agreement(verdicts, masks)
     regions = np.zeros(len(masks), np.int64)
-    rejected: list[list] = [[] for _ in masks]
+    rejected = np.zeros(len(masks), np.int64)
     judged = [np.zeros(mask.shape, bool) for mask in masks]
+    make_ignore = [np.zeros(mask.shape, bool) for mask in masks]  # per sample: the pixels the settings make ignore
     for verdict in verdicts:
-        regions[verdict.region.sample] += 1
-        judged[verdict.region.sample] |= verdict.region.pixels
+        sample, pixels = verdict.region.sample, verdict.region.pixels
+        regions[sample] += 1
+        judged[sample] |= pixels
         if verdict.named != verdict.region.class_index:
-            rejected[verdict.region.sample].append(verdict.region.pixels)
+            rejected[sample] += 1
+            if cfg.rejected_regions == "ignore":
+                make_ignore[sample] |= pixels
     out = []
     for index, mask in enumerate(masks):
-        unjudged = (mask != 0) & (mask != IGNORE_ID) & ~judged[index] if cfg.unjudged_regions == "ignore" else None
-        if (cfg.rejected_regions == "ignore" and rejected[index]) or (unjudged is not None and unjudged.any()):
-            mask = mask.copy()
-            if cfg.rejected_regions == "ignore":
-                for pixels in rejected[index]:
-                    mask[pixels] = IGNORE_ID
-            if unjudged is not None:
-                mask[unjudged] = IGNORE_ID
-        out.append(Checked(mask, float(agreement[index]), int(regions[index]), len(rejected[index])))
+        if cfg.unjudged_regions == "ignore":  # labelled specks no verdict covers
+            make_ignore[index] |= (mask != 0) & (mask != IGNORE_ID) & ~judged[index]
+        if make_ignore[index].any():
+            mask = np.where(make_ignore[index], np.uint8(IGNORE_ID), mask).astype(mask.dtype)
+        out.append(Checked(mask, float(agreement[index]), int(regions[index]), int(rejected[index])))
     return out
 
 

@@ -17,7 +17,6 @@ from synth.agreement import agreement_stats
 from synth.backends.work import ShardJob, ShardWork
 from synth.core.atomic import write_text
 from synth.core.hashing import canonical_hash
-from synth.core.labels import IGNORE_ID
 from synth.core.palette import palette_bytes
 from synth.core.paths import DatasetPaths
 from synth.core.torch_runtime import NUMERICS_THREADS
@@ -33,6 +32,7 @@ from synth.store.records import MASKS_SCHEMA, iter_records, rows_to_table
 from synth.store.shards import ShardPlan, list_shards, shard_name
 
 MASKS_FORMAT = 3  # 3: + mask-image agreement (synth.agreement); 2: masks are palette PNGs; 1 was greyscale
+JUDGED_FORMAT = 2  # 2: every pixel judge-checked labels make ignore gets confidence 0.5 (1: rejected regions only)
 
 
 def mask_shard_plans(recipe: Recipe, samples_dir: Path, trained: str | None = None) -> list[tuple[Path, ShardPlan]]:
@@ -40,6 +40,8 @@ def mask_shard_plans(recipe: Recipe, samples_dir: Path, trained: str | None = No
     basis = {k: dump[k] for k in STAGES["decode"].key_fields} | {"format": MASKS_FORMAT}
     if trained is not None:  # a trained decoder (datasetgan): retraining it re-decodes every shard
         basis["trained"] = trained
+    if recipe.decode.judge_labels is not None:  # only judge-checked masks re-decode when the check changes
+        basis["judged_format"] = JUDGED_FORMAT
     plans = []
     for source in list_shards(samples_dir):
         index, source_key = shard_name(source)
@@ -89,14 +91,16 @@ def decode_table(decoder: Decoder, recipe: Recipe, samples, source: Path | str, 
 
 
 def judged(decoded: list[Decoded], images: list, class_ids: list[int], judge, cfg) -> list[Decoded]:
-    """The decoded masks with the judge's verdicts applied (rejected regions ignore, where the recipe says so) and
-    its agreement in their provenance, which the exclusion list reads once every shard is decoded."""
+    """The decoded masks with the judge's verdicts applied (rejected regions and unjudged specks ignore, where the
+    recipe says so) and its agreement in their provenance, which the exclusion list reads once every shard is
+    decoded. Every pixel the check made ignore gets the decoders' ignore confidence (0.5), whatever the reason."""
     checked = judge_check(images, [d.mask for d in decoded], class_ids, judge, cfg)
     out = []
     for d, c in zip(decoded, checked):
         confidence = d.confidence
-        if confidence is not None and c.rejected and cfg.rejected_regions == "ignore":
-            confidence = np.where(c.mask == IGNORE_ID, np.float32(0.5), confidence).astype(np.float32)
+        made_ignore = c.mask != d.mask
+        if confidence is not None and made_ignore.any():
+            confidence = np.where(made_ignore, np.float32(0.5), confidence).astype(np.float32)
         out.append(Decoded(c.mask, confidence, d.provenance | c.provenance))
     return out
 

@@ -53,9 +53,13 @@ def records_for_seeds(root: Path, name: str, seeds: set[int]) -> dict[int, Sampl
 
 
 def training_key(recipe: Recipe, root: Path, manifest: dict) -> str:
+    """What the trained ensemble depends on. ``decode.judge_labels`` is left out (as when it is off, so keys made
+    before it existed stand): the judge checks the masks the trained decoder makes, never its training, so
+    switching it on keeps the ensemble."""
     from synth.store.shards import list_shards
 
     dump = recipe.model_dump(mode="json")
+    dump["decode"].pop("judge_labels", None)
     shards = [p.name for p in list_shards(DatasetPaths(Path(root), recipe.name).samples)]
     annotated = sorted((int(e["seed"]), e["sha256"]) for e in manifest["annotations"])
     spans = sorted(
