@@ -18,7 +18,9 @@ by other work on a shared machine; every round is printed too):
   ``ceil(samples / N)`` samples (a multiple of the batch), so there is a shard for each worker.
 
 Prints ``e2e_to_bare=`` (synth / bare samples per second; goal >= 0.95), ``e2e_to_bare_1thread=`` and
-``workers_speedup=`` (synth / synth_workers seconds). ``--rows synth,synth_workers`` runs only those rows.
+``workers_speedup=`` (synth / synth_workers seconds). Every row also prints its CPU seconds (user + system of the
+process and its children, best round), and ``cpu_e2e_to_bare_1thread=`` compares the one-thread pair by them: on
+a loaded machine wall seconds mostly measure the other work, CPU seconds what each run computed. ``--rows synth,synth_workers`` runs only those rows.
 
 ``--sd15`` builds a random-init Stable Diffusion 1.5 (its UNet, VAE and text encoder configs; a small word-level
 tokenizer) under the temporary folder and runs a tests-style recipe on it at ``--image-size``.
@@ -33,6 +35,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -86,12 +89,20 @@ def environment(root: Path) -> dict:
     }
 
 
-def timed(argv: list[str], root: Path) -> float:
-    start = time.perf_counter()
+def children_cpu_seconds() -> float:
+    """User + system CPU seconds of every finished (waited-for) child process and its own waited-for children."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(argv: list[str], root: Path) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of one whole process: the CPU seconds count its worker and encoder processes
+    too (each is waited for before it exits), and hardly change with the load of a shared machine."""
+    cpu, start = children_cpu_seconds(), time.perf_counter()
     result = subprocess.run(argv, cwd=root, env=environment(root), capture_output=True, text=True)
     if result.returncode:
         raise SystemExit(f"{' '.join(argv[:4])} in {root}: exit {result.returncode}: {result.stderr[-2000:]}")
-    return time.perf_counter() - start
+    return time.perf_counter() - start, children_cpu_seconds() - cpu
 
 
 def project(root: Path, recipe: dict) -> Path:
@@ -205,12 +216,16 @@ def main() -> None:
             for label in rows
         }
         seconds: dict[str, list[float]] = {label: [] for label in rows}
+        cpu: dict[str, list[float]] = {label: [] for label in rows}
         for round_ in range(args.rounds):
             order = list(rows) if round_ % 2 == 0 else list(reversed(rows))
             for label in order:
                 shutil.rmtree(rows[label] / "data", ignore_errors=True)
-                seconds[label].append(timed(commands[label], rows[label]))
+                wall, used = timed(commands[label], rows[label])
+                seconds[label].append(wall)
+                cpu[label].append(used)
         best = {label: min(values) for label, values in seconds.items()}
+        best_cpu = {label: min(values) for label, values in cpu.items()}
         gen = recipe["generator"]
         print(
             f"[{recipe['name']}: samples={args.samples} steps={gen['steps']} batch={gen['batch_size']} "
@@ -220,7 +235,11 @@ def main() -> None:
         )
         for label, values in seconds.items():
             rounds = " ".join(f"{v:.1f}" for v in values)
-            print(f"{label}_s={best[label]:.2f} samples_per_s={args.samples / best[label]:.3f} (rounds: {rounds})")
+            cpu_rounds = " ".join(f"{v:.1f}" for v in cpu[label])
+            print(
+                f"{label}_s={best[label]:.2f} samples_per_s={args.samples / best[label]:.3f} (rounds: {rounds}) "
+                f"cpu_s={best_cpu[label]:.2f} (rounds: {cpu_rounds})"
+            )
         ratios = {
             "features_to_no_features": ("synth_no_features", "synth", ""),
             "workers_speedup": ("synth", "synth_workers", f" (--workers {args.workers} vs 1)"),
@@ -232,6 +251,10 @@ def main() -> None:
         for name, (fast, slow, note) in ratios.items():
             if fast in best and slow in best:
                 print(f"{name}={best[fast] / best[slow]:.3f}{note}")
+        for name in ("e2e_to_bare_1thread", "features_to_no_features"):  # the pairs that compute on one thread
+            fast, slow, _ = ratios[name]
+            if fast in best_cpu and slow in best_cpu:
+                print(f"cpu_{name}={best_cpu[fast] / best_cpu[slow]:.3f} (CPU seconds)")
 
 
 if __name__ == "__main__":
