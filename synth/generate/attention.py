@@ -52,13 +52,16 @@ class AttentionStore:
     def conditional(self, hidden_states: torch.Tensor) -> torch.Tensor:
         return hidden_states.chunk(2)[1] if self.guided else hidden_states
 
+    # The sums add in place: the same additions in the same order as a new tensor each time, without allocating
+    # and filling one (an (n, 256, 256) fp32 tensor per self-attention layer and step at fashion's 16x16).
+    # The first map becomes the sum: each map is a fresh tensor the capture made and nothing else holds.
     def add_cross(self, probs: torch.Tensor) -> None:
         maps = probs @ self.token_weights.to(probs.dtype)  # (n, L, 77) @ (n, 77, K) -> (n, L, K)
-        self.cross_sum = maps.float() if self.cross_sum is None else self.cross_sum + maps.float()
+        self.cross_sum = maps.float() if self.cross_sum is None else self.cross_sum.add_(maps.float())
         self.cross_count += 1
 
     def add_self(self, probs: torch.Tensor) -> None:
-        self.self_sum = probs.float() if self.self_sum is None else self.self_sum + probs.float()
+        self.self_sum = probs.float() if self.self_sum is None else self.self_sum.add_(probs.float())
         self.self_count += 1
 
     def averages(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -73,7 +76,8 @@ def _head_mean_probs(attn: Attention, q: torch.Tensor, k: torch.Tensor) -> torch
     heads = attn.heads
     q = q.view(n, lq, heads, inner // heads).transpose(1, 2)
     k = k.view(n, k.shape[1], heads, inner // heads).transpose(1, 2)
-    return torch.softmax((q @ k.transpose(-1, -2)) * attn.scale, dim=-1).mean(dim=1)  # (n, Lq, Lk)
+    scores = (q @ k.transpose(-1, -2)).mul_(attn.scale)  # in place: the same products, one tensor fewer
+    return torch.softmax(scores, dim=-1).mean(dim=1)  # (n, Lq, Lk)
 
 
 class CaptureProcessor:

@@ -10,6 +10,7 @@ refined by self-attention exponentiation. This module is the light config; torch
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -131,26 +132,11 @@ class DiffusionConfig(GeneratorConfig):
         return out
 
     def load_tokenizer(self):
-        """The model's own tokenizer, from a local folder or the local Hub cache only: checks never download."""
-        from transformers import CLIPTokenizer
+        """The model's own tokenizer, from a local folder or the local Hub cache only: checks never download.
 
-        folder = Path(self.model) / "tokenizer"
-        if not Path(self.model).is_dir():
-            from huggingface_hub import snapshot_download
-
-            try:
-                snapshot = snapshot_download(
-                    self.model, revision=self.revision, allow_patterns=["tokenizer/*"], local_files_only=True
-                )
-            except Exception:
-                return None
-            folder = Path(snapshot) / "tokenizer"
-        if not folder.is_dir() or not any(folder.iterdir()):
-            return None
-        try:
-            return CLIPTokenizer.from_pretrained(folder)
-        except (OSError, ValueError):
-            return None
+        Loaded once per process (``cached_tokenizer``): the recipe checks and the generator's pipeline use the
+        same one, instead of parsing its vocabulary twice before the first image."""
+        return cached_tokenizer(self.model, self.revision, tokenizer_files(Path(self.model) / "tokenizer"))
 
     def weights_digest(self) -> str | None:
         return folder_digest(Path(self.model)) if self.is_local else None
@@ -173,6 +159,38 @@ class DiffusionConfig(GeneratorConfig):
     @property
     def is_local(self) -> bool:
         return Path(self.model).is_dir()
+
+
+def tokenizer_files(folder: Path) -> tuple[tuple[str, int, int], ...]:
+    """Each file of a local tokenizer folder with its size and modification time: a folder rewritten in place
+    (a retrained model) is another cache key."""
+    if not folder.is_dir():
+        return ()
+    return tuple(sorted((p.name, (st := p.stat()).st_size, st.st_mtime_ns) for p in folder.iterdir() if p.is_file()))
+
+
+@functools.lru_cache(maxsize=8)
+def cached_tokenizer(model: str, revision: str | None, _files: tuple):
+    """``DiffusionConfig.load_tokenizer``'s work; ``_files`` only keys the cache (see ``tokenizer_files``)."""
+    from transformers import CLIPTokenizer
+
+    folder = Path(model) / "tokenizer"
+    if not Path(model).is_dir():
+        from huggingface_hub import snapshot_download
+
+        try:
+            snapshot = snapshot_download(
+                model, revision=revision, allow_patterns=["tokenizer/*"], local_files_only=True
+            )
+        except Exception:
+            return None
+        folder = Path(snapshot) / "tokenizer"
+    if not folder.is_dir() or not any(folder.iterdir()):
+        return None
+    try:
+        return CLIPTokenizer.from_pretrained(folder)
+    except (OSError, ValueError):
+        return None
 
 
 # The model card and its pictures may change without the model changing.

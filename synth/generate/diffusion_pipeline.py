@@ -73,6 +73,7 @@ class DiffusionSettings(Protocol):
     def scheduler_class(self) -> str: ...
     def resolutions(self, image_size: int) -> tuple[int, int]: ...
     def provenance(self) -> dict[str, Any]: ...
+    def load_tokenizer(self) -> Any: ...
 
 
 class DiffusionGenerator(Generator):
@@ -87,12 +88,15 @@ class DiffusionGenerator(Generator):
 
         self.device = pick_device(settings.device)
         self.dtype = pick_dtype(settings.dtype, self.device)
+        # The tokenizer the recipe checks loaded from the same files, if any: its vocabulary is parsed once.
+        tokenizer = settings.load_tokenizer()
         self.pipe = StableDiffusionPipeline.from_pretrained(
             settings.model,
             revision=settings.revision,
             torch_dtype=self.dtype,
             safety_checker=None,
             requires_safety_checker=False,
+            **({"tokenizer": tokenizer} if tokenizer is not None else {}),
         ).to(self.device)
         scheduler_cls = getattr(diffusers, settings.scheduler_class())
         self.pipe.scheduler = scheduler_cls.from_config(self.pipe.scheduler.config)
