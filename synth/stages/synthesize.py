@@ -126,7 +126,8 @@ def synthesize(
 
     Locally, ``backend_options={"workers": N}`` makes shards in N one-thread processes (synth/backends/processes.py;
     None: one per core); a ``generator`` built by the caller lives in this process, so it makes them here.
-    A shard whose key ``data/.shards`` holds is linked from there; every shard this recipe has goes there.
+    A shard whose key ``data/.shards`` holds is linked from there; every shard this call makes goes there (only
+    those: a shard that was in the folder before is not re-checked, so nothing damaged since spreads to others).
     """
     if backend != "ray" and generator is not None:
         backend_options = {"workers": 1}
@@ -139,14 +140,15 @@ def synthesize(
     report = run_sharded(
         work, jobs, out_dir, f"synthesize {recipe.name}", show_progress, backend, backend_options, reuse=shared.fetch
     )
-    share(recipe, plans, out_dir, shared, weights, limit)
+    made = set(report.written)
+    share(recipe, [plan for plan in plans if plan.filename in made], out_dir, shared, weights, limit)
     return report
 
 
 def share(
     recipe: Recipe, plans: list[ShardPlan], out_dir: Path, shared: SharedShards, weights: str | None, limit: int | None
 ) -> None:
-    """Put this recipe's shards in the shared store; for a generator that records something on the side (UNet
+    """Put the shards just made in the shared store; for a generator that records something on the side (UNet
     features), also each shard less that recording, which is the shard of the same recipe without it."""
     for plan in plans:
         shared.keep(plan, out_dir / plan.filename)
@@ -154,7 +156,9 @@ def share(
     if recording is None:
         return
     changes = recording.provenance_changes()
-    for plan, plain in zip(plans, plans_for(recipe, recording.plain, weights, limit), strict=True):
+    plain_plans = {plan.index: plan for plan in plans_for(recipe, recording.plain, weights, limit)}
+    for plan in plans:
+        plain = plain_plans[plan.index]
         if not shared.has(plain.key):
             made = read_shard(out_dir / plan.filename)
             shared.keep_table(plain, without_recording(made, recording.arrays, changes))

@@ -4,7 +4,7 @@ A samples shard's key hashes everything that makes its bytes (generator settings
 seeds, image size and format, the evidence and samples formats) and nothing of the recipe's name, which no
 shard holds. Two recipes that differ only in how their masks are decoded or checked therefore plan shards with
 the same keys: the synthesize stage takes such a shard from here instead of generating it again, and puts
-every shard it has here. The fashion recipes generate their 500 images once, not twice.
+every shard it makes here. The fashion recipes generate their 500 images once, not twice.
 
 - ``DIGEST`` is the start of the sha256 of the entry's bytes. An entry is handed out only when its bytes still
   hash to its name and its Parquet footer holds the planned rows; a damaged one is deleted and made again.
