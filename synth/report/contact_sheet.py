@@ -14,7 +14,6 @@ from synth.core.paths import DatasetPaths
 from synth.recipe import Recipe
 from synth.store.codec import decode_png
 from synth.store.labeled import paired_shards
-from synth.store.records import records_from_table
 from synth.store.shards import read_shard, select_seeds
 
 CELL = 160
@@ -56,14 +55,16 @@ def contact_sheet(
         if not chosen.intersection(all_seeds[index]):
             continue
         wanted = chosen.intersection(all_seeds[index])
-        table = read_shard(samples[index], ["seed", "prompt", "image", "mask", "arrays", "provenance"])
-        table = select_seeds(table, wanted)  # decode only the previewed samples
-        records = {r.seed: r for r in records_from_table(table, samples[index])}
+        # only the columns drawn (a samples shard's arrays can be most of its bytes), only the previewed rows
+        images = {
+            r["seed"]: r["image"]
+            for r in select_seeds(read_shard(samples[index], ["seed", "image"]), wanted).to_pylist()
+        }
         decoded = {
             r["seed"]: r["mask"] for r in select_seeds(read_shard(masks[index], ["seed", "mask"]), wanted).to_pylist()
         }
-        for seed in sorted(chosen.intersection(all_seeds[index])):
-            image = records[seed].image
+        for seed in sorted(wanted):
+            image = decode_png(images[seed])
             mask = decode_png(decoded[seed])
             colours = lut[mask]
             labeled = (mask != 0)[..., None]
