@@ -10,9 +10,12 @@ Prints, one per line:
   command itself spends, little moved by other work on a shared machine), and their sums ``fixed_cost_s`` (target
   <= 4) and ``fixed_cost_cpu_s``
 - peak memory (max RSS) of each stage at 1x and 5x the sample count (target: no more than 1.2x growth)
+- with ``--only noop --data-from CHECKOUT``: a no-op ``dvc repro`` of the default recipes (params.yaml's lists)
+  on a clone of HEAD holding CHECKOUT's built data, each round's wall and CPU seconds (target <= 2 s wall), and
+  the same with the ``target`` stage not ``always_changed``: what that one stage costs a no-op
 
 Usage: python bench/pipeline.py [--recipe street-scenes] [--samples 300] [--throughput-samples N]
-       [--only throughput|repro|memory]
+       [--only throughput|repro|memory|noop] [--data-from CHECKOUT] [--rounds N]
 """
 
 from __future__ import annotations
@@ -159,6 +162,30 @@ def fixed_costs(root: Path, name: str) -> dict[str, tuple[float, float]]:
     }
 
 
+def noop_repro(source: Path, dest: Path, rounds: int) -> None:
+    """No-op ``dvc repro`` on the default recipes: a clone of HEAD with ``source``'s data/, build/ and reports/
+    (mtimes kept) committed to the clone's DVC cache; one ``dvc repro`` brings the lock to this code (stages whose
+    code differs from ``source``'s run once), then ``rounds`` no-op runs are timed, and as many with the ``target``
+    stage's ``always_changed`` taken out of dvc.yaml (nothing else differs: DVC finds every stage up to date)."""
+    from repro_cpu import fresh_clone
+
+    clone = fresh_clone(dest)
+    for folder in ("data", "build", "reports"):
+        shutil.copytree(source / folder, clone / folder, dirs_exist_ok=True, copy_function=shutil.copy2)
+    dvc = [sys.executable, "-m", "dvc"]
+    subprocess.run([*dvc, "commit", "-f", "-q"], cwd=clone, env=env(clone), check=True, capture_output=True)
+    run([*dvc, "repro", "-q"], clone)
+    for label in ("noop", "noop_target_not_always_changed"):
+        if label != "noop":
+            spec = clone / "dvc.yaml"
+            spec.write_text("".join(line for line in spec.read_text().splitlines(True) if "always_changed" not in line))
+        for round_ in range(rounds):
+            wall, cpu = run_cpu([*dvc, "repro", "-q"], clone)
+            print(
+                f"{label} round {round_}: dvc_repro_s={wall:.2f} (target <= 2) cpu_s={cpu:.2f} load={os.getloadavg()[0]:.1f}"
+            )
+
+
 def peak_memory_mb(root: Path, stage: str, name: str) -> float | None:
     result = subprocess.run(
         [sys.executable, "-c", PEAK, stage, name, "--quiet"]
@@ -195,10 +222,18 @@ def main() -> None:
     )
     parser.add_argument(
         "--only",
-        choices=["repro", "memory", "throughput"],
+        choices=["repro", "memory", "throughput", "noop"],
         help="run one part (minutes saved when iterating on one figure); default: all",
     )
+    parser.add_argument("--data-from", type=Path, help="a checkout whose data/, build/, reports/ are built (noop)")
+    parser.add_argument("--rounds", type=int, default=3, help="timed no-op runs (noop)")
     args = parser.parse_args()
+    if args.only == "noop":
+        if args.data_from is None:
+            parser.error("--only noop needs --data-from CHECKOUT (a checkout where `dvc repro` has run)")
+        with tempfile.TemporaryDirectory(prefix="synth-bench-noop-") as tmp:
+            noop_repro(args.data_from.resolve(), Path(tmp) / "clone", args.rounds)
+        return
     wanted = {"repro", "memory", "throughput"} if args.only is None else {args.only}
     recipe = yaml.safe_load((REPO / "recipes" / f"{args.recipe}.yaml").read_text())
     full = sum(r["stop"] - r["start"] for r in recipe["seeds"])

@@ -14,7 +14,10 @@ evaluate, ...) the CPU seconds and their share of all stages, DVC's own CPU (the
 cores: the wall time this run would take on an idle machine if every stage kept all its cores busy (a lower
 bound where a stage runs on one thread).
 
-Usage: python bench/repro_cpu.py [--keep DIR]
+``--samples-from CHECKOUT`` copies that checkout's ``data/*/samples`` (matching this HEAD's dvc.lock) into the
+clone first, so DVC skips the synthesize stages and the run measures everything after generation.
+
+Usage: python bench/repro_cpu.py [--keep DIR] [--samples-from CHECKOUT]
 """
 
 from __future__ import annotations
@@ -66,9 +69,13 @@ def stage_label(argv: list[str]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--keep", type=Path, help="clone here and keep it (default: a temporary folder)")
+    parser.add_argument("--samples-from", type=Path, help="a checkout whose data/*/samples to copy in first")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="synth-repro-"))
     clone = fresh_clone(args.keep or tmp / "clone")
+    if args.samples_from is not None:
+        for samples in sorted(args.samples_from.glob("data/*/samples")):
+            shutil.copytree(samples, clone / samples.relative_to(args.samples_from))
     log = tmp / "stages.jsonl"
     env = os.environ | {
         "PATH": f"{wrapper_bin(tmp / 'bin')}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",

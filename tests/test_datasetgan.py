@@ -92,6 +92,35 @@ def test_decoder_learns_on_sd_unet_features(torch_one_thread, tiny_sd):
     assert score > chance + 0.1, (score, chance)
 
 
+def test_ensemble_weights_do_not_depend_on_the_callers_thread_count():
+    """Training computes on one thread (synth.core.torch_runtime.NUMERICS_THREADS) and restores the caller's."""
+    import torch
+
+    from synth.decode.datasetgan.ensemble import TrainSettings, train_ensemble
+
+    generator = torch.Generator().manual_seed(0)
+    features = torch.randn(3000, 16, generator=generator).half()
+    targets = (features[:, 0] > 0).long() + (features[:, 1] > 0).long()
+    settings = TrainSettings(members=2, batch_size=64, max_epochs=2)
+    weights, computed_on = [], []
+
+    def log(message: str) -> None:
+        computed_on.append(torch.get_num_threads())
+
+    before = torch.get_num_threads()
+    try:
+        for threads in (2, 1):
+            torch.set_num_threads(threads)
+            ensemble = train_ensemble(features, targets, [0, 1, 2], settings, log)
+            assert torch.get_num_threads() == threads
+            weights.append([m.state_dict() for m in ensemble.members])
+    finally:
+        torch.set_num_threads(before)
+    assert computed_on == [1] * 4  # after each member, with the caller at 2 threads and then at 1
+    for two, one in zip(*weights, strict=True):
+        assert all(torch.equal(two[k], one[k]) for k in two)
+
+
 def test_out_of_distribution_sample_is_more_uncertain(torch_one_thread):
     from synth.decode.datasetgan.ensemble import label_image
     from synth.decode.datasetgan.features.sources import RandomConvFeaturesConfig

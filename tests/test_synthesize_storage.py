@@ -83,7 +83,29 @@ def test_changed_generator_replaces_stale_shards(tmp_path):
     assert len(list((root / "data/tiny/samples").glob("shard-*"))) == 4
 
 
+def _children(pid: int) -> list[int]:
+    """The processes ``pid`` started (Linux /proc; elsewhere none, and the check below is vacuous there)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")
+
+
 def test_killed_run_resumes_to_identical_bytes(tmp_path):
+    """kill -9 mid-run: its worker processes end with it, and the next run makes exactly the missing shards."""
     recipe = tiny_recipe(seeds=[{"start": 0, "stop": 240}], samples_per_shard=20, image_size=96)
     clean = copy_project(tmp_path / "clean")
     clean.write_recipe(recipe)
@@ -102,8 +124,13 @@ def test_killed_run_resumes_to_identical_bytes(tmp_path):
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and len(list(samples.glob("shard-*.parquet"))) < 2:
         time.sleep(0.02)
+    workers = _children(process.pid)
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and any(_running(pid) for pid in workers):
+        time.sleep(0.05)
+    assert not any(_running(pid) for pid in workers), "worker processes outlived the killed run"
     finished = len(list(samples.glob("shard-*.parquet")))
     assert 2 <= finished < 12, "the run should have been killed mid-way"
 

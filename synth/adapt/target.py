@@ -34,7 +34,8 @@ def load_source(source, context, root: Path, where: str) -> list[tuple[str, np.n
     return _scenes(source, context)
 
 
-def _folder(source, size: int, root: Path, where: str):
+def folder_files(source, root: Path, where: str) -> tuple[list[Path], Path | None]:
+    """The image files a ``folder`` source reads, in order, and its masks folder (None without masks)."""
     folder = Path(source.path) if Path(source.path).is_absolute() else root / source.path
     if not folder.is_dir():
         raise UserError(f"recipes: {where}.path: {source.path!r} is not a folder")
@@ -46,6 +47,11 @@ def _folder(source, size: int, root: Path, where: str):
         if source.masks is None
         else (Path(source.masks) if Path(source.masks).is_absolute() else root / source.masks)
     )
+    return files, masks_dir
+
+
+def _folder(source, size: int, root: Path, where: str):
+    files, masks_dir = folder_files(source, root, where)
     out = []
     for path in files:
         try:

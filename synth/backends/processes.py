@@ -13,7 +13,10 @@ stops it too, leaving only the shards already finished, each complete.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import queue
+import threading
+import time
 import traceback
 from concurrent.futures import Future
 from pathlib import Path
@@ -25,6 +28,7 @@ from synth.store.shards import read_shard, write_atomic
 
 POLL_SECONDS = 1.0  # how often the driver looks for a worker that died without a word
 GRACE_SECONDS = 60.0  # how long a worker may take to finish its shard after another reported bad input
+PARENT_POLL_SECONDS = 0.2  # how often a worker looks whether the process that started it is still there
 
 
 class WorkerFailed(RuntimeError):
@@ -40,7 +44,9 @@ def run_in_processes(work: ShardWork, jobs: list[ShardJob], out_dir: Path, advan
     for _ in range(workers):
         tasks.put(None)  # one stop sign per worker, after every job
     procs = [
-        context.Process(target=_serve, args=(work, tasks, events, str(out_dir)), name=f"{work.kind}-{i}", daemon=True)
+        context.Process(
+            target=_serve, args=(work, tasks, events, str(out_dir), os.getpid()), name=f"{work.kind}-{i}", daemon=True
+        )
         for i in range(workers)
     ]
     for proc in procs:
@@ -105,8 +111,26 @@ def _collect(events, procs, advance, written: set[str]) -> None:
             raise WorkerFailed(f"a worker process failed:\n{value}")
 
 
-def _serve(work: ShardWork, tasks, events, out_dir: str) -> None:
+def _exit_with_parent(parent: int) -> None:
+    """End this worker as soon as the process that started it is gone.
+
+    Daemon workers are stopped by a parent that exits, not by one killed with ``kill -9`` (or out of memory):
+    they would go on taking shards nobody waits for, competing for the cores with the user's next run and
+    writing into the folder it is filling. Polling the parent id works on every POSIX system (a prctl death
+    signal is Linux-only and tied to the thread that started the child).
+    """
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def _serve(work: ShardWork, tasks, events, out_dir: str, parent: int) -> None:
     """A worker's life: set up once, make shards until the stop sign, tear down; every outcome goes to ``events``."""
+    _exit_with_parent(parent)
     try:
         with fixed_threads(work.threads):
             state = work.parallel_setup()()

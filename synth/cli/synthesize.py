@@ -21,7 +21,14 @@ def synthesize(
     gpus_per_worker: GPUS = 0.0,
     store: STORE = None,
 ) -> None:
-    """Generate images and raw label evidence into data/NAME/samples (finished shards are kept)."""
+    """Generate images and raw label evidence into data/NAME/samples (finished shards are kept).
+
+    Shards are shared by every recipe: one that any recipe already made with the same generator, classes,
+    prompts and seeds (the name and the decode and validation sections do not matter) is linked from
+    data/.shards instead of generated again, and a recipe whose generator records UNet features also serves
+    the same recipe without them. Every shard made goes there. Clear it with `rm -r data/.shards` (it only costs
+    regeneration; entries are checked by their checksum before use, so a damaged one is made again).
+    """
     from synth.stages.synthesize import synthesize as run
 
     options = backend_options(backend, address, workers, gpus_per_worker, store, None)

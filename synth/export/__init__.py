@@ -10,13 +10,16 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from synth.core.atomic import publish_folder
 from synth.core.paths import DatasetPaths
 from synth.errors import UserError
 from synth.export.formats import EXPORT_FORMATS
-from synth.export.source import BuiltDataset, open_build
 from synth.recipe import Recipe
+
+if TYPE_CHECKING:  # the source imports pyarrow.dataset (and so pandas): only `synth export` itself pays for it
+    from synth.export.source import BuiltDataset
 
 FORMATS = tuple(EXPORT_FORMATS)
 MARKER = ".synth-export.json"  # tells a later export that this folder is ours to replace
@@ -44,6 +47,8 @@ def export(
     recipe: Recipe, root: Path = Path("."), fmt: str = "coco", out: Path | None = None, config: str = "default"
 ) -> ExportReport:
     """``config``: which dataset config of the build (``default``, or a variant such as ``mixed``)."""
+    from synth.export.source import open_build
+
     if fmt not in FORMATS:
         raise UserError(f"--format {fmt}: unknown format; choose one of {', '.join(FORMATS)}")
     root = Path(root)

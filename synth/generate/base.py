@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +20,15 @@ if TYPE_CHECKING:
     from synth.core.dataset import DatasetContext
     from synth.generate.prompts import SamplePlan
 
-__all__ = ["Capability", "Generator", "GeneratorConfig", "Sample", "capability_problems", "settings_hash"]
+__all__ = [
+    "Capability",
+    "Generator",
+    "GeneratorConfig",
+    "Sample",
+    "SideRecording",
+    "capability_problems",
+    "settings_hash",
+]
 
 
 class Capability(StrEnum):
@@ -100,6 +109,28 @@ class GeneratorConfig(Strict):
     def provenance(self) -> dict[str, Any]:
         """Identity of the model behind the samples, recorded in every sample and in the dataset card."""
         return {"generator": getattr(self, "type", type(self).__name__), "model": None, "revision": None}
+
+    def side_recording(self) -> SideRecording | None:
+        """What this configuration records beside samples that its plain form makes byte for byte alike; None
+        when it records nothing on the side. Lets a recipe without the recording take the shards of one with it
+        (synth/store/shared.py) instead of generating the same images again."""
+        return None
+
+
+@dataclass(frozen=True)
+class SideRecording:
+    """Arrays a generator records during generation without changing anything else it makes (DDPM-Seg features:
+    forward hooks that only read activations). A shard made with the recording, less ``arrays`` in every row and
+    with the provenance ``plain`` records, is the shard ``plain`` makes: tests/test_shared_shards.py checks it."""
+
+    plain: GeneratorConfig  # the same generator recording nothing on the side
+    arrays: tuple[str, ...]  # the ``Sample.arrays`` only the recording writes
+    provenance: tuple[str, ...]  # the provenance entries only the recording writes
+
+    def provenance_changes(self) -> dict[str, Any]:
+        """Provenance entries that differ in ``plain``'s samples; None: the entry is absent there. Every generator
+        records its config's ``settings_hash``, which the recording's settings are part of."""
+        return dict.fromkeys(self.provenance) | {"settings_hash": settings_hash(self.plain)}
 
 
 def capability_problems(

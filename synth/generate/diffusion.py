@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, model_serializer
 
-from synth.generate.base import Capability, Generator, GeneratorConfig
+from synth.generate.base import Capability, Generator, GeneratorConfig, SideRecording
 from synth.generate.tokens import locate_phrase
 from synth.generate.unet_feature_settings import UNetFeatureSettings
 
@@ -162,6 +162,13 @@ class DiffusionConfig(GeneratorConfig):
 
     def provenance(self) -> dict:
         return {"generator": "diffusion", "model": self.model, "revision": self.revision}
+
+    def side_recording(self) -> SideRecording | None:
+        # The feature hooks read the up blocks' outputs and change nothing the pipeline computes: images and
+        # attention evidence are the same bytes with and without them (checked on the tiny SD and models/fashion-sd).
+        if self.features is None:
+            return None
+        return SideRecording(self.model_copy(update={"features": None}), arrays=("features",), provenance=("features",))
 
     @property
     def is_local(self) -> bool:

@@ -5,8 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
 from PIL import Image, ImageDraw
 
 from synth.core.fonts import label_font
@@ -16,8 +14,7 @@ from synth.core.paths import DatasetPaths
 from synth.recipe import Recipe
 from synth.store.codec import decode_png
 from synth.store.labeled import paired_shards
-from synth.store.records import records_from_table
-from synth.store.shards import read_shard
+from synth.store.shards import read_shard, select_seeds
 
 CELL = 160
 
@@ -57,16 +54,17 @@ def contact_sheet(
     for index in sorted(samples):
         if not chosen.intersection(all_seeds[index]):
             continue
-        wanted = pa.array(sorted(chosen.intersection(all_seeds[index])))
-        table = read_shard(samples[index], ["seed", "prompt", "image", "mask", "arrays", "provenance"])
-        table = table.filter(pc.is_in(table.column("seed"), wanted))  # decode only the previewed samples
-        records = {r.seed: r for r in records_from_table(table, samples[index])}
-        mask_table = read_shard(masks[index], ["seed", "mask"])
-        decoded = {
-            r["seed"]: r["mask"] for r in mask_table.filter(pc.is_in(mask_table.column("seed"), wanted)).to_pylist()
+        wanted = chosen.intersection(all_seeds[index])
+        # only the columns drawn (a samples shard's arrays can be most of its bytes), only the previewed rows
+        images = {
+            r["seed"]: r["image"]
+            for r in select_seeds(read_shard(samples[index], ["seed", "image"]), wanted).to_pylist()
         }
-        for seed in sorted(chosen.intersection(all_seeds[index])):
-            image = records[seed].image
+        decoded = {
+            r["seed"]: r["mask"] for r in select_seeds(read_shard(masks[index], ["seed", "mask"]), wanted).to_pylist()
+        }
+        for seed in sorted(wanted):
+            image = decode_png(images[seed])
             mask = decode_png(decoded[seed])
             colours = lut[mask]
             labeled = (mask != 0)[..., None]

@@ -11,14 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from synth.core.paths import DatasetPaths
 from synth.recipe import Recipe
 from synth.store.codec import decode_confidence, decode_png
 from synth.store.labeled import paired_shards
-from synth.store.shards import read_shard
+from synth.store.shards import read_shard, select_seeds
 
 
 @dataclass
@@ -95,11 +93,9 @@ def load_views(pairs: list[tuple[Path, Path]], rows: list[IndexRow], seeds: set[
         wanted = sorted(s for s in seeds if pair_of.get(s) == i)
         if not wanted:
             continue
-        keep = pa.array(wanted, pa.int64())
-        samples = read_shard(samples_path, ["seed", "prompt", "image"])
-        samples = samples.filter(pc.is_in(samples.column("seed"), keep)).to_pylist()
-        masks = read_shard(masks_path, ["seed", "mask", "confidence"])
-        masks = {r["seed"]: r for r in masks.filter(pc.is_in(masks.column("seed"), keep)).to_pylist()}
+        samples = select_seeds(read_shard(samples_path, ["seed", "prompt", "image"]), wanted).to_pylist()
+        masks = select_seeds(read_shard(masks_path, ["seed", "mask", "confidence"]), wanted).to_pylist()
+        masks = {r["seed"]: r for r in masks}
         for s in samples:
             m = masks[s["seed"]]
             confidence = None if m["confidence"] is None else decode_confidence(m["confidence"])

@@ -13,17 +13,21 @@ if TYPE_CHECKING:
 
 @dataclass
 class StageReport:
-    """What a shard-writing stage did; finished shards are ``skipped``, never rewritten."""
+    """What a shard-writing stage did; finished shards are ``skipped``, never rewritten; ``reused`` ones were
+    taken from shards made before (synthesize: by any recipe, synth/store/shared.py), not made again."""
 
     written: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     samples: int = 0
+    reused: list[str] = field(default_factory=list)
 
     def summary(self, stage: str) -> str:
+        reused = f", {len(self.reused)} from the shared store" if self.reused else ""
+        shards = len(self.written) + len(self.skipped) + len(self.reused)
         return (
-            f"{stage}: {self.samples} samples in {len(self.written) + len(self.skipped)} shards "
-            f"({len(self.written)} written, {len(self.skipped)} up to date, {len(self.removed)} stale removed)"
+            f"{stage}: {self.samples} samples in {shards} shards "
+            f"({len(self.written)} written, {len(self.skipped)} up to date{reused}, {len(self.removed)} stale removed)"
         )
 
 

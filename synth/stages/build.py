@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
+from functools import cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +89,13 @@ def _features(optional: Collection[str] = ()):
 
     columns = {"image": Image(), "mask": Image()} | {name: Image() for name in OPTIONAL_COLUMNS if name in optional}
     return Features(columns | {"seed": Value("int64"), "prompt": Value("string")})
+
+
+@cache
+def _schema(optional: tuple[str, ...] = ()) -> pa.Schema:
+    """The Arrow schema of ``_features``, made on first use: only a file that is written needs it, and importing
+    ``datasets`` (pandas with it) was a third of a rebuild that links every file."""
+    return _features(optional).arrow_schema
 
 
 IMAGE_SUFFIX = {"png": "png", "jpeg": "jpg", "webp": "webp"}
@@ -233,7 +241,6 @@ def write_shards(
     """
     present = {"confidence": _has_confidence(pairs[0][1]), "instances": has_instances(recipe)}
     optional = tuple(name for name in OPTIONAL_COLUMNS if present[name])
-    schema = _features(optional).arrow_schema
     by_pair: dict[tuple[Path, Path], list[SplitFile]] = {}
     for plan in plan_files(recipe, pairs, excluded or {}, optional):
         by_pair.setdefault((plan.samples, plan.masks), []).append(plan)
@@ -241,12 +248,16 @@ def write_shards(
     def read(pair: tuple[Path, Path]) -> pa.Table:
         return read_pair_columns(recipe, pair[0], pair[1], optional)
 
-    counts, sizes, reused = write_or_link(by_pair, read, schema, out, previous)
+    counts, sizes, reused = write_or_link(by_pair, read, partial(_schema, optional), out, previous)
     return counts, sizes, optional, reused
 
 
 def write_or_link(
-    groups: dict, read: Callable[[Any], pa.Table], schema: pa.Schema, out: Path, previous: Path | None
+    groups: dict,
+    read: Callable[[Any], pa.Table],
+    schema: Callable[[], pa.Schema],
+    out: Path,
+    previous: Path | None,
 ) -> tuple[dict[str, int], dict[str, int], set]:
     """Each file whose key matches the one in the last build's footer is linked from there; the others are
     written from their group's table, read once and only if one of its files must be written. ``groups`` maps
@@ -265,7 +276,7 @@ def write_or_link(
             else:
                 if table is None:
                     table = read(source)
-                sizes[file.split] += write_split_file(table, file, schema, out / file.name)
+                sizes[file.split] += write_split_file(table, file, schema(), out / file.name)
             counts[file.split] += len(file.seeds)
         del table
         pa.default_memory_pool().release_unused()  # hand the table's buffers back: the peak stays one group's worth
@@ -296,7 +307,7 @@ def write_variant(plan: VariantPlan, out: Path, previous: Path | None) -> tuple[
         by_shard.setdefault(file.shard, []).append(
             SplitFile(file.name, file.split, file.shard, file.shard, file.seeds, file.key)
         )
-    return write_or_link(by_shard, read_variant_columns, _features().arrow_schema, out, previous)
+    return write_or_link(by_shard, read_variant_columns, _schema, out, previous)
 
 
 def build(recipe: Recipe, root: Path = Path("."), allow_invalid: bool = False) -> BuildReport:

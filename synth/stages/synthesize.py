@@ -12,13 +12,15 @@ from synth.backends.work import ShardJob, ShardWork
 from synth.core.hashing import canonical_hash
 from synth.core.paths import DatasetPaths
 from synth.core.torch_runtime import NUMERICS_THREADS
-from synth.generate.base import Generator
+from synth.generate.base import Generator, GeneratorConfig
 from synth.generate.prompts import plan_sample
 from synth.recipe import STAGES, Recipe
 from synth.stages import StageReport
 from synth.stages.runner import run_sharded
 from synth.store.encoder import Encoder, ThreadEncoder, open_encoder
-from synth.store.shards import ShardPlan, group_seeds
+from synth.store.records import without_recording
+from synth.store.shards import ShardPlan, group_seeds, read_shard
+from synth.store.shared import SharedShards
 
 SAMPLES_FORMAT = 2  # bump when the bytes a shard holds change for the same recipe (2: one torch thread)
 
@@ -26,16 +28,22 @@ SAMPLES_FORMAT = 2  # bump when the bytes a shard holds change for the same reci
 def shard_plans(recipe: Recipe, limit: int | None = None) -> list[ShardPlan]:
     """The shards this recipe consists of, each keyed by what determines its bytes and nothing else.
 
-    The key leaves out the recipe's other seed ranges, so extending a range leaves finished shards' keys alone.
+    The key leaves out the recipe's other seed ranges, so extending a range leaves finished shards' keys alone;
+    and the recipe's name, so recipes that generate alike share their shards (synth/store/shared.py).
     """
+    return plans_for(recipe, recipe.generator, recipe.generator.weights_digest(), limit)
+
+
+def plans_for(recipe: Recipe, generator: GeneratorConfig, weights: str | None, limit: int | None) -> list[ShardPlan]:
+    """``shard_plans`` as if the recipe named ``generator``, whose local weights digest to ``weights``."""
     seeds = recipe.all_seeds()
     if limit is not None:
         seeds = seeds[:limit]
-    dump = recipe.model_dump(mode="json")
+    dump = recipe.model_dump(mode="json") | {"generator": generator.model_dump(mode="json")}
     basis = {k: dump[k] for k in STAGES["synthesize"].key_fields} | {"format": SAMPLES_FORMAT}
-    if (weights := recipe.generator.weights_digest()) is not None:
+    if weights is not None:
         basis["weights"] = weights  # local weights: the recipe names a path, the key what is in it
-    if (evidence := recipe.generator.evidence_format()) is not None:
+    if (evidence := generator.evidence_format()) is not None:
         basis["evidence"] = evidence  # what the generator stores beside each image
     return [
         ShardPlan(index, members, canonical_hash(basis | {"seeds": list(members)})[:16])
@@ -113,17 +121,47 @@ def synthesize(
     backend: str = "local",
     backend_options: dict | None = None,
 ) -> StageReport:
-    """Make every missing shard. ``backend`` ("local" or "ray") is how, never what: the bytes are the same.
+    """Make every missing shard that no recipe made before. ``backend`` ("local" or "ray") is how, never what: the
+    bytes are the same.
 
     Locally, ``backend_options={"workers": N}`` makes shards in N one-thread processes (synth/backends/processes.py;
     None: one per core); a ``generator`` built by the caller lives in this process, so it makes them here.
+    A shard whose key ``data/.shards`` holds is linked from there; every shard this call makes goes there (only
+    those: a shard that was in the folder before is not re-checked, so nothing damaged since spreads to others).
     """
     if backend != "ray" and generator is not None:
         backend_options = {"workers": 1}
     work = samples_work(recipe, generator)
-    jobs = [ShardJob(plan) for plan in shard_plans(recipe, limit)]
+    weights = recipe.generator.weights_digest()
+    plans = plans_for(recipe, recipe.generator, weights, limit)
     out_dir = DatasetPaths(Path(root), recipe.name).samples
-    return run_sharded(work, jobs, out_dir, f"synthesize {recipe.name}", show_progress, backend, backend_options)
+    shared = SharedShards(Path(root))
+    jobs = [ShardJob(plan) for plan in plans]
+    report = run_sharded(
+        work, jobs, out_dir, f"synthesize {recipe.name}", show_progress, backend, backend_options, reuse=shared.fetch
+    )
+    made = set(report.written)
+    share(recipe, [plan for plan in plans if plan.filename in made], out_dir, shared, weights, limit)
+    return report
+
+
+def share(
+    recipe: Recipe, plans: list[ShardPlan], out_dir: Path, shared: SharedShards, weights: str | None, limit: int | None
+) -> None:
+    """Put the shards just made in the shared store; for a generator that records something on the side (UNet
+    features), also each shard less that recording, which is the shard of the same recipe without it."""
+    for plan in plans:
+        shared.keep(plan, out_dir / plan.filename)
+    recording = recipe.generator.side_recording()
+    if recording is None:
+        return
+    changes = recording.provenance_changes()
+    plain_plans = {plan.index: plan for plan in plans_for(recipe, recording.plain, weights, limit)}
+    for plan in plans:
+        plain = plain_plans[plan.index]
+        if not shared.has(plain.key):
+            made = read_shard(out_dir / plan.filename)
+            shared.keep_table(plain, without_recording(made, recording.arrays, changes))
 
 
 def samples_work(recipe: Recipe, generator: Generator | None = None) -> ShardWork:

@@ -7,10 +7,11 @@ hold the decoded mask, its confidence and the mask statistics. Images are stored
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -75,6 +76,24 @@ def sample_row(sample: Sample, image_format: str = "png") -> dict:
 
 def rows_to_table(rows: list[dict], schema: pa.Schema) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=schema)
+
+
+def without_recording(samples: pa.Table, arrays: Iterable[str], provenance: dict[str, Any]) -> pa.Table:
+    """A samples table less what a side recording added: ``arrays`` left out of every row's arrays, and each
+    ``provenance`` entry set (None: removed). Every other value is kept as it is and the table is rebuilt the way
+    ``sample_row`` rows are, so it is the table of the samples made without the recording."""
+    dropped = set(arrays)
+    rows = samples.to_pylist()
+    for row in rows:
+        row["arrays"] = [(name, data) for name, data in row["arrays"] or [] if name not in dropped]
+        recorded = json.loads(row["provenance"])
+        for key, value in provenance.items():
+            if value is None:
+                recorded.pop(key, None)
+            else:
+                recorded[key] = value
+        row["provenance"] = _json(recorded)
+    return rows_to_table(rows, SAMPLES_SCHEMA)
 
 
 @dataclass

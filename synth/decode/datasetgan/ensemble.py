@@ -159,7 +159,20 @@ class Ensemble:
 def train_ensemble(
     features: torch.Tensor, targets: torch.Tensor, values: list[int], settings: TrainSettings, log=lambda message: None
 ) -> Ensemble:
-    """Train ``settings.members`` MLPs on N x D features (any float dtype) and N class indices."""
+    """Train ``settings.members`` MLPs on N x D features (any float dtype) and N class indices.
+
+    On one torch thread whatever the caller's setting: the weights then do not depend on the machine's thread
+    count, and these tiny steps (a 64-pixel batch through a 3-layer MLP) are slower on two threads than on one:
+    ~1 CPU s per 1,000 steps on one thread vs 40 on two under load (OpenMP's spinning workers), which made the
+    default recipe's 10-member training take 1,175 CPU s.
+    """
+    from synth.core.torch_runtime import NUMERICS_THREADS, fixed_threads
+
+    with fixed_threads(NUMERICS_THREADS):
+        return _train_ensemble(features, targets, values, settings, log)
+
+
+def _train_ensemble(features, targets, values: list[int], settings: TrainSettings, log) -> Ensemble:
     n, dim = features.shape
     if n < 2:
         from synth.errors import UserError
