@@ -20,6 +20,7 @@ deletes an entry that is intact, also not one no recipe plans any more.
 from __future__ import annotations
 
 import hashlib
+from functools import partial
 from pathlib import Path
 
 import pyarrow as pa
@@ -52,7 +53,7 @@ class SharedShards:
                 entry.unlink(missing_ok=True)  # never handed out; the next run that makes the shard replaces it
                 continue
             try:
-                write_atomic(target, lambda tmp, entry=entry: link_or_copy(entry, tmp))
+                write_atomic(target, partial(link_or_copy, entry))
             except FileNotFoundError:  # another run deleted it between the check and the link
                 continue
             return True
