@@ -39,6 +39,9 @@ class TrainReport:
         return f"train-decoder {name}: {self.status}"
 
 
+TRAINING_FORMAT = 2  # bump when the weights the same annotations and samples train change
+
+
 def records_for_seeds(root: Path, name: str, seeds: set[int]) -> dict[int, SampleRecord]:
     from synth.store.records import records_from_table
     from synth.store.shards import list_shards, read_shard
@@ -66,7 +69,9 @@ def training_key(recipe: Recipe, root: Path, manifest: dict) -> str:
         {s for s in shards if any(int(s[6:11]) == seed // recipe.samples_per_shard for seed, _ in annotated)}
     )
     fields = {k: dump[k] for k in STAGES["train-decoder"].key_fields}
-    return canonical_hash(fields | {"annotations": annotated, "samples": spans})
+    basis = fields | {"annotations": annotated, "samples": spans}
+    # TRAINING_FORMAT 2: trained on one torch thread (was the caller's count): weights made before are retrained
+    return canonical_hash(basis | {"format": TRAINING_FORMAT})
 
 
 def train_decoder(recipe: Recipe, root: Path = Path("."), log=lambda message: None, force: bool = False) -> TrainReport:
