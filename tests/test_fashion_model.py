@@ -51,3 +51,16 @@ def test_committed_model_loads_and_its_attention_masks_cover_the_garments(tmp_pa
     iou = (drawn & labeled).sum() / (drawn | labeled).sum()
     print(f"foreground IoU {iou:.3f}")
     assert iou > MIN_FOREGROUND_IOU, iou
+
+
+@pytest.mark.parametrize("classes", [(1, 1), (2, 2)])
+def test_the_recipe_bench_fashion_generator_measures_through_loads_as_a_recipe(tmp_path, classes):
+    """bench/fashion_generator.py measures the model through this recipe: it must stay a valid recipe."""
+    from synth.recipe import load_recipe
+    from synth.train_generator.measure import fashion_recipe
+
+    data = fashion_recipe(MODEL, 4, 2, classes, cross_attention_resolution=8, tau=4)
+    (tmp_path / "recipes").mkdir()
+    (tmp_path / "recipes" / "fashion-measure.yaml").write_text(yaml.safe_dump(data))
+    recipe = load_recipe("fashion-measure", tmp_path)
+    assert recipe.generator.tau == 4 and len(recipe.taxonomy.classes) == 10

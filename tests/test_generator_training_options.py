@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
+from synth.realdata.fashion_mnist import DEFAULT_ROOT as FASHION_ROOT
 from synth.train_generator.loss_weighting import epsilon_loss, min_snr_weights
 from synth.train_generator.models import ModelSize, build_scheduler, build_text_encoder, build_unet, build_vae
 
@@ -63,3 +66,76 @@ def test_the_saved_pipeline_holds_the_ema_weights_and_training_keeps_the_raw_one
             assert torch.equal(stored[name].detach(), next(averaged).half().float()), name
     moved = [float((saved.unet.state_dict()[k] - raw[k]).abs().mean()) for k in raw if k.endswith("weight")]
     assert np.mean(moved) > 0.01  # the EMA weights differ from the raw ones (three steps of 0.05 noise)
+
+
+def test_cosine_schedule_warms_up_then_decays_to_zero_and_constant_stays_flat():
+    from synth.train_generator.train import TrainGeneratorConfig, learning_rate
+
+    cosine = TrainGeneratorConfig(unet_lr=1e-3, unet_steps=1000, lr_schedule="cosine")
+    constant = TrainGeneratorConfig(unet_lr=1e-3, unet_steps=1000)
+    assert learning_rate(cosine, 50) == pytest.approx(learning_rate(constant, 50) * (0.5 + 0.5 * np.cos(np.pi / 20)))
+    assert learning_rate(constant, 100) == learning_rate(constant, 1000) == pytest.approx(1e-3)
+    assert learning_rate(cosine, 500) == pytest.approx(5e-4)
+    assert learning_rate(cosine, 1000) == pytest.approx(0.0, abs=1e-12)
+    rates = [learning_rate(cosine, s) for s in range(100, 1001, 100)]
+    assert rates == sorted(rates, reverse=True)
+
+
+def _write_params(root, **section):
+    import yaml
+
+    (root / "params.yaml").write_text(yaml.safe_dump({"train_generator": section}))
+
+
+def test_params_name_the_field_when_the_schedule_or_the_start_folder_is_wrong(tmp_path):
+    from synth.errors import UserError
+    from synth.stages.train_generator import load_config
+
+    _write_params(tmp_path, lr_schedule="linear")
+    with pytest.raises(UserError, match=r"params.yaml: train_generator: lr_schedule: 'linear' is not one of"):
+        load_config(tmp_path)
+    _write_params(tmp_path, init_from="models/nowhere")
+    with pytest.raises(UserError, match=r"train_generator: init_from: models/nowhere is not a saved pipeline"):
+        load_config(tmp_path)
+    _write_params(tmp_path, lr_schedule="cosine")
+    assert load_config(tmp_path).lr_schedule == "cosine"
+
+
+@pytest.mark.skipif(
+    not (FASHION_ROOT / "train-images-idx3-ubyte.gz").exists(), reason="apt-get install dataset-fashion-mnist"
+)
+def test_a_run_continued_from_a_saved_pipeline_starts_from_its_weights_and_keeps_its_vae(tmp_path):
+    """init_from: phase 1 is skipped, the VAE and its scaling factor are the start's, the UNet moves from there."""
+    from diffusers import StableDiffusionPipeline
+    from transformers import CLIPTokenizer
+
+    from synth.train_generator.tokenizer import write_clip_tokenizer
+    from synth.train_generator.train import TrainGeneratorConfig, save_pipeline, train_generator
+
+    torch.manual_seed(0)
+    bpe = Path(__file__).resolve().parents[1] / "models/clip-bpe/bpe_simple_vocab_16e6.txt.gz"
+    tokenizer = CLIPTokenizer.from_pretrained(write_clip_tokenizer(bpe, tmp_path / "tokenizer"))  # training's ids
+    vae, text_encoder, unet = build_vae(TINY), build_text_encoder(TINY, tokenizer), build_unet(TINY)
+    vae.register_to_config(scaling_factor=0.77)
+    save_pipeline(tmp_path / "start", vae, text_encoder, tokenizer, unet, build_scheduler())
+    cfg = TrainGeneratorConfig(
+        out="out",
+        checkpoints="ck",
+        bpe=str(bpe),
+        compositions=16,
+        unet_steps=2,
+        unet_batch=2,
+        checkpoint_every=10,
+        init_from="start",
+        lr_schedule="cosine",
+        size={"vae_channels": [8, 8], "text_hidden": 32, "text_layers": 1, "text_heads": 2, "unet_channels": [32] * 3},
+    )
+    summary = train_generator(cfg, tmp_path, log=lambda m: None)
+    assert summary["history"]["vae"] == [] and summary["init_from"] == "start"
+    start = StableDiffusionPipeline.from_pretrained(tmp_path / "start", dtype=torch.float32)
+    out = StableDiffusionPipeline.from_pretrained(tmp_path / "out", dtype=torch.float32)
+    assert out.vae.config.scaling_factor == pytest.approx(0.77)
+    for k, v in start.vae.state_dict().items():
+        assert torch.equal(out.vae.state_dict()[k], v), k
+    moved = [float((out.unet.state_dict()[k] - v).abs().max()) for k, v in start.unet.state_dict().items()]
+    assert 0 < max(moved) < 0.1  # two small steps away from the start, not a fresh initialisation

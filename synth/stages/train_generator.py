@@ -13,7 +13,7 @@ from pathlib import Path
 import yaml
 
 from synth.errors import UserError
-from synth.train_generator.train import TrainGeneratorConfig
+from synth.train_generator.train import LR_SCHEDULES, TrainGeneratorConfig
 from synth.train_generator.train import train_generator as _train
 
 
@@ -30,6 +30,15 @@ def load_config(root: Path) -> TrainGeneratorConfig:
         raise UserError(f"{path}: train_generator: unknown key(s) {', '.join(unknown)}")
     if "item_mix" in section:
         section = section | {"item_mix": tuple(section["item_mix"])}
+    if section.get("lr_schedule", "constant") not in LR_SCHEDULES:
+        raise UserError(
+            f"{path}: train_generator: lr_schedule: {section['lr_schedule']!r} is not one of {', '.join(LR_SCHEDULES)}"
+        )
+    start = section.get("init_from")
+    if start is not None and not (root / str(start) / "model_index.json").is_file():
+        raise UserError(
+            f"{path}: train_generator: init_from: {start} is not a saved pipeline folder (no model_index.json)"
+        )
     return TrainGeneratorConfig(**section)
 
 

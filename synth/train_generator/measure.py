@@ -56,6 +56,7 @@ def fashion_recipe(model: Path | str, seeds: int, steps: int, classes: tuple[int
         "splits": {"train": 1.0, "validation": 0.0, "test": 0.0},
         "decode": {"type": "attention"},
         "validation": {"min_class_presence": 0.0, "max_class_kl": 100.0, "max_ignore_fraction": 1.0},
+        "evaluate": None,
     }
 
 

@@ -10,6 +10,7 @@ checkpoint kept.
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,6 +21,8 @@ import numpy as np
 
 from synth.core.atomic import publish_folder
 from synth.realdata.fashion_mnist import DEFAULT_ROOT
+
+LR_SCHEDULES = ("constant", "cosine")
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,12 @@ class TrainGeneratorConfig:
     ema_decay: float | None = None
     # Min-SNR-gamma loss weighting of the epsilon loss over timesteps (loss_weighting.py); None: plain MSE.
     snr_gamma: float | None = None
+    # "constant" (after the 100-step warm-up), as the committed model's first 3,697 steps were trained, or
+    # "cosine": decays to zero at ``unet_steps``, the usual end of a diffusion run (the weights settle).
+    lr_schedule: str = "constant"
+    # A pipeline folder to continue from: its VAE (and scaling factor) is kept, phase 1 is skipped, and the UNet
+    # and text encoder start from its weights (fresh optimizer state). None: both phases from scratch.
+    init_from: str | None = None
     max_minutes: float | None = None
     size: dict = field(default_factory=dict)
 
@@ -84,6 +93,27 @@ def save_pipeline(folder: Path, vae, text_encoder, tokenizer, unet, scheduler, e
             ema.restore(params)
     with publish_folder(folder) as staging:
         pipe.to(torch.float16).save_pretrained(staging, safe_serialization=True)
+
+
+def learning_rate(cfg: TrainGeneratorConfig, step: int) -> float:
+    """The UNet phase's rate at ``step`` (1-based): linear warm-up over 100 steps, then ``cfg.lr_schedule``."""
+    warm = min(1.0, step / 100)
+    if cfg.lr_schedule == "constant":
+        return cfg.unet_lr * warm
+    if cfg.lr_schedule == "cosine":
+        return cfg.unet_lr * warm * 0.5 * (1.0 + math.cos(math.pi * min(step, cfg.unet_steps) / cfg.unet_steps))
+    raise ValueError(f"train_generator: lr_schedule: unknown schedule {cfg.lr_schedule!r} (constant or cosine)")
+
+
+def load_start(folder: Path):
+    """The VAE, text encoder and UNet of a saved pipeline folder, in fp32 for training."""
+    from diffusers import AutoencoderKL, UNet2DConditionModel
+    from transformers import CLIPTextModel
+
+    vae = AutoencoderKL.from_pretrained(folder, subfolder="vae").float()
+    text_encoder = CLIPTextModel.from_pretrained(folder, subfolder="text_encoder").float()
+    unet = UNet2DConditionModel.from_pretrained(folder, subfolder="unet").float()
+    return vae, text_encoder, unet
 
 
 def train_generator(cfg: TrainGeneratorConfig, root: Path, log: Callable[[str], None] = print) -> dict:
@@ -126,32 +156,43 @@ def train_generator(cfg: TrainGeneratorConfig, root: Path, log: Callable[[str], 
     log(f"train-generator: {len(images)} train-split compositions")
     history: dict = {"vae": [], "unet": []}
 
-    # Phase 1: VAE
-    vae = build_vae(size)
-    opt = torch.optim.AdamW(vae.parameters(), lr=cfg.vae_lr)
-    for step in range(cfg.vae_steps):
-        batch = images[torch.from_numpy(rng.integers(0, len(images), cfg.vae_batch))]
-        posterior = vae.encode(batch).latent_dist
-        recon = vae.decode(posterior.sample()).sample
-        loss = F.l1_loss(recon, batch) + cfg.vae_kl_weight * posterior.kl().mean()
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        if step % 25 == 0 or step == cfg.vae_steps - 1:
-            history["vae"].append({"step": step, "loss": round(float(loss.detach()), 5)})
-            log(f"vae step {step} l1+kl {float(loss):.4f} ({time.monotonic() - started:.0f} s)")
+    # Phase 1: VAE (skipped when continuing from a saved pipeline)
+    start = load_start(root / cfg.init_from) if cfg.init_from else None
+    if start is None:
+        vae = build_vae(size)
+        opt = torch.optim.AdamW(vae.parameters(), lr=cfg.vae_lr)
+        for step in range(cfg.vae_steps):
+            batch = images[torch.from_numpy(rng.integers(0, len(images), cfg.vae_batch))]
+            posterior = vae.encode(batch).latent_dist
+            recon = vae.decode(posterior.sample()).sample
+            loss = F.l1_loss(recon, batch) + cfg.vae_kl_weight * posterior.kl().mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            if step % 25 == 0 or step == cfg.vae_steps - 1:
+                history["vae"].append({"step": step, "loss": round(float(loss.detach()), 5)})
+                log(f"vae step {step} l1+kl {float(loss):.4f} ({time.monotonic() - started:.0f} s)")
+    else:
+        vae = start[0]
+        log(f"continuing from {cfg.init_from}")
     vae.eval().requires_grad_(False)
     with torch.no_grad():
         moments = [vae.encode(images[i : i + 256]).latent_dist for i in range(0, len(images), 256)]
         mean = torch.cat([m.mean for m in moments])
         std = torch.cat([m.std for m in moments])
-    scaling = float(1.0 / mean.std())
-    vae.register_to_config(scaling_factor=scaling)
+    if start is None:
+        scaling = float(1.0 / mean.std())
+        vae.register_to_config(scaling_factor=scaling)
+    else:
+        scaling = float(vae.config.scaling_factor)  # the UNet being continued learned latents at this scale
     log(f"latents encoded; scaling_factor {scaling:.4f} ({time.monotonic() - started:.0f} s)")
 
     # Phase 2: UNet + text encoder
-    text_encoder = build_text_encoder(size, tokenizer)
-    unet = build_unet(size)
+    if start is None:
+        text_encoder = build_text_encoder(size, tokenizer)
+        unet = build_unet(size)
+    else:
+        text_encoder, unet = start[1], start[2]
     scheduler = build_scheduler()
     spans_finder = TokenSpans(tokenizer)
     maps = install_grounding(unet)
@@ -185,7 +226,7 @@ def train_generator(cfg: TrainGeneratorConfig, root: Path, log: Callable[[str], 
         a = alphas[timesteps].view(-1, 1, 1, 1)
         noisy = a.sqrt() * latents + (1 - a).sqrt() * noise
         maps.clear()
-        lr = cfg.unet_lr * min(1.0, step / 100)
+        lr = learning_rate(cfg, step)
         for group in opt.param_groups:
             group["lr"] = lr
         pred = unet(noisy, timesteps, text_encoder(ids)[0]).sample
@@ -220,6 +261,8 @@ def train_generator(cfg: TrainGeneratorConfig, root: Path, log: Callable[[str], 
         "scaling_factor": scaling,
         "ema_decay": cfg.ema_decay,
         "snr_gamma": cfg.snr_gamma,
+        "lr_schedule": cfg.lr_schedule,
+        "init_from": cfg.init_from,
         "history": history,
     }
     out = root / cfg.out
