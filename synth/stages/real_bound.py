@@ -23,22 +23,12 @@ import json
 from pathlib import Path
 
 from synth.core.atomic import write_text
-from synth.core.hashing import canonical_hash, file_sha256
+from synth.core.hashing import canonical_hash, code_digest, file_sha256
 from synth.recipe.stages import EVALUATE
 
 FOLDER = "data/.real-bound"  # a dot: no recipe's data/NAME folder can have this name
 FORMAT = 1  # bump when what a run file holds changes
 RUN_SETTINGS_LEFT_OUT = ("variants", "repeats", "seed")  # which runs to train, not how one is trained
-CODE_ROOT = Path(__file__).resolve().parents[2]  # the checkout the evaluate code is imported from
-
-
-def code_digest() -> str:
-    """One digest of every source file of the evaluate stage's code (the folders and files DVC tracks for it)."""
-    files = []
-    for entry in EVALUATE.code:
-        path = CODE_ROOT / entry
-        files += sorted(path.rglob("*.py")) if path.is_dir() else [path]
-    return canonical_hash({str(f.relative_to(CODE_ROOT)): file_sha256(f) for f in files})
 
 
 def bound_key(root: Path, cfg, num_classes: int, device_type: str) -> str:
@@ -56,7 +46,7 @@ def bound_key(root: Path, cfg, num_classes: int, device_type: str) -> str:
         "files": {role: {k: v for k, v in spec.items() if k != "path"} for role, spec in files.items()},
         "num_classes": num_classes,
         "device": device_type,
-        "code": code_digest(),
+        "code": code_digest(EVALUATE.code),
         "torch": torch.__version__,
     }
     return canonical_hash(basis)[:16]
