@@ -385,6 +385,41 @@ def test_dvc_repro_trains_decodes_and_excludes(project, tiny_sd, monkeypatch):
     )
 
 
+def test_annotations_of_images_the_generator_no_longer_makes_are_refused(project, tiny_sd):
+    """Import records the image each mask annotates; after a generator change train-decoder exits 2 naming the
+    file, rather than training the decoder on masks of images that are gone."""
+    from synth.decode.datasetgan.annotations import image_digest
+    from synth.stages.train_decoder import records_for_seeds
+
+    decode = {
+        "type": "datasetgan",
+        "features": {"type": "sd_unet", "model": str(tiny_sd), "timesteps": [50]},
+        "ensemble": 2,
+        "max_epochs": 1,
+        "pixels_per_image": 64,
+    }
+    project.write_recipe(tiny_recipe(decode=decode, seeds=[{"start": 0, "stop": 10}]))
+    project.synth("synthesize", "tiny", "--quiet")
+    records = records_for_seeds(project.root, "tiny", {1, 5})
+    handback = project.root / "handback"
+    handback.mkdir()
+    for seed in (1, 5):
+        _png(handback / f"seed-{seed:06d}.png", records[seed].mask)
+    project.synth("annotate", "import", "tiny", str(handback))
+    manifest = json.loads((project.root / "annotations" / "tiny" / "manifest.json").read_text())
+    assert [e["image_sha256"] for e in manifest["annotations"]] == [image_digest(records[s].image) for s in (1, 5)]
+
+    generator = tiny_recipe()["generator"] | {"min_scale": 0.2, "max_scale": 0.4}  # seed 1 draws other scenes
+    project.write_recipe(tiny_recipe(decode=decode, seeds=[{"start": 0, "stop": 10}], generator=generator))
+    project.synth("synthesize", "tiny", "--quiet")
+    result = project.synth("train-decoder", "tiny", check=False)
+    assert result.returncode == 2, result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "annotations/tiny/seed-000001.png" in lines[0], lines
+    assert "no longer makes" in lines[0] and "seeds [1, 5]" in lines[0]
+    assert not (project.root / "data" / "tiny" / "decoder" / "ensemble.safetensors").exists()
+
+
 def test_component_vote_gives_each_foreground_region_one_class(torch_one_thread):
     """The per-pixel ensemble vote scatters classes over a region; vote: component leaves where foreground is
     and gives each connected region the class most of its pixels got."""

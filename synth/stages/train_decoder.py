@@ -75,7 +75,7 @@ def training_key(recipe: Recipe, root: Path, manifest: dict) -> str:
 
 
 def train_decoder(recipe: Recipe, root: Path = Path("."), log=lambda message: None, force: bool = False) -> TrainReport:
-    from synth.decode.datasetgan.annotations import load_annotations, read_manifest
+    from synth.decode.datasetgan.annotations import check_annotated_images, load_annotations, read_manifest
 
     paths = DatasetPaths(Path(root), recipe.name)
     paths.decoder.mkdir(parents=True, exist_ok=True)
@@ -108,6 +108,7 @@ def train_decoder(recipe: Recipe, root: Path = Path("."), log=lambda message: No
         raise UserError(
             f"annotations/{recipe.name}: seeds {missing[:8]} have no samples; run `synth synthesize {recipe.name}`"
         )
+    check_annotated_images(root, recipe.name, {seed: record.image for seed, record in records.items()})
     # torch (~2 CPU s to import) only here: the not-applicable marker and an up-to-date check need none of it
     from synth.decode.datasetgan.ensemble import collect_pixels, train_ensemble
 

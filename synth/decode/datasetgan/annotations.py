@@ -2,7 +2,10 @@
 
 Stored form (git-tracked, small): ``annotations/NAME/seed-SSSSSS.png``, one single-channel index PNG per
 annotated sample (value = class id, 0 background, 255 ignore), and ``annotations/NAME/manifest.json`` listing
-each file's seed, sha256 and where it came from. PNG because every annotation and image tool reads it, a diff
+each file's seed, sha256, where it came from and, when the sample was generated at import, a digest of the
+image it annotates: an annotation is a mask of one image, so when the generator changes (new weights, a new
+revision) and seed 4 draws something else, training on the old mask would teach the decoder wrong pixels;
+``check_annotated_images`` refuses that. PNG because every annotation and image tool reads it, a diff
 of one file is one sample, and at 16-40 samples a Parquet file would only hide them.
 
 Import accepts three formats, checked file by file before anything is written (all or nothing):
@@ -56,6 +59,34 @@ def read_manifest(root: Path, name: str) -> dict:
         return json.loads(path.read_text())
     except json.JSONDecodeError as error:
         raise UserError(f"{path}: not valid JSON ({error})") from None
+
+
+def image_digest(image: np.ndarray) -> str:
+    """sha256 of an image's pixels and shape (not its PNG bytes: the same pixels encoded otherwise match)."""
+    pixels = np.ascontiguousarray(image, dtype=np.uint8)
+    return hashlib.sha256(repr(pixels.shape).encode() + pixels.tobytes()).hexdigest()
+
+
+def check_annotated_images(root: Path, name: str, images: dict[int, np.ndarray]) -> None:
+    """Raise when a stored annotation was drawn on another image than the one its seed has now.
+
+    ``images``: seed -> the generated image of each annotated seed. Entries imported before the samples existed
+    (no ``image_sha256``) cannot be checked and pass."""
+    folder = DatasetPaths(Path(root), name).annotations
+    stale = [
+        entry
+        for entry in read_manifest(root, name)["annotations"]
+        if entry.get("image_sha256")
+        and int(entry["seed"]) in images
+        and image_digest(images[int(entry["seed"])]) != entry["image_sha256"]
+    ]
+    if stale:
+        seeds = [int(e["seed"]) for e in stale]
+        raise UserError(
+            f"{folder / stale[0]['file']}: annotates an image seed {seeds[0]} no longer makes "
+            f"({len(stale)} of the annotations, seeds {seeds[:8]}: the generator changed since import); "
+            f"annotate the new images (synth annotate export {name} / import)"
+        )
 
 
 def load_annotations(context: DatasetContext, root: Path = Path(".")) -> dict[int, np.ndarray]:
@@ -351,13 +382,31 @@ def parse_directory(context: DatasetContext, seeds: set[int], folder: Path) -> t
     return parsed, problems
 
 
+def generated_images(root: Path, name: str, seeds: Collection[int]) -> dict[int, np.ndarray]:
+    """Seed -> generated image, for those of ``seeds`` that ``data/NAME/samples`` holds."""
+    from synth.store.codec import decode_png
+    from synth.store.shards import list_shards, read_shard
+
+    wanted, out = set(seeds), {}
+    for shard in list_shards(DatasetPaths(Path(root), name).samples):
+        table = read_shard(shard, ["seed", "image"])
+        for seed, png in zip(table.column("seed").to_pylist(), table.column("image").to_pylist()):
+            if seed in wanted:
+                out[int(seed)] = decode_png(png)
+    return out
+
+
 def import_annotations(context: DatasetContext, seeds: set[int], root: Path, folder: Path) -> list[int]:
-    """Check every file, then store all of them, or raise with one line per bad file and store nothing."""
+    """Check every file, then store all of them, or raise with one line per bad file and store nothing.
+
+    Each entry records the digest of the image it annotates when the sample is generated already (the usual
+    order: export, label, import), so a later generator change is caught before training."""
     from synth.store.codec import encode_png
 
     parsed, problems = parse_directory(context, seeds, Path(folder))
     if problems:
         raise UserError("\n".join(problems))
+    images = generated_images(root, context.name, [item.seed for item in parsed])
     target = DatasetPaths(Path(root), context.name).annotations
     target.mkdir(parents=True, exist_ok=True)
     manifest = read_manifest(root, context.name)
@@ -372,6 +421,8 @@ def import_annotations(context: DatasetContext, seeds: set[int], root: Path, fol
             "sha256": hashlib.sha256(data).hexdigest(),
             "source": item.source,
         }
+        if item.seed in images:
+            entries[item.seed]["image_sha256"] = image_digest(images[item.seed])
     manifest = {"format": MANIFEST_FORMAT, "recipe": context.name, "annotations": [entries[s] for s in sorted(entries)]}
     write_bytes(target / MANIFEST, (json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode())
     return sorted(item.seed for item in parsed)
