@@ -215,6 +215,26 @@ def test_preview_and_list(decoded):
     assert "tiny" in listing and "4/4" in listing and "passed" in listing and "not built" in listing
 
 
+def test_preview_shows_what_the_build_ships_never_a_left_out_sample(decoded):
+    """reports/NAME/preview.png (the DVC plot a pull request shows) picks its seeds among the shipped samples."""
+    import numpy as np
+    from PIL import Image
+
+    from synth.recipe import load_recipe
+    from synth.report.contact_sheet import contact_sheet, pick_seeds
+
+    left_out = [0, 6, 11, 39]  # four of the eight seeds an evenly spaced pick of 0-39 would show
+    assert set(left_out) < set(pick_seeds(list(range(40)), 8))
+    listing = decoded.root / "data/tiny/masks/excluded.json"
+    listing.write_text(json.dumps({"excluded": [{"seed": s, "reason": "uncertain"} for s in left_out]}))
+    decoded.synth("preview", "tiny")
+    recipe = load_recipe("tiny", decoded.root)
+    shipped = pick_seeds([s for s in range(40) if s not in left_out], 8)
+    expected = np.asarray(contact_sheet(recipe, decoded.root, seeds=shipped).convert("RGB"))
+    with Image.open(decoded.root / "reports/tiny/preview.png") as sheet:
+        assert np.array_equal(np.asarray(sheet.convert("RGB")), expected)
+
+
 def test_split_assignment_is_stable_and_roughly_proportional():
     splits = Splits(train=0.7, validation=0.2, test=0.1)
     names = [split_of(seed, splits) for seed in range(5000)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 
 import numpy as np
@@ -39,15 +40,20 @@ def _cell(array: np.ndarray) -> Image.Image:
 
 
 def contact_sheet(
-    recipe: Recipe, root: Path = Path("."), count: int = 8, seeds: list[int] | None = None
+    recipe: Recipe,
+    root: Path = Path("."),
+    count: int = 8,
+    seeds: list[int] | None = None,
+    leave_out: Collection[int] = (),
 ) -> Image.Image:
-    """``seeds``: exactly these (those the data holds), e.g. the same seeds of two versions for a review."""
+    """``seeds``: exactly these (those the data holds), e.g. the same seeds of two versions for a review.
+    Otherwise ``count`` evenly spaced seeds of those the data holds less ``leave_out`` (what build leaves out)."""
     paths = DatasetPaths(Path(root), recipe.name)
     pairs = dict(enumerate(paired_shards(paths.samples, paths.masks, f"synth synthesize {recipe.name}")))
     samples = {i: pair[0] for i, pair in pairs.items()}
     masks = {i: pair[1] for i, pair in pairs.items()}
     all_seeds = {i: read_shard(p, ["seed"]).column("seed").to_pylist() for i, p in samples.items()}
-    held = [s for shard_seeds in all_seeds.values() for s in shard_seeds]
+    held = [s for shard_seeds in all_seeds.values() for s in shard_seeds if s not in leave_out]
     chosen = set(held).intersection(seeds) if seeds is not None else set(pick_seeds(held, count))
     lut = palette(recipe)
     rows = []
