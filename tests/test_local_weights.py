@@ -51,3 +51,22 @@ def test_the_digest_is_of_content_not_of_location(tmp_path):
     assert folder_digest(model) == folder_digest(moved)
     (moved / "scheduler" / "scheduler_config.json").write_text("{}")  # configs are part of the model too
     assert folder_digest(model) != folder_digest(moved)
+
+
+def test_training_scratch_stays_out_of_the_models_dependency():
+    """`synth train-generator` writes checkpoints under models/ (git-ignored); DVC must not hash them into the
+    `models` dependency, or main's dvc.lock records a hash a fresh clone never computes and every stage that
+    depends on models/ reruns there (it did: 102 files hashed on main, 29 in a clone)."""
+    import os
+    from pathlib import Path
+
+    from dvc.repo import Repo
+
+    root = Path(__file__).resolve().parents[1]
+    section = yaml.safe_load((root / "params.yaml").read_text())["train_generator"]
+    scratch = [section["checkpoints"]]
+    with Repo(str(root)) as repo:
+        ignored = {path: repo.dvcignore.is_ignored(repo.fs, os.path.join(repo.root_dir, path)) for path in scratch}
+        kept = repo.dvcignore.is_ignored(repo.fs, os.path.join(repo.root_dir, section["out"]))
+    assert all(ignored.values()), ignored
+    assert not kept  # the model itself is part of the dependency
