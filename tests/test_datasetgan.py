@@ -466,3 +466,38 @@ def test_switching_judge_checked_labels_on_keeps_the_trained_ensemble(tmp_path):
     assert training_key(judged, tmp_path, manifest) == training_key(off, tmp_path, manifest)
     retrained = off.model_copy(update={"decode": off.decode.model_copy(update={"ensemble": 3})})
     assert training_key(retrained, tmp_path, manifest) != training_key(off, tmp_path, manifest)
+
+
+def test_the_masks_key_names_the_ensembles_contents_not_its_header_order(tmp_path):
+    """safetensors writes metadata keys in a per-process order: the same ensemble saved by two processes differs
+    in its header bytes, and a key of the file bytes re-decoded every shard on a fresh clone."""
+    import json as _json
+    import struct
+
+    import torch
+
+    from synth.decode.datasetgan.decoder import DatasetGANConfig
+    from synth.decode.datasetgan.ensemble import Ensemble, train_ensemble
+
+    generator = torch.Generator().manual_seed(0)
+    features = torch.randn(64, 4, generator=generator)
+    targets = torch.randint(0, 2, (64,), generator=generator)
+
+    settings = DatasetGANConfig(features={"type": "captured"}, ensemble=2, max_epochs=1).train_settings()
+    ensemble = train_ensemble(features, targets, [0, 1], settings, lambda m: None)
+    first = tmp_path / "a.safetensors"
+    ensemble.save(first, extra={"key": "k", "dim": 4})
+    data = first.read_bytes()
+    size = struct.unpack("<Q", data[:8])[0]
+    header = _json.loads(data[8 : 8 + size])
+    header["__metadata__"] = dict(reversed(list(header["__metadata__"].items())))  # another process's order
+    text = _json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * (size - len(text))  # safetensors pads the header with spaces
+    second = tmp_path / "b.safetensors"
+    second.write_bytes(struct.pack("<Q", size) + text + data[8 + size :])
+    assert first.read_bytes() != second.read_bytes()
+    assert Ensemble.load(second)[0].values == [0, 1]
+    assert Ensemble.content_digest(first) == Ensemble.content_digest(second)
+    ensemble.members[0].state_dict()[next(iter(ensemble.members[0].state_dict()))].add_(1.0)
+    ensemble.save(second, extra={"key": "k", "dim": 4})
+    assert Ensemble.content_digest(first) != Ensemble.content_digest(second)

@@ -10,7 +10,6 @@ the decode stage writes the most uncertain ``exclude_uncertain`` share to ``data
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from typing import TYPE_CHECKING, Literal
@@ -83,11 +82,14 @@ class DatasetGANConfig(DecoderConfig, ImageEvidenceSettings):
         return out + self.image_problems()
 
     def trained_state(self, paths: DatasetPaths) -> str | None:
-        """sha256 of the trained checkpoint: part of every masks shard key, so retraining re-decodes."""
+        """Digest of the trained checkpoint's contents: part of every masks shard key, so retraining re-decodes
+        and saving the same weights again (a header in another order) does not."""
         path = paths.decoder_checkpoint
         if not path.is_file():
             raise UserError(f"{path}: no trained decoder; run `synth train-decoder {paths.name}` first")
-        return hashlib.sha256(path.read_bytes()).hexdigest()
+        from synth.decode.datasetgan.ensemble import Ensemble
+
+        return Ensemble.content_digest(path)
 
     def lineage(self, root: Path, name: str) -> dict:
         from synth.decode.datasetgan.annotations import read_manifest

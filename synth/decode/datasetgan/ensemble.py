@@ -130,6 +130,29 @@ class Ensemble:
         }
         save_file(tensors, str(path), metadata=meta)
 
+    @staticmethod
+    def content_digest(path: Path) -> str:
+        """sha256 of what a checkpoint holds (metadata sorted, tensors by name, with dtype and shape), not of its
+        bytes: safetensors writes the metadata keys in a per-process order, so the same ensemble saved twice can
+        differ in its header while every tensor is the same."""
+        import hashlib
+
+        from safetensors import safe_open
+
+        from synth.errors import UserError
+
+        digest = hashlib.sha256()
+        try:
+            with safe_open(str(path), framework="pt") as handle:
+                digest.update(json.dumps(handle.metadata() or {}, sort_keys=True).encode())
+                for name in sorted(handle.keys()):
+                    tensor = handle.get_tensor(name).contiguous()
+                    digest.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}|".encode())
+                    digest.update(tensor.numpy().tobytes())
+        except Exception as error:
+            raise UserError(f"{path}: unreadable decoder checkpoint ({error}); rerun `synth train-decoder`") from None
+        return digest.hexdigest()
+
     @classmethod
     def load(cls, path: Path) -> tuple[Ensemble, dict]:
         from safetensors import safe_open
