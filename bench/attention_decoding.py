@@ -91,6 +91,17 @@ MODES = [
             "vote": "component",
         },
     ),
+    (
+        "per_class 0.4/0.3 + clip + matched vote",
+        {
+            "normalise": "per_class",
+            "black_level": BLACK,
+            "clip_to_image": True,
+            "label_threshold": 0.4,
+            "background_threshold": 0.3,
+            "vote": "matched",
+        },
+    ),
 ]
 
 
@@ -116,6 +127,23 @@ def generate_evidence(recipe, seeds: list[int], cache: Path) -> dict:
     flat = {f"{k}_{s.seed}": s.arrays[k] for s in samples for k in EVIDENCE}
     np.savez_compressed(cache, seeds=np.array(seeds), images=np.stack([s.image for s in samples]), **flat)
     return generate_evidence(recipe, seeds, cache)
+
+
+def stored_evidence(root: Path, name: str, seeds: list[int]) -> dict:
+    """Images and stored evidence of ``seeds`` from the recipe's own samples shards (what `synthesize` made)."""
+    from synth.core.paths import DatasetPaths
+    from synth.store.records import records_from_table
+    from synth.store.shards import list_shards, read_shard
+
+    wanted, found = set(seeds), {}
+    for shard in list_shards(DatasetPaths(root, name).samples):
+        table = read_shard(shard, ["seed", "prompt", "image", "mask", "arrays", "provenance"])
+        rows = [i for i, s in enumerate(table.column("seed").to_pylist()) if s in wanted]
+        found.update({r.seed: r for r in records_from_table(table.take(rows), shard)} if rows else {})
+    if missing := sorted(wanted - set(found)):
+        raise SystemExit(f"data/{name}/samples lacks seeds {missing[:5]}...: run `synth synthesize {name}` first")
+    arrays = [{k: found[s].array(k) for k in EVIDENCE if k in found[s].array_bytes} for s in seeds]
+    return {"seeds": seeds, "images": np.stack([found[s].image for s in seeds]), "arrays": arrays}
 
 
 def _arrays(data, seeds: list[int]) -> list[dict]:
@@ -183,6 +211,13 @@ def main() -> None:
     parser.add_argument("--start", type=int, default=100_000, help="first seed (outside the recipe's range)")
     parser.add_argument("--count", type=int, default=192)
     parser.add_argument("--cache", type=Path, default=None, help="default data/bench/attention-START-COUNT.npz")
+    parser.add_argument(
+        "--stored",
+        action="store_true",
+        help="decode the recipe's own stored samples (seeds START..START+COUNT-1 of data/NAME/samples) instead of "
+        "generating fresh ones: generated images all the same, never the real evaluation set",
+    )
+    parser.add_argument("--only", nargs="+", default=None, help="rows whose label contains one of these strings")
     add_common_arguments(parser)
     args = parser.parse_args()
     annotator = scripted_annotator(args)
@@ -191,19 +226,24 @@ def main() -> None:
 
     recipe = load_recipe(args.recipe, args.root)
     seeds = list(range(args.start, args.start + args.count))
-    if set(seeds) & set(recipe.all_seeds()):
-        raise SystemExit(f"seeds {args.start}..{seeds[-1]} overlap the recipe's own range")
-    cache = args.cache or args.root / "data" / "bench" / f"attention-{args.start}-{args.count}.npz"
-    data = generate_evidence(recipe, seeds, cache)
+    if args.stored:
+        data = stored_evidence(args.root, recipe.name, seeds)
+    else:
+        if set(seeds) & set(recipe.all_seeds()):
+            raise SystemExit(f"seeds {args.start}..{seeds[-1]} overlap the recipe's own range (--stored reads them)")
+        cache = args.cache or args.root / "data" / "bench" / f"attention-{args.start}-{args.count}.npz"
+        data = generate_evidence(recipe, seeds, cache)
     images = data["images"]
     truth = np.stack(annotator.annotate_many(list(images)))
     prompted = [a["class_ids"].tolist() for a in data["arrays"]]
     print(
-        f"== {args.recipe}: {len(seeds)} fresh samples (seeds {seeds[0]}..{seeds[-1]}) against the scripted annotator",
+        f"== {args.recipe}: {len(seeds)} {'stored' if args.stored else 'fresh'} samples (seeds {seeds[0]}..{seeds[-1]}) against the scripted annotator",
         flush=True,
     )
     base = recipe.decode.model_dump()
     for label, settings in MODES:
+        if args.only and not any(part in label for part in args.only):
+            continue
         cfg = type(recipe.decode).model_validate(
             base
             | {"normalise": "per_class", "min_contrast": 0.0, "black_level": None}

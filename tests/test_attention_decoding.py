@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from synth.decode.attention import AttentionDecoderConfig, decode_evidence, decode_scores
-from synth.decode.components import component_vote
+from synth.decode.components import component_matching, component_vote
 
 SIDE = 8  # stored class maps are 8x8 here, decoded to 32x32
 
@@ -103,6 +103,47 @@ def test_component_vote_gives_one_class_per_component():
     assert all(len(np.unique(voted[regions == r])) == 1 for r in range(1, count + 1))
     only = component_vote(mask, allowed=np.array([8, 9]))  # votes for classes the prompt does not name drop out
     assert (only[1:6, 1:6][mask[1:6, 1:6] != 255] == 8).all()
+
+
+def test_matched_vote_gives_each_asked_class_its_own_item():
+    """Two items, two asked classes, one class flooding both: the majority vote labels both items with it, the
+    matched vote gives the second item the class that scores higher there than on the first."""
+    mask = np.zeros((16, 16), np.uint8)
+    mask[1:7, 1:7] = 3  # item A, 36 px
+    mask[9:14, 9:14] = 3  # item B, 25 px: the per-pixel argmax said 3 here too
+    mask[3, 3] = 255  # ignore stays ignore
+    scores = np.zeros((2, 16, 16), np.float32)  # rows: class 3, class 8
+    scores[0, 1:7, 1:7], scores[1, 1:7, 1:7] = 0.9, 0.5
+    scores[0, 9:14, 9:14], scores[1, 9:14, 9:14] = 0.8, 0.7
+    majority = component_vote(mask, np.array([3, 8]))
+    assert set(np.unique(majority)) == {0, 3, 255}  # one class for both items
+    matched = component_matching(mask, scores, np.array([3, 8]))
+    assert (matched[9:14, 9:14] == 8).all()
+    assert set(np.unique(matched[1:7, 1:7])) == {3, 255} and matched[3, 3] == 255
+    assert (matched == 0).sum() == (mask == 0).sum()  # background is left alone
+
+    # A third, smaller region beyond the two asked classes (a fragment) takes its best class, shared or not.
+    mask[15, 0:2] = 3
+    scores[:, 15, 0:2] = [[0.2], [0.6]]
+    fragment = component_matching(mask, scores, np.array([3, 8]))
+    assert (fragment[15, 0:2] == 8).all() and (fragment[9:14, 9:14] == 8).all()
+    assert (component_matching(np.zeros((4, 4), np.uint8), scores[:, :4, :4], np.array([3, 8])) == 0).all()
+
+
+def test_matched_vote_through_the_decoder_labels_each_prompted_item():
+    """Through ``decode_evidence``: two items; class 4's map is highest on both, class 9's peaks on the black
+    background (which the image clips) and is second on the second item."""
+    raw = np.stack([blob((2, 2), 1.0) + blob((5, 5), 0.9), blob((7, 0), 1.0) + blob((5, 5), 0.6)])
+    image = np.zeros((32, 32, 3), np.uint8)
+    image[4:13, 4:13] = 200
+    image[17:26, 17:26] = 200
+    arrays = stored(raw) | {"class_ids": np.array([4, 9])}
+    common = {"black_level": 24, "clip_to_image": True, "label_threshold": 0.4, "background_threshold": 0.3}
+    component, _ = decode_evidence(arrays, image, 32, settings(vote="component", **common))
+    matched, _ = decode_evidence(arrays, image, 32, settings(vote="matched", **common))
+    assert component[8, 8] == component[21, 21] == 4
+    assert matched[8, 8] == 4 and matched[21, 21] == 9
+    assert np.array_equal(matched == 0, component == 0)
 
 
 def test_clip_to_image_needs_a_black_level():

@@ -25,7 +25,7 @@ from pydantic import Field
 
 from synth.core.labels import IGNORE_ID
 from synth.decode.base import Decoded, Decoder, DecoderConfig
-from synth.decode.components import component_vote
+from synth.decode.components import component_matching, component_vote
 from synth.decode.image_evidence import ImageEvidenceSettings
 from synth.errors import UserError
 from synth.generate.base import Capability
@@ -48,8 +48,10 @@ class AttentionDecoderConfig(DecoderConfig, ImageEvidenceSettings):
     min_contrast: float = Field(
         default=0.0, ge=0, lt=1, description="A map whose (max - min) / max is below this labels nothing."
     )
-    vote: Literal["pixel", "component"] = Field(
-        default="pixel", description="component: each connected labelled region takes its majority class."
+    vote: Literal["pixel", "component", "matched"] = Field(
+        default="pixel",
+        description="component: each connected labelled region takes its majority class; matched: the largest "
+        "regions take distinct prompted classes by their mean scores (one item per asked class), fragments their best.",
     )
 
     def build(self, context: DatasetContext) -> Decoder:
@@ -101,13 +103,27 @@ def class_maps(
     return (maps * weight[:, None, None]).astype(np.float32)
 
 
-def label_maps(maps: np.ndarray, class_ids: np.ndarray, size: int, label_threshold: float, background_threshold: float):
-    """(K, r, r) class maps in [0, 1] -> (mask, confidence) at ``size`` x ``size`` (bicubic, then thresholds)."""
+def upsample_maps(maps: np.ndarray, size: int):
+    """(K, r, r) class maps -> a (K, size, size) torch tensor, bicubic, clamped to [0, 1]."""
     import torch
     import torch.nn.functional as F
 
     upsampled = F.interpolate(torch.from_numpy(maps)[None], size=(size, size), mode="bicubic", align_corners=False)
-    top = upsampled[0].clamp(0.0, 1.0).max(dim=0)
+    return upsampled[0].clamp(0.0, 1.0)
+
+
+def label_maps(
+    maps: np.ndarray,
+    class_ids: np.ndarray,
+    size: int,
+    label_threshold: float,
+    background_threshold: float,
+    upsampled=None,
+):
+    """(K, r, r) class maps in [0, 1] -> (mask, confidence) at ``size`` x ``size`` (bicubic, then thresholds)."""
+    if upsampled is None:
+        upsampled = upsample_maps(maps, size)
+    top = upsampled.max(dim=0)
     best, index = top.values.numpy(), top.indices.numpy()
     labels = np.asarray(class_ids, dtype=np.uint8)[index]
     mask = np.where(best >= label_threshold, labels, np.where(best < background_threshold, 0, IGNORE_ID)).astype(
@@ -130,11 +146,16 @@ def decode_evidence(
 ) -> tuple[np.ndarray, np.ndarray]:
     """One sample's stored evidence (``scores``, ``class_ids``, maybe ``score_range``) and image -> mask, confidence."""
     maps = class_maps(arrays["scores"], arrays.get("score_range"), cfg.normalise, cfg.min_contrast)
-    mask, confidence = label_maps(maps, arrays["class_ids"], size, cfg.label_threshold, cfg.background_threshold)
+    upsampled = upsample_maps(maps, size)
+    mask, confidence = label_maps(
+        maps, arrays["class_ids"], size, cfg.label_threshold, cfg.background_threshold, upsampled
+    )
     if image is not None:
         mask, confidence = cfg.read_image(mask, confidence, image)
     if cfg.vote == "component":
         mask = component_vote(mask, arrays["class_ids"])
+    elif cfg.vote == "matched":
+        mask = component_matching(mask, upsampled.numpy(), arrays["class_ids"])
     return mask, confidence
 
 

@@ -34,3 +34,40 @@ def component_vote(mask: np.ndarray, allowed: np.ndarray | None = None) -> np.nd
     winner[votes.max(axis=1) == 0] = IGNORE_ID
     out[labelled] = winner[regions[labelled]]
     return out
+
+
+def component_matching(mask: np.ndarray, scores: np.ndarray, class_ids: np.ndarray) -> np.ndarray:
+    """Each connected labelled region -> a class, prompted items matched one to one where they can be.
+
+    A prompt that names k classes asks for k items. Where attention floods, one class's map wins the per-pixel
+    argmax over two items and the second asked class labels nothing. Here each region's score for class c is
+    the mean of c's map (``scores``: (K, H, W), row i for ``class_ids[i]``) over the region's pixels, and the
+    largest regions, as many as there are classes, get distinct classes by the assignment with the highest total
+    score (Hungarian); smaller regions beyond that (fragments) take their best-scoring class. Ignore pixels
+    inside a region stay ignore; background stays background.
+    """
+    from scipy.ndimage import label
+    from scipy.optimize import linear_sum_assignment
+
+    labelled = (mask != 0) & (mask != IGNORE_ID)
+    regions, count = label(labelled, structure=np.ones((3, 3), bool))
+    out = mask.copy()
+    if not count or not len(class_ids):
+        return out
+    index = np.arange(1, count + 1)
+    sizes = np.bincount(regions.ravel(), minlength=count + 1)[1:]
+    flat = regions.ravel()
+    region_scores = (
+        np.stack(
+            [np.bincount(flat, weights=s.ravel().astype(np.float64), minlength=count + 1)[1:] for s in scores], axis=1
+        )
+        / np.maximum(sizes, 1)[:, None]
+    )  # (regions, K): mean score of each class over each region
+    winner = region_scores.argmax(axis=1)
+    largest = np.argsort(-sizes, kind="stable")[: len(class_ids)]
+    rows, cols = linear_sum_assignment(region_scores[largest], maximize=True)
+    winner[largest[rows]] = cols
+    chosen = np.zeros(count + 1, np.uint8)
+    chosen[index] = np.asarray(class_ids, np.uint8)[winner]
+    out[labelled] = chosen[regions[labelled]]
+    return out
