@@ -133,6 +133,35 @@ def test_target_from_a_folder_of_photos(tmp_path):
     assert d["after"] < d["before"]
 
 
+def test_the_tracked_target_stage_refuses_a_folder(tmp_path):
+    """`synth target --tracked-inputs` (the `target` DVC stage, rerun only when the recipe or code changes) exits 2
+    on a folder, which can change without the recipe changing, and writes nothing; without it the folder is read."""
+    import subprocess
+    import sys
+
+    from synth.adapt.target import export_photos
+    from tests.conftest import cli_env
+
+    export_photos(tmp_path / "photos")
+    data = adapt_recipe()
+    data["target"] = {"images": {"type": "folder", "path": "photos", "limit": 3}}
+    data["evaluate"] = None
+    (tmp_path / "recipes").mkdir()
+    (tmp_path / "recipes" / "tiny.yaml").write_text(yaml.safe_dump(data))
+
+    def run(*flags: str) -> subprocess.CompletedProcess:
+        argv = [sys.executable, "-m", "synth", "target", "tiny", *flags]
+        return subprocess.run(
+            argv, cwd=tmp_path, env=cli_env(Path(__file__).resolve().parents[1]), capture_output=True, text=True
+        )
+
+    refused = run("--tracked-inputs")
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr, refused.stderr
+    assert "target.images (the folder photos)" in refused.stderr and "live_target_recipes" in refused.stderr
+    assert not (DatasetPaths(tmp_path, "tiny").target).exists()
+    assert run().returncode == 0 and list((DatasetPaths(tmp_path, "tiny").target / "images").glob("shard-*"))
+
+
 def test_neutral_appearance_keeps_scenes_settings_and_pixels():
     from synth.generate.scenes import ScenesConfig
 
@@ -231,7 +260,7 @@ def test_optional_stages_run_end_to_end_through_dvc_repro(project):
         "adapt": {"teacher_ema": 0.9, "warmup_steps": 2, "top_k": 4},
     }
     project.write_recipe(data)
-    project.use_recipes("tiny", mix=["tiny"], adapt=["tiny"])
+    project.use_recipes("tiny", mix=["tiny"], adapt=["tiny"], target=["tiny"])
     project.commit("optional stages")
     project.dvc("repro")
     root = project.root
@@ -251,12 +280,21 @@ def test_optional_stages_run_end_to_end_through_dvc_repro(project):
         c["config_name"] for c in yaml.safe_load((root / "build/tiny/README.md").read_text().split("---")[1])["configs"]
     ]
     assert configs == ["default", "mixed", "stylized"]
-    # Target images are re-read every run; unchanged, they are not rewritten (DVC keeps the persisted folder) and
-    # leave stylize and evaluate up to date.
+    # Every input of a `scenes` target is a recipe field or code DVC tracks: a no-op `dvc repro` runs no stage at
+    # all, and DVC leaves dvc.lock as it was (an always-changed stage would make it rewrite the file).
+    lock = root / "dvc.lock"
+    lock_stamp = (lock.read_bytes(), lock.stat().st_mtime_ns)
+    again = project.dvc("repro").stdout
+    assert "Running stage" not in again and (lock.read_bytes(), lock.stat().st_mtime_ns) == lock_stamp
+    # Listed as live (a folder's or a Hub branch's stage), the target is re-read every run; unchanged, its shards
+    # are not rewritten (DVC keeps the persisted folder) and stylize and evaluate stay up to date.
+    project.use_recipes("tiny", mix=["tiny"], adapt=["tiny"], live_target=["tiny"])
+    project.dvc("repro")
     shards = sorted((root / "data/tiny/target").rglob("shard-*.parquet"))
     stamps = [(p.stat().st_ino, p.stat().st_mtime_ns) for p in shards]
     result = project.dvc("repro")
     again = result.stdout
+    assert "Running stage 'target-live@tiny'" in again
     assert "target: 28 samples in 2 shards (0 written, 2 up to date" in result.stderr
     assert sorted((root / "data/tiny/target").rglob("shard-*.parquet")) == shards
     assert [(p.stat().st_ino, p.stat().st_mtime_ns) for p in shards] == stamps
@@ -322,3 +360,8 @@ def test_dvc_stages_declare_the_fields_their_commands_read():
     assert set(params["mix_recipes"]) <= set(params["recipes"]) and set(params["adapt_recipes"]) <= set(
         params["recipes"]
     )
+    # Each adapt recipe's target comes from exactly one of the two target stages.
+    fixed, live = params["target_recipes"], params["live_target_recipes"]
+    assert sorted(fixed + live) == sorted(params["adapt_recipes"]) and not set(fixed) & set(live)
+    assert stages["target-live"]["do"]["params"] == stages["target"]["do"]["params"]
+    assert stages["target-live"]["do"]["always_changed"] and "always_changed" not in stages["target"]["do"]

@@ -53,6 +53,11 @@ LABEL_CHECK_CODE = (
     "synth/stages/label_checks.py",
 )
 
+_TARGET = Stage(
+    ("target", "taxonomy", "prompts", "generator", "image_size", "seeds"),
+    ("synth/adapt/target.py", "synth/generate", "synth/stages/target.py"),
+)
+
 STAGES: dict[str, Stage] = {
     "synthesize": Stage(
         ("generator", "taxonomy", "prompts", "seeds", "image_size", "samples_per_shard", "image_format"),
@@ -129,10 +134,8 @@ STAGES: dict[str, Stage] = {
             "synth/stages/trained_folder.py",
         ),
     ),
-    "target": Stage(
-        ("target", "taxonomy", "prompts", "generator", "image_size", "seeds"),
-        ("synth/adapt/target.py", "synth/generate", "synth/stages/target.py"),
-    ),
+    "target": _TARGET,
+    "target-live": _TARGET,  # the same command for targets DVC cannot see (folders, Hub branches): runs every time
     "stylize": Stage(
         ("stylize",),
         (

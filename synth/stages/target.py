@@ -1,8 +1,12 @@
 """The target stage: the recipe's target domain -> ``data/NAME/target/{images,eval}/shard-00000-KEY.parquet``.
 
-Folders and Hub datasets live outside the pipeline, so DVC runs this stage every time (``always_changed``);
-the shard key is a hash of the images' pixels, so unchanged images leave the shard, and every stage after it,
-untouched.
+Two DVC stages run it. ``target`` (recipes under ``target_recipes`` in params.yaml) is for targets DVC sees whole
+through the recipe fields and the code it tracks: ``scenes`` in another look, a Hub dataset pinned to a commit.
+It runs only when those change, so a no-op ``dvc repro`` runs nothing (and DVC leaves dvc.lock alone), and it
+refuses a target DVC cannot see (``tracked_inputs``). ``target-live`` (``live_target_recipes``) is for folders
+and Hub datasets at a branch or tag, which change outside the pipeline: DVC runs it every time
+(``always_changed``). Either way the shard key is a hash of the images' pixels, so unchanged images leave the
+shard, and every stage after it, untouched.
 
 A run with nothing to do decides that from its inputs, before any image is rendered or decoded: the **input key**
 hashes what the set's pixels are made from (the recipe fields the stage reads, the source's files' bytes or a
@@ -28,6 +32,7 @@ from synth.backends.work import ShardJob, ShardWork
 from synth.core.atomic import write_text
 from synth.core.hashing import canonical_hash, code_digest, file_sha256
 from synth.core.paths import DatasetPaths
+from synth.errors import UserError
 from synth.recipe import Recipe
 from synth.recipe.stages import STAGES
 from synth.stages import StageReport, require_section
@@ -43,8 +48,29 @@ IMAGING = ("numpy", "pillow", "scipy")  # libraries that draw, resize and filter
 PINNED = re.compile(r"^[0-9a-f]{40}$")  # a Hub commit: the only revision whose files cannot change
 
 
-def target(recipe: Recipe, root: Path = Path(".")) -> StageReport:
+def untracked_sources(settings) -> list[str]:
+    """The target sets whose pixels can change without a recipe or code change: a folder, or a Hub dataset at a
+    branch or tag (only a 40-digit commit pins its files)."""
+    out = []
+    for kind in ("images", "eval"):
+        source = getattr(settings, kind)
+        if source is not None and source.type == "folder":
+            out.append(f"target.{kind} (the folder {source.path})")
+        elif source is not None and source.type == "hub" and not PINNED.match(source.revision or ""):
+            out.append(f"target.{kind} (the Hub dataset {source.id} at {source.revision or 'its default branch'})")
+    return out
+
+
+def target(recipe: Recipe, root: Path = Path("."), tracked_inputs: bool = False) -> StageReport:
+    """``tracked_inputs``: the caller (the ``target`` DVC stage) reruns this only when the recipe or the code
+    changes, so a source that changes outside them is refused rather than read once and trusted."""
     settings = require_section(recipe, "target", "adapt_recipes")
+    if tracked_inputs and (untracked := untracked_sources(settings)):
+        raise UserError(
+            f"recipes/{recipe.name}.yaml: {'; '.join(untracked)} can change without the recipe changing: list "
+            f"{recipe.name} under live_target_recipes in params.yaml, not target_recipes (its stage then runs "
+            "on every `dvc repro`)"
+        )
     report = StageReport()
     for kind in ("images", "eval"):
         source = getattr(settings, kind)
