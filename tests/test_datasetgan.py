@@ -501,3 +501,45 @@ def test_the_masks_key_names_the_ensembles_contents_not_its_header_order(tmp_pat
     ensemble.members[0].state_dict()[next(iter(ensemble.members[0].state_dict()))].add_(1.0)
     ensemble.save(second, extra={"key": "k", "dim": 4})
     assert Ensemble.content_digest(first) != Ensemble.content_digest(second)
+
+
+def test_the_ensemble_file_is_the_same_bytes_whatever_the_header_order(tmp_path):
+    """DVC hashes files: an ensemble saved with another metadata order must be the same bytes, or every fresh
+    clone sees a changed data/NAME and reruns the evaluation (it did, before the header was canonicalised)."""
+    import json as _json
+    import struct
+
+    import torch
+    from safetensors import safe_open
+    from safetensors.torch import save
+
+    from synth.decode.datasetgan.decoder import DatasetGANConfig
+    from synth.decode.datasetgan.ensemble import Ensemble, canonical_safetensors, train_ensemble
+
+    generator = torch.Generator().manual_seed(1)
+    features, targets = torch.randn(64, 4, generator=generator), torch.randint(0, 2, (64,), generator=generator)
+    settings = DatasetGANConfig(features={"type": "captured"}, ensemble=2, max_epochs=1).train_settings()
+    ensemble = train_ensemble(features, targets, [0, 1], settings, lambda m: None)
+    path = tmp_path / "e.safetensors"
+    ensemble.save(path, extra={"key": "k", "dim": 4})
+    data = path.read_bytes()
+    size = struct.unpack("<Q", data[:8])[0]
+    header = _json.loads(data[8 : 8 + size])
+    assert list(header) == sorted(header) and list(header["__metadata__"]) == sorted(header["__metadata__"])
+    assert size % 8 == 0
+    # The same tensors and metadata, written by safetensors in two orders, canonicalise to one file.
+    tensors = {"b": torch.ones(3), "a": torch.arange(4.0)}
+    one = save(tensors, metadata={"x": "1", "y": "2", "format": "f"})
+    two = save(dict(reversed(tensors.items())), metadata={"format": "f", "y": "2", "x": "1"})
+    length = struct.unpack("<Q", one[:8])[0]
+    entries = list(_json.loads(one[8 : 8 + length]).items())
+    flipped = _json.dumps(dict(reversed(entries)), separators=(",", ":")).encode()  # tensor entries reordered too
+    reordered = struct.pack("<Q", len(flipped)) + flipped + one[8 + length :]
+    assert canonical_safetensors(one) == canonical_safetensors(two) == canonical_safetensors(reordered)
+    (tmp_path / "c.safetensors").write_bytes(canonical_safetensors(reordered))
+    with safe_open(str(tmp_path / "c.safetensors"), framework="pt") as handle:
+        assert handle.metadata() == {"x": "1", "y": "2", "format": "f"}
+        assert torch.equal(handle.get_tensor("a"), torch.arange(4.0)) and torch.equal(
+            handle.get_tensor("b"), torch.ones(3)
+        )
+    assert Ensemble.load(path)[0].values == [0, 1]

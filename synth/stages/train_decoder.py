@@ -39,7 +39,7 @@ class TrainReport:
         return f"train-decoder {name}: {self.status}"
 
 
-TRAINING_FORMAT = 2  # bump when the weights the same annotations and samples train change
+TRAINING_FORMAT = 3  # bump when the weights the same annotations and samples train change
 
 
 def records_for_seeds(root: Path, name: str, seeds: set[int]) -> dict[int, SampleRecord]:
@@ -70,7 +70,8 @@ def training_key(recipe: Recipe, root: Path, manifest: dict) -> str:
     )
     fields = {k: dump[k] for k in STAGES["train-decoder"].key_fields}
     basis = fields | {"annotations": annotated, "samples": spans}
-    # TRAINING_FORMAT 2: trained on one torch thread (was the caller's count): weights made before are retrained
+    # TRAINING_FORMAT 2: trained on one torch thread (was the caller's count): weights made before are retrained.
+    # 3: the ensemble file's header is written with sorted keys (byte-stable); older files are written again.
     return canonical_hash(basis | {"format": TRAINING_FORMAT})
 
 

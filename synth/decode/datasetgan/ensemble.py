@@ -23,6 +23,20 @@ if TYPE_CHECKING:
 FORMAT = "synth-datasetgan-ensemble/1"
 
 
+def canonical_safetensors(data: bytes) -> bytes:
+    """The same safetensors file with its JSON header's keys sorted, so equal contents are equal bytes.
+
+    safetensors writes the ``__metadata__`` keys in a per-process (hash map) order, so the same ensemble trained
+    twice differed in its first bytes, and DVC, which hashes files, saw a changed ``data/NAME`` on every fresh
+    clone (and reran the evaluation). The format allows any key order and a header padded with spaces; the tensor
+    offsets are relative to the data after the header, so only the header is rewritten (padded to 8 bytes, as
+    safetensors pads it)."""
+    length = int.from_bytes(data[:8], "little")
+    header = json.dumps(json.loads(data[8 : 8 + length]), sort_keys=True, separators=(",", ":")).encode()
+    header += b" " * (-len(header) % 8)
+    return len(header).to_bytes(8, "little") + header + data[8 + length :]
+
+
 def make_mlp(dim: int, num_classes: int) -> nn.Sequential:
     """DatasetGAN's classifier: 128/32 hidden units when there are fewer than 32 classes, else 256/128."""
     h1, h2 = (128, 32) if num_classes < 32 else (256, 128)
@@ -117,7 +131,7 @@ class Ensemble:
         return np.asarray(self.values, dtype=np.uint8)[indices.numpy()]
 
     def save(self, path: Path, extra: dict | None = None) -> None:
-        from safetensors.torch import save_file
+        from safetensors.torch import save
 
         tensors = {"norm.mean": self.mean, "norm.std": self.std}
         for i, member in enumerate(self.members):
@@ -128,7 +142,9 @@ class Ensemble:
             "members": str(len(self.members)),
             "extra": json.dumps(extra or {}, sort_keys=True),
         }
-        save_file(tensors, str(path), metadata=meta)
+        from synth.core.atomic import write_bytes
+
+        write_bytes(path, canonical_safetensors(save(tensors, metadata=meta)))
 
     @staticmethod
     def content_digest(path: Path) -> str:
