@@ -468,23 +468,28 @@ def test_switching_judge_checked_labels_on_keeps_the_trained_ensemble(tmp_path):
     assert training_key(retrained, tmp_path, manifest) != training_key(off, tmp_path, manifest)
 
 
+def tiny_ensemble(seed: int):
+    """A two-member ensemble trained one epoch on random 4-dim features: what a checkpoint test saves."""
+    import torch
+
+    from synth.decode.datasetgan.decoder import DatasetGANConfig
+    from synth.decode.datasetgan.ensemble import train_ensemble
+
+    generator = torch.Generator().manual_seed(seed)
+    features, targets = torch.randn(64, 4, generator=generator), torch.randint(0, 2, (64,), generator=generator)
+    settings = DatasetGANConfig(features={"type": "captured"}, ensemble=2, max_epochs=1).train_settings()
+    return train_ensemble(features, targets, [0, 1], settings, lambda m: None)
+
+
 def test_the_masks_key_names_the_ensembles_contents_not_its_header_order(tmp_path):
     """safetensors writes metadata keys in a per-process order: the same ensemble saved by two processes differs
     in its header bytes, and a key of the file bytes re-decoded every shard on a fresh clone."""
     import json as _json
     import struct
 
-    import torch
+    from synth.decode.datasetgan.ensemble import Ensemble
 
-    from synth.decode.datasetgan.decoder import DatasetGANConfig
-    from synth.decode.datasetgan.ensemble import Ensemble, train_ensemble
-
-    generator = torch.Generator().manual_seed(0)
-    features = torch.randn(64, 4, generator=generator)
-    targets = torch.randint(0, 2, (64,), generator=generator)
-
-    settings = DatasetGANConfig(features={"type": "captured"}, ensemble=2, max_epochs=1).train_settings()
-    ensemble = train_ensemble(features, targets, [0, 1], settings, lambda m: None)
+    ensemble = tiny_ensemble(seed=0)
     first = tmp_path / "a.safetensors"
     ensemble.save(first, extra={"key": "k", "dim": 4})
     data = first.read_bytes()
@@ -513,15 +518,10 @@ def test_the_ensemble_file_is_the_same_bytes_whatever_the_header_order(tmp_path)
     from safetensors import safe_open
     from safetensors.torch import save
 
-    from synth.decode.datasetgan.decoder import DatasetGANConfig
-    from synth.decode.datasetgan.ensemble import Ensemble, canonical_safetensors, train_ensemble
+    from synth.decode.datasetgan.ensemble import Ensemble, canonical_safetensors
 
-    generator = torch.Generator().manual_seed(1)
-    features, targets = torch.randn(64, 4, generator=generator), torch.randint(0, 2, (64,), generator=generator)
-    settings = DatasetGANConfig(features={"type": "captured"}, ensemble=2, max_epochs=1).train_settings()
-    ensemble = train_ensemble(features, targets, [0, 1], settings, lambda m: None)
     path = tmp_path / "e.safetensors"
-    ensemble.save(path, extra={"key": "k", "dim": 4})
+    tiny_ensemble(seed=1).save(path, extra={"key": "k", "dim": 4})
     data = path.read_bytes()
     size = struct.unpack("<Q", data[:8])[0]
     header = _json.loads(data[8 : 8 + size])
