@@ -131,15 +131,10 @@ def generate_evidence(recipe, seeds: list[int], cache: Path) -> dict:
 
 def stored_evidence(root: Path, name: str, seeds: list[int]) -> dict:
     """Images and stored evidence of ``seeds`` from the recipe's own samples shards (what `synthesize` made)."""
-    from synth.core.paths import DatasetPaths
-    from synth.store.records import records_from_table
-    from synth.store.shards import list_shards, read_shard
+    from synth.stages.train_decoder import records_for_seeds
 
-    wanted, found = set(seeds), {}
-    for shard in list_shards(DatasetPaths(root, name).samples):
-        table = read_shard(shard, ["seed", "prompt", "image", "mask", "arrays", "provenance"])
-        rows = [i for i, s in enumerate(table.column("seed").to_pylist()) if s in wanted]
-        found.update({r.seed: r for r in records_from_table(table.take(rows), shard)} if rows else {})
+    wanted = set(seeds)
+    found = records_for_seeds(root, name, wanted)
     if missing := sorted(wanted - set(found)):
         raise SystemExit(f"data/{name}/samples lacks seeds {missing[:5]}...: run `synth synthesize {name}` first")
     arrays = [{k: found[s].array(k) for k in EVIDENCE if k in found[s].array_bytes} for s in seeds]

@@ -112,17 +112,8 @@ def upsample_maps(maps: np.ndarray, size: int):
     return upsampled[0].clamp(0.0, 1.0)
 
 
-def label_maps(
-    maps: np.ndarray,
-    class_ids: np.ndarray,
-    size: int,
-    label_threshold: float,
-    background_threshold: float,
-    upsampled=None,
-):
-    """(K, r, r) class maps in [0, 1] -> (mask, confidence) at ``size`` x ``size`` (bicubic, then thresholds)."""
-    if upsampled is None:
-        upsampled = upsample_maps(maps, size)
+def label_maps(upsampled, class_ids: np.ndarray, label_threshold: float, background_threshold: float):
+    """(K, size, size) upsampled class maps in [0, 1] (``upsample_maps``) -> (mask, confidence) by thresholds."""
     top = upsampled.max(dim=0)
     best, index = top.values.numpy(), top.indices.numpy()
     labels = np.asarray(class_ids, dtype=np.uint8)[index]
@@ -138,7 +129,7 @@ def decode_scores(
     scores: np.ndarray, class_ids: np.ndarray, size: int, label_threshold: float, background_threshold: float
 ):
     """Dataset Diffusion as published: per-class min-max maps, thresholds. Pure numpy/torch, tested directly."""
-    return label_maps(class_maps(scores, None), class_ids, size, label_threshold, background_threshold)
+    return label_maps(upsample_maps(class_maps(scores, None), size), class_ids, label_threshold, background_threshold)
 
 
 def decode_evidence(
@@ -147,9 +138,7 @@ def decode_evidence(
     """One sample's stored evidence (``scores``, ``class_ids``, maybe ``score_range``) and image -> mask, confidence."""
     maps = class_maps(arrays["scores"], arrays.get("score_range"), cfg.normalise, cfg.min_contrast)
     upsampled = upsample_maps(maps, size)
-    mask, confidence = label_maps(
-        maps, arrays["class_ids"], size, cfg.label_threshold, cfg.background_threshold, upsampled
-    )
+    mask, confidence = label_maps(upsampled, arrays["class_ids"], cfg.label_threshold, cfg.background_threshold)
     if image is not None:
         mask, confidence = cfg.read_image(mask, confidence, image)
     if cfg.vote == "component":

@@ -48,6 +48,11 @@ IMAGING = ("numpy", "pillow", "scipy")  # libraries that draw, resize and filter
 PINNED = re.compile(r"^[0-9a-f]{40}$")  # a Hub commit: the only revision whose files cannot change
 
 
+def unpinned_hub(source) -> bool:
+    """A Hub dataset at a branch or tag: its files may change under the same name (only a commit pins them)."""
+    return source.type == "hub" and not PINNED.match(source.revision or "")
+
+
 def untracked_sources(settings) -> list[str]:
     """The target sets whose pixels can change without a recipe or code change: a folder, or a Hub dataset at a
     branch or tag (only a 40-digit commit pins its files)."""
@@ -56,7 +61,7 @@ def untracked_sources(settings) -> list[str]:
         source = getattr(settings, kind)
         if source is not None and source.type == "folder":
             out.append(f"target.{kind} (the folder {source.path})")
-        elif source is not None and source.type == "hub" and not PINNED.match(source.revision or ""):
+        elif source is not None and unpinned_hub(source):
             out.append(f"target.{kind} (the Hub dataset {source.id} at {source.revision or 'its default branch'})")
     return out
 
@@ -110,7 +115,7 @@ def target(recipe: Recipe, root: Path = Path("."), tracked_inputs: bool = False)
 def input_key(recipe: Recipe, kind: str, source, root: Path) -> str | None:
     """16 hex digits naming what ``kind``'s pixels are made from, known without making them; None for a Hub
     dataset at a branch or tag (its files may change under the same name: only its pixels tell)."""
-    if source.type == "hub" and not PINNED.match(source.revision or ""):
+    if unpinned_hub(source):
         return None
     dump = recipe.model_dump(mode="json")
     basis = {
