@@ -87,12 +87,13 @@ def annotate_recipe(
     import torch
     from PIL import Image
 
-    from synth.decode.datasetgan.annotations import export_for_annotation, import_annotations
+    from synth.decode.datasetgan.annotations import export_for_annotation, import_annotations, samples_shards
     from synth.realdata.annotator import Annotator
     from synth.recipe import load_recipe
 
     torch.set_num_threads(1)
     recipe = load_recipe(name, root)
+    samples_shards(name, root)  # before the classifier's minutes of training
     annotator = Annotator(classifier(classifier_path))
     drawn = drawn_items(name, annotator, root, max_items) if by == "drawn" else None
     seeds = export_for_annotation(recipe.context(), recipe.version, root, count, work, drawn)

@@ -150,3 +150,4 @@ def test_annotation_script_without_samples_exits_2(tmp_path):
         env={"PYTHONPATH": str(REPO), "PATH": str(Path(sys.executable).parent)},
     )
     assert result.returncode == 2 and "no samples shards" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "c.safetensors").exists()  # refused before training the classifier

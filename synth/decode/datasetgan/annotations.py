@@ -150,6 +150,16 @@ def pick_covering(presence: dict[int, Collection[int]], count: int, class_ids: l
     return sorted(picked)
 
 
+def samples_shards(name: str, root: Path) -> list[Path]:
+    """The recipe's samples shards, or one line saying to synthesize first (checked before any slow setup)."""
+    from synth.store.shards import list_shards
+
+    shards = list_shards(DatasetPaths(Path(root), name).samples)
+    if not shards:
+        raise UserError(f"data/{name}/samples: no samples shards; run `synth synthesize {name}` first")
+    return shards
+
+
 def export_for_annotation(
     context: DatasetContext,
     version: str,
@@ -163,11 +173,9 @@ def export_for_annotation(
     Coverage is judged on what each sample's prompt asks for, or, given ``drawn`` (seed -> the class of each
     item someone has seen drawn in it, e.g. a pre-labelling pass), on what is drawn, among those seeds only.
     """
-    from synth.store.shards import list_shards, read_shard
+    from synth.store.shards import read_shard
 
-    shards = list_shards(DatasetPaths(Path(root), context.name).samples)
-    if not shards:
-        raise UserError(f"data/{context.name}/samples: no samples shards; run `synth synthesize {context.name}` first")
+    shards = samples_shards(context.name, root)
     done = set(load_annotations(context, root))
     seeds: list[int] = []
     for shard in shards:
