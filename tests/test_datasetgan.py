@@ -121,6 +121,26 @@ def test_ensemble_weights_do_not_depend_on_the_callers_thread_count():
         assert all(torch.equal(two[k], one[k]) for k in two)
 
 
+def test_members_trained_in_worker_processes_have_the_one_process_weights():
+    """train-decoder trains members side by side in one-thread processes; each seeds all it draws."""
+    import torch
+
+    from synth.decode.datasetgan.ensemble import TrainSettings, train_ensemble
+
+    generator = torch.Generator().manual_seed(1)
+    features = torch.randn(2000, 16, generator=generator).half()
+    targets = (features[:, 0] > 0).long() + (features[:, 1] > 0).long()
+    settings = TrainSettings(members=3, batch_size=64, max_epochs=2)
+    logged: list[str] = []
+    one = train_ensemble(features, targets, [0, 1, 2], settings)
+    three = train_ensemble(features, targets, [0, 1, 2], settings, logged.append, workers=2)
+    assert [s.epochs for s in three.stats] == [s.epochs for s in one.stats]
+    for a, b in zip(one.members, three.members, strict=True):
+        assert all(torch.equal(a.state_dict()[k], b.state_dict()[k]) for k in a.state_dict())
+    assert [line.split(":")[0] for line in logged] == ["member 1/3", "member 2/3", "member 3/3"]
+    assert not torch.equal(one.members[0][0].weight, one.members[1][0].weight)  # members do differ
+
+
 def test_out_of_distribution_sample_is_more_uncertain(torch_one_thread):
     from synth.decode.datasetgan.ensemble import label_image
     from synth.decode.datasetgan.features.sources import RandomConvFeaturesConfig

@@ -19,5 +19,5 @@ def decode(
     """Turn raw label evidence into masks, confidences and per-sample statistics in data/NAME/masks."""
     from synth.stages.decode import decode as run
 
-    options = backend_options(backend, address, workers, gpus_per_worker, store, 1)
+    options = backend_options(backend, address, workers, gpus_per_worker, store)
     echo(run(load(name), ROOT, show_progress=not quiet, backend=backend, backend_options=options).summary("decode"))

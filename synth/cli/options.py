@@ -27,7 +27,7 @@ WORKERS = Annotated[
         envvar="SYNTH_WORKERS",
         min=1,
         help="Parallel workers, each loading the model once: Ray actors (default 2), or local one-thread "
-        "processes (synthesize: default one per CPU core; decode: 1). Never changes a byte.",
+        "processes (default one per CPU core, at most one per shard). Never changes a byte.",
     ),
 ]
 GPUS = Annotated[float, typer.Option(envvar="SYNTH_GPUS_PER_WORKER", min=0, help="GPUs each Ray actor reserves.")]
@@ -41,11 +41,9 @@ STORE = Annotated[
 ]
 
 
-def backend_options(
-    backend: str, address: str | None, workers: int | None, gpus: float, store: str | None, local_workers: int | None
-) -> dict:
-    """Check the execution settings; the options the backend takes (local: its worker processes, ``local_workers``
-    unless ``--workers`` says; None is one per core)."""
+def backend_options(backend: str, address: str | None, workers: int | None, gpus: float, store: str | None) -> dict:
+    """Check the execution settings; the options the backend takes (local: its worker processes, None is one per
+    core)."""
     from synth.backends import BACKENDS
     from synth.errors import UserError
 
@@ -56,4 +54,4 @@ def backend_options(
             raise UserError(f"{option}: only meaningful with --backend ray")
     if backend == "ray":
         return {"address": address, "workers": workers or 2, "gpus_per_worker": gpus, "store": store}
-    return {"workers": workers or local_workers}
+    return {"workers": workers}

@@ -31,7 +31,7 @@ def synthesize(
     """
     from synth.stages.synthesize import synthesize as run
 
-    options = backend_options(backend, address, workers, gpus_per_worker, store, None)
+    options = backend_options(backend, address, workers, gpus_per_worker, store)
     recipe = load(name)
     echo(
         run(recipe, ROOT, limit=limit, show_progress=not quiet, backend=backend, backend_options=options).summary(

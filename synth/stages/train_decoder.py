@@ -75,7 +75,15 @@ def training_key(recipe: Recipe, root: Path, manifest: dict) -> str:
     return canonical_hash(basis | {"format": TRAINING_FORMAT})
 
 
-def train_decoder(recipe: Recipe, root: Path = Path("."), log=lambda message: None, force: bool = False) -> TrainReport:
+def train_decoder(
+    recipe: Recipe,
+    root: Path = Path("."),
+    log=lambda message: None,
+    force: bool = False,
+    workers: int | None = None,
+) -> TrainReport:
+    """``workers``: one-thread processes training the ensemble's members side by side (None: one per CPU core);
+    the weights are the same for any count."""
     from synth.decode.datasetgan.annotations import check_annotated_images, load_annotations, read_manifest
 
     paths = DatasetPaths(Path(root), recipe.name)
@@ -123,7 +131,10 @@ def train_decoder(recipe: Recipe, root: Path = Path("."), log=lambda message: No
         identity = source.identity()
     finally:
         source.close()
-    ensemble = train_ensemble(features, targets, values, settings.train_settings(), log)
+    from synth.backends.local import default_workers
+
+    workers = default_workers() if workers is None else workers
+    ensemble = train_ensemble(features, targets, values, settings.train_settings(), log, workers)
     meta = {
         "key": key,
         "annotated_seeds": sorted(masks),

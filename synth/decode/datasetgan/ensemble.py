@@ -196,22 +196,28 @@ class Ensemble:
 
 
 def train_ensemble(
-    features: torch.Tensor, targets: torch.Tensor, values: list[int], settings: TrainSettings, log=lambda message: None
+    features: torch.Tensor,
+    targets: torch.Tensor,
+    values: list[int],
+    settings: TrainSettings,
+    log=lambda message: None,
+    workers: int = 1,
 ) -> Ensemble:
     """Train ``settings.members`` MLPs on N x D features (any float dtype) and N class indices.
 
     On one torch thread whatever the caller's setting: the weights then do not depend on the machine's thread
     count, and these tiny steps (a 64-pixel batch through a 3-layer MLP) are slower on two threads than on one:
     ~1 CPU s per 1,000 steps on one thread vs 40 on two under load (OpenMP's spinning workers), which made the
-    default recipe's 10-member training take 1,175 CPU s.
+    default recipe's 10-member training take 1,175 CPU s. The other cores are used by ``workers`` processes
+    training members side by side: every member seeds all it draws, so its weights are the one-process ones.
     """
     from synth.core.torch_runtime import NUMERICS_THREADS, fixed_threads
 
     with fixed_threads(NUMERICS_THREADS):
-        return _train_ensemble(features, targets, values, settings, log)
+        return _train_ensemble(features, targets, values, settings, log, workers)
 
 
-def _train_ensemble(features, targets, values: list[int], settings: TrainSettings, log) -> Ensemble:
+def _train_ensemble(features, targets, values: list[int], settings: TrainSettings, log, workers: int) -> Ensemble:
     n, dim = features.shape
     if n < 2:
         from synth.errors import UserError
@@ -225,13 +231,44 @@ def _train_ensemble(features, targets, values: list[int], settings: TrainSetting
         sq += chunk.pow(2).sum(0)
     mean /= n
     std = (sq / n - mean.pow(2)).clamp_min(0).sqrt().clamp_min(1e-4)
+    shared = (features, targets, mean, std, len(values), settings)
+    seeds = [settings.seed * 1000 + index for index in range(settings.members)]
+    workers = min(workers, len(seeds))
+    if workers > 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        # spawn: this process holds torch's thread pools, which a forked child would inherit half-initialised
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(workers, mp_context=context, initializer=_keep_shared, initargs=shared) as pool:
+            return _collect(pool.map(_member_in_worker, seeds), len(seeds), mean, std, values, log)
+    return _collect((_train_member(*shared, seed) for seed in seeds), len(seeds), mean, std, values, log)
+
+
+def _collect(trained, total: int, mean, std, values: list[int], log) -> Ensemble:
     members, stats = [], []
-    for index in range(settings.members):
-        member, stat = _train_member(features, targets, mean, std, len(values), settings, settings.seed * 1000 + index)
-        log(f"member {index + 1}/{settings.members}: {stat.epochs} epochs, val acc {stat.best_val_accuracy:.3f}")
+    for member, stat in trained:
         members.append(member)
         stats.append(stat)
+        log(f"member {len(members)}/{total}: {stat.epochs} epochs, val acc {stat.best_val_accuracy:.3f}")
     return Ensemble(members, mean, std, values, stats)
+
+
+_SHARED: tuple = ()
+
+
+def _keep_shared(*shared) -> None:
+    """Worker start: the training matrix arrives once per worker, not once per member; one thread, as the parent."""
+    global _SHARED
+    from synth.core.torch_runtime import NUMERICS_THREADS
+
+    torch.set_num_threads(NUMERICS_THREADS)
+    _SHARED = shared
+
+
+def _member_in_worker(seed: int):
+    features, targets, mean, std, num_classes, settings = _SHARED
+    return _train_member(features, targets, mean, std, num_classes, settings, seed)
 
 
 def _train_member(features, targets, mean, std, num_classes, settings: TrainSettings, seed: int):
