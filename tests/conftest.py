@@ -83,6 +83,9 @@ def cli_env(root: Path) -> dict[str, str]:
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env["DVC_NO_ANALYTICS"] = "1"
     env["PYTHONUNBUFFERED"] = "1"
+    # `pytest -n 2` already keeps every core busy: a command's own worker processes (synthesize, decode and
+    # train-decoder default to one per core) would only oversubscribe them. Tests of the workers pass --workers.
+    env.setdefault("SYNTH_WORKERS", "1")
     return env
 
 

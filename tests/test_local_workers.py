@@ -23,7 +23,7 @@ def test_two_worker_processes_write_the_bytes_of_one(project, tmp_path):
     samples = project.root / "data/tiny/samples"
     assert shard_bytes(samples) == shard_bytes(alone / "data/tiny/samples")
     assert not list(samples.glob(".*.tmp"))
-    again = project.synth("synthesize", "tiny")  # the default: one worker per core, nothing left to make
+    again = project.synth("synthesize", "tiny")  # nothing left to make
     assert "0 written, 4 up to date" in again.stderr
 
 

@@ -80,10 +80,10 @@ def train_decoder(
     root: Path = Path("."),
     log=lambda message: None,
     force: bool = False,
-    workers: int | None = None,
+    workers: int | None = 1,
 ) -> TrainReport:
-    """``workers``: one-thread processes training the ensemble's members side by side (None: one per CPU core);
-    the weights are the same for any count."""
+    """``workers``: one-thread processes training the ensemble's members side by side (None: one per CPU core,
+    the CLI's default); the weights are the same for any count."""
     from synth.decode.datasetgan.annotations import check_annotated_images, load_annotations, read_manifest
 
     paths = DatasetPaths(Path(root), recipe.name)
