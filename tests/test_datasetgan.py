@@ -133,9 +133,9 @@ def test_members_trained_in_worker_processes_have_the_one_process_weights():
     settings = TrainSettings(members=3, batch_size=64, max_epochs=2)
     logged: list[str] = []
     one = train_ensemble(features, targets, [0, 1, 2], settings)
-    three = train_ensemble(features, targets, [0, 1, 2], settings, logged.append, workers=2)
-    assert [s.epochs for s in three.stats] == [s.epochs for s in one.stats]
-    for a, b in zip(one.members, three.members, strict=True):
+    in_workers = train_ensemble(features, targets, [0, 1, 2], settings, logged.append, workers=2)
+    assert [s.epochs for s in in_workers.stats] == [s.epochs for s in one.stats]
+    for a, b in zip(one.members, in_workers.members, strict=True):
         assert all(torch.equal(a.state_dict()[k], b.state_dict()[k]) for k in a.state_dict())
     assert [line.split(":")[0] for line in logged] == ["member 1/3", "member 2/3", "member 3/3"]
     assert not torch.equal(one.members[0][0].weight, one.members[1][0].weight)  # members do differ
