@@ -95,6 +95,24 @@ def test_check_rejects_a_phrase_the_tokenizer_cannot_locate(project, tiny_sd):
     )
 
 
+def test_synthesize_checks_the_tokenizer_while_workers_start_and_makes_nothing(project, tiny_sd):
+    """The tokenizer check runs after the worker processes were started (they import torch meanwhile): the same
+    one line and exit 2 as ``synth check``, the workers stopped, and nothing made or removed."""
+    recipe = diffusion_recipe(tiny_sd)  # 6 seeds, 4 a shard: two shards, so two workers start
+    recipe["taxonomy"]["classes"][2]["prompt"] = "café"
+    write(project.root, recipe)
+    samples = project.root / "data/tinysd/samples"
+    samples.mkdir(parents=True)
+    (samples / "shard-00009-ffffffffffffffff.parquet").write_bytes(b"a shard of an earlier recipe")
+    result = project.synth("synthesize", "tinysd", "--workers", "2", "--quiet", check=False)
+    assert result.returncode == 2
+    assert (
+        result.stderr.strip()
+        == "recipes/tinysd.yaml: taxonomy.classes[2].prompt: 'café' cannot be located by the model's tokenizer"
+    )
+    assert [p.name for p in samples.iterdir()] == ["shard-00009-ffffffffffffffff.parquet"]
+
+
 def test_check_notes_a_model_it_cannot_reach(project):
     recipe = diffusion_recipe("example-org/not-downloaded-model")
     write(project.root, recipe)

@@ -15,29 +15,57 @@ from synth.backends.work import ShardJob, ShardWork
 from synth.core.torch_runtime import fixed_threads
 from synth.store.shards import read_shard, write_atomic
 
+# Where one of these exists a GPU driver is installed and torch must be asked; where none does (Linux), torch
+# would find no device, and importing it only to hear so costs the command a second before any worker starts.
+GPU_DRIVER_FILES = ("/proc/driver/nvidia/version", "/dev/kfd")  # NVIDIA (CUDA), AMD (ROCm)
+
 
 def default_workers() -> int:
     """One worker process per CPU core this process may use (each computes on one torch thread); one on a GPU,
     where the device, not the cores, is what the workers would share."""
     import os
 
-    import torch
+    if gpu_possible():
+        import torch
 
-    if torch.cuda.is_available():
-        return 1
+        if torch.cuda.is_available():
+            return 1
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def run_locally(work: ShardWork, jobs: list[ShardJob], out_dir: Path, advance, workers: int | None = 1) -> list[str]:
-    """Make ``jobs`` into ``out_dir`` with ``workers`` processes (1: this one; None: ``default_workers()``, asked
-    only once there is work, since it imports torch); the shard names written, in job order."""
-    workers = max(1, min(default_workers() if workers is None else workers, len(jobs)))
-    if workers > 1:
-        from synth.backends.processes import run_in_processes
+def gpu_possible() -> bool:
+    """False only where torch certainly finds no GPU: on Linux without a GPU driver (and torch not imported)."""
+    import sys
 
-        return run_in_processes(work, jobs, out_dir, advance, workers)
-    with fixed_threads(work.threads):
-        return _run(work, jobs, out_dir, advance)
+    if "torch" in sys.modules or not sys.platform.startswith("linux"):
+        return True
+    return any(Path(name).exists() for name in GPU_DRIVER_FILES)
+
+
+class LocalExecutor:
+    """This machine's executor for one stage run: with several workers their processes start on construction,
+    so they set up while the caller finishes its own checks; ``run`` makes the jobs, ``close`` ends it."""
+
+    def __init__(self, work: ShardWork, out_dir: Path, shards: int, workers: int | None = 1):
+        """``shards``: how many may be made (no more workers start); ``workers`` None: ``default_workers()``."""
+        self.work, self.out_dir = work, out_dir
+        count = max(1, min(default_workers() if workers is None else workers, shards))
+        self.pool = None
+        if count > 1:
+            from synth.backends.processes import WorkerProcesses
+
+            self.pool = WorkerProcesses(work, out_dir, count)
+
+    def run(self, jobs: list[ShardJob], advance) -> list[str]:
+        """Make ``jobs`` into the output folder; the shard names written, in job order."""
+        if self.pool is not None:
+            return self.pool.run(jobs, advance)
+        with fixed_threads(self.work.threads):
+            return _run(self.work, jobs, self.out_dir, advance)
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.close()
 
 
 def _run(work: ShardWork, jobs: list[ShardJob], out_dir: Path, advance) -> list[str]:

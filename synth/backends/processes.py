@@ -35,35 +35,57 @@ class WorkerFailed(RuntimeError):
     """A worker process raised something other than a ``UserError``: its traceback, as the worker printed it."""
 
 
-def run_in_processes(work: ShardWork, jobs: list[ShardJob], out_dir: Path, advance, workers: int) -> list[str]:
-    """Make ``jobs`` into ``out_dir`` on ``workers`` processes; the shard names written, in job order."""
-    context = multiprocessing.get_context("spawn")
-    tasks, events = context.Queue(), context.Queue()
-    for job in jobs:
-        tasks.put(job)
-    for _ in range(workers):
-        tasks.put(None)  # one stop sign per worker, after every job
-    procs = [
-        context.Process(
-            target=_serve, args=(work, tasks, events, str(out_dir), os.getpid()), name=f"{work.kind}-{i}", daemon=True
-        )
-        for i in range(workers)
-    ]
-    for proc in procs:
-        proc.start()
-    written: set[str] = set()
-    try:
-        _collect(events, procs, advance, written)
-    except UserError:
-        _wind_down(tasks, procs)
-        raise
-    except BaseException:
-        _stop(tasks, procs)
-        raise
-    finally:
-        for proc in procs:
-            proc.join()
-    return [job.plan.filename for job in jobs if job.plan.filename in written]
+class WorkerProcesses:
+    """``workers`` processes started at once, each setting up (imports, model) before any job exists.
+
+    The caller can then finish what it checks before making anything (``synth synthesize`` reads the model's
+    tokenizer, a second of imports) while the workers import torch and load their model, and hand them the jobs
+    with ``run``; or ``close`` without running, which stops them: a worker writes only the jobs it is given.
+    """
+
+    def __init__(self, work: ShardWork, out_dir: Path, workers: int):
+        context = multiprocessing.get_context("spawn")
+        self.tasks, self.events = context.Queue(), context.Queue()
+        self.procs = [
+            context.Process(
+                target=_serve,
+                args=(work, self.tasks, self.events, str(out_dir), os.getpid()),
+                name=f"{work.kind}-{i}",
+                daemon=True,
+            )
+            for i in range(workers)
+        ]
+        for proc in self.procs:
+            proc.start()
+        self.ran = False
+
+    def run(self, jobs: list[ShardJob], advance) -> list[str]:
+        """Make ``jobs`` (the shard names written, in job order); the workers exit when they are done."""
+        self.ran = True
+        for job in jobs:
+            self.tasks.put(job)
+        for _ in self.procs:
+            self.tasks.put(None)  # one stop sign per worker, after every job
+        written: set[str] = set()
+        try:
+            _collect(self.events, self.procs, advance, written)
+        except UserError:
+            _wind_down(self.tasks, self.procs)
+            raise
+        except BaseException:
+            _stop(self.tasks, self.procs)
+            raise
+        finally:
+            for proc in self.procs:
+                proc.join()
+        return [job.plan.filename for job in jobs if job.plan.filename in written]
+
+    def close(self) -> None:
+        """Stop workers that were never given a job (they are still setting up, or waiting): nothing to lose."""
+        if not self.ran:
+            _stop(self.tasks, self.procs)
+            for proc in self.procs:
+                proc.join()
 
 
 def _wind_down(tasks, procs) -> None:

@@ -21,11 +21,12 @@ app = typer.Typer(
 ROOT = Path(".")  # commands run in the project root, next to dvc.yaml, as DVC runs them
 
 
-def load(name: str):
-    """Every command validates its recipe first, the same way ``synth check`` does."""
+def load(name: str, model_files: bool = True):
+    """Every command validates its recipe first, the same way ``synth check`` does (``model_files=False``: all
+    but the checks that read the generator's files; the command then loads again before it makes anything)."""
     from synth.recipe import load_recipe
 
-    return load_recipe(name, ROOT)
+    return load_recipe(name, ROOT, model_files=model_files)
 
 
 def echo(message: str) -> None:

@@ -32,9 +32,14 @@ def synthesize(
     from synth.stages.synthesize import synthesize as run
 
     options = backend_options(backend, address, workers, gpus_per_worker, store)
-    recipe = load(name)
-    echo(
-        run(recipe, ROOT, limit=limit, show_progress=not quiet, backend=backend, backend_options=options).summary(
-            "synthesize"
-        )
+    recipe = load(name, model_files=False)  # the model's tokenizer is read while the workers start
+    report = run(
+        recipe,
+        ROOT,
+        limit=limit,
+        show_progress=not quiet,
+        backend=backend,
+        backend_options=options,
+        finish_checks=lambda: load(name),
     )
+    echo(report.summary("synthesize"))

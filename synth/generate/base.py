@@ -83,7 +83,14 @@ class GeneratorConfig(Strict):
         return None
 
     def problems(self, context: DatasetContext) -> list[tuple[str, str]]:
-        """Recipe problems only this generator can see (e.g. a class phrase its tokenizer cannot find)."""
+        """Recipe problems only this generator can see from its settings."""
+        return []
+
+    def model_problems(self, context: DatasetContext) -> list[tuple[str, str]]:
+        """Recipe problems found by reading the model's own files (a class phrase its tokenizer cannot find).
+
+        Kept apart because reading them costs seconds of imports (transformers): ``synth synthesize`` runs them
+        while its worker processes start, instead of before."""
         return []
 
     def notes(self, context: DatasetContext) -> list[tuple[str, str]]:

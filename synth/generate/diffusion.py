@@ -106,6 +106,10 @@ class DiffusionConfig(GeneratorConfig):
             )
         if self.features is not None and len(set(self.features.timesteps)) != len(self.features.timesteps):
             out.append(("generator.features.timesteps", f"{self.features.timesteps} repeats a timestep"))
+        return out
+
+    def model_problems(self, context: DatasetContext) -> list[tuple[str, str]]:
+        out = []
         tokenizer = self.load_tokenizer()
         if tokenizer is not None:
             for i, cls in enumerate(context.taxonomy.classes):

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from synth.core.hashing import settings_hash
+from synth.core.quiet_loading import quiet_loading
 from synth.generate.attention import AttentionStore, install_capture, refine
 from synth.generate.base import Generator, GeneratorConfig, Sample
 from synth.generate.tokens import class_token_positions
@@ -83,21 +84,22 @@ class DiffusionGenerator(Generator):
     def __init__(self, config: GeneratorConfig, settings: DiffusionSettings, context: DatasetContext):
         super().__init__(config, context)
         self.settings = settings
-        import diffusers
-        from diffusers import StableDiffusionPipeline
-
         self.device = pick_device(settings.device)
         self.dtype = pick_dtype(settings.dtype, self.device)
         # The tokenizer the recipe checks loaded from the same files, if any: its vocabulary is parsed once.
         tokenizer = settings.load_tokenizer()
-        self.pipe = StableDiffusionPipeline.from_pretrained(
-            settings.model,
-            revision=settings.revision,
-            torch_dtype=self.dtype,
-            safety_checker=None,
-            requires_safety_checker=False,
-            **({"tokenizer": tokenizer} if tokenizer is not None else {}),
-        ).to(self.device)
+        with quiet_loading():
+            import diffusers
+            from diffusers import StableDiffusionPipeline
+
+            self.pipe = StableDiffusionPipeline.from_pretrained(
+                settings.model,
+                revision=settings.revision,
+                dtype=self.dtype,
+                safety_checker=None,
+                requires_safety_checker=False,
+                **({"tokenizer": tokenizer} if tokenizer is not None else {}),
+            ).to(self.device)
         scheduler_cls = getattr(diffusers, settings.scheduler_class())
         self.pipe.scheduler = scheduler_cls.from_config(self.pipe.scheduler.config)
         self.pipe.set_progress_bar_config(disable=True)

@@ -11,7 +11,8 @@ if TYPE_CHECKING:
     from synth.recipe.schema import Recipe
 
 
-def semantic_problems(recipe: Recipe) -> list[tuple[str, str]]:
+def semantic_problems(recipe: Recipe, model_files: bool = True) -> list[tuple[str, str]]:
+    """``model_files=False`` leaves out what needs the generator's own files (``model_problems``)."""
     classes = recipe.taxonomy.classes
     problems = taxonomy_problems(classes)
     problems += seeds_problems(recipe.seeds)
@@ -19,6 +20,8 @@ def semantic_problems(recipe: Recipe) -> list[tuple[str, str]]:
     problems += prompts_problems(recipe.prompts, sum(c.parent is None for c in classes))
     context = recipe.context()
     problems.extend(recipe.generator.problems(context))
+    if model_files:
+        problems.extend(recipe.generator.model_problems(context))
     problems.extend(recipe.decode.problems(context))
     problems.extend(optional_stage_problems(recipe))
     return problems

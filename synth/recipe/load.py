@@ -95,9 +95,10 @@ def _missing_file_keys(data: dict, required: bool) -> list[tuple[str, str]]:
     return [(key, f"missing; {why}") for key, why in FILE_KEYS.items() if key not in data]
 
 
-def parse_recipe(data: Any, path: str, require_file_keys: bool = False) -> Recipe:
+def parse_recipe(data: Any, path: str, require_file_keys: bool = False, model_files: bool = True) -> Recipe:
     """``require_file_keys``: the recipe is a file of this checkout (a committed revision read for a review may
-    predate a key)."""
+    predate a key). ``model_files=False``: every check but those that read the generator's own files
+    (``GeneratorConfig.model_problems``), which the caller runs later by loading again."""
     if not isinstance(data, dict):
         raise RecipeError(path, [("", "a recipe must be a YAML mapping")])
     try:
@@ -114,7 +115,7 @@ def parse_recipe(data: Any, path: str, require_file_keys: bool = False) -> Recip
         sections = {e["loc"][0] for e in error.errors(include_url=False) if e["loc"]}
         problems += [p for p in raw_section_problems(data, sections) if p not in problems]
         raise RecipeError(path, [*_missing_file_keys(data, require_file_keys), *problems]) from None
-    problems = [*_missing_file_keys(data, require_file_keys), *semantic_problems(recipe)]
+    problems = [*_missing_file_keys(data, require_file_keys), *semantic_problems(recipe, model_files)]
     stem = Path(path).stem
     if recipe.name != stem:
         problems.insert(0, ("name", f"{recipe.name!r} must equal the file name {stem!r}"))
@@ -123,7 +124,7 @@ def parse_recipe(data: Any, path: str, require_file_keys: bool = False) -> Recip
     return recipe
 
 
-def load_recipe(name_or_path: str | Path, root: Path | None = None) -> Recipe:
+def load_recipe(name_or_path: str | Path, root: Path | None = None, model_files: bool = True) -> Recipe:
     path = recipe_path(name_or_path, root)
     shown = _display(path, root)
     if not path.is_file():
@@ -142,7 +143,7 @@ def load_recipe(name_or_path: str | Path, root: Path | None = None) -> Recipe:
         raise RecipeError(shown, [("", f"invalid YAML: {where}{problem}")]) from None
     except UnicodeDecodeError:
         raise RecipeError(shown, [("", "not UTF-8 text")]) from None
-    return parse_recipe(data, shown, require_file_keys=True)
+    return parse_recipe(data, shown, require_file_keys=True, model_files=model_files)
 
 
 def list_recipe_paths(root: Path | None = None) -> list[Path]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import Future
 from functools import partial
 from pathlib import Path
@@ -120,9 +121,11 @@ def synthesize(
     generator: Generator | None = None,
     backend: str = "local",
     backend_options: dict | None = None,
+    finish_checks: Callable[[], object] | None = None,
 ) -> StageReport:
     """Make every missing shard that no recipe made before. ``backend`` ("local" or "ray") is how, never what: the
-    bytes are the same.
+    bytes are the same. ``finish_checks``: what the caller left out of loading ``recipe`` (the CLI: the checks
+    that read the model's tokenizer), run before anything is made, while local worker processes start.
 
     Locally, ``backend_options={"workers": N}`` makes shards in N one-thread processes (synth/backends/processes.py;
     None: one per core); a ``generator`` built by the caller lives in this process, so it makes them here.
@@ -138,7 +141,15 @@ def synthesize(
     shared = SharedShards(Path(root))
     jobs = [ShardJob(plan) for plan in plans]
     report = run_sharded(
-        work, jobs, out_dir, f"synthesize {recipe.name}", show_progress, backend, backend_options, reuse=shared.fetch
+        work,
+        jobs,
+        out_dir,
+        f"synthesize {recipe.name}",
+        show_progress,
+        backend,
+        backend_options,
+        reuse=shared.fetch,
+        finish_checks=finish_checks,
     )
     made = set(report.written)
     share(recipe, [plan for plan in plans if plan.filename in made], out_dir, shared, weights, limit)

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from synth.core.atomic import publish_folder
+from synth.core.quiet_loading import quiet_loading
 from synth.realdata.fashion_mnist import DEFAULT_ROOT
 
 LR_SCHEDULES = ("constant", "cosine")
@@ -110,9 +111,10 @@ def load_start(folder: Path):
     from diffusers import AutoencoderKL, UNet2DConditionModel
     from transformers import CLIPTextModel
 
-    vae = AutoencoderKL.from_pretrained(folder, subfolder="vae").float()
-    text_encoder = CLIPTextModel.from_pretrained(folder, subfolder="text_encoder").float()
-    unet = UNet2DConditionModel.from_pretrained(folder, subfolder="unet").float()
+    with quiet_loading():
+        vae = AutoencoderKL.from_pretrained(folder, subfolder="vae").float()
+        text_encoder = CLIPTextModel.from_pretrained(folder, subfolder="text_encoder").float()
+        unet = UNet2DConditionModel.from_pretrained(folder, subfolder="unet").float()
     return vae, text_encoder, unet
 
 

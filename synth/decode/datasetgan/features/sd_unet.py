@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
+from synth.core.quiet_loading import quiet_loading
 from synth.decode.datasetgan.features.base import FeatureSource, FeatureSourceConfig, as_numpy_image
 
 if TYPE_CHECKING:
@@ -50,11 +51,12 @@ class SDUnetFeatures(FeatureSource):
         dtype = getattr(torch, config.dtype)
         kw: dict[str, Any] = {"revision": config.revision} if config.revision else {}
         try:
-            self.unet = UNet2DConditionModel.from_pretrained(config.model, subfolder="unet", torch_dtype=dtype, **kw)
-            self.vae = AutoencoderKL.from_pretrained(config.model, subfolder="vae", torch_dtype=dtype, **kw)
-            self.text_encoder = CLIPTextModel.from_pretrained(
-                config.model, subfolder="text_encoder", torch_dtype=dtype, **kw
-            )
+            with quiet_loading():
+                self.unet = UNet2DConditionModel.from_pretrained(config.model, subfolder="unet", dtype=dtype, **kw)
+                self.vae = AutoencoderKL.from_pretrained(config.model, subfolder="vae", dtype=dtype, **kw)
+                self.text_encoder = CLIPTextModel.from_pretrained(
+                    config.model, subfolder="text_encoder", dtype=dtype, **kw
+                )
             self.tokenizer = CLIPTokenizer.from_pretrained(config.model, subfolder="tokenizer", **kw)
             self.scheduler = DDPMScheduler.from_pretrained(config.model, subfolder="scheduler", **kw)
         except (OSError, ValueError) as error:
