@@ -85,9 +85,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
 
-    import diffusers
     import torch
-    from diffusers import StableDiffusionPipeline
     from fashion_generator import CLASSIFIER, classify, components, judge  # the judge of the sibling bench
 
     from synth.core.quiet_loading import quiet_loading
@@ -97,6 +95,9 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     model = judge(CLASSIFIER)
     with quiet_loading():
+        import diffusers
+        from diffusers import StableDiffusionPipeline
+
         pipe = StableDiffusionPipeline.from_pretrained(
             args.model, dtype=torch.float32, safety_checker=None, requires_safety_checker=False
         )
