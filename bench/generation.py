@@ -13,6 +13,11 @@ by other work on a shared machine; every round is printed too):
   batch, prompts and per-sample seeded latents, images returned as arrays and dropped, on torch's default
   thread count;
 - ``bare_1thread``: the same on one torch thread: ``bare_1thread / bare`` is what thread-independent bytes cost;
+- ``generator_1thread``: the project's generator alone, in a process of its own: the recipe loaded (with its
+  checks), ``recipe.generator.build`` and ``generate`` over the same plans on one torch thread, every sample
+  dropped: attention capture and the evidence the method stores (and features, if the recipe records them),
+  without the CLI, encoding or Parquet. ``capture_to_bare_1thread=`` (bare_1thread / generator_1thread) is then
+  the capture's own share, and ``stage_to_generator=`` (generator_1thread / synth) what the stage around it costs;
 - ``synth_workers``: ``synth`` with ``--workers N`` (default: one per CPU core) one-thread worker processes
   instead of ``--workers 1`` (synth/backends/processes.py; the same bytes). Every synth row then uses shards of
   ``ceil(samples / N)`` samples (a multiple of the batch), so there is a shard for each worker.
@@ -27,6 +32,7 @@ tokenizer) under the temporary folder and runs a tests-style recipe on it at ``-
 
 Usage: python bench/generation.py [--recipe fashion-datasetgan] [--samples 32] [--rounds 2] [--workers N]
        python bench/generation.py --rows synth,synth_workers --samples 32
+       python bench/generation.py --recipe fashion --rows synth,generator_1thread,bare_1thread --samples 96
        python bench/generation.py --sd15 [--samples 2] [--steps 4] [--image-size 256]
 """
 
@@ -77,6 +83,26 @@ for start in range(0, len(spec["seeds"]), spec["batch"]):
         guidance_scale=spec["guidance"], latents=latents, output_type="np",
     ).images
     np.clip(np.rint(images * 255.0), 0, 255).astype(np.uint8)
+"""
+
+GENERATOR = r"""
+import json, sys
+from pathlib import Path
+from synth.core.torch_runtime import fixed_threads
+from synth.generate.prompts import plan_sample
+from synth.recipe.load import load_recipe
+
+spec = json.loads(open(sys.argv[1]).read())
+recipe = load_recipe(spec["recipe"], Path("."))
+context = recipe.context()
+plans = [plan_sample(context, seed) for seed in recipe.all_seeds()[: spec["samples"]]]
+with fixed_threads(1):
+    generator = recipe.generator.build(context)
+    step = max(1, generator.batch_size)
+    for start in range(0, len(plans), step):
+        for sample in generator.generate(plans[start : start + step]):
+            del sample
+    generator.close()
 """
 
 SCHEDULERS = {"ddim": "DDIMScheduler", "pndm": "PNDMScheduler", "euler": "EulerDiscreteScheduler"}
@@ -206,12 +232,18 @@ def main() -> None:
         for label, threads in (("bare", None), ("bare_1thread", 1)):
             rows[label] = project(tmp / label, recipe)
             bare_spec(rows[label], recipe, args.samples, threads)
+        rows["generator_1thread"] = project(tmp / "generator_1thread", recipe)
+        (rows["generator_1thread"] / "generator.json").write_text(
+            json.dumps({"recipe": recipe["name"], "samples": args.samples})
+        )
         if args.rows:
             rows = {label: rows[label] for label in args.rows.split(",")}
         synth = ["synth", "synthesize", recipe["name"], "--limit", str(args.samples), "--quiet", "--workers"]
         commands = {
             label: [sys.executable, "-c", BARE, f"bare-{'1' if label == 'bare_1thread' else 'default'}.json"]
             if label.startswith("bare")
+            else [sys.executable, "-c", GENERATOR, "generator.json"]
+            if label == "generator_1thread"
             else synth + [str(args.workers if label == "synth_workers" else 1)]
             for label in rows
         }
@@ -245,13 +277,20 @@ def main() -> None:
             "workers_speedup": ("synth", "synth_workers", f" (--workers {args.workers} vs 1)"),
             "bare_1thread_to_bare": ("bare", "bare_1thread", ""),
             "e2e_to_bare_1thread": ("bare_1thread", "synth", ""),
+            "capture_to_bare_1thread": ("bare_1thread", "generator_1thread", " (the generator's capture and evidence)"),
+            "stage_to_generator": ("generator_1thread", "synth", " (CLI, encoding, statistics, Parquet)"),
             "e2e_to_bare": ("bare", "synth", " (goal >= 0.95)"),
             "e2e_workers_to_bare": ("bare", "synth_workers", ""),
         }
         for name, (fast, slow, note) in ratios.items():
             if fast in best and slow in best:
                 print(f"{name}={best[fast] / best[slow]:.3f}{note}")
-        for name in ("e2e_to_bare_1thread", "features_to_no_features"):  # the pairs that compute on one thread
+        for name in (
+            "e2e_to_bare_1thread",
+            "capture_to_bare_1thread",
+            "stage_to_generator",
+            "features_to_no_features",
+        ):  # the pairs that compute on one thread
             fast, slow, _ = ratios[name]
             if fast in best_cpu and slow in best_cpu:
                 print(f"cpu_{name}={best_cpu[fast] / best_cpu[slow]:.3f} (CPU seconds)")
