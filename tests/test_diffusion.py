@@ -113,6 +113,16 @@ def test_synthesize_checks_the_tokenizer_while_workers_start_and_makes_nothing(p
     assert [p.name for p in samples.iterdir()] == ["shard-00009-ffffffffffffffff.parquet"]
 
 
+def test_a_quiet_synthesize_logs_only_its_summary(project, tiny_sd):
+    """Each worker process loads the pipeline: without synth/core/quiet_loading.py its log carried the libraries'
+    loading bars (even with --quiet), a dtype deprecation and a torchvision-fallback warning per process."""
+    write(project.root, diffusion_recipe(tiny_sd))
+    result = project.synth("synthesize", "tinysd", "--workers", "2", "--quiet")
+    assert result.stderr.strip().splitlines() == [
+        "synthesize: 6 samples in 2 shards (2 written, 0 up to date, 0 stale removed)"
+    ]
+
+
 def test_check_notes_a_model_it_cannot_reach(project):
     recipe = diffusion_recipe("example-org/not-downloaded-model")
     write(project.root, recipe)
