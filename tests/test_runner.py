@@ -70,7 +70,7 @@ def test_checks_left_for_later_run_before_anything_is_removed_or_made(tmp_path):
         run_sharded(work, _jobs("a"), tmp_path, "test", show_progress=False, finish_checks=refuse)
     assert CALLS == [] and [p.name for p in tmp_path.iterdir()] == [stale.name]
 
-    checked: list[str] = []
+    checked: list[int] = []
     report = run_sharded(
         work, _jobs("a"), tmp_path, "test", show_progress=False, finish_checks=lambda: checked.append(1)
     )

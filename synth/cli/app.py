@@ -23,7 +23,8 @@ ROOT = Path(".")  # commands run in the project root, next to dvc.yaml, as DVC r
 
 def load(name: str, model_files: bool = True):
     """Every command validates its recipe first, the same way ``synth check`` does (``model_files=False``: all
-    but the checks that read the generator's files; the command then loads again before it makes anything)."""
+    but the checks that read the generator's files; the command runs ``check_model_files`` before it makes
+    anything)."""
     from synth.recipe import load_recipe
 
     return load_recipe(name, ROOT, model_files=model_files)

@@ -29,6 +29,7 @@ def synthesize(
     the same recipe without them. Every shard made goes there. Clear it with `rm -r data/.shards` (it only costs
     regeneration; entries are checked by their checksum before use, so a damaged one is made again).
     """
+    from synth.recipe import check_model_files
     from synth.stages.synthesize import synthesize as run
 
     options = backend_options(backend, address, workers, gpus_per_worker, store)
@@ -40,6 +41,6 @@ def synthesize(
         show_progress=not quiet,
         backend=backend,
         backend_options=options,
-        finish_checks=lambda: load(name),
+        finish_checks=lambda: check_model_files(recipe, name, ROOT),
     )
     echo(report.summary("synthesize"))

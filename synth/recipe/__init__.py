@@ -4,6 +4,7 @@ from synth.core.dataset import ClassDef, DatasetContext, Taxonomy
 from synth.core.hashing import canonical_hash
 from synth.core.labels import BACKGROUND_ID, IGNORE_ID
 from synth.recipe.load import (
+    check_model_files,
     list_recipe_paths,
     load_recipe,
     recipe_hash,
@@ -23,6 +24,7 @@ __all__ = [
     "Recipe",
     "Taxonomy",
     "canonical_hash",
+    "check_model_files",
     "list_recipe_paths",
     "load_recipe",
     "recipe_hash",

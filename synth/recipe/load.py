@@ -98,7 +98,7 @@ def _missing_file_keys(data: dict, required: bool) -> list[tuple[str, str]]:
 def parse_recipe(data: Any, path: str, require_file_keys: bool = False, model_files: bool = True) -> Recipe:
     """``require_file_keys``: the recipe is a file of this checkout (a committed revision read for a review may
     predate a key). ``model_files=False``: every check but those that read the generator's own files
-    (``GeneratorConfig.model_problems``), which the caller runs later by loading again."""
+    (``GeneratorConfig.model_problems``), which the caller runs later with ``check_model_files``."""
     if not isinstance(data, dict):
         raise RecipeError(path, [("", "a recipe must be a YAML mapping")])
     try:
@@ -144,6 +144,14 @@ def load_recipe(name_or_path: str | Path, root: Path | None = None, model_files:
     except UnicodeDecodeError:
         raise RecipeError(shown, [("", "not UTF-8 text")]) from None
     return parse_recipe(data, shown, require_file_keys=True, model_files=model_files)
+
+
+def check_model_files(recipe: Recipe, name_or_path: str | Path, root: Path | None = None) -> None:
+    """The checks ``load_recipe(model_files=False)`` left out, on the recipe it returned: the same
+    ``file: field: what`` lines (a ``RecipeError``) as a full load would give."""
+    problems = recipe.generator.model_problems(recipe.context())
+    if problems:
+        raise RecipeError(_display(recipe_path(name_or_path, root), root), problems)
 
 
 def list_recipe_paths(root: Path | None = None) -> list[Path]:

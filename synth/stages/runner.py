@@ -40,14 +40,14 @@ def run_sharded(
     out_dir.mkdir(parents=True, exist_ok=True)
     report = report or StageReport()
     missing = [job for job in jobs if not is_complete(out_dir / job.plan.filename, len(job.plan.seeds))]
-    complete = {job.plan.filename for job in jobs} - {job.plan.filename for job in missing}
+    missing_names = {job.plan.filename for job in missing}
     executor = _open_executor(backend, backend_options, work, out_dir, len(missing)) if missing else None
     try:
         if finish_checks is not None:
             finish_checks()
         report.removed += [p.name for p in prune(out_dir, [job.plan.filename for job in jobs])]
         report.samples += sum(len(job.plan.seeds) for job in jobs)
-        report.skipped += [job.plan.filename for job in jobs if job.plan.filename in complete]
+        report.skipped += [job.plan.filename for job in jobs if job.plan.filename not in missing_names]
         todo = []
         for job in missing:
             if reuse is not None and reuse(job.plan, out_dir / job.plan.filename):
